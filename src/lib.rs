@@ -1,0 +1,30 @@
+//! shardcask: a thread-per-core, shared-nothing key-value server that speaks
+//! the Redis protocol and keeps its data in per-core Bitcask logs.
+//!
+//! The crate map, in the order a request travels:
+//!
+//! - [`config`]: command-line settings (clap), size and CPU-list parsing.
+//! - [`server`]: one glommio executor per shard; the listener each one runs
+//!   on the shared port (SO_REUSEPORT), the connection loop (read, parse every
+//!   complete frame, dispatch, write replies in order), shutdown.
+//! - [`protocol`]: RESP2 request parsing (check, then parse; never trusting a
+//!   header's length for allocation) and reply encoding.
+//! - [`commands`]: a request's arguments become a [`commands::Command`]; keyed
+//!   commands are applied to a shard's store by [`commands::exec`].
+//! - [`router`]: key -> hash slot -> owning shard, and the cross-shard mesh
+//!   that carries batches of commands to their owner and the replies back.
+//! - [`storage`]: the per-shard Bitcask engine: record codec, log files with
+//!   DMA group commit, keydir, recovery.
+//! - [`stats`]: per-shard counters and latency histograms, the periodic
+//!   per-core table, and INFO.
+
+#![warn(missing_docs, rust_2018_idioms)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod commands;
+pub mod config;
+pub mod protocol;
+pub mod router;
+pub mod server;
+pub mod stats;
+pub mod storage;

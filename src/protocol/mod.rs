@@ -1,0 +1,7 @@
+//! The Redis protocol: request parsing and reply encoding.
+
+pub mod parse;
+pub mod reply;
+
+pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request};
+pub use reply::Reply;

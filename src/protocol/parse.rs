@@ -1,0 +1,461 @@
+//! RESP2 request parsing, in two steps over a cursor: first *check* that a
+//! complete request is in the buffer (without allocating anything a header
+//! claims), then *parse* it, splitting the argument bytes off the buffer
+//! without copying.
+//!
+//! Requests are either multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or
+//! inline commands (`GET k\r\n`, with Redis's quoting rules).
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Limits that bound what a client can make the server hold.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Largest bulk string accepted (`--max-value-size`, as proto-max-bulk-len).
+    pub max_bulk_len: u64,
+    /// Most arguments in one multibulk request.
+    pub max_args: u64,
+    /// Longest inline request, or header line, without a newline.
+    pub max_inline_len: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_args: 1024 * 1024,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+/// The outcome of one parse attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A complete request; its bytes were removed from the buffer.
+    Command(Vec<Bytes>),
+    /// An empty inline line or `*0`/`*-1` was consumed; nothing to run.
+    Empty,
+    /// The buffer holds only the start of a request: read more.
+    Incomplete,
+}
+
+/// A protocol violation: the connection replies with the message and closes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProtocolError(pub &'static str);
+
+impl ProtocolError {
+    /// The error reply text, as Redis words it (without the leading `-`).
+    pub fn message(&self) -> String {
+        format!("ERR Protocol error: {}", self.0)
+    }
+}
+
+/// How far a complete request extends, found by [`check`].
+enum Checked {
+    Complete,
+    Empty(usize),
+    Incomplete,
+}
+
+/// Parses one request from the front of `buf`.
+pub fn parse_request(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, ProtocolError> {
+    if buf.is_empty() {
+        return Ok(Parsed::Incomplete);
+    }
+    if buf[0] == b'*' {
+        match check_multibulk(buf, limits)? {
+            Checked::Incomplete => Ok(Parsed::Incomplete),
+            Checked::Empty(consumed) => {
+                buf.advance(consumed);
+                Ok(Parsed::Empty)
+            }
+            Checked::Complete => Ok(Parsed::Command(take_multibulk(buf))),
+        }
+    } else {
+        parse_inline(buf, limits)
+    }
+}
+
+/// Finds `\r\n` starting at `from`; returns the index of `\r`.
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(offset) = buf[at..].iter().position(|&b| b == b'\n') {
+        let nl = at + offset;
+        if nl > from && buf[nl - 1] == b'\r' {
+            return Some(nl - 1);
+        }
+        at = nl + 1;
+    }
+    None
+}
+
+/// Reads the decimal number on the line starting at `pos` (after the type
+/// byte). Returns `(value, index after CRLF)`, or `None` when the line is not
+/// complete yet.
+fn read_line_number(
+    buf: &[u8],
+    pos: usize,
+    limits: &ParseLimits,
+    too_long: &'static str,
+    invalid: &'static str,
+) -> Result<Option<(i64, usize)>, ProtocolError> {
+    let Some(cr) = find_crlf(buf, pos) else {
+        if buf.len() - pos > limits.max_inline_len {
+            return Err(ProtocolError(too_long));
+        }
+        return Ok(None);
+    };
+    let digits = &buf[pos..cr];
+    let value = parse_i64(digits).ok_or(ProtocolError(invalid))?;
+    Ok(Some((value, cr + 2)))
+}
+
+/// Strict decimal parse: optional '-', 1..=19 digits, no spaces or '+'.
+pub(crate) fn parse_i64(digits: &[u8]) -> Option<i64> {
+    let (negative, body) = match digits.first() {
+        Some(b'-') => (true, &digits[1..]),
+        _ => (false, digits),
+    };
+    if body.is_empty() || body.len() > 19 || !body.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for &d in body {
+        value = value * 10 + i128::from(d - b'0');
+    }
+    if negative {
+        value = -value;
+    }
+    i64::try_from(value).ok()
+}
+
+/// Step one for `*N`: verifies that N complete bulk strings follow, with
+/// every length inside the limits. Allocates nothing.
+fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, ProtocolError> {
+    let Some((count, mut pos)) = read_line_number(
+        buf,
+        1,
+        limits,
+        "too big mbulk count string",
+        "invalid multibulk length",
+    )?
+    else {
+        return Ok(Checked::Incomplete);
+    };
+    if count <= 0 {
+        return Ok(Checked::Empty(pos));
+    }
+    if count as u64 > limits.max_args {
+        return Err(ProtocolError("invalid multibulk length"));
+    }
+    for _ in 0..count {
+        if pos >= buf.len() {
+            return Ok(Checked::Incomplete);
+        }
+        if buf[pos] != b'$' {
+            return Err(ProtocolError(expected_dollar(buf[pos])));
+        }
+        let Some((len, data_start)) = read_line_number(
+            buf,
+            pos + 1,
+            limits,
+            "too big bulk count string",
+            "invalid bulk length",
+        )?
+        else {
+            return Ok(Checked::Incomplete);
+        };
+        if len < 0 || len as u64 > limits.max_bulk_len {
+            return Err(ProtocolError("invalid bulk length"));
+        }
+        let data_end = data_start + len as usize;
+        if buf.len() < data_end + 2 {
+            return Ok(Checked::Incomplete);
+        }
+        if &buf[data_end..data_end + 2] != b"\r\n" {
+            return Err(ProtocolError("invalid bulk string terminator"));
+        }
+        pos = data_end + 2;
+    }
+    Ok(Checked::Complete)
+}
+
+/// Redis's wording for a wrong type byte inside a multibulk request.
+fn expected_dollar(got: u8) -> &'static str {
+    // Redis says "expected '$', got 'X'"; the byte is not echoed back here so
+    // the message can stay static (a client learns the same thing).
+    let _ = got;
+    "expected '$', got something else"
+}
+
+/// Step two for `*N`, after [`check_multibulk`] said `Complete`: splits the
+/// arguments off `buf` without copying. The lengths were validated there.
+fn take_multibulk(buf: &mut BytesMut) -> Vec<Bytes> {
+    let header_end = find_crlf(buf, 1).expect("checked");
+    let count = parse_i64(&buf[1..header_end]).expect("checked") as usize;
+    buf.advance(header_end + 2);
+    // `count` was bounded by max_args and every argument is present, so this
+    // reservation is backed by bytes already received.
+    let mut args = Vec::with_capacity(count);
+    for _ in 0..count {
+        let cr = find_crlf(buf, 1).expect("checked");
+        let len = parse_i64(&buf[1..cr]).expect("checked") as usize;
+        buf.advance(cr + 2);
+        let arg = buf.split_to(len).freeze();
+        buf.advance(2);
+        args.push(arg);
+    }
+    args
+}
+
+/// Inline commands: one line, split on whitespace, with Redis's quoting
+/// (`"..."` with escapes, `'...'`).
+fn parse_inline(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, ProtocolError> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > limits.max_inline_len {
+            return Err(ProtocolError("too big inline request"));
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    if nl > limits.max_inline_len {
+        return Err(ProtocolError("too big inline request"));
+    }
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let args = split_inline(&buf[..line_end])?;
+    buf.advance(nl + 1);
+    if args.is_empty() {
+        Ok(Parsed::Empty)
+    } else {
+        Ok(Parsed::Command(args))
+    }
+}
+
+/// Splits an inline line into arguments (Redis `sdssplitargs` rules).
+fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
+    const UNBALANCED: ProtocolError = ProtocolError("unbalanced quotes in request");
+    let mut args = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            break;
+        }
+        let mut current = Vec::new();
+        match line[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(&c) = line.get(i) else {
+                        return Err(UNBALANCED);
+                    };
+                    match c {
+                        b'\\'
+                            if i + 3 < line.len()
+                                && line[i + 1] == b'x'
+                                && line[i + 2].is_ascii_hexdigit()
+                                && line[i + 3].is_ascii_hexdigit() =>
+                        {
+                            let hex = std::str::from_utf8(&line[i + 2..i + 4]).expect("hex digits");
+                            current.push(u8::from_str_radix(hex, 16).expect("hex digits"));
+                            i += 4;
+                        }
+                        b'\\' if i + 1 < line.len() => {
+                            current.push(match line[i + 1] {
+                                b'n' => b'\n',
+                                b'r' => b'\r',
+                                b't' => b'\t',
+                                b'b' => 0x08,
+                                b'a' => 0x07,
+                                other => other,
+                            });
+                            i += 2;
+                        }
+                        b'"' => {
+                            // A closing quote must be followed by a space or the end.
+                            if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                                return Err(UNBALANCED);
+                            }
+                            i += 1;
+                            break;
+                        }
+                        _ => {
+                            current.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            b'\'' => {
+                i += 1;
+                loop {
+                    let Some(&c) = line.get(i) else {
+                        return Err(UNBALANCED);
+                    };
+                    if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
+                        current.push(b'\'');
+                        i += 2;
+                    } else if c == b'\'' {
+                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return Err(UNBALANCED);
+                        }
+                        i += 1;
+                        break;
+                    } else {
+                        current.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            _ => {
+                while i < line.len() && !line[i].is_ascii_whitespace() {
+                    current.push(line[i]);
+                    i += 1;
+                }
+            }
+        }
+        args.push(Bytes::from(current));
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Result<Vec<Parsed>, ProtocolError> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match parse_request(&mut buf, &ParseLimits::default())? {
+                Parsed::Incomplete => break,
+                parsed => out.push(parsed),
+            }
+        }
+        Ok(out)
+    }
+
+    fn cmd(args: &[&str]) -> Parsed {
+        Parsed::Command(
+            args.iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn multibulk_and_pipelines() {
+        let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n").unwrap();
+        assert_eq!(got, vec![cmd(&["GET", "k"]), cmd(&["PING"])]);
+    }
+
+    #[test]
+    fn binary_safe_values() {
+        let got = parse_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n").unwrap();
+        assert_eq!(got, vec![cmd(&["SET", "k", "a\r\nb"])]);
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete() {
+        let full = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
+        for cut in 0..full.len() {
+            let mut buf = BytesMut::from(&full[..cut]);
+            assert_eq!(
+                parse_request(&mut buf, &ParseLimits::default()).unwrap(),
+                Parsed::Incomplete,
+                "prefix of {cut} bytes"
+            );
+            assert_eq!(buf.len(), cut, "an incomplete parse consumes nothing");
+        }
+    }
+
+    #[test]
+    fn inline_commands_and_quotes() {
+        let got = parse_all(b"SET k \"a b\\x41\\n\" 'c''\r\nPING\n\r\n").unwrap_err();
+        assert_eq!(got, ProtocolError("unbalanced quotes in request"));
+        let got = parse_all(b"SET k \"a b\\x41\\n\" 'it\\'s'\r\nPING\n\r\n").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                cmd(&["SET", "k", "a bA\n", "it's"]),
+                cmd(&["PING"]),
+                Parsed::Empty
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_lengths_are_protocol_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"*2\r\n$-1\r\n", "invalid bulk length"),
+            (b"*1\r\n$abc\r\n", "invalid bulk length"),
+            (b"*1\r\n$99999999999999\r\n", "invalid bulk length"),
+            (b"*x\r\n", "invalid multibulk length"),
+            (b"*99999999999\r\n", "invalid multibulk length"),
+            (b"*1\r\n:1\r\n", "expected '$', got something else"),
+            (b"*1\r\n$1\r\nab\r\n", "invalid bulk string terminator"),
+        ];
+        for (input, message) in cases {
+            assert_eq!(
+                parse_all(input).unwrap_err().0,
+                *message,
+                "input {:?}",
+                input
+            );
+        }
+    }
+
+    #[test]
+    fn endless_lines_are_refused() {
+        let mut endless = vec![b'A'; 70 * 1024];
+        assert_eq!(parse_all(&endless).unwrap_err().0, "too big inline request");
+        endless[0] = b'*';
+        assert_eq!(
+            parse_all(&endless).unwrap_err().0,
+            "too big mbulk count string"
+        );
+    }
+
+    #[test]
+    fn claimed_length_is_not_allocated() {
+        // A header claiming 500 MB with 10 bytes behind it stays incomplete,
+        // and the buffer does not grow.
+        let mut buf = BytesMut::from(&b"*1\r\n$500000000\r\nabcdefghij"[..]);
+        let capacity = buf.capacity();
+        assert_eq!(
+            parse_request(&mut buf, &ParseLimits::default()).unwrap(),
+            Parsed::Incomplete
+        );
+        assert_eq!(buf.capacity(), capacity);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&data[..]);
+            while let Ok(Parsed::Command(_) | Parsed::Empty) = parse_request(&mut buf, &ParseLimits::default()) {}
+        }
+
+        #[test]
+        fn encoded_requests_roundtrip(args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 1..8)) {
+            let mut wire = format!("*{}\r\n", args.len()).into_bytes();
+            for arg in &args {
+                wire.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                wire.extend_from_slice(arg);
+                wire.extend_from_slice(b"\r\n");
+            }
+            let mut buf = BytesMut::from(&wire[..]);
+            let parsed = parse_request(&mut buf, &ParseLimits::default()).unwrap();
+            let expected: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
+            proptest::prop_assert_eq!(parsed, Parsed::Command(expected));
+            proptest::prop_assert!(buf.is_empty());
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Key -> hash slot -> shard: the pure partitioning functions.
+//!
+//! Keys are placed exactly as Redis Cluster places them: CRC16 (XMODEM) of the
+//! key, or of the first non-empty `{hashtag}` inside it, modulo 16384. Each
+//! shard owns one contiguous range of slots, so multi-key commands whose keys
+//! share a hashtag always land on one shard, and the slot map could later be
+//! handed out to cluster peers unchanged.
+
+/// Number of hash slots, as in Redis Cluster.
+pub const NR_SLOTS: u16 = 16384;
+
+const fn crc16_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = (byte as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[byte] = crc;
+        byte += 1;
+    }
+    table
+}
+
+static CRC16_TABLE: [u16; 256] = crc16_table();
+
+/// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, as Redis Cluster.
+pub fn crc16(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &b| {
+        (crc << 8) ^ CRC16_TABLE[(((crc >> 8) as u8) ^ b) as usize]
+    })
+}
+
+/// The part of the key that is hashed: the content of the first `{...}` when
+/// it is non-empty, else the whole key (Redis Cluster's hashtag rule).
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+/// The hash slot of a key, in `0..NR_SLOTS`.
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16(hash_tag(key)) & (NR_SLOTS - 1)
+}
+
+/// The shard that owns `slot` when slots are split into `nr_shards`
+/// contiguous ranges.
+pub fn shard_for_slot(slot: u16, nr_shards: usize) -> usize {
+    (slot as usize * nr_shards) / NR_SLOTS as usize
+}
+
+/// The shard that owns `key`.
+pub fn shard_for(key: &[u8], nr_shards: usize) -> usize {
+    shard_for_slot(key_slot(key), nr_shards)
+}
+
+/// The slots owned by `shard_id`: `start..end`.
+pub fn slot_range(shard_id: usize, nr_shards: usize) -> std::ops::Range<u16> {
+    let bound = |i: usize| (i * NR_SLOTS as usize).div_ceil(nr_shards) as u16;
+    bound(shard_id)..bound(shard_id + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc16_matches_redis_reference() {
+        // The check value from the Redis Cluster specification.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        // Known slots (from `CLUSTER KEYSLOT` in Redis 7).
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), crc16(b"foo{}{bar}") & 16383);
+        assert_eq!(key_slot(b"foo{{bar}}zap"), crc16(b"{bar") & 16383);
+    }
+
+    #[test]
+    fn slot_ranges_partition_all_slots() {
+        for nr_shards in 1..=7 {
+            let mut next = 0u16;
+            for shard in 0..nr_shards {
+                let range = slot_range(shard, nr_shards);
+                assert_eq!(range.start, next);
+                for slot in range.clone() {
+                    assert_eq!(shard_for_slot(slot, nr_shards), shard);
+                }
+                next = range.end;
+            }
+            assert_eq!(next, NR_SLOTS);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The server: executors, listeners, connections, shutdown.
