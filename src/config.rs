@@ -1,1 +1,247 @@
-//! config (being written).
+//! Command-line settings.
+//!
+//! Every flag shows its default in `--help`. Sizes accept binary suffixes
+//! (`64MiB`, `1GiB`, also `k`/`m`/`g` and `KB`/`MB`/`GB` as powers of 1024, as
+//! Redis reads them); CPU lists look like `0,2-3`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::storage::SyncMode;
+
+/// When acknowledged writes reach stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncPolicy {
+    /// Acknowledge after fdatasync (group-committed).
+    Always,
+    /// fdatasync every `--sync-interval-ms`.
+    Batch,
+    /// Never fdatasync; the OS and device decide.
+    Never,
+}
+
+/// shardcask: a thread-per-core Bitcask key-value server speaking the Redis protocol.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// Address every shard listens on (SO_REUSEPORT spreads connections).
+    #[arg(long, default_value = "127.0.0.1:6379")]
+    pub listen: SocketAddr,
+
+    /// Data directory; each shard keeps its logs in `<dir>/shard-<id>/`.
+    #[arg(long, default_value = "./shardcask-data")]
+    pub dir: PathBuf,
+
+    /// Number of shards (one executor each) [default: the CPUs in --cpus, or in the process's affinity mask].
+    #[arg(long)]
+    pub shards: Option<usize>,
+
+    /// CPUs to pin shard executors to, e.g. `0,2-3` [default: the process's affinity mask].
+    #[arg(long, value_parser = parse_cpu_list)]
+    pub cpus: Option<CpuList>,
+
+    /// Do not pin executors to CPUs (let the OS schedule them).
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Durability of acknowledged writes.
+    #[arg(long, value_enum, default_value = "always")]
+    pub sync: SyncPolicy,
+
+    /// fdatasync interval for `--sync batch`, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub sync_interval_ms: u64,
+
+    /// Roll a shard's active log file over at this size.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Longest key accepted.
+    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    pub max_key_size: u64,
+
+    /// Largest value accepted (also the largest bulk string in a request).
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub max_value_size: u64,
+
+    /// Most client connections open at once (per server); past it new ones get an error.
+    #[arg(long, default_value_t = 10000)]
+    pub max_connections: usize,
+
+    /// Seconds between per-core stats tables on stdout; 0 turns them off.
+    #[arg(long, default_value_t = 10)]
+    pub stats_interval: u64,
+}
+
+/// A parsed `--cpus` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl Config {
+    /// The CPUs executors may run on: `--cpus`, else the affinity mask.
+    pub fn cpu_set(&self) -> Vec<usize> {
+        match &self.cpus {
+            Some(list) => list.0.clone(),
+            None => affinity_cpus(),
+        }
+    }
+
+    /// How many shards to run.
+    pub fn nr_shards(&self) -> usize {
+        self.shards.unwrap_or_else(|| self.cpu_set().len()).max(1)
+    }
+
+    /// The CPU shard `shard_id` is pinned to, or `None` when not pinning.
+    pub fn cpu_for_shard(&self, shard_id: usize) -> Option<usize> {
+        if self.no_pin {
+            return None;
+        }
+        let cpus = self.cpu_set();
+        (!cpus.is_empty()).then(|| cpus[shard_id % cpus.len()])
+    }
+
+    /// The storage layer's sync mode.
+    pub fn sync_mode(&self) -> SyncMode {
+        match self.sync {
+            SyncPolicy::Always => SyncMode::Always,
+            SyncPolicy::Batch => SyncMode::Batch {
+                interval: Duration::from_millis(self.sync_interval_ms.max(1)),
+            },
+            SyncPolicy::Never => SyncMode::Never,
+        }
+    }
+
+    /// The config value Redis's `CONFIG GET` would show for our settings.
+    pub fn config_pairs(&self) -> Vec<(&'static str, String)> {
+        let sync = match self.sync {
+            SyncPolicy::Always => "always",
+            SyncPolicy::Batch => "everysec",
+            SyncPolicy::Never => "no",
+        };
+        vec![
+            ("bind", self.listen.ip().to_string()),
+            ("port", self.listen.port().to_string()),
+            ("dir", self.dir.display().to_string()),
+            ("databases", "1".into()),
+            ("maxclients", self.max_connections.to_string()),
+            ("proto-max-bulk-len", self.max_value_size.to_string()),
+            ("appendonly", "yes".into()),
+            ("appendfsync", sync.into()),
+            ("save", String::new()),
+            ("maxmemory", "0".into()),
+            ("shards", self.nr_shards().to_string()),
+            ("sync", format!("{:?}", self.sync).to_lowercase()),
+            ("sync-interval-ms", self.sync_interval_ms.to_string()),
+            ("max-file-size", self.max_file_size.to_string()),
+            ("max-key-size", self.max_key_size.to_string()),
+            ("max-value-size", self.max_value_size.to_string()),
+            ("max-connections", self.max_connections.to_string()),
+            ("stats-interval", self.stats_interval.to_string()),
+        ]
+    }
+}
+
+/// The CPUs in this process's affinity mask.
+pub fn affinity_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (us).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect();
+            if !cpus.is_empty() {
+                return cpus;
+            }
+        }
+    }
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (0..n).collect()
+}
+
+/// Parses `0,2-3` into `[0, 2, 3]`.
+pub fn parse_cpu_list(text: &str) -> Result<CpuList, String> {
+    let mut cpus = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("invalid CPU list element '{part}' (expected e.g. 0,2-3)");
+        match part.split_once('-') {
+            Some((lo, hi)) => {
+                let lo: usize = lo.trim().parse().map_err(|_| bad())?;
+                let hi: usize = hi.trim().parse().map_err(|_| bad())?;
+                if lo > hi || hi >= 4096 {
+                    return Err(bad());
+                }
+                cpus.extend(lo..=hi);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if cpus.is_empty() {
+        return Err("the CPU list is empty".into());
+    }
+    cpus.dedup();
+    Ok(CpuList(cpus))
+}
+
+/// Parses `4096`, `64KiB`, `1GiB`, `512mb`, `1g` into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{text}' (expected e.g. 4096, 64KiB, 1GiB)"))?;
+    let multiplier: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size suffix '{other}' in '{text}'")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size '{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_with_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("abc").is_err());
+        assert!(parse_size("99999999999999TiB").is_err());
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0,2-3"), Ok(CpuList(vec![0, 2, 3])));
+        assert_eq!(parse_cpu_list("1"), Ok(CpuList(vec![1])));
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn defaults_are_sensible() {
+        let config = Config::parse_from(["shardcask"]);
+        assert_eq!(config.listen.port(), 6379);
+        assert_eq!(config.sync, SyncPolicy::Always);
+        assert_eq!(config.max_value_size, 512 << 20);
+        assert!(config.nr_shards() >= 1);
+        let config = Config::parse_from(["shardcask", "--cpus", "0-1", "--no-pin"]);
+        assert_eq!(config.nr_shards(), 2);
+        assert_eq!(config.cpu_for_shard(1), None);
+    }
+}

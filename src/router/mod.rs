@@ -1,3 +1,71 @@
-//! Routing: which shard owns a key, and the mesh between shards.
+//! Routing: which shard owns a key ([`slot`]), the messages shards exchange,
+//! and the mesh that carries them ([`mesh`]).
 
+pub mod mesh;
+pub mod oneshot;
+pub mod plan;
 pub mod slot;
+
+use bytes::Bytes;
+
+use crate::commands::Command;
+use crate::protocol::Reply;
+use crate::stats::ShardSnapshot;
+
+/// Work one shard asks of another (or of itself, without the mesh).
+pub enum ShardRequest {
+    /// Keyed commands for this shard, in the order the client sent them;
+    /// answered with `Replies` once every write among them is durable.
+    Batch(Vec<Command>),
+    /// One page of SCAN: keys of slots `start_slot..` (within this shard's
+    /// range) until at least `count` keys were collected or the range ends.
+    Scan {
+        /// First slot to visit.
+        start_slot: u16,
+        /// COUNT hint.
+        count: usize,
+        /// MATCH pattern.
+        pattern: Option<Bytes>,
+    },
+    /// Every key matching a glob pattern (KEYS).
+    Keys(Bytes),
+    /// Number of keys (DBSIZE).
+    DbSize,
+    /// Remove every key (FLUSHALL).
+    FlushAll,
+    /// The shard's counters and histograms (INFO, periodic stats).
+    Stats,
+    /// The shard's client list (CLIENT LIST), one line per connection.
+    ClientList,
+    /// Hold writes to these keys until `Unlatch` (cross-shard MSETNX), and
+    /// answer whether any of them exists.
+    Latch(Vec<Bytes>),
+    /// Release a `Latch`, first writing `pairs` if given.
+    Unlatch {
+        /// The latched keys.
+        keys: Vec<Bytes>,
+        /// Values to write before releasing (the MSETNX commit).
+        pairs: Option<Vec<(Bytes, Bytes)>>,
+    },
+}
+
+/// A shard's answer.
+pub enum ShardResponse {
+    /// One reply per command of a `Batch` (or one for FLUSHALL/Unlatch).
+    Replies(Vec<Reply>),
+    /// SCAN page: keys and the slot to continue from.
+    ScanPage {
+        /// Keys found.
+        keys: Vec<Bytes>,
+        /// The next slot to visit (the end of this shard's range when done).
+        next_slot: u16,
+    },
+    /// KEYS result.
+    Keys(Vec<Bytes>),
+    /// A count (DBSIZE), or for `Latch` the number of keys that exist.
+    Count(u64),
+    /// Stats snapshot.
+    Stats(Box<ShardSnapshot>),
+    /// CLIENT LIST lines.
+    Lines(Vec<String>),
+}

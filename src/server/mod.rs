@@ -1,1 +1,365 @@
-//! The server: executors, listeners, connections, shutdown.
+//! The server: start-up checks, one glommio executor per shard, the accept
+//! loop each runs on the shared port, periodic stats, and shutdown.
+
+pub mod admin;
+pub mod connection;
+pub mod shard;
+pub mod shutdown;
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::router::mesh::{self, Mesh, MeshMsg, RequestHandler};
+use crate::stats::{ShardSnapshot, bump, format_table};
+use crate::storage::{Store, StoreOptions};
+use shard::{Shard, now_ms};
+
+/// Why the server could not start; each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory cannot be created or written.
+    #[error("data directory {0} is not usable: {1}")]
+    Dir(PathBuf, std::io::Error),
+    /// Another process holds the data directory's lock.
+    #[error("data directory {0} is locked by another shardcask process{1}; stop it or use another --dir")]
+    Locked(PathBuf, String),
+    /// The directory was created with another number of shards.
+    #[error("data directory {dir} holds {found} shard(s) but --shards is {wanted}; start with --shards {found} (resharding is not supported yet)")]
+    ShardCount {
+        /// The data directory.
+        dir: PathBuf,
+        /// Shards on disk.
+        found: usize,
+        /// Shards asked for.
+        wanted: usize,
+    },
+    /// The listen address is taken or not bindable.
+    #[error("cannot listen on {0}: {1} (is another server using the port? pick another with --listen)")]
+    Listen(SocketAddr, std::io::Error),
+    /// An executor could not start.
+    #[error("{0}")]
+    Executor(String),
+    /// A shard failed while starting.
+    #[error("shard {0} failed to start: {1}")]
+    Shard(usize, String),
+}
+
+/// Connections open across all shards (for `--max-connections`).
+static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+/// Client ids, unique across shards.
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An exclusive `flock` on `<dir>/LOCK`, held for the life of the process.
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock or says who holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock, StartError> {
+        let path = dir.join("LOCK");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StartError::Dir(dir.to_path_buf(), e))?;
+        // SAFETY: flock on a file descriptor we own.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !locked {
+            let holder = std::fs::read_to_string(&path)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .map_or_else(String::new, |pid| format!(" (pid {})", pid.trim()));
+            return Err(StartError::Locked(dir.to_path_buf(), holder));
+        }
+        let _ = file.set_len(0);
+        let _ = std::fs::write(&path, format!("{}\n", std::process::id()));
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// Checks (or records, for a new directory) the shard count of `dir`.
+fn check_shard_count(dir: &Path, nr_shards: usize) -> Result<(), StartError> {
+    let path = dir.join("SHARDS");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let found: usize = text.trim().parse().unwrap_or(0);
+            if found != nr_shards {
+                return Err(StartError::ShardCount {
+                    dir: dir.to_path_buf(),
+                    found,
+                    wanted: nr_shards,
+                });
+            }
+            Ok(())
+        }
+        Err(_) => std::fs::write(&path, format!("{nr_shards}\n")).map_err(|e| StartError::Dir(dir.to_path_buf(), e)),
+    }
+}
+
+/// Raises the soft locked-memory limit to the hard one: glommio registers
+/// its I/O buffers with io_uring, which counts against it.
+fn raise_memlock_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit on a stack struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
+fn describe_executor_error(error: &glommio::GlommioError<()>, memlock: u64) -> String {
+    let text = error.to_string();
+    let kib = memlock / 1024;
+    if text.contains("MemLock") || text.contains("memlock") || text.contains("Cannot allocate memory") {
+        format!(
+            "could not start an io_uring executor: {text}. glommio locks memory for its I/O rings and buffers \
+             and the locked-memory limit is {kib} KiB: raise it, e.g. `ulimit -l unlimited` (or at least \
+             `ulimit -l 65536`) in the shell that starts shardcask, or LimitMEMLOCK=infinity in a systemd unit"
+        )
+    } else if text.contains("Function not implemented") || text.contains("Operation not permitted") {
+        format!(
+            "could not start an io_uring executor: {text}. io_uring is unavailable: shardcask needs Linux 5.8+ \
+             with io_uring enabled (check `sysctl kernel.io_uring_disabled` and container seccomp profiles)"
+        )
+    } else {
+        format!("could not start an io_uring executor: {text}")
+    }
+}
+
+/// Runs the server until shutdown. Prints one line to stdout once every
+/// shard listens: `shardcask ready: listening on ADDR with N shard(s)`.
+pub fn run(config: Config) -> Result<(), StartError> {
+    let nr_shards = config.nr_shards();
+    std::fs::create_dir_all(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
+    let _lock = DirLock::acquire(&config.dir)?;
+    check_shard_count(&config.dir, nr_shards)?;
+
+    // Resolve the port once (so port 0 means one ephemeral port for all
+    // shards) and fail early, with a clear message, if it is taken: a plain
+    // bind refuses a port held by anyone, SO_REUSEPORT or not.
+    let listen = {
+        let probe = std::net::TcpListener::bind(config.listen).map_err(|e| StartError::Listen(config.listen, e))?;
+        probe.local_addr().map_err(|e| StartError::Listen(config.listen, e))?
+    };
+    let mut config = config;
+    config.listen = listen;
+
+    let memlock = raise_memlock_limit();
+    shutdown::block_signals();
+    let mesh_builder = mesh::builder(nr_shards);
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartError>>();
+    let mut threads = Vec::new();
+    for index in 0..nr_shards {
+        let config = config.clone();
+        let mesh_builder = mesh_builder.clone();
+        let ready_tx = ready_tx.clone();
+        let cpu = config.cpu_for_shard(index);
+        let placement = cpu.map_or(Placement::Unbound, Placement::Fixed);
+        let thread = std::thread::Builder::new()
+            .name(format!("shard-{index}"))
+            .spawn(move || {
+                let executor = match LocalExecutorBuilder::new(placement)
+                    .name(&format!("shard-{index}"))
+                    .make()
+                {
+                    Ok(executor) => executor,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(StartError::Executor(describe_executor_error(&e, memlock))));
+                        return;
+                    }
+                };
+                executor.run(run_shard(Rc::new(config), mesh_builder, cpu, ready_tx));
+            })
+            .map_err(|e| StartError::Executor(format!("could not start a shard thread: {e}")))?;
+        threads.push(thread);
+    }
+    drop(ready_tx);
+    for _ in 0..nr_shards {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(_) => return Err(StartError::Executor("a shard exited during start-up".into())),
+        }
+    }
+    shutdown::spawn_signal_thread();
+    println!("shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}", config.dir.display());
+    for thread in threads {
+        let _ = thread.join();
+    }
+    tracing::info!("all shards stopped; bye");
+    Ok(())
+}
+
+/// Everything one shard does, from joining the mesh to the final sync.
+async fn run_shard(
+    config: Rc<Config>,
+    mesh_builder: glommio::channels::channel_mesh::MeshBuilder<MeshMsg, glommio::channels::channel_mesh::Full>,
+    cpu: Option<usize>,
+    ready: mpsc::Sender<Result<usize, StartError>>,
+) {
+    let (mesh, receivers) = match Mesh::join(mesh_builder).await {
+        Ok(joined) => joined,
+        Err(e) => {
+            let _ = ready.send(Err(StartError::Shard(usize::MAX, e.to_string())));
+            return;
+        }
+    };
+    let id = mesh.shard_id();
+    let options = StoreOptions {
+        dir: config.dir.join(format!("shard-{id}")),
+        shard_id: id,
+        max_file_size: config.max_file_size,
+        sync: config.sync_mode(),
+    };
+    let store = match Store::open(options).await {
+        Ok(store) => store,
+        Err(e) => {
+            let _ = ready.send(Err(StartError::Shard(id, e.to_string())));
+            return;
+        }
+    };
+    let report = store.recovery_report();
+    tracing::info!(
+        shard = id,
+        cpu = ?cpu,
+        files = report.files_scanned,
+        records = report.records_scanned,
+        keys = report.keys_loaded,
+        torn_tail = ?report.torn_tail,
+        corruptions = report.corruptions.len(),
+        ms = report.duration.as_millis() as u64,
+        "shard opened"
+    );
+    let shard = Rc::new(Shard::new(config.clone(), store.clone(), mesh.clone(), cpu));
+    let handler_shard = shard.clone();
+    let handler: RequestHandler = Rc::new(move |request| {
+        if let crate::router::ShardRequest::Batch(commands) = &request {
+            bump(&handler_shard.stats.fwd_in, commands.len() as u64);
+        }
+        Box::pin(handler_shard.clone().serve(request))
+    });
+    mesh.start_receivers(receivers, handler);
+
+    let listener = match TcpListener::bind(config.listen) {
+        Ok(listener) => listener,
+        Err(e) => {
+            let _ = ready.send(Err(StartError::Listen(config.listen, std::io::Error::other(e.to_string()))));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(id));
+
+    // Shutdown watcher: turns the process-wide flag into this shard's event.
+    let watcher_shard = shard.clone();
+    glommio::spawn_local(async move {
+        shutdown::wait_requested().await;
+        watcher_shard.shutdown.fire();
+    })
+    .detach();
+
+    // Expiry reaper: drops keys whose time has passed, a bounded number at a time.
+    let reaper_store = store.clone();
+    let reaper_shutdown = shard.shutdown.clone();
+    glommio::spawn_local(async move {
+        while !reaper_shutdown.is_fired() {
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+            reaper_store.reap_expired(now_ms(), 2000);
+        }
+    })
+    .detach();
+
+    if id == 0 && config.stats_interval > 0 {
+        glommio::spawn_local(report_stats(shard.clone(), Duration::from_secs(config.stats_interval))).detach();
+    }
+
+    accept_loop(&shard, &listener).await;
+    drop(listener);
+
+    // Drain: connections finish their in-flight batch and close.
+    while !shard.clients.borrow().is_empty() {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown::drained_and_wait_all(shard.nr_shards).await;
+    if let Err(e) = store.close().await {
+        tracing::error!(shard = id, error = %e, "final sync failed");
+    } else {
+        tracing::info!(shard = id, "shard synced and stopped");
+    }
+    mesh.close();
+}
+
+async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            shard.shutdown.wait().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => return,
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => {
+                tracing::warn!(shard = shard.id, error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let open = OPEN_CONNECTIONS.fetch_add(1, Ordering::SeqCst) + 1;
+        if open > shard.config.max_connections {
+            OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+            bump(&shard.stats.connections_rejected, 1);
+            glommio::spawn_local(connection::refuse(stream)).detach();
+            continue;
+        }
+        bump(&shard.stats.connections_total, 1);
+        bump(&shard.stats.connections, 1);
+        let client_id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+        let conn_shard = shard.clone();
+        glommio::spawn_local(async move {
+            connection::serve(conn_shard.clone(), stream, client_id).await;
+            conn_shard.stats.connections.set(conn_shard.stats.connections.get() - 1);
+            OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+        })
+        .detach();
+    }
+}
+
+/// Prints the per-core table every `interval` (shard 0 only).
+async fn report_stats(shard: Rc<Shard>, interval: Duration) {
+    let mut previous: Vec<ShardSnapshot> = admin::all_snapshots(&shard).await;
+    let mut last = Instant::now();
+    while !shard.shutdown.is_fired() {
+        glommio::timer::sleep(interval).await;
+        let current = admin::all_snapshots(&shard).await;
+        let elapsed = last.elapsed();
+        last = Instant::now();
+        let deltas: Vec<ShardSnapshot> = current
+            .iter()
+            .zip(previous.iter())
+            .map(|(now, before)| now.since(before))
+            .collect();
+        print!("{}", format_table(&deltas, elapsed));
+        previous = current;
+    }
+}

@@ -1,0 +1,189 @@
+//! Planning: which shard(s) a keyed command goes to, how a multi-key command
+//! is split into per-shard parts, and how the parts' replies are gathered
+//! back in argument order.
+
+use bytes::Bytes;
+
+use super::slot::shard_for;
+use crate::commands::Command;
+use crate::protocol::Reply;
+
+/// The keys a keyed command touches; empty for server-level commands.
+pub fn keys_of(command: &Command) -> Vec<&Bytes> {
+    use Command as C;
+    match command {
+        C::Get(k)
+        | C::GetDel(k)
+        | C::GetEx(k, _)
+        | C::Type(k)
+        | C::Strlen(k)
+        | C::IncrBy(k, _)
+        | C::GetRange(k, _, _)
+        | C::Ttl(k, _)
+        | C::ExpireTime(k, _)
+        | C::Persist(k)
+        | C::Expire(k, _, _) => vec![k],
+        C::Set { key, .. } => vec![key],
+        C::SetNx(k, _) | C::GetSet(k, _) | C::Append(k, _) | C::SetRange(k, _, _) => vec![k],
+        C::MGet(keys) | C::Del(keys) | C::Unlink(keys) | C::Exists(keys) => keys.iter().collect(),
+        C::MSet(pairs) | C::MSetNx(pairs) => pairs.iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How the replies of a split command's parts become one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gather {
+    /// MGET: place each part's array elements at their argument positions.
+    Array,
+    /// DEL, UNLINK, EXISTS: add the parts' integers.
+    Sum,
+    /// MSET: OK when every part is OK.
+    AllOk,
+}
+
+/// One shard's part of a split command.
+pub struct Part {
+    /// The owning shard.
+    pub shard: usize,
+    /// The command restricted to that shard's keys.
+    pub command: Command,
+    /// Argument positions (key index) of those keys in the original command.
+    pub positions: Vec<usize>,
+}
+
+/// The routing of one keyed command.
+pub enum Split {
+    /// The whole command goes to one shard.
+    One(usize, Command),
+    /// Parts for several shards, gathered into one reply.
+    Parts {
+        /// The parts, one per shard involved.
+        parts: Vec<Part>,
+        /// How to combine their replies.
+        gather: Gather,
+        /// Number of keys in the original command.
+        nr_keys: usize,
+    },
+    /// MSETNX across shards: must be latched on every shard (see the server).
+    CrossShardMSetNx(Vec<(Bytes, Bytes)>),
+}
+
+/// Routes a keyed command among `nr_shards` shards.
+pub fn split(command: Command, nr_shards: usize) -> Split {
+    let keys = keys_of(&command);
+    let first = keys.first().map_or(0, |k| shard_for(k, nr_shards));
+    if nr_shards == 1 || keys.iter().all(|k| shard_for(k, nr_shards) == first) {
+        return Split::One(first, command);
+    }
+    let nr_keys = keys.len();
+    let owners: Vec<usize> = keys.iter().map(|k| shard_for(k, nr_shards)).collect();
+    let group = |positions: &mut Vec<Vec<usize>>| {
+        for (index, &owner) in owners.iter().enumerate() {
+            positions[owner].push(index);
+        }
+    };
+    let mut positions = vec![Vec::new(); nr_shards];
+    group(&mut positions);
+    let (gather, build): (Gather, Box<dyn Fn(&[usize]) -> Command>) = match &command {
+        Command::MGet(keys) => (Gather::Array, Box::new(move |p| Command::MGet(pick(keys, p)))),
+        Command::Del(keys) => (Gather::Sum, Box::new(move |p| Command::Del(pick(keys, p)))),
+        Command::Unlink(keys) => (Gather::Sum, Box::new(move |p| Command::Unlink(pick(keys, p)))),
+        Command::Exists(keys) => (Gather::Sum, Box::new(move |p| Command::Exists(pick(keys, p)))),
+        Command::MSet(pairs) => (Gather::AllOk, Box::new(move |p| Command::MSet(pick(pairs, p)))),
+        Command::MSetNx(pairs) => return Split::CrossShardMSetNx(pairs.clone()),
+        // Single-key commands always land on one shard above.
+        _ => return Split::One(first, command),
+    };
+    let parts = positions
+        .into_iter()
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(shard, positions)| Part {
+            shard,
+            command: build(&positions),
+            positions,
+        })
+        .collect();
+    Split::Parts { parts, gather, nr_keys }
+}
+
+fn pick<T: Clone>(items: &[T], positions: &[usize]) -> Vec<T> {
+    positions.iter().map(|&i| items[i].clone()).collect()
+}
+
+/// Combines the replies of a split command's parts, given with their parts'
+/// argument positions.
+pub fn gather(gather: Gather, nr_keys: usize, parts: Vec<(Vec<usize>, Reply)>) -> Reply {
+    if let Some((_, error)) = parts.iter().find(|(_, r)| r.is_error()) {
+        return error.clone();
+    }
+    match gather {
+        Gather::Array => {
+            let mut out = vec![Reply::Nil; nr_keys];
+            for (positions, reply) in parts {
+                let Reply::Array(items) = reply else {
+                    return Reply::err("ERR internal error: bad MGET part reply");
+                };
+                for (position, item) in positions.into_iter().zip(items) {
+                    out[position] = item;
+                }
+            }
+            Reply::Array(out)
+        }
+        Gather::Sum => Reply::Integer(
+            parts
+                .iter()
+                .map(|(_, r)| if let Reply::Integer(n) = r { *n } else { 0 })
+                .sum(),
+        ),
+        Gather::AllOk => Reply::OK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(names: &[&str]) -> Vec<Bytes> {
+        names.iter().map(|n| Bytes::copy_from_slice(n.as_bytes())).collect()
+    }
+
+    #[test]
+    fn hashtagged_keys_stay_together() {
+        match split(Command::MGet(keys(&["{u}a", "{u}b", "{u}c"])), 4) {
+            Split::One(_, Command::MGet(k)) => assert_eq!(k.len(), 3),
+            _ => panic!("hashtagged keys must go to one shard"),
+        }
+    }
+
+    #[test]
+    fn split_and_gather_keep_argument_order() {
+        let names: Vec<String> = (0..20).map(|i| format!("key:{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let Split::Parts { parts, gather: how, nr_keys } = split(Command::MGet(keys(&refs)), 3) else {
+            panic!("20 keys over 3 shards must split");
+        };
+        assert!(parts.len() > 1);
+        // Answer each part with its own keys as values and check the order.
+        let answered = parts
+            .into_iter()
+            .map(|part| {
+                let Command::MGet(ks) = part.command else { unreachable!() };
+                (part.positions, Reply::Array(ks.into_iter().map(Reply::Bulk).collect()))
+            })
+            .collect();
+        assert_eq!(
+            gather(how, nr_keys, answered),
+            Reply::Array(keys(&refs).into_iter().map(Reply::Bulk).collect())
+        );
+    }
+
+    #[test]
+    fn sums_and_errors() {
+        let parts = vec![(vec![0], Reply::Integer(2)), (vec![1], Reply::Integer(3))];
+        assert_eq!(gather(Gather::Sum, 2, parts), Reply::Integer(5));
+        let parts = vec![(vec![0], Reply::OK), (vec![1], Reply::err("ERR boom"))];
+        assert_eq!(gather(Gather::AllOk, 2, parts), Reply::err("ERR boom"));
+    }
+}

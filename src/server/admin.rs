@@ -1,0 +1,590 @@
+//! Server-level commands: answered by the connection's own shard, some by
+//! asking every shard (INFO, DBSIZE, KEYS, SCAN, FLUSHALL, CLIENT LIST).
+
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::shard::{Shard, now_ms};
+use crate::commands::{ClientSub, Command, CommandSub, glob_match};
+use crate::protocol::Reply;
+use crate::router::slot::{NR_SLOTS, shard_for, shard_for_slot};
+use crate::router::{ShardRequest, ShardResponse};
+use crate::stats::{ShardSnapshot, bump};
+
+/// The Redis version we answer as (clients gate features on it).
+pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
+
+/// Name, arity, flags, first key, last key, step: COMMAND's table.
+type CommandRow = (&'static str, i64, &'static [&'static str], i64, i64, i64);
+
+/// Every command we serve, as `COMMAND INFO` describes it.
+pub const COMMAND_TABLE: &[CommandRow] = &[
+    ("append", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("client", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    ("command", -1, &["loading", "stale"], 0, 0, 0),
+    ("config", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    ("dbsize", 1, &["readonly", "fast"], 0, 0, 0),
+    ("decr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("decrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("del", -2, &["write"], 1, -1, 1),
+    ("echo", 2, &["fast"], 0, 0, 0),
+    ("exists", -2, &["readonly", "fast"], 1, -1, 1),
+    ("expire", -3, &["write", "fast"], 1, 1, 1),
+    ("expireat", -3, &["write", "fast"], 1, 1, 1),
+    ("expiretime", 2, &["readonly", "fast"], 1, 1, 1),
+    ("flushall", -1, &["write"], 0, 0, 0),
+    ("flushdb", -1, &["write"], 0, 0, 0),
+    ("get", 2, &["readonly", "fast"], 1, 1, 1),
+    ("getdel", 2, &["write", "fast"], 1, 1, 1),
+    ("getex", -2, &["write", "fast"], 1, 1, 1),
+    ("getrange", 4, &["readonly"], 1, 1, 1),
+    ("getset", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("hello", -1, &["noscript", "loading", "stale", "fast"], 0, 0, 0),
+    ("incr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("incrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("info", -1, &["loading", "stale"], 0, 0, 0),
+    ("keys", 2, &["readonly"], 0, 0, 0),
+    ("mget", -2, &["readonly", "fast"], 1, -1, 1),
+    ("mset", -3, &["write", "denyoom"], 1, -1, 2),
+    ("msetnx", -3, &["write", "denyoom"], 1, -1, 2),
+    ("persist", 2, &["write", "fast"], 1, 1, 1),
+    ("pexpire", -3, &["write", "fast"], 1, 1, 1),
+    ("pexpireat", -3, &["write", "fast"], 1, 1, 1),
+    ("pexpiretime", 2, &["readonly", "fast"], 1, 1, 1),
+    ("ping", -1, &["fast"], 0, 0, 0),
+    ("pttl", 2, &["readonly", "fast"], 1, 1, 1),
+    ("quit", -1, &["fast"], 0, 0, 0),
+    ("scan", -2, &["readonly"], 0, 0, 0),
+    ("select", 2, &["loading", "stale", "fast"], 0, 0, 0),
+    ("set", -3, &["write", "denyoom"], 1, 1, 1),
+    ("setnx", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("setrange", 4, &["write", "denyoom"], 1, 1, 1),
+    ("shutdown", -1, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    ("strlen", 2, &["readonly", "fast"], 1, 1, 1),
+    ("time", 1, &["loading", "stale", "fast"], 0, 0, 0),
+    ("ttl", 2, &["readonly", "fast"], 1, 1, 1),
+    ("type", 2, &["readonly", "fast"], 1, 1, 1),
+    ("unlink", -2, &["write", "fast"], 1, -1, 1),
+];
+
+fn command_info(row: &CommandRow) -> Reply {
+    let (name, arity, flags, first, last, step) = *row;
+    Reply::Array(vec![
+        Reply::bulk(name.as_bytes()),
+        Reply::Integer(arity),
+        Reply::Array(flags.iter().map(|f| Reply::Status((*f).into())).collect()),
+        Reply::Integer(first),
+        Reply::Integer(last),
+        Reply::Integer(step),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+fn find_command(name: &[u8]) -> Option<&'static CommandRow> {
+    COMMAND_TABLE
+        .iter()
+        .find(|row| row.0.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Answers a server-level command that needs no other shard, or `None` when
+/// the command needs the others (see [`needs_shards`]).
+pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Reply> {
+    let reply = match command {
+        Command::Ping(None) => Reply::Status("PONG".into()),
+        Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message.clone()),
+        Command::Quit => Reply::OK,
+        Command::Select(0) => Reply::OK,
+        Command::Select(_) => Reply::err("ERR DB index is out of range"),
+        Command::Hello { protover, setname } => {
+            if let Some(version) = protover {
+                if *version != 2 {
+                    return Some(Reply::err("NOPROTO unsupported protocol version"));
+                }
+            }
+            if let Some(name) = setname {
+                if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+                    client.name = name.clone();
+                }
+            }
+            Reply::Array(vec![
+                Reply::bulk(b"server"),
+                Reply::bulk(b"redis"),
+                Reply::bulk(b"version"),
+                Reply::bulk(REDIS_COMPAT_VERSION.as_bytes()),
+                Reply::bulk(b"proto"),
+                Reply::Integer(2),
+                Reply::bulk(b"id"),
+                Reply::Integer(client_id as i64),
+                Reply::bulk(b"mode"),
+                Reply::bulk(b"standalone"),
+                Reply::bulk(b"role"),
+                Reply::bulk(b"master"),
+                Reply::bulk(b"modules"),
+                Reply::Array(Vec::new()),
+            ])
+        }
+        Command::Command(sub) => command_command(sub),
+        Command::Client(sub) => return client_command(shard, client_id, sub),
+        Command::ConfigGet(patterns) => {
+            let mut out = Vec::new();
+            for (name, value) in shard.config.config_pairs() {
+                if patterns.iter().any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes())) {
+                    out.push(Reply::bulk(name.as_bytes()));
+                    out.push(Reply::Bulk(Bytes::from(value)));
+                }
+            }
+            Reply::Array(out)
+        }
+        Command::ConfigOther(sub) => {
+            if sub.eq_ignore_ascii_case(b"resetstat") {
+                Reply::OK
+            } else {
+                Reply::error(format!(
+                    "ERR CONFIG {} is not supported by shardcask; settings are command-line flags",
+                    String::from_utf8_lossy(sub).to_uppercase()
+                ))
+            }
+        }
+        Command::Time => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from((micros / 1_000_000).to_string())),
+                Reply::Bulk(Bytes::from((micros % 1_000_000).to_string())),
+            ])
+        }
+        _ => return None,
+    };
+    Some(reply)
+}
+
+fn command_command(sub: &CommandSub) -> Reply {
+    match sub {
+        CommandSub::All => Reply::Array(COMMAND_TABLE.iter().map(command_info).collect()),
+        CommandSub::Count => Reply::Integer(COMMAND_TABLE.len() as i64),
+        CommandSub::List => Reply::Array(COMMAND_TABLE.iter().map(|r| Reply::bulk(r.0.as_bytes())).collect()),
+        CommandSub::Info(names) if names.is_empty() => {
+            Reply::Array(COMMAND_TABLE.iter().map(command_info).collect())
+        }
+        CommandSub::Info(names) => Reply::Array(
+            names
+                .iter()
+                .map(|n| find_command(n).map_or(Reply::NilArray, command_info))
+                .collect(),
+        ),
+        CommandSub::Docs(names) => {
+            let rows: Vec<&CommandRow> = if names.is_empty() {
+                COMMAND_TABLE.iter().collect()
+            } else {
+                names.iter().filter_map(|n| find_command(n)).collect()
+            };
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(Reply::bulk(row.0.as_bytes()));
+                out.push(Reply::Array(vec![
+                    Reply::bulk(b"summary"),
+                    Reply::Bulk(Bytes::from(format!("The Redis {} command, served by shardcask", row.0.to_uppercase()))),
+                    Reply::bulk(b"since"),
+                    Reply::bulk(b"1.0.0"),
+                    Reply::bulk(b"group"),
+                    Reply::bulk(if row.3 > 0 { b"string".as_slice() } else { b"server".as_slice() }),
+                ]));
+            }
+            Reply::Array(out)
+        }
+    }
+}
+
+fn client_command(shard: &Shard, client_id: u64, sub: &ClientSub) -> Option<Reply> {
+    let mut clients = shard.clients.borrow_mut();
+    let client = clients.get_mut(&client_id)?;
+    Some(match sub {
+        ClientSub::SetName(name) => {
+            client.name = name.clone();
+            Reply::OK
+        }
+        ClientSub::GetName => {
+            if client.name.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::Bulk(client.name.clone())
+            }
+        }
+        ClientSub::Id => Reply::Integer(client_id as i64),
+        ClientSub::SetInfo(attr, value) => {
+            if attr.eq_ignore_ascii_case(b"lib-name") {
+                client.lib_name = value.clone();
+            } else {
+                client.lib_ver = value.clone();
+            }
+            Reply::OK
+        }
+        ClientSub::Info => {
+            drop(clients);
+            let line = shard_client_line(shard, client_id);
+            Reply::Bulk(Bytes::from(line + "\n"))
+        }
+        ClientSub::List => return None,
+    })
+}
+
+fn shard_client_line(shard: &Shard, client_id: u64) -> String {
+    let clients = shard.clients.borrow();
+    let Some(c) = clients.get(&client_id) else {
+        return String::new();
+    };
+    format!(
+        "id={client_id} addr={} laddr={} name={} age={} db=0 resp=2 lib-name={} lib-ver={} shard={}",
+        c.addr,
+        c.laddr,
+        String::from_utf8_lossy(&c.name),
+        c.since.elapsed().as_secs(),
+        String::from_utf8_lossy(&c.lib_name),
+        String::from_utf8_lossy(&c.lib_ver),
+        shard.id
+    )
+}
+
+/// Sends `request` to shard `target` (itself without the mesh) and awaits
+/// the answer.
+pub async fn call_shard(shard: &Rc<Shard>, target: usize, request: ShardRequest) -> Option<ShardResponse> {
+    if target == shard.id {
+        Some(shard.clone().serve(request).await)
+    } else {
+        shard.mesh.call(target, request).await
+    }
+}
+
+/// Sends a request built by `make` to every shard concurrently; answers in
+/// shard order.
+pub async fn scatter(shard: &Rc<Shard>, make: impl Fn() -> ShardRequest) -> Vec<Option<ShardResponse>> {
+    let mut tasks = Vec::new();
+    for target in 0..shard.nr_shards {
+        if target != shard.id {
+            let me = shard.clone();
+            let request = make();
+            tasks.push((target, glommio::spawn_local(async move { me.mesh.call(target, request).await })));
+        }
+    }
+    let mut answers: Vec<Option<ShardResponse>> = (0..shard.nr_shards).map(|_| None).collect();
+    answers[shard.id] = Some(shard.clone().serve(make()).await);
+    for (target, task) in tasks {
+        answers[target] = task.await;
+    }
+    answers
+}
+
+/// Every shard's stats snapshot, in shard order.
+pub async fn all_snapshots(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
+    scatter(shard, || ShardRequest::Stats)
+        .await
+        .into_iter()
+        .filter_map(|answer| match answer {
+            Some(ShardResponse::Stats(snapshot)) => Some(*snapshot),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Answers a server-level command that involves other shards. Returns the
+/// reply, or `None` when the connection must close without one (SHUTDOWN).
+pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
+    let reply = match command {
+        Command::DbSize => Reply::Integer(
+            scatter(shard, || ShardRequest::DbSize)
+                .await
+                .into_iter()
+                .map(|a| if let Some(ShardResponse::Count(n)) = a { n as i64 } else { 0 })
+                .sum(),
+        ),
+        Command::FlushAll => {
+            let answers = scatter(shard, || ShardRequest::FlushAll).await;
+            first_error(answers).unwrap_or(Reply::OK)
+        }
+        Command::Keys(pattern) => {
+            let mut keys = Vec::new();
+            for answer in scatter(shard, || ShardRequest::Keys(pattern.clone())).await {
+                if let Some(ShardResponse::Keys(found)) = answer {
+                    keys.extend(found.into_iter().map(Reply::Bulk));
+                }
+            }
+            Reply::Array(keys)
+        }
+        Command::Scan { cursor, pattern, count, type_filter } => {
+            scan(shard, cursor, pattern, count, type_filter).await
+        }
+        Command::Client(ClientSub::List) => {
+            let mut text = String::new();
+            for answer in scatter(shard, || ShardRequest::ClientList).await {
+                if let Some(ShardResponse::Lines(lines)) = answer {
+                    for line in lines {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                }
+            }
+            Reply::Bulk(Bytes::from(text))
+        }
+        Command::Info(sections) => Reply::Bulk(Bytes::from(info(shard, &sections).await)),
+        Command::Shutdown => {
+            tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
+            super::shutdown::request();
+            return None;
+        }
+        Command::MSetNx(pairs) => msetnx_across_shards(shard, pairs).await,
+        _ => Reply::err("ERR internal error: not a server command"),
+    };
+    Some(reply)
+}
+
+fn first_error(answers: Vec<Option<ShardResponse>>) -> Option<Reply> {
+    for answer in answers {
+        match answer {
+            Some(ShardResponse::Replies(replies)) => {
+                if let Some(error) = replies.into_iter().find(Reply::is_error) {
+                    return Some(error);
+                }
+            }
+            _ => return Some(Reply::err("ERR a shard did not answer")),
+        }
+    }
+    None
+}
+
+/// SCAN: the cursor is the next hash slot to visit. Slots are visited in
+/// order and each slot's keys are returned together, so every key that
+/// exists for the whole scan is returned exactly once, however the keydir
+/// changes in between.
+async fn scan(
+    shard: &Rc<Shard>,
+    cursor: u64,
+    pattern: Option<Bytes>,
+    count: usize,
+    type_filter: Option<Bytes>,
+) -> Reply {
+    let mut keys = Vec::new();
+    let mut slot = cursor.min(u64::from(NR_SLOTS)) as u16;
+    while slot < NR_SLOTS && keys.len() < count {
+        let owner = shard_for_slot(slot, shard.nr_shards);
+        let request = ShardRequest::Scan {
+            start_slot: slot,
+            count: count - keys.len(),
+            pattern: pattern.clone(),
+        };
+        match call_shard(shard, owner, request).await {
+            Some(ShardResponse::ScanPage { keys: found, next_slot }) => {
+                keys.extend(found);
+                slot = next_slot.max(slot + 1);
+            }
+            _ => return Reply::err("ERR a shard did not answer"),
+        }
+    }
+    let next_cursor = if slot >= NR_SLOTS { 0 } else { slot as u64 };
+    let only_strings = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(b"string"));
+    if !only_strings {
+        keys.clear();
+    }
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from(next_cursor.to_string())),
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+    ])
+}
+
+/// MSETNX whose keys live on several shards: latch the keys on every shard
+/// in ascending shard order (so two of these cannot deadlock), then write
+/// all of them or none.
+async fn msetnx_across_shards(shard: &Rc<Shard>, pairs: Vec<(Bytes, Bytes)>) -> Reply {
+    let mut by_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); shard.nr_shards];
+    for (key, value) in pairs {
+        by_shard[shard_for(&key, shard.nr_shards)].push((key, value));
+    }
+    let involved: Vec<usize> = (0..shard.nr_shards).filter(|&s| !by_shard[s].is_empty()).collect();
+    let mut existing = 0;
+    for &target in &involved {
+        let keys = by_shard[target].iter().map(|(k, _)| k.clone()).collect();
+        match call_shard(shard, target, ShardRequest::Latch(keys)).await {
+            Some(ShardResponse::Count(n)) => existing += n,
+            _ => existing += 1,
+        }
+    }
+    let commit = existing == 0;
+    let mut error = None;
+    for &target in &involved {
+        let pairs = std::mem::take(&mut by_shard[target]);
+        let keys = pairs.iter().map(|(k, _)| k.clone()).collect();
+        let request = ShardRequest::Unlatch { keys, pairs: commit.then_some(pairs) };
+        if let Some(e) = first_error(vec![call_shard(shard, target, request).await]) {
+            error.get_or_insert(e);
+        }
+    }
+    error.unwrap_or(Reply::Integer(i64::from(commit)))
+}
+
+/// INFO text for the requested sections (default: all of ours).
+async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
+    let wanted = |name: &str| {
+        sections.is_empty()
+            || sections.iter().any(|s| {
+                s.eq_ignore_ascii_case(name.as_bytes())
+                    || s.eq_ignore_ascii_case(b"all")
+                    || s.eq_ignore_ascii_case(b"everything")
+                    || s.eq_ignore_ascii_case(b"default")
+            })
+    };
+    let snapshots = all_snapshots(shard).await;
+    let total = ShardSnapshot::total(&snapshots);
+    let config = &shard.config;
+    let mut out = String::new();
+    if wanted("server") {
+        let uptime = shard.started.elapsed().as_secs();
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nshardcask_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nshards:{}\r\nsync:{:?}\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            config.listen.port(),
+            uptime / 86400,
+            shard.nr_shards,
+            config.sync,
+        );
+    }
+    let (rss, cpu_percent) = process_usage();
+    if wanted("clients") {
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            total.as_ref().map_or(0, |t| t.connections),
+            config.max_connections
+        );
+    }
+    if wanted("memory") {
+        let _ = write!(out, "# Memory\r\nused_memory:{rss}\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\n\r\n");
+    }
+    if wanted("persistence") {
+        let t = total.as_ref();
+        let _ = write!(
+            out,
+            "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nrdb_changes_since_last_save:0\r\nsync_policy:{:?}\r\nlog_files:{}\r\ndisk_bytes:{}\r\nlive_bytes:{}\r\ndead_bytes:{}\r\nlog_writes:{}\r\nlog_syncs:{}\r\n\r\n",
+            config.sync,
+            t.map_or(0, |t| t.store.files),
+            t.map_or(0, |t| t.store.disk_bytes),
+            t.map_or(0, |t| t.store.live_bytes),
+            t.map_or(0, |t| t.store.dead_bytes),
+            t.map_or(0, |t| t.store.writes),
+            t.map_or(0, |t| t.store.syncs),
+        );
+    }
+    if wanted("stats") {
+        let t = total.as_ref();
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nprotocol_errors:{}\r\ncmd_get:{}\r\ncmd_set:{}\r\ncmd_other:{}\r\nforwarded_in:{}\r\nforwarded_out:{}\r\nlatency_p50_us:{}\r\nlatency_p99_us:{}\r\nprocess_cpu_percent:{cpu_percent:.1}\r\n\r\n",
+            t.map_or(0, |t| t.connections_total),
+            t.map_or(0, |t| t.ops()),
+            t.map_or(0, |t| t.net_in),
+            t.map_or(0, |t| t.net_out),
+            t.map_or(0, |t| t.connections_rejected),
+            t.map_or(0, |t| t.protocol_errors),
+            t.map_or(0, |t| t.gets),
+            t.map_or(0, |t| t.sets),
+            t.map_or(0, |t| t.others),
+            t.map_or(0, |t| t.fwd_in),
+            t.map_or(0, |t| t.fwd_out),
+            t.map_or(0, |t| t.latency_quantile(0.5)),
+            t.map_or(0, |t| t.latency_quantile(0.99)),
+        );
+    }
+    if wanted("cpu") {
+        let (user, system) = rusage_seconds();
+        let _ = write!(out, "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n");
+    }
+    if wanted("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        let keys = total.as_ref().map_or(0, |t| t.store.keys);
+        if keys > 0 {
+            let _ = write!(out, "db0:keys={keys},expires=0,avg_ttl=0\r\n");
+        }
+        out.push_str("\r\n");
+    }
+    if wanted("cores") {
+        out.push_str("# Cores\r\n");
+        for s in &snapshots {
+            let _ = write!(
+                out,
+                "core{}:cpu={},ops={},get={},set={},other={},fwd_in={},fwd_out={},p50_us={},p99_us={},connections={},bytes_read={},bytes_written={},reads={},writes={},syncs={},avg_batch={:.2},keys={},live_bytes={},dead_bytes={},disk_bytes={},files={}\r\n",
+                s.shard_id,
+                s.cpu.map_or(-1, |c| c as i64),
+                s.ops(),
+                s.gets,
+                s.sets,
+                s.others,
+                s.fwd_in,
+                s.fwd_out,
+                s.latency_quantile(0.5),
+                s.latency_quantile(0.99),
+                s.connections,
+                s.store.bytes_read,
+                s.store.bytes_written,
+                s.store.reads,
+                s.store.writes,
+                s.store.syncs,
+                s.avg_batch(),
+                s.store.keys,
+                s.store.live_bytes,
+                s.store.dead_bytes,
+                s.store.disk_bytes,
+                s.store.files,
+            );
+        }
+        out.push_str("\r\n");
+    }
+    bump(&shard.stats.others, 1);
+    let _ = now_ms();
+    while out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
+/// Process resident memory (bytes) and CPU use (% since the last call), from sysinfo.
+fn process_usage() -> (u64, f32) {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    thread_local! {
+        static SYSTEM: std::cell::RefCell<Option<System>> = std::cell::RefCell::new(System::new().ok());
+    }
+    SYSTEM.with(|cell| {
+        let mut system = cell.borrow_mut();
+        let Some(system) = system.as_mut() else {
+            return (0, 0.0);
+        };
+        let pid = Pid::from_u32(std::process::id());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory().with_cpu(),
+        );
+        system
+            .process(pid)
+            .map_or((0, 0.0), |p| (p.memory(), p.cpu_usage()))
+    })
+}
+
+/// User and system CPU seconds of the whole process.
+pub fn rusage_seconds() -> (f64, f64) {
+    // SAFETY: getrusage fills a plain struct for this process.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}

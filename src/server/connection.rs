@@ -1,0 +1,326 @@
+//! One client connection: read, parse every complete request in the buffer,
+//! route the commands, write the replies of the batch in request order with
+//! one write.
+//!
+//! Keyed commands of one batch are grouped per owning shard; each shard runs
+//! its group in order (so a client's commands on one key keep their order)
+//! and acknowledges it once its writes are durable. Commands that look at
+//! every shard (DBSIZE, KEYS, SCAN, INFO, FLUSHALL, ...) act as barriers: the
+//! keyed commands before them finish first.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::admin;
+use super::shard::{ClientInfo, Shard};
+use crate::commands::{ClientSub, Command};
+use crate::protocol::{ParseLimits, Parsed, Reply, parse_request};
+use crate::router::plan::{Gather, Split, gather, keys_of, split};
+use crate::router::{ShardRequest, ShardResponse};
+use crate::stats::bump;
+
+/// Most commands run as one batch before replies are written.
+const MAX_BATCH: usize = 512;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Where the reply of one command of a batch comes from.
+enum Slot {
+    /// Already known.
+    Ready(Reply),
+    /// Reply `index` of the group sent to `shard`.
+    One { shard: usize, index: usize },
+    /// A split command: parts (shard, index, argument positions) to gather.
+    Parts {
+        gather: Gather,
+        nr_keys: usize,
+        parts: Vec<(usize, usize, Vec<usize>)>,
+    },
+}
+
+/// The keyed commands collected so far, before they run.
+struct Batch {
+    slots: Vec<Slot>,
+    per_shard: Vec<Vec<Command>>,
+    keyed: usize,
+}
+
+impl Batch {
+    fn new(nr_shards: usize) -> Batch {
+        Batch {
+            slots: Vec::new(),
+            per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
+            keyed: 0,
+        }
+    }
+
+    fn push_to(&mut self, shard: usize, command: Command) -> usize {
+        self.keyed += 1;
+        self.per_shard[shard].push(command);
+        self.per_shard[shard].len() - 1
+    }
+}
+
+/// What the connection does after a batch.
+#[derive(PartialEq, Eq)]
+enum After {
+    Continue,
+    Close,
+}
+
+/// Serves one client until it disconnects, misbehaves, or the server stops.
+pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
+    let _ = stream.set_nodelay(true);
+    let now = Instant::now();
+    shard.clients.borrow_mut().insert(
+        client_id,
+        ClientInfo {
+            addr: stream.peer_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            laddr: stream.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            since: now,
+            last_active: now,
+            last_cmd: "NULL",
+        },
+    );
+    let limits = ParseLimits {
+        max_bulk_len: shard.config.max_value_size.max(shard.config.max_key_size),
+        ..ParseLimits::default()
+    };
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut output = BytesMut::with_capacity(16 * 1024);
+    'connection: loop {
+        let read = futures_lite::future::or(async { Some(stream.read(&mut chunk).await) }, async {
+            shard.shutdown.wait().await;
+            None
+        })
+        .await;
+        let n = match read {
+            Some(Ok(0)) | Some(Err(_)) | None => break,
+            Some(Ok(n)) => n,
+        };
+        bump(&shard.stats.net_in, n as u64);
+        input.extend_from_slice(&chunk[..n]);
+
+        let started = Instant::now();
+        let mut batch = Batch::new(shard.nr_shards);
+        let mut after = After::Continue;
+        loop {
+            match parse_request(&mut input, &limits) {
+                Ok(Parsed::Command(args)) => {
+                    if plan(&shard, client_id, args, &mut batch, &mut output).await == After::Close {
+                        after = After::Close;
+                        break;
+                    }
+                    if batch.keyed >= MAX_BATCH {
+                        run_batch(&shard, std::mem::replace(&mut batch, Batch::new(shard.nr_shards)), &mut output, started).await;
+                        if write_out(&shard, &mut stream, &mut output).await.is_err() {
+                            break 'connection;
+                        }
+                    }
+                }
+                Ok(Parsed::Empty) => continue,
+                Ok(Parsed::Incomplete) => break,
+                Err(error) => {
+                    run_batch(&shard, std::mem::replace(&mut batch, Batch::new(shard.nr_shards)), &mut output, started).await;
+                    bump(&shard.stats.protocol_errors, 1);
+                    tracing::debug!(client_id, %error, "protocol error, closing connection");
+                    Reply::error(error.message()).encode(&mut output);
+                    after = After::Close;
+                    break;
+                }
+            }
+        }
+        run_batch(&shard, batch, &mut output, started).await;
+        if write_out(&shard, &mut stream, &mut output).await.is_err() || after == After::Close {
+            break;
+        }
+        // Do not keep a huge buffer alive for an idle connection.
+        if input.is_empty() && input.capacity() > 4 * READ_CHUNK {
+            input = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+    let _ = stream.close().await;
+    shard.clients.borrow_mut().remove(&client_id);
+}
+
+async fn write_out(shard: &Shard, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    bump(&shard.stats.net_out, output.len() as u64);
+    let result = stream.write_all(output).await;
+    output.clear();
+    if output.capacity() > 4 * READ_CHUNK {
+        *output = BytesMut::with_capacity(16 * 1024);
+    }
+    result
+}
+
+/// Adds one request to the batch, or answers it at once. Barrier commands
+/// run the batch first and write their reply straight to `output`.
+async fn plan(
+    shard: &Rc<Shard>,
+    client_id: u64,
+    args: Vec<bytes::Bytes>,
+    batch: &mut Batch,
+    output: &mut BytesMut,
+) -> After {
+    let command = match Command::parse(args) {
+        Ok(command) => command,
+        Err(reply) => {
+            batch.slots.push(Slot::Ready(reply));
+            return After::Continue;
+        }
+    };
+    if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+        client.last_active = Instant::now();
+        client.last_cmd = command.name();
+    }
+    let keys = keys_of(&command);
+    if !keys.is_empty() {
+        let max_key = shard.config.max_key_size as usize;
+        if keys.iter().any(|k| k.len() > max_key) {
+            batch.slots.push(Slot::Ready(Reply::error(format!(
+                "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
+            ))));
+            return After::Continue;
+        }
+        match split(command, shard.nr_shards) {
+            Split::One(target, command) => {
+                let index = batch.push_to(target, command);
+                batch.slots.push(Slot::One { shard: target, index });
+            }
+            Split::Parts { parts, gather, nr_keys } => {
+                let parts = parts
+                    .into_iter()
+                    .map(|part| (part.shard, batch.push_to(part.shard, part.command), part.positions))
+                    .collect();
+                batch.slots.push(Slot::Parts { gather, nr_keys, parts });
+            }
+            Split::CrossShardMSetNx(pairs) => {
+                return barrier(shard, Command::MSetNx(pairs), batch, output).await;
+            }
+        }
+        return After::Continue;
+    }
+    if let Some(reply) = admin::immediate(shard, client_id, &command) {
+        batch.slots.push(Slot::Ready(reply));
+        bump(&shard.stats.others, 1);
+        return if command == Command::Quit { After::Close } else { After::Continue };
+    }
+    match command {
+        Command::Client(ClientSub::List)
+        | Command::DbSize
+        | Command::FlushAll
+        | Command::Keys(_)
+        | Command::Scan { .. }
+        | Command::Info(_)
+        | Command::Shutdown => barrier(shard, command, batch, output).await,
+        other => {
+            batch.slots.push(Slot::Ready(Reply::error(format!(
+                "ERR command '{}' is not served here",
+                other.name()
+            ))));
+            After::Continue
+        }
+    }
+}
+
+/// Runs everything batched so far, then `command`, appending both replies.
+async fn barrier(shard: &Rc<Shard>, command: Command, batch: &mut Batch, output: &mut BytesMut) -> After {
+    let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+    run_batch(shard, pending, output, Instant::now()).await;
+    match admin::with_shards(shard, command).await {
+        Some(reply) => {
+            reply.encode(output);
+            After::Continue
+        }
+        None => After::Close,
+    }
+}
+
+/// Sends each shard its group (the own shard's runs inline), then encodes
+/// every reply in request order.
+async fn run_batch(shard: &Rc<Shard>, batch: Batch, output: &mut BytesMut, started: Instant) {
+    if batch.slots.is_empty() {
+        return;
+    }
+    let nr_commands = batch.slots.len() as u64;
+    let mut results: Vec<Vec<Reply>> = (0..shard.nr_shards).map(|_| Vec::new()).collect();
+    let mut local = None;
+    let mut remote = Vec::new();
+    for (target, commands) in batch.per_shard.into_iter().enumerate() {
+        if commands.is_empty() {
+            continue;
+        }
+        if target == shard.id {
+            local = Some(commands);
+        } else {
+            bump(&shard.stats.fwd_out, commands.len() as u64);
+            remote.push((target, commands));
+        }
+    }
+    if local.is_none() && remote.len() == 1 {
+        // One peer and nothing local: no need for a separate task.
+        let (target, commands) = remote.pop().expect("one remote group");
+        results[target] = replies_of(shard.mesh.call(target, ShardRequest::Batch(commands)).await);
+    } else {
+        let tasks: Vec<_> = remote
+            .into_iter()
+            .map(|(target, commands)| {
+                let me = shard.clone();
+                let task = glommio::spawn_local(async move { me.mesh.call(target, ShardRequest::Batch(commands)).await });
+                (target, task)
+            })
+            .collect();
+        if let Some(commands) = local {
+            results[shard.id] = shard.execute_batch(commands).await;
+        }
+        for (target, task) in tasks {
+            results[target] = replies_of(task.await);
+        }
+    }
+    let mut take = |target: usize, index: usize| {
+        results[target]
+            .get_mut(index)
+            .map_or(Reply::err("ERR shard unavailable"), |r| std::mem::replace(r, Reply::Nil))
+    };
+    for slot in batch.slots {
+        let reply = match slot {
+            Slot::Ready(reply) => reply,
+            Slot::One { shard: target, index } => take(target, index),
+            Slot::Parts { gather: how, nr_keys, parts } => {
+                let answered = parts
+                    .into_iter()
+                    .map(|(target, index, positions)| (positions, take(target, index)))
+                    .collect();
+                gather(how, nr_keys, answered)
+            }
+        };
+        reply.encode(output);
+    }
+    shard.stats.record_latency(started.elapsed(), nr_commands);
+}
+
+fn replies_of(response: Option<ShardResponse>) -> Vec<Reply> {
+    match response {
+        Some(ShardResponse::Replies(replies)) => replies,
+        _ => Vec::new(),
+    }
+}
+
+/// Writes the refusal a connection past `--max-connections` gets.
+pub async fn refuse(mut stream: TcpStream) {
+    let mut out = BytesMut::new();
+    out.put_slice(b"-ERR max number of clients reached\r\n");
+    let _ = stream.write_all(&out).await;
+    let _ = stream.close().await;
+}

@@ -1,0 +1,299 @@
+//! One shard: the state an executor owns (store, mesh end, stats, clients)
+//! and how it serves work, whether from its own connections or from peers.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ahash::AHashSet;
+use bytes::Bytes;
+
+use crate::commands::exec::{ExecCtx, execute};
+use crate::commands::{Command, glob_match};
+use crate::config::Config;
+use crate::protocol::Reply;
+use crate::router::mesh::Mesh;
+use crate::router::oneshot::Event;
+use crate::router::slot::{NR_SLOTS, slot_range};
+use crate::router::{ShardRequest, ShardResponse};
+use crate::stats::{ShardSnapshot, ShardStats, bump};
+use crate::storage::Store;
+
+/// The current time in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What CLIENT LIST shows about one connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// Remote address.
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// CLIENT SETNAME name.
+    pub name: Bytes,
+    /// CLIENT SETINFO lib-name.
+    pub lib_name: Bytes,
+    /// CLIENT SETINFO lib-ver.
+    pub lib_ver: Bytes,
+    /// When the connection was accepted.
+    pub since: Instant,
+    /// When it last sent a command.
+    pub last_active: Instant,
+    /// Name of the last command.
+    pub last_cmd: &'static str,
+}
+
+/// The state one executor owns.
+pub struct Shard {
+    /// This shard's id (dense, 0-based).
+    pub id: usize,
+    /// Number of shards.
+    pub nr_shards: usize,
+    /// The CPU this executor is pinned to, if any.
+    pub cpu: Option<usize>,
+    /// The server's settings.
+    pub config: Rc<Config>,
+    /// This shard's Bitcask store.
+    pub store: Rc<Store>,
+    /// This shard's end of the mesh.
+    pub mesh: Rc<Mesh>,
+    /// Counters and histograms.
+    pub stats: ShardStats,
+    /// Connections served by this shard, by client id.
+    pub clients: RefCell<BTreeMap<u64, ClientInfo>>,
+    /// Keys held by a cross-shard MSETNX: commands touching them wait.
+    latched: RefCell<AHashSet<Bytes>>,
+    /// Fired (and replaced) whenever a latch is released.
+    latch_released: RefCell<Event>,
+    /// Fired when the server starts shutting down.
+    pub shutdown: Event,
+    /// When the shard started.
+    pub started: Instant,
+}
+
+impl Shard {
+    /// Assembles a shard around its store and mesh end.
+    pub fn new(config: Rc<Config>, store: Rc<Store>, mesh: Rc<Mesh>, cpu: Option<usize>) -> Shard {
+        Shard {
+            id: mesh.shard_id(),
+            nr_shards: mesh.nr_shards(),
+            cpu,
+            config,
+            store,
+            mesh,
+            stats: ShardStats::default(),
+            clients: RefCell::new(BTreeMap::new()),
+            latched: RefCell::new(AHashSet::new()),
+            latch_released: RefCell::new(Event::new()),
+            shutdown: Event::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Serves a request, from a peer or from this shard's own connections.
+    pub async fn serve(self: Rc<Self>, request: ShardRequest) -> ShardResponse {
+        match request {
+            ShardRequest::Batch(commands) => ShardResponse::Replies(self.execute_batch(commands).await),
+            ShardRequest::Scan { start_slot, count, pattern } => {
+                let (keys, next_slot) = self.scan_page(start_slot, count, pattern.as_deref());
+                ShardResponse::ScanPage { keys, next_slot }
+            }
+            ShardRequest::Keys(pattern) => ShardResponse::Keys(self.keys_matching(&pattern)),
+            ShardRequest::DbSize => {
+                bump(&self.stats.others, 1);
+                ShardResponse::Count(self.store.len() as u64)
+            }
+            ShardRequest::FlushAll => {
+                bump(&self.stats.others, 1);
+                let reply = match self.store.flush_all() {
+                    Ok(ticket) => match self.store.wait_durable(ticket).await {
+                        Ok(()) => Reply::OK,
+                        Err(e) => storage_error(&e),
+                    },
+                    Err(e) => storage_error(&e),
+                };
+                ShardResponse::Replies(vec![reply])
+            }
+            ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
+            ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
+            ShardRequest::Latch(keys) => ShardResponse::Count(self.latch(keys).await),
+            ShardRequest::Unlatch { keys, pairs } => {
+                let reply = match pairs {
+                    Some(pairs) => {
+                        let batch = self.execute_unlatched(vec![Command::MSet(pairs)]).await;
+                        batch.into_iter().next().unwrap_or(Reply::OK)
+                    }
+                    None => Reply::OK,
+                };
+                self.unlatch(&keys);
+                ShardResponse::Replies(vec![reply])
+            }
+        }
+    }
+
+    /// A snapshot of this shard's stats.
+    pub fn snapshot(&self) -> ShardSnapshot {
+        self.stats.snapshot(self.id, self.cpu, self.store.stats())
+    }
+
+    /// Executes keyed commands in order; replies once every write among
+    /// them is durable (one wait for the whole batch: group commit).
+    pub async fn execute_batch(&self, commands: Vec<Command>) -> Vec<Reply> {
+        if !self.latched.borrow().is_empty() {
+            self.wait_for_latches(&commands).await;
+        }
+        self.execute_unlatched(commands).await
+    }
+
+    async fn execute_unlatched(&self, commands: Vec<Command>) -> Vec<Reply> {
+        let mut ctx = ExecCtx {
+            now_ms: now_ms(),
+            max_value_size: self.config.max_value_size,
+            ticket: None,
+        };
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut writes = Vec::new();
+        for command in commands {
+            let is_write = command.is_write();
+            match &command {
+                Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
+                _ if is_write => bump(&self.stats.sets, 1),
+                _ => bump(&self.stats.others, 1),
+            }
+            if is_write {
+                writes.push(replies.len());
+            }
+            replies.push(execute(&self.store, command, &mut ctx).await);
+        }
+        if let Some(ticket) = ctx.ticket {
+            if let Err(e) = self.store.wait_durable(ticket).await {
+                // The store rolled these writes back: none is acknowledged.
+                let reply = storage_error(&e);
+                for index in writes {
+                    if !replies[index].is_error() {
+                        replies[index] = reply.clone();
+                    }
+                }
+            }
+        }
+        replies
+    }
+
+    /// Keys of slots `start_slot..` within this shard's range, until `count`
+    /// keys were collected; returns them and the next slot to visit.
+    fn scan_page(&self, start_slot: u16, count: usize, pattern: Option<&[u8]>) -> (Vec<Bytes>, u16) {
+        bump(&self.stats.others, 1);
+        let range = slot_range(self.id, self.nr_shards);
+        let now = now_ms();
+        let mut keys = Vec::new();
+        let mut slot = start_slot.max(range.start);
+        while slot < range.end && keys.len() < count {
+            self.store.for_each_key_in_slot(slot, now, &mut |key, _| {
+                if pattern.is_none_or(|p| glob_match(p, key)) {
+                    keys.push(Bytes::copy_from_slice(key));
+                }
+            });
+            slot += 1;
+        }
+        (keys, slot.min(NR_SLOTS))
+    }
+
+    fn keys_matching(&self, pattern: &[u8]) -> Vec<Bytes> {
+        bump(&self.stats.others, 1);
+        let now = now_ms();
+        let mut keys = Vec::new();
+        for slot in slot_range(self.id, self.nr_shards) {
+            self.store.for_each_key_in_slot(slot, now, &mut |key, _| {
+                if glob_match(pattern, key) {
+                    keys.push(Bytes::copy_from_slice(key));
+                }
+            });
+        }
+        keys
+    }
+
+    fn client_lines(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.clients
+            .borrow()
+            .iter()
+            .map(|(id, c)| {
+                format!(
+                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2 lib-name={} lib-ver={} shard={}",
+                    c.addr,
+                    c.laddr,
+                    String::from_utf8_lossy(&c.name),
+                    now.duration_since(c.since).as_secs(),
+                    now.duration_since(c.last_active).as_secs(),
+                    c.last_cmd,
+                    String::from_utf8_lossy(&c.lib_name),
+                    String::from_utf8_lossy(&c.lib_ver),
+                    self.id
+                )
+            })
+            .collect()
+    }
+
+    /// Latches `keys` (waiting for any earlier latch on them) and returns how
+    /// many of them exist.
+    async fn latch(&self, keys: Vec<Bytes>) -> u64 {
+        loop {
+            let busy = {
+                let latched = self.latched.borrow();
+                keys.iter().any(|k| latched.contains(k))
+            };
+            if !busy {
+                break;
+            }
+            let released = self.latch_released.borrow().wait();
+            released.await;
+        }
+        let now = now_ms();
+        let mut latched = self.latched.borrow_mut();
+        let mut existing = 0;
+        for key in keys {
+            if self.store.meta(&key, now).is_some() {
+                existing += 1;
+            }
+            latched.insert(key);
+        }
+        existing
+    }
+
+    fn unlatch(&self, keys: &[Bytes]) {
+        {
+            let mut latched = self.latched.borrow_mut();
+            for key in keys {
+                latched.remove(key);
+            }
+        }
+        let event = std::mem::take(&mut *self.latch_released.borrow_mut());
+        event.fire();
+    }
+
+    async fn wait_for_latches(&self, commands: &[Command]) {
+        loop {
+            let busy = {
+                let latched = self.latched.borrow();
+                commands
+                    .iter()
+                    .any(|c| crate::router::plan::keys_of(c).iter().any(|k| latched.contains(*k)))
+            };
+            if !busy {
+                return;
+            }
+            let released = self.latch_released.borrow().wait();
+            released.await;
+        }
+    }
+}
+
+/// The error reply for a storage failure.
+pub fn storage_error(error: &crate::storage::StorageError) -> Reply {
+    Reply::error(format!("ERR {error}"))
+}
