@@ -1,8 +1,29 @@
 //! Applying keyed commands to one shard's store, with Redis 7 semantics.
+//!
+//! Atomicity: a shard runs one task at a time, but `Store::get` may await a
+//! disk read, and another connection's command may run meanwhile. So:
+//! - checks that need only metadata use the synchronous `Store::meta` and
+//!   write in the same synchronous stretch (SET NX/XX/KEEPTTL, SETNX, MSETNX,
+//!   EXPIRE's delete, TTL...);
+//! - read-modify-write commands read the value with its version, compute, and
+//!   write with `Store::put_if(.., expected_version, ..)`, retrying from the
+//!   read when another write got in between (`PutIf::Conflict`). A delete
+//!   after a read first re-checks the version with `meta`, synchronously.
+//!
+//! Durability is not awaited here: every write's ticket goes into
+//! [`ExecCtx::wrote`] and the caller waits once per batch.
+//!
+//! The string commands live in [`strings`], the generic key commands in
+//! [`keys`].
+
+mod keys;
+mod strings;
+#[cfg(test)]
+mod tests;
 
 use crate::commands::Command;
 use crate::protocol::Reply;
-use crate::storage::{Store, Ticket};
+use crate::storage::{PutIf, StorageError, Store, Ticket, Version};
 
 /// Per-batch execution context on one shard.
 #[derive(Debug, Clone)]
@@ -26,6 +47,140 @@ impl ExecCtx {
 /// Applies a keyed command to `store`. Server-level commands are a bug here
 /// and get an error reply.
 pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
-    let _ = (store, cmd, ctx);
-    todo!()
+    match apply(store, cmd, ctx).await {
+        Ok(reply) => reply,
+        Err(error) => Reply::error(format!("ERR {error}")),
+    }
+}
+
+/// How many times a read-modify-write starts over after losing a race before
+/// it gives up with an error (each retry means another write made progress).
+const MAX_ATTEMPTS: usize = 1000;
+
+/// The error after [`MAX_ATTEMPTS`] lost races.
+fn contention() -> StorageError {
+    StorageError::Other("too many concurrent writes to the key, try again".into())
+}
+
+async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, StorageError> {
+    use Command as C;
+    Ok(match cmd {
+        C::Get(key) => strings::get(store, &key, ctx).await?,
+        C::Set {
+            key,
+            value,
+            condition,
+            get,
+            expiry,
+        } => strings::set(store, &key, &value, condition, get, expiry, ctx).await?,
+        C::SetNx(key, value) => strings::setnx(store, &key, &value, ctx)?,
+        C::GetSet(key, value) => strings::getset(store, &key, &value, ctx).await?,
+        C::GetDel(key) => strings::getdel(store, &key, ctx).await?,
+        C::GetEx(key, expiry) => strings::getex(store, &key, expiry, ctx).await?,
+        C::MGet(keys) => strings::mget(store, &keys, ctx).await?,
+        C::MSet(pairs) => strings::mset(store, &pairs, ctx)?,
+        C::MSetNx(pairs) => strings::msetnx(store, &pairs, ctx)?,
+        C::Strlen(key) => Reply::Integer(
+            store
+                .meta(&key, ctx.now_ms)
+                .map_or(0, |meta| i64::from(meta.value_len)),
+        ),
+        C::Append(key, tail) => strings::append(store, &key, &tail, ctx).await?,
+        C::IncrBy(key, delta) => strings::incr_by(store, &key, delta, ctx).await?,
+        C::GetRange(key, start, end) => strings::getrange(store, &key, start, end, ctx).await?,
+        C::SetRange(key, offset, patch) => {
+            strings::setrange(store, &key, offset, &patch, ctx).await?
+        }
+        C::Del(keys) | C::Unlink(keys) => keys::del(store, &keys, ctx)?,
+        C::Exists(keys) => keys::exists(store, &keys, ctx),
+        C::Type(key) => keys::type_of(store, &key, ctx),
+        C::Expire(key, expiry, condition) => {
+            keys::expire(store, &key, expiry, condition, ctx).await?
+        }
+        C::Ttl(key, in_ms) => keys::ttl(store, &key, in_ms, false, ctx),
+        C::ExpireTime(key, in_ms) => keys::ttl(store, &key, in_ms, true, ctx),
+        C::Persist(key) => keys::persist(store, &key, ctx).await?,
+        server_level => Reply::error(format!(
+            "ERR '{}' is a server command and cannot run on a shard",
+            server_level.name()
+        )),
+    })
+}
+
+/// The absolute expiry of `expiry` at `now_ms` (saturating: parsing already
+/// rejected times that overflow).
+fn expire_at(expiry: crate::commands::Expiry, now_ms: u64) -> u64 {
+    match expiry {
+        crate::commands::Expiry::In(ms) => now_ms.saturating_add(ms),
+        crate::commands::Expiry::At(ms) => ms,
+    }
+}
+
+/// True when an absolute expiry (0 = none) is already reached: writing the
+/// key with it would only create a dead record, so the key is deleted
+/// instead, as Redis does.
+fn already_expired(expire_at_ms: u64, now_ms: u64) -> bool {
+    expire_at_ms != 0 && expire_at_ms <= now_ms
+}
+
+/// Writes `key = value` with `expire_at_ms` (0 = none) if the key is still at
+/// `expected` (`None` = absent), or deletes it when `expire_at_ms` has
+/// already passed. Returns false when the key changed since it was read (the
+/// caller starts over).
+fn write_if(
+    store: &Store,
+    key: &[u8],
+    value: &[u8],
+    expire_at_ms: u64,
+    expected: Option<Version>,
+    ctx: &mut ExecCtx,
+) -> Result<bool, StorageError> {
+    if already_expired(expire_at_ms, ctx.now_ms) {
+        return delete_if(store, key, expected, ctx);
+    }
+    match store.put_if(key, value, expire_at_ms, expected, ctx.now_ms)? {
+        PutIf::Written(ticket) => {
+            ctx.wrote(ticket);
+            Ok(true)
+        }
+        PutIf::Conflict => Ok(false),
+    }
+}
+
+/// Deletes `key` if it is still at `expected` (`None` = absent: nothing to
+/// do). Returns false when the key changed since it was read.
+fn delete_if(
+    store: &Store,
+    key: &[u8],
+    expected: Option<Version>,
+    ctx: &mut ExecCtx,
+) -> Result<bool, StorageError> {
+    let current = store.meta(key, ctx.now_ms).map(|meta| meta.version);
+    if current != expected {
+        return Ok(false);
+    }
+    if current.is_some()
+        && let Some(ticket) = store.delete(key, ctx.now_ms)?
+    {
+        ctx.wrote(ticket);
+    }
+    Ok(true)
+}
+
+/// Writes unconditionally (or deletes when `expire_at_ms` has passed).
+fn write(
+    store: &Store,
+    key: &[u8],
+    value: &[u8],
+    expire_at_ms: u64,
+    ctx: &mut ExecCtx,
+) -> Result<(), StorageError> {
+    if already_expired(expire_at_ms, ctx.now_ms) {
+        if let Some(ticket) = store.delete(key, ctx.now_ms)? {
+            ctx.wrote(ticket);
+        }
+    } else {
+        ctx.wrote(store.put(key, value, expire_at_ms)?);
+    }
+    Ok(())
 }

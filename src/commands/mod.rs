@@ -14,10 +14,18 @@
 //! Every type here is `Send`: commands travel between cores over the mesh.
 
 pub mod exec;
+mod glob;
+mod keys;
+mod server;
+mod strings;
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 use crate::protocol::Reply;
+
+pub use glob::glob_match;
 
 /// When an expiry is given relative to now or as an absolute time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +82,10 @@ pub enum ExpireCondition {
     IfGreater,
     /// LT: only when the new expiry is less than the current one (no expiry = infinite).
     IfLess,
+    /// XX and LT together: only when the key has an expiry and the new one is
+    /// less. (XX with GT needs no variant of its own: GT already fails on a
+    /// key without expiry.)
+    IfHasExpiryAndLess,
 }
 
 /// Sub-commands of COMMAND.
@@ -219,18 +231,324 @@ pub enum Command {
 
 impl Command {
     /// Parses one request. `args[0]` is the command name (any case).
+    ///
+    /// Errors are the replies Redis 7 gives for the same input, word for word.
     pub fn parse(args: Vec<Bytes>) -> Result<Command, Reply> {
-        let _ = args;
-        todo!()
+        let Some(first) = args.first() else {
+            return Err(Reply::err("ERR empty command"));
+        };
+        // Every known name is short; a longer one cannot match.
+        let mut name_buf = [0u8; 16];
+        let name: &[u8] = if first.len() <= name_buf.len() {
+            let name = &mut name_buf[..first.len()];
+            name.copy_from_slice(first);
+            name.make_ascii_lowercase();
+            name
+        } else {
+            b""
+        };
+        strings::parse(name, &args)
+            .or_else(|| keys::parse(name, &args))
+            .or_else(|| server::parse(name, &args))
+            .unwrap_or_else(|| Err(unknown_command(&args)))
     }
 
     /// The lower-case command name, for stats and errors.
     pub fn name(&self) -> &'static str {
-        todo!()
+        use Command as C;
+        match self {
+            C::Ping(_) => "ping",
+            C::Echo(_) => "echo",
+            C::Quit => "quit",
+            C::Select(_) => "select",
+            C::Hello { .. } => "hello",
+            C::Command(_) => "command",
+            C::Client(_) => "client",
+            C::ConfigGet(_) | C::ConfigOther(_) => "config",
+            C::Info(_) => "info",
+            C::Time => "time",
+            C::DbSize => "dbsize",
+            C::FlushAll => "flushall",
+            C::Shutdown => "shutdown",
+            C::Keys(_) => "keys",
+            C::Scan { .. } => "scan",
+            C::Get(_) => "get",
+            C::Set { .. } => "set",
+            C::SetNx(..) => "setnx",
+            C::GetSet(..) => "getset",
+            C::GetDel(_) => "getdel",
+            C::GetEx(..) => "getex",
+            C::MGet(_) => "mget",
+            C::MSet(_) => "mset",
+            C::MSetNx(_) => "msetnx",
+            C::Del(_) => "del",
+            C::Unlink(_) => "unlink",
+            C::Exists(_) => "exists",
+            C::Type(_) => "type",
+            C::Strlen(_) => "strlen",
+            C::Append(..) => "append",
+            C::IncrBy(..) => "incrby",
+            C::GetRange(..) => "getrange",
+            C::SetRange(..) => "setrange",
+            C::Expire(..) => "expire",
+            C::Ttl(_, false) => "ttl",
+            C::Ttl(_, true) => "pttl",
+            C::ExpireTime(_, false) => "expiretime",
+            C::ExpireTime(_, true) => "pexpiretime",
+            C::Persist(_) => "persist",
+        }
     }
 
     /// True for commands that may write.
     pub fn is_write(&self) -> bool {
-        todo!()
+        use Command as C;
+        match self {
+            C::FlushAll
+            | C::Set { .. }
+            | C::SetNx(..)
+            | C::GetSet(..)
+            | C::GetDel(_)
+            | C::MSet(_)
+            | C::MSetNx(_)
+            | C::Del(_)
+            | C::Unlink(_)
+            | C::Append(..)
+            | C::IncrBy(..)
+            | C::SetRange(..)
+            | C::Expire(..)
+            | C::Persist(_) => true,
+            C::GetEx(_, expiry) => *expiry != GetExExpiry::Keep,
+            _ => false,
+        }
+    }
+}
+
+// ---- helpers shared by the parsers of every command family ----
+
+/// `ERR syntax error`
+pub(crate) const SYNTAX_ERROR: Reply = Reply::err("ERR syntax error");
+
+/// `ERR value is not an integer or out of range`
+pub(crate) const NOT_AN_INTEGER: Reply = Reply::err("ERR value is not an integer or out of range");
+
+/// Redis's arity check: `arity > 0` means exactly that many arguments
+/// (counting the name), `arity < 0` at least `-arity`. `full_name` is the
+/// lower-case name Redis prints, `container|sub` for sub-commands.
+pub(crate) fn check_arity(args: &[Bytes], arity: i32, full_name: &str) -> Result<(), Reply> {
+    let nr_args = args.len() as i64;
+    let arity = arity as i64;
+    if (arity > 0 && nr_args != arity) || (arity < 0 && nr_args < -arity) {
+        return Err(wrong_arity(full_name));
+    }
+    Ok(())
+}
+
+/// `ERR wrong number of arguments for '<name>' command`
+pub(crate) fn wrong_arity(full_name: &str) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{full_name}' command"
+    ))
+}
+
+/// `ERR invalid expire time in '<name>' command`
+pub(crate) fn invalid_expire(full_name: &str) -> Reply {
+    Reply::error(format!("ERR invalid expire time in '{full_name}' command"))
+}
+
+/// Case-insensitive comparison of an argument with a lower-case keyword.
+pub(crate) fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll` does: an
+/// optional `-`, no `+`, no spaces, no leading zeros, nothing out of range.
+pub(crate) fn parse_i64(arg: &[u8]) -> Option<i64> {
+    let (negative, digits) = match arg {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, arg),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !negative => return Some(0),
+        [b'1'..=b'9', ..] => {}
+        _ => return None,
+    }
+    // Accumulate as a negative number so that i64::MIN fits.
+    let mut value: i64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_sub(i64::from(digit - b'0'))?;
+    }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
+}
+
+/// [`parse_i64`] with Redis's error reply.
+pub(crate) fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    parse_i64(arg).ok_or(NOT_AN_INTEGER)
+}
+
+/// The wall clock in ms since the Unix epoch; used only where Redis checks
+/// for overflow against the current time while parsing.
+pub(crate) fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// Formats like C's `%.Ns`: at most `max` bytes, stopping at a NUL.
+fn push_c_string(out: &mut Vec<u8>, arg: &[u8], max: usize) {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    out.extend_from_slice(&arg[..end.min(max)]);
+}
+
+/// Turns a formatted error message into a reply the way Redis's
+/// `rejectCommandFormat` does: CR and LF become spaces so that the error line
+/// stays one line.
+fn reject(message: Vec<u8>) -> Reply {
+    let message: Vec<u8> = message
+        .into_iter()
+        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    Reply::error(String::from_utf8_lossy(&message).into_owned())
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
+pub(crate) fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut listed = Vec::new();
+    for arg in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push(b'\'');
+        push_c_string(&mut listed, arg, room);
+        listed.extend_from_slice(b"' ");
+    }
+    let mut message = b"ERR unknown command '".to_vec();
+    push_c_string(&mut message, &args[0], 128);
+    message.extend_from_slice(b"', with args beginning with: ");
+    message.extend_from_slice(&listed);
+    reject(message)
+}
+
+/// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
+pub(crate) fn unknown_subcommand(args: &[Bytes]) -> Reply {
+    let mut message = b"ERR unknown subcommand '".to_vec();
+    push_c_string(&mut message, &args[1], 128);
+    message.extend_from_slice(b"'. Try ");
+    message.extend_from_slice(&args[0].to_ascii_uppercase());
+    message.extend_from_slice(b" HELP.");
+    reject(message)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use bytes::Bytes;
+
+    use super::Command;
+    use crate::protocol::Reply;
+
+    /// Splits a command line on spaces into arguments.
+    pub fn args(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+            .collect()
+    }
+
+    /// Parses a command line.
+    pub fn parse(line: &str) -> Result<Command, Reply> {
+        Command::parse(args(line))
+    }
+
+    /// Parses a command line that must fail, returning the error text.
+    pub fn parse_err(line: &str) -> String {
+        match parse(line) {
+            Err(Reply::Error(text)) => text.into_owned(),
+            other => panic!("{line:?} should fail, got {other:?}"),
+        }
+    }
+
+    /// Shorthand for a `Bytes` from a string.
+    pub fn b(text: &str) -> Bytes {
+        Bytes::copy_from_slice(text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+
+    #[test]
+    fn integers_follow_string2ll() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-1"), Some(-1));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"1.5",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"abc",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn unknown_command_text_matches_redis() {
+        assert_eq!(
+            parse_err("foo a b"),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            parse_err("FooBar"),
+            "ERR unknown command 'FooBar', with args beginning with: "
+        );
+        let err = Command::parse(vec![b("x\r\ny"), b("a\nb")]).unwrap_err();
+        assert_eq!(
+            err,
+            Reply::err("ERR unknown command 'x  y', with args beginning with: 'a b' ")
+        );
+        // The argument list stops growing once it reaches 128 bytes.
+        let long = "z".repeat(200);
+        let err = parse_err(&format!("nope {long} more"));
+        assert_eq!(
+            err,
+            format!(
+                "ERR unknown command 'nope', with args beginning with: '{}' ",
+                "z".repeat(128)
+            )
+        );
+        assert!(Command::parse(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn names_and_write_flags() {
+        assert_eq!(parse("get k").unwrap().name(), "get");
+        assert_eq!(parse("DECR k").unwrap().name(), "incrby");
+        assert_eq!(parse("pttl k").unwrap().name(), "pttl");
+        assert_eq!(parse("flushdb").unwrap().name(), "flushall");
+        assert!(parse("set k v").unwrap().is_write());
+        assert!(parse("getex k persist").unwrap().is_write());
+        assert!(!parse("getex k").unwrap().is_write());
+        assert!(!parse("get k").unwrap().is_write());
+        assert!(!parse("ping").unwrap().is_write());
+        assert!(parse("flushall").unwrap().is_write());
     }
 }
