@@ -13,6 +13,7 @@
 //!
 //! Every type here is `Send`: commands travel between cores over the mesh.
 
+mod connection;
 pub mod exec;
 mod glob;
 mod keys;
@@ -249,6 +250,7 @@ impl Command {
         };
         strings::parse(name, &args)
             .or_else(|| keys::parse(name, &args))
+            .or_else(|| connection::parse(name, &args))
             .or_else(|| server::parse(name, &args))
             .unwrap_or_else(|| Err(unknown_command(&args)))
     }
