@@ -1,0 +1,31 @@
+//! `shardcask-bench`: a pipelined RESP load generator for shardcask, Redis
+//! or any RESP2 server.
+//!
+//! Crate map, in the order a request flows:
+//! - [`args`]: the command line and the validated [`args::Config`];
+//! - [`runner`]: one pinned glommio executor per thread, the start gate, the
+//!   per-second progress line, preload then the measured phase;
+//! - [`conn`]: one connection's request loop: window, rate, reconnects;
+//! - [`keys`]: PRNG, key distributions (uniform, zipf, sequential), key
+//!   formatting;
+//! - [`value`]: filler and self-checking (`--verify`) values;
+//! - [`resp`]: request encoding and the streaming reply parser;
+//! - [`stats`]: per-thread counters and hdrhistogram latencies;
+//! - [`info`]: `--server-stats` INFO snapshots and deltas;
+//! - [`report`]: the final table and JSON.
+
+#![warn(missing_docs, rust_2018_idioms)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod args;
+pub mod conn;
+pub mod info;
+pub mod keys;
+pub mod report;
+pub mod resp;
+pub mod runner;
+pub mod stats;
+pub mod value;
+
+pub use args::{Args, Config};
+pub use runner::{Report, run};
