@@ -1,0 +1,270 @@
+//! The background tasks of a store: the group-commit flusher and, for
+//! `SyncMode::Batch`, the periodic syncer.
+//!
+//! The flusher loops: take everything buffered in the front segment (up to
+//! [`MAX_FLUSH_BYTES`]), copy it into one aligned DMA buffer starting at the
+//! tail block's aligned offset, issue one `write_at` and, under
+//! `SyncMode::Always`, one `fdatasync`; then advance the acknowledged
+//! position and wake every waiter. Appends that arrive while a write is in
+//! flight simply land in the buffer and go out together in the next round:
+//! that is the group commit, and the busier the shard, the bigger the
+//! batches.
+//!
+//! A failed write or sync fails every unacknowledged append (the ones in the
+//! failed flush and everything buffered after it): their keydir changes are
+//! undone newest first and the buffer is rewound to the last acknowledged
+//! offset, so later writes can still succeed and nothing acknowledged is
+//! lost.
+
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use glommio::io::DmaFile;
+
+use super::files::{data_file_path, io_err, open_active, sync_dir};
+use super::log::UndoOp;
+use super::{Inner, StorageError, SyncMode};
+
+/// Largest single flush; a bigger backlog goes out in several writes.
+pub const MAX_FLUSH_BYTES: u64 = 8 << 20;
+/// Pause after a failed flush so a full disk does not turn into a busy loop.
+const FAILURE_BACKOFF: Duration = Duration::from_millis(10);
+
+/// What the flusher does next.
+enum Job {
+    /// The front segment's file does not exist yet: create it.
+    Open(u32),
+    /// The front segment has unwritten bytes.
+    Flush,
+    /// The front segment is fully written and a newer file follows: retire it.
+    Seal,
+    /// Nothing to do.
+    Idle,
+}
+
+fn next_job(inner: &Inner) -> Job {
+    let log = inner.log.borrow();
+    let front = &log.segments[0];
+    if front.end() > front.written {
+        if log.files.contains_key(&front.file_id) {
+            Job::Flush
+        } else {
+            Job::Open(front.file_id)
+        }
+    } else if log.segments.len() > 1 {
+        Job::Seal
+    } else {
+        Job::Idle
+    }
+}
+
+/// The flusher task; runs until the store is dropped and everything is out.
+pub(super) async fn run_flusher(inner: Rc<Inner>) {
+    loop {
+        match next_job(&inner) {
+            Job::Idle => {
+                if inner.shutdown.get() {
+                    if let Err(error) = sync_all(&inner).await {
+                        tracing::error!(shard = inner.shard_id, %error, "final sync failed");
+                    }
+                    break;
+                }
+                inner.flusher.wait().await;
+            }
+            Job::Open(file_id) => {
+                if let Err(error) = create_file(&inner, file_id).await {
+                    fail_pending(&inner, &error);
+                    glommio::timer::sleep(FAILURE_BACKOFF).await;
+                }
+            }
+            Job::Flush => {
+                if let Err(error) = flush_front(&inner).await {
+                    fail_pending(&inner, &error);
+                    glommio::timer::sleep(FAILURE_BACKOFF).await;
+                }
+            }
+            Job::Seal => seal_front(&inner).await,
+        }
+    }
+}
+
+async fn create_file(inner: &Inner, file_id: u32) -> Result<(), StorageError> {
+    let path = data_file_path(&inner.dir, file_id);
+    let file = open_active(&path).await?;
+    if inner.sync != SyncMode::Never {
+        sync_dir(&inner.dir).await?;
+    }
+    let mut log = inner.log.borrow_mut();
+    log.files.insert(file_id, file);
+    log.file_sizes.insert(file_id, 0);
+    Ok(())
+}
+
+/// One group-commit round on the front segment.
+async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
+    let (file, file_id, write_start, flush_end, buffer) = {
+        let log = inner.log.borrow();
+        let front = &log.segments[0];
+        let file = log.files[&front.file_id].clone();
+        let write_start = front.written - front.written % log.alignment;
+        let flush_end = front.end().min(write_start + MAX_FLUSH_BYTES);
+        let data_len = (flush_end - write_start) as usize;
+        let aligned_len = data_len.div_ceil(log.alignment as usize) * log.alignment as usize;
+        let mut buffer = file.alloc_dma_buffer(aligned_len);
+        let target = buffer.as_bytes_mut();
+        let from = (write_start - front.start) as usize;
+        target[..data_len].copy_from_slice(&front.bytes[from..from + data_len]);
+        // The buffer is not zeroed; the padding must be, it marks end of data.
+        target[data_len..].fill(0);
+        (file, front.file_id, write_start, flush_end, buffer)
+    };
+    let aligned_len = buffer.len() as u64;
+    let written = file.write_at(buffer, write_start).await.map_err(io_err)?;
+    inner.counters.writes.set(inner.counters.writes.get() + 1);
+    add(&inner.counters.bytes_written, written as u64);
+    if (written as u64) < flush_end - write_start {
+        return Err(StorageError::WriteFailed(format!(
+            "short write: {written} of {} bytes",
+            flush_end - write_start
+        )));
+    }
+    if inner.sync == SyncMode::Always {
+        file.fdatasync().await.map_err(io_err)?;
+        add(&inner.counters.syncs, 1);
+    }
+    complete_flush(inner, file_id, flush_end, write_start + aligned_len);
+    Ok(())
+}
+
+fn add(counter: &std::cell::Cell<u64>, amount: u64) {
+    counter.set(counter.get() + amount);
+}
+
+/// Advances the acknowledged position after a successful flush.
+fn complete_flush(inner: &Inner, file_id: u32, flush_end: u64, disk_end: u64) {
+    let mut log = inner.log.borrow_mut();
+    let alignment = log.alignment;
+    let front = &mut log.segments[0];
+    front.written = flush_end;
+    front.acked = flush_end;
+    let ticket = front.ticket_at(flush_end);
+    // Keep only the tail block; it is rewritten by the next flush.
+    let keep_from = flush_end - flush_end % alignment;
+    front.bytes.drain(..(keep_from - front.start) as usize);
+    front.start = keep_from;
+    let size = log.file_sizes.entry(file_id).or_insert(0);
+    *size = (*size).max(disk_end);
+    log.resolved_ticket = log.resolved_ticket.max(ticket);
+    let mut records = 0;
+    while log
+        .undo
+        .front()
+        .is_some_and(|undo| undo.ticket <= log.resolved_ticket)
+    {
+        log.undo.pop_front();
+        records += 1;
+    }
+    drop(log);
+    add(&inner.counters.records_flushed, records);
+    if matches!(inner.sync, SyncMode::Batch { .. }) {
+        inner.batch_dirty.set(true);
+    }
+    inner.waiters.wake_all();
+}
+
+/// Fails every unacknowledged append and rewinds to the acknowledged state.
+pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
+    let message = error.to_string();
+    let mut log = inner.log.borrow_mut();
+    let mut keydir = inner.keydir.borrow_mut();
+    let front_file = log.segments[0].file_id;
+    tracing::error!(
+        shard = inner.shard_id, file = front_file, %error, pending = log.undo.len(),
+        "log flush failed; unacknowledged writes fail and are rolled back"
+    );
+    log.fail_pending(&message);
+    let next_ticket = log.next_ticket;
+    log.segments.truncate(1);
+    let front = &mut log.segments[0];
+    front.bytes.truncate((front.acked - front.start) as usize);
+    front.written = front.acked;
+    front.end_ticket = next_ticket;
+    while let Some(undo) = log.undo.pop_back() {
+        match undo.op {
+            UndoOp::Key { key, previous } => keydir.restore(&key, previous),
+            UndoOp::FlushAll(previous) => *keydir = *previous,
+        }
+        inner.counters.undo_bytes(undo.live_delta, undo.dead_delta);
+    }
+    drop((log, keydir));
+    inner.waiters.wake_all();
+}
+
+/// Retires a fully written front segment whose file is followed by a newer one.
+async fn seal_front(inner: &Inner) {
+    let (file_id, file) = {
+        let log = inner.log.borrow();
+        let file_id = log.segments[0].file_id;
+        (file_id, log.files[&file_id].clone())
+    };
+    match inner.sync {
+        // Every flush of it was synced already.
+        SyncMode::Always => {}
+        SyncMode::Batch { .. } => {
+            // Acknowledged already; a failure here can only be reported.
+            match file.fdatasync().await {
+                Ok(()) => add(&inner.counters.syncs, 1),
+                Err(error) => {
+                    tracing::error!(shard = inner.shard_id, file = file_id, %error, "sync of sealed log file failed")
+                }
+            }
+        }
+        SyncMode::Never => inner.log.borrow_mut().unsynced_sealed.push(file_id),
+    }
+    inner.log.borrow_mut().segments.pop_front();
+    inner.waiters.wake_all();
+}
+
+/// fdatasyncs the active file and any sealed file never synced.
+pub(super) async fn sync_all(inner: &Inner) -> Result<(), StorageError> {
+    let files: Vec<Rc<DmaFile>> = {
+        let mut log = inner.log.borrow_mut();
+        let mut ids = std::mem::take(&mut log.unsynced_sealed);
+        ids.push(log.segments[0].file_id);
+        ids.iter()
+            .filter_map(|id| log.files.get(id).cloned())
+            .collect()
+    };
+    for file in files {
+        file.fdatasync().await.map_err(io_err)?;
+        add(&inner.counters.syncs, 1);
+    }
+    Ok(())
+}
+
+/// Under `SyncMode::Batch`: fdatasyncs the active file every `interval` when
+/// something was written since the last sync. Ends with the store.
+pub(super) async fn run_batch_syncer(inner: Weak<Inner>, interval: Duration) {
+    loop {
+        glommio::timer::sleep(interval).await;
+        let Some(inner) = inner.upgrade() else { break };
+        if inner.shutdown.get() {
+            break;
+        }
+        if !inner.batch_dirty.replace(false) {
+            continue;
+        }
+        let file = {
+            let log = inner.log.borrow();
+            log.files.get(&log.segments[0].file_id).cloned()
+        };
+        let Some(file) = file else { continue };
+        match file.fdatasync().await {
+            Ok(()) => add(&inner.counters.syncs, 1),
+            Err(error) => {
+                inner.batch_dirty.set(true);
+                tracing::warn!(shard = inner.shard_id, %error, "periodic log sync failed");
+            }
+        }
+    }
+}

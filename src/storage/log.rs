@@ -1,0 +1,361 @@
+//! The append side of the log: the in-memory write buffer, tickets, the undo
+//! log, and the small wake-up primitives the flusher and the waiters use.
+//!
+//! # The write buffer
+//!
+//! Appends are synchronous: a record is encoded straight into the buffer of
+//! the *last* [`Segment`]. A segment is the not-yet-retired part of one log
+//! file: `bytes` mirrors the file content `[start, end)`, where `start` is
+//! block-aligned. The flusher (see `flusher.rs`) only ever writes the *front*
+//! segment; a later segment exists when appends rolled over to a new file
+//! before the old one was fully flushed. The new file is created by the
+//! flusher when that segment becomes the front, so `put` never has to wait
+//! for a file to be opened.
+//!
+//! # The tail block
+//!
+//! After a flush, the bytes of the last partial block (the block is the
+//! file's DMA alignment, `DmaFile::alignment()`) stay in `bytes`; the next
+//! flush starts at that block's aligned offset and rewrites it together with
+//! the new bytes, so there are no padding holes in the file. The zeros that
+//! pad a flush to the block size are where the next record will start, and
+//! recovery reads a zero header as end of data. This relies on the device
+//! writing one logical block atomically (true for NVMe and for the sector
+//! size of SATA drives): a crash while rewriting the tail block leaves either
+//! the old or the new content of that block, never a mix, so records that
+//! were already durable in it are not lost.
+//!
+//! # Tickets
+//!
+//! A ticket is a position in a byte counter that grows by each record's
+//! length (`next_ticket`), starting at 0 when the store opens. Tickets are
+//! ordered like the log. `resolved_ticket` is the position up to which every
+//! record is either acknowledged (written, and fdatasync'ed under
+//! `SyncMode::Always`) or failed; failed tickets are listed in `failed`.
+//!
+//! # Undo
+//!
+//! Every append that is not yet acknowledged keeps an [`Undo`] entry: the
+//! key's previous keydir entry (or the whole previous keydir for FLUSHALL)
+//! and the byte-accounting deltas. When a flush fails, the entries are
+//! applied newest first, so the keydir returns to its state at the last
+//! acknowledged position and no client ever read an acknowledgement for
+//! something that is then lost.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use glommio::io::DmaFile;
+
+use super::StorageError;
+use super::files::MAX_FILE_ID;
+use super::keydir::{Keydir, pack_location};
+use super::record::{MAX_RECORD_LEN, encode_into, encoded_len};
+
+/// The unretired part of one log file.
+#[derive(Debug)]
+pub struct Segment {
+    /// The log file this segment belongs to.
+    pub file_id: u32,
+    /// File offset of `bytes[0]`; block-aligned.
+    pub start: u64,
+    /// File content from `start` to the end of the appended data.
+    pub bytes: Vec<u8>,
+    /// File offset up to which `bytes` has been written to the device.
+    pub written: u64,
+    /// File offset up to which writes are acknowledged (written, and for
+    /// `SyncMode::Always` also synced); a failed flush rewinds to here.
+    pub acked: u64,
+    /// The ticket of the byte at `end()`.
+    pub end_ticket: u64,
+}
+
+impl Segment {
+    /// File offset just past the appended data.
+    pub fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    /// The ticket of file offset `offset` (which must lie within the bytes
+    /// appended since the store opened, or at their start).
+    pub fn ticket_at(&self, offset: u64) -> u64 {
+        self.end_ticket - (self.end() - offset)
+    }
+
+    /// The bytes of `[offset, offset + len)` if they are still buffered.
+    pub fn slice(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        if offset < self.start || offset + len > self.end() {
+            return None;
+        }
+        let from = (offset - self.start) as usize;
+        Some(&self.bytes[from..from + len as usize])
+    }
+}
+
+/// How to take back one unacknowledged append.
+pub enum UndoOp {
+    /// Set `key` back to its previous entry (`None` = absent).
+    Key {
+        /// The key that was written.
+        key: Box<[u8]>,
+        /// Its entry before the write.
+        previous: Option<super::keydir::Entry>,
+    },
+    /// Put back the whole keydir that a FLUSHALL replaced.
+    FlushAll(Box<Keydir>),
+}
+
+/// One unacknowledged append.
+pub struct Undo {
+    /// The ticket of the append (end of its record).
+    pub ticket: u64,
+    /// What to restore.
+    pub op: UndoOp,
+    /// Change the append made to live bytes.
+    pub live_delta: i64,
+    /// Change the append made to dead bytes.
+    pub dead_delta: i64,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    /// Packed (file id, offset) of the record.
+    pub location: u64,
+    /// Length of the record.
+    pub record_len: u32,
+    /// The record's ticket.
+    pub ticket: u64,
+}
+
+/// The mutable state of the log.
+pub struct LogState {
+    /// Unretired segments; never empty. Appends go to the back, the flusher
+    /// writes the front.
+    pub segments: VecDeque<Segment>,
+    /// Open handles of every log file on disk, by id.
+    pub files: HashMap<u32, Rc<DmaFile>>,
+    /// Size in bytes of every log file on disk, by id.
+    pub file_sizes: HashMap<u32, u64>,
+    /// Sealed files written without fdatasync (`SyncMode::Never`); synced at close.
+    pub unsynced_sealed: Vec<u32>,
+    /// DMA alignment of the log files (the tail block size).
+    pub alignment: u64,
+    /// Roll over before a file grows past this.
+    pub max_file_size: u64,
+    /// Sequence number of the next record.
+    pub next_seq: u64,
+    /// Ticket counter: bytes appended since open.
+    pub next_ticket: u64,
+    /// Every ticket up to here is acknowledged or failed.
+    pub resolved_ticket: u64,
+    /// Failed ticket ranges `(after, up_to]` with the error message.
+    pub failed: Vec<(u64, u64, Rc<str>)>,
+    /// Unacknowledged appends, oldest first.
+    pub undo: VecDeque<Undo>,
+}
+
+impl LogState {
+    /// Encodes a record into the write buffer, rolling over to a new file
+    /// when it would push the current one past `max_file_size`.
+    pub fn append(
+        &mut self,
+        flags: u8,
+        expire_at_ms: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Appended, StorageError> {
+        let record_len = encoded_len(key, value);
+        if record_len > MAX_RECORD_LEN {
+            return Err(StorageError::Other(format!(
+                "record of {record_len} bytes is larger than the limit of {MAX_RECORD_LEN}"
+            )));
+        }
+        let last = self.segments.back().expect("segments never empty");
+        let end = last.end();
+        if end > 0 && end + record_len > self.max_file_size {
+            let file_id = last.file_id + 1;
+            if file_id > MAX_FILE_ID {
+                return Err(StorageError::Other("out of log file ids".into()));
+            }
+            self.segments.push_back(Segment {
+                file_id,
+                start: 0,
+                bytes: Vec::new(),
+                written: 0,
+                acked: 0,
+                end_ticket: self.next_ticket,
+            });
+        }
+        let segment = self.segments.back_mut().expect("segments never empty");
+        let offset = segment.end();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        encode_into(&mut segment.bytes, flags, seq, expire_at_ms, key, value);
+        self.next_ticket += record_len;
+        segment.end_ticket = self.next_ticket;
+        Ok(Appended {
+            location: pack_location(segment.file_id, offset),
+            record_len: record_len as u32,
+            ticket: self.next_ticket,
+        })
+    }
+
+    /// The buffered bytes of a record, if they are still in memory.
+    pub fn buffered(&self, file_id: u32, offset: u64, len: u64) -> Option<&[u8]> {
+        self.segments
+            .iter()
+            .find(|segment| segment.file_id == file_id)
+            .and_then(|segment| segment.slice(offset, len))
+    }
+
+    /// `Some(Ok)` when `ticket` is acknowledged, `Some(Err)` when it failed,
+    /// `None` while it is still pending.
+    pub fn ticket_state(&self, ticket: u64) -> Option<Result<(), StorageError>> {
+        if ticket > self.resolved_ticket {
+            return None;
+        }
+        // Failed ranges are few (one per failure episode) and ordered.
+        let index = self.failed.partition_point(|(_, up_to, _)| *up_to < ticket);
+        match self.failed.get(index) {
+            Some((after, _, message)) if ticket > *after => {
+                Some(Err(StorageError::WriteFailed(message.to_string())))
+            }
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// Records that every ticket in `(resolved_ticket, next_ticket]` failed.
+    pub fn fail_pending(&mut self, message: &str) {
+        let (after, up_to) = (self.resolved_ticket, self.next_ticket);
+        if up_to > after {
+            match self.failed.last_mut() {
+                Some(last) if last.1 == after => last.1 = up_to,
+                _ => self.failed.push((after, up_to, message.into())),
+            }
+        }
+        self.resolved_ticket = up_to;
+    }
+}
+
+/// A single-waiter wake-up flag (the flusher waits on it; appends set it).
+#[derive(Default)]
+pub struct Notify {
+    /// Set when there is something new to look at.
+    pending: Cell<bool>,
+    /// The parked waiter.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Notify {
+    /// Sets the flag and wakes the waiter, if any.
+    pub fn notify(&self) {
+        self.pending.set(true);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the flag is set (consuming it).
+    pub async fn wait(&self) {
+        futures_lite::future::poll_fn(|cx: &mut Context<'_>| {
+            if self.pending.replace(false) {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Tasks waiting for the log to make progress; all are woken on every change.
+#[derive(Default)]
+pub struct Waiters {
+    /// Parked wakers.
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Waiters {
+    /// Parks `cx`'s waker until the next [`Waiters::wake_all`].
+    pub fn register(&self, cx: &Context<'_>) {
+        let mut wakers = self.wakers.borrow_mut();
+        if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+    }
+
+    /// Wakes every parked task.
+    pub fn wake_all(&self) {
+        let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(max_file_size: u64) -> LogState {
+        LogState {
+            segments: VecDeque::from([Segment {
+                file_id: 1,
+                start: 0,
+                bytes: Vec::new(),
+                written: 0,
+                acked: 0,
+                end_ticket: 0,
+            }]),
+            files: HashMap::new(),
+            file_sizes: HashMap::new(),
+            unsynced_sealed: Vec::new(),
+            alignment: 512,
+            max_file_size,
+            next_seq: 1,
+            next_ticket: 0,
+            resolved_ticket: 0,
+            failed: Vec::new(),
+            undo: VecDeque::new(),
+        }
+    }
+
+    #[test]
+    fn rollover_and_oversized_records() {
+        let mut log = state(100);
+        let first = log.append(0, 0, b"k", &[1; 40]).unwrap();
+        assert_eq!(first.location, pack_location(1, 0));
+        let second = log.append(0, 0, b"k", &[1; 40]).unwrap();
+        assert_eq!(second.location, pack_location(2, 0));
+        let big = log.append(0, 0, b"k", &[1; 400]).unwrap();
+        assert_eq!(big.location, pack_location(3, 0));
+        let after = log.append(0, 0, b"k", &[]).unwrap();
+        assert_eq!(after.location, pack_location(4, 0));
+        assert_eq!(log.segments.len(), 4);
+        assert!(after.ticket > big.ticket && big.ticket > second.ticket);
+        assert!(log.buffered(3, 0, big.record_len as u64).is_some());
+    }
+
+    #[test]
+    fn failed_ranges_merge_and_classify() {
+        let mut log = state(1 << 20);
+        let a = log.append(0, 0, b"a", b"1").unwrap().ticket;
+        log.resolved_ticket = a;
+        let b = log.append(0, 0, b"b", b"2").unwrap().ticket;
+        log.fail_pending("disk full");
+        let c = log.append(0, 0, b"c", b"3").unwrap().ticket;
+        assert!(log.ticket_state(c).is_none());
+        log.fail_pending("disk full");
+        assert_eq!(log.failed.len(), 1);
+        let d = log.append(0, 0, b"d", b"4").unwrap().ticket;
+        log.resolved_ticket = d;
+        assert!(matches!(log.ticket_state(a), Some(Ok(()))));
+        assert!(matches!(log.ticket_state(b), Some(Err(_))));
+        assert!(matches!(log.ticket_state(c), Some(Err(_))));
+        assert!(matches!(log.ticket_state(d), Some(Ok(()))));
+    }
+}

@@ -1,0 +1,410 @@
+//! Rebuilding the keydir from the log files when a shard opens.
+//!
+//! Every file is scanned in id order with large aligned DMA reads
+//! ([`SCAN_CHUNK`]), and every record's CRC is checked. Later records win;
+//! a tombstone removes its key; a record already expired at open is treated
+//! like a tombstone; a flush-all marker clears the keydir.
+//!
+//! Sequence numbers grow strictly along the log, so a record whose `seq` is
+//! not above the last good one is stale (left behind by a rewound flush) and
+//! counts as bad, like a failed CRC.
+//!
+//! When the record at some offset is bad, the scanner searches forward,
+//! byte by byte, for the next offset holding a good record:
+//! - one is found: the bytes in between are *corruption*. They are reported
+//!   loudly (`tracing::error!`, [`RecoveryReport::corruptions`]) and skipped,
+//!   so every intact record after them is still served.
+//! - none is found and the rest of the file is zeros: clean end of data (the
+//!   zero padding of the last flush).
+//! - none is found and there are non-zero bytes: a *torn tail*. In the last
+//!   file it is truncated away, so old garbage can never reappear behind new
+//!   appends, and reported ([`RecoveryReport::torn_tail`], `tracing::warn!`).
+//!   In a sealed file, nothing is ever appended again; the bytes are left in
+//!   place and reported as corruption.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Instant;
+
+use glommio::io::DmaFile;
+
+use super::files::{
+    data_file_path, io_err, list_data_files, open_active, open_sealed, probe_device, sync_dir,
+};
+use super::keydir::{Entry, Keydir, MAX_OFFSET, pack_location};
+use super::log::Segment;
+use super::record::{self, HEADER_LEN, Header};
+use super::{RecoveryReport, StorageError, StoreOptions, SyncMode};
+
+/// Bytes read per DMA read while scanning.
+pub const SCAN_CHUNK: u64 = 1 << 20;
+
+/// Everything `Store::open` needs from recovery.
+pub struct Recovered {
+    /// The rebuilt keydir.
+    pub keydir: Keydir,
+    /// Bytes of records the keydir points at.
+    pub live_bytes: u64,
+    /// Bytes of superseded, deleted or expired records.
+    pub dead_bytes: u64,
+    /// Bytes read while scanning.
+    pub bytes_read: u64,
+    /// DMA reads while scanning.
+    pub reads: u64,
+    /// Sequence number for the next record.
+    pub next_seq: u64,
+    /// Open handles: sealed files read-only, the active file read-write.
+    pub files: HashMap<u32, Rc<DmaFile>>,
+    /// File sizes after recovery.
+    pub file_sizes: HashMap<u32, u64>,
+    /// The active file's segment: its tail block, ready to be rewritten.
+    pub active: Segment,
+    /// DMA alignment of the active file.
+    pub alignment: u64,
+    /// What was found and done.
+    pub report: RecoveryReport,
+}
+
+/// A sliding window of one file's bytes, filled by aligned DMA reads.
+struct Window {
+    file: Rc<DmaFile>,
+    file_len: u64,
+    /// File offset of `bytes[0]`.
+    start: u64,
+    bytes: Vec<u8>,
+    bytes_read: u64,
+    reads: u64,
+}
+
+impl Window {
+    fn new(file: Rc<DmaFile>, file_len: u64) -> Window {
+        Window {
+            file,
+            file_len,
+            start: 0,
+            bytes: Vec::new(),
+            bytes_read: 0,
+            reads: 0,
+        }
+    }
+
+    /// Makes `[offset, offset + len)` available; false if it runs past the
+    /// end of the file.
+    async fn ensure(&mut self, offset: u64, len: u64) -> Result<bool, StorageError> {
+        let wanted_end = offset + len;
+        if wanted_end > self.file_len {
+            return Ok(false);
+        }
+        let alignment = self.file.alignment();
+        if offset < self.start || offset > self.start + self.bytes.len() as u64 {
+            self.start = offset - offset % alignment;
+            self.bytes.clear();
+        } else if offset - self.start > SCAN_CHUNK {
+            let drop_to = offset - offset % alignment;
+            self.bytes.drain(..(drop_to - self.start) as usize);
+            self.start = drop_to;
+        }
+        while self.start + (self.bytes.len() as u64) < wanted_end {
+            let read_from = self.start + self.bytes.len() as u64;
+            let missing = wanted_end - read_from;
+            let read_len = missing.max(SCAN_CHUNK);
+            let read_len = read_len.div_ceil(alignment) * alignment;
+            let result = if read_from.is_multiple_of(alignment) {
+                self.file
+                    .read_at_aligned(read_from, read_len as usize)
+                    .await
+            } else {
+                self.file.read_at(read_from, read_len as usize).await
+            }
+            .map_err(io_err)?;
+            self.reads += 1;
+            self.bytes_read += result.len() as u64;
+            if result.is_empty() {
+                return Ok(false);
+            }
+            self.bytes.extend_from_slice(&result);
+        }
+        Ok(true)
+    }
+
+    fn slice(&self, offset: u64, len: u64) -> &[u8] {
+        let from = (offset - self.start) as usize;
+        &self.bytes[from..from + len as usize]
+    }
+
+    /// The valid record at `offset`, if there is one with a sequence number
+    /// above `min_seq`.
+    async fn record_at(
+        &mut self,
+        offset: u64,
+        min_seq: u64,
+    ) -> Result<Option<Header>, StorageError> {
+        let remaining = self.file_len - offset;
+        if remaining < HEADER_LEN as u64 || !self.ensure(offset, HEADER_LEN as u64).await? {
+            return Ok(None);
+        }
+        let header = match record::decode_header(self.slice(offset, HEADER_LEN as u64), remaining) {
+            Ok(header) if header.seq > min_seq => header,
+            _ => return Ok(None),
+        };
+        if !self.ensure(offset, header.record_len()).await? {
+            return Ok(None);
+        }
+        match record::verify(&header, self.slice(offset, header.record_len())) {
+            Ok(()) => Ok(Some(header)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Searches `(from, file_len)` for the next good record; returns its
+    /// offset and whether every byte skipped on the way was zero.
+    async fn resync(
+        &mut self,
+        from: u64,
+        min_seq: u64,
+    ) -> Result<(Option<u64>, bool), StorageError> {
+        let mut all_zero = true;
+        let mut offset = from;
+        while offset < self.file_len {
+            let chunk = (self.file_len - offset).min(SCAN_CHUNK);
+            if !self.ensure(offset, chunk).await? {
+                break;
+            }
+            let bytes = self.slice(offset, chunk).to_vec();
+            for (index, &byte) in bytes.iter().enumerate() {
+                let candidate = offset + index as u64;
+                if candidate > from
+                    && byte != 0
+                    && self.record_at(candidate, min_seq).await?.is_some()
+                {
+                    return Ok((Some(candidate), all_zero));
+                }
+                all_zero &= byte == 0;
+            }
+            offset += chunk;
+        }
+        Ok((None, all_zero))
+    }
+}
+
+/// Keydir and byte accounting while replaying records.
+struct Replay {
+    keydir: Keydir,
+    live_bytes: u64,
+    dead_bytes: u64,
+    last_seq: u64,
+    records: u64,
+    now_ms: u64,
+}
+
+impl Replay {
+    fn apply(&mut self, file_id: u32, offset: u64, header: &Header, record_bytes: &[u8]) {
+        let len = header.record_len();
+        self.records += 1;
+        self.last_seq = header.seq;
+        if header.is_flush_all() {
+            self.keydir = Keydir::new();
+            self.dead_bytes += self.live_bytes + len;
+            self.live_bytes = 0;
+            return;
+        }
+        let key = record::key_of(header, record_bytes);
+        let expired = header.expire_at_ms != 0 && header.expire_at_ms <= self.now_ms;
+        let previous = if header.is_tombstone() || expired {
+            self.dead_bytes += len;
+            self.keydir.remove(key)
+        } else {
+            self.live_bytes += len;
+            let entry = Entry {
+                location: pack_location(file_id, offset),
+                record_len: len as u32,
+                value_len: header.value_len,
+                expire_at_ms: header.expire_at_ms,
+            };
+            self.keydir.insert(key, entry)
+        };
+        if let Some(previous) = previous {
+            self.live_bytes -= previous.record_len as u64;
+            self.dead_bytes += previous.record_len as u64;
+        }
+    }
+}
+
+/// Scans one file into `replay`; returns the end of its data.
+async fn scan_file(
+    path: &Path,
+    file_id: u32,
+    window: &mut Window,
+    is_last: bool,
+    replay: &mut Replay,
+    report: &mut RecoveryReport,
+) -> Result<u64, StorageError> {
+    let mut offset = 0u64;
+    while offset < window.file_len {
+        if let Some(header) = window.record_at(offset, replay.last_seq).await? {
+            let len = header.record_len();
+            let bytes = window.slice(offset, len).to_vec();
+            replay.apply(file_id, offset, &header, &bytes);
+            offset += len;
+            continue;
+        }
+        let (next_good, all_zero) = window.resync(offset, replay.last_seq).await?;
+        match next_good {
+            Some(next) => {
+                tracing::error!(
+                    file = %path.display(), offset, bytes_skipped = next - offset,
+                    "corrupt region in log file; skipped to the next intact record"
+                );
+                report
+                    .corruptions
+                    .push((path.to_path_buf(), offset, next - offset));
+                offset = next;
+            }
+            None if all_zero => break,
+            None if is_last => {
+                let cut = window.file_len - offset;
+                tracing::warn!(
+                    file = %path.display(), offset, bytes = cut,
+                    "torn tail in the active log file; truncating"
+                );
+                window.file.truncate(offset).await.map_err(io_err)?;
+                window.file.fdatasync().await.map_err(io_err)?;
+                window.file_len = offset;
+                report.torn_tail = Some((path.to_path_buf(), offset, cut));
+                break;
+            }
+            None => {
+                let skipped = window.file_len - offset;
+                tracing::error!(
+                    file = %path.display(), offset, bytes_skipped = skipped,
+                    "garbage at the end of a sealed log file; left in place, ignored"
+                );
+                report
+                    .corruptions
+                    .push((path.to_path_buf(), offset, skipped));
+                break;
+            }
+        }
+    }
+    Ok(offset)
+}
+
+/// Opens every log file of `opts.dir`, rebuilds the keydir, and prepares the
+/// active file (the last one, or a new file 1).
+pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, StorageError> {
+    let started = Instant::now();
+    let ids = list_data_files(&opts.dir)?;
+    probe_device(&opts.dir).await?;
+    let mut report = RecoveryReport::default();
+    let mut replay = Replay {
+        keydir: Keydir::new(),
+        live_bytes: 0,
+        dead_bytes: 0,
+        last_seq: 0,
+        records: 0,
+        now_ms,
+    };
+    let mut files = HashMap::new();
+    let mut file_sizes = HashMap::new();
+    let (mut bytes_read, mut reads) = (0u64, 0u64);
+    let mut active = None;
+
+    for (index, &file_id) in ids.iter().enumerate() {
+        let path = data_file_path(&opts.dir, file_id);
+        let is_last = index + 1 == ids.len();
+        let file = if is_last {
+            open_active(&path).await?
+        } else {
+            open_sealed(&path).await?
+        };
+        let file_len = file.file_size().await.map_err(io_err)?;
+        let mut window = Window::new(file.clone(), file_len);
+        let end = scan_file(
+            &path,
+            file_id,
+            &mut window,
+            is_last,
+            &mut replay,
+            &mut report,
+        )
+        .await?;
+        if end > MAX_OFFSET {
+            return Err(StorageError::Other(format!(
+                "{} is larger than the supported {MAX_OFFSET} bytes",
+                path.display()
+            )));
+        }
+        if is_last {
+            let tail_start = end - end % file.alignment();
+            if !window.ensure(tail_start, end - tail_start).await? {
+                return Err(StorageError::Other(format!(
+                    "{} shrank during recovery",
+                    path.display()
+                )));
+            }
+            active = Some(Segment {
+                file_id,
+                start: tail_start,
+                bytes: window.slice(tail_start, end - tail_start).to_vec(),
+                written: end,
+                acked: end,
+                end_ticket: 0,
+            });
+        }
+        report.files_scanned += 1;
+        bytes_read += window.bytes_read;
+        reads += window.reads;
+        file_sizes.insert(file_id, window.file_len);
+        files.insert(file_id, file);
+    }
+
+    let active = match active {
+        Some(segment) => segment,
+        None => {
+            let path = data_file_path(&opts.dir, 1);
+            let file = open_active(&path).await?;
+            if opts.sync != SyncMode::Never {
+                sync_dir(&opts.dir).await?;
+            }
+            files.insert(1, file);
+            file_sizes.insert(1, 0);
+            Segment {
+                file_id: 1,
+                start: 0,
+                bytes: Vec::new(),
+                written: 0,
+                acked: 0,
+                end_ticket: 0,
+            }
+        }
+    };
+    let alignment = files[&active.file_id].alignment();
+
+    report.records_scanned = replay.records;
+    report.keys_loaded = replay.keydir.len() as u64;
+    report.duration = started.elapsed();
+    tracing::info!(
+        shard = opts.shard_id,
+        files = report.files_scanned,
+        records = report.records_scanned,
+        keys = report.keys_loaded,
+        corruptions = report.corruptions.len(),
+        torn_tail = report.torn_tail.is_some(),
+        elapsed_ms = report.duration.as_millis() as u64,
+        "shard recovered"
+    );
+    Ok(Recovered {
+        keydir: replay.keydir,
+        live_bytes: replay.live_bytes,
+        dead_bytes: replay.dead_bytes,
+        bytes_read,
+        reads,
+        next_seq: replay.last_seq + 1,
+        files,
+        file_sizes,
+        active,
+        alignment,
+        report,
+    })
+}
