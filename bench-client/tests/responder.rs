@@ -3,7 +3,7 @@
 //! dropped connections are all counted, and nothing panics.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,7 +99,7 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Seen, store: &Mutex<HashMap<Vec<u
         nr_commands += 1;
         match mode {
             Mode::CloseAt(n) if nr_commands == n => return,
-            Mode::ErrEvery(n) if n > 0 && nr_commands % n == 0 => {
+            Mode::ErrEvery(n) if n > 0 && nr_commands.is_multiple_of(n) => {
                 seen.commands.fetch_add(1, Ordering::SeqCst);
                 seen.errors_sent.fetch_add(1, Ordering::SeqCst);
                 writer.write_all(b"-ERR injected\r\n").unwrap();
@@ -109,7 +109,7 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Seen, store: &Mutex<HashMap<Vec<u
                 match &name[..] {
                     b"SET" => writer.write_all(b"+OK\r\n").unwrap(),
                     b"DEL" => writer.write_all(b":1\r\n").unwrap(),
-                    _ if nr_commands % 2 == 0 => writer.write_all(b"$-1\r\n").unwrap(),
+                    _ if nr_commands.is_multiple_of(2) => writer.write_all(b"$-1\r\n").unwrap(),
                     _ => bulk(&mut writer, b"hello"),
                 }
             }
@@ -130,7 +130,7 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Seen, store: &Mutex<HashMap<Vec<u
                         Some(value) => {
                             nr_hits += 1;
                             let mut value = value.clone();
-                            if corrupt && nr_hits % 5 == 0 {
+                            if corrupt && nr_hits.is_multiple_of(5) {
                                 let middle = value.len() / 2;
                                 value[middle] ^= 1;
                             }
