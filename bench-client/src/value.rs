@@ -106,7 +106,9 @@ impl std::fmt::Display for VerifyError {
             VerifyError::BadMagic => "value has no verify header",
             VerifyError::WrongKey => "value belongs to another key",
             VerifyError::BadChecksum => "value checksum mismatch",
-            VerifyError::BadLength => "value length outside --value-size",
+            VerifyError::BadLength => {
+                "value length outside --value-size (left by an earlier run? use --preload or a fresh --key-prefix)"
+            }
         };
         f.write_str(text)
     }
