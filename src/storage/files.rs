@@ -89,16 +89,27 @@ const PROBE_FILE: &str = ".dma-probe";
 /// device, the probe wrongly concludes that polling works, and every later
 /// read on a device without poll queues fails with `EOPNOTSUPP`. A new shard
 /// starts with an empty log file, so before opening any log file we open a
-/// scratch file holding one real block.
-pub async fn probe_device(dir: &Path) -> Result<(), StorageError> {
-    let path = dir.join(PROBE_FILE);
-    std::fs::write(&path, vec![0xA5u8; 4096])?;
-    let opened = DmaFile::open(&path).await.map_err(io_err);
-    if let Ok(file) = opened {
-        let _ = file.close().await;
+/// scratch file holding one real block — unless the first log file, which
+/// recovery opens first, already has data. A failure here (say, a full disk)
+/// is logged, never fatal: a full disk must not stop a shard from starting.
+pub async fn probe_device(dir: &Path, first_file: Option<&Path>) {
+    if let Some(first) = first_file {
+        if std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096) {
+            return;
+        }
     }
-    std::fs::remove_file(&path)?;
-    Ok(())
+    let path = dir.join(PROBE_FILE);
+    let result = match std::fs::write(&path, [0xA5u8; 4096]) {
+        Ok(()) => match DmaFile::open(&path).await {
+            Ok(file) => file.close().await.map_err(io_err),
+            Err(error) => Err(io_err(error)),
+        },
+        Err(error) => Err(error.into()),
+    };
+    let _ = std::fs::remove_file(&path);
+    if let Err(error) = result {
+        tracing::warn!(dir = %dir.display(), %error, "DMA device probe failed");
+    }
 }
 
 /// Makes the directory entries of newly created files durable.

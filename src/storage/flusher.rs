@@ -164,12 +164,13 @@ fn complete_flush(inner: &Inner, file_id: u32, flush_end: u64, disk_end: u64) {
         log.undo.pop_front();
         records += 1;
     }
+    let resolved = log.resolved_ticket;
     drop(log);
     add(&inner.counters.records_flushed, records);
     if matches!(inner.sync, SyncMode::Batch { .. }) {
         inner.batch_dirty.set(true);
     }
-    inner.waiters.wake_all();
+    inner.waiters.wake_resolved(resolved);
 }
 
 /// Fails every unacknowledged append and rewinds to the acknowledged state.
@@ -196,8 +197,9 @@ pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
         }
         inner.counters.undo_bytes(undo.live_delta, undo.dead_delta);
     }
+    let resolved = log.resolved_ticket;
     drop((log, keydir));
-    inner.waiters.wake_all();
+    inner.waiters.wake_resolved(resolved);
 }
 
 /// Retires a fully written front segment whose file is followed by a newer one.
@@ -221,8 +223,11 @@ async fn seal_front(inner: &Inner) {
         }
         SyncMode::Never => inner.log.borrow_mut().unsynced_sealed.push(file_id),
     }
-    inner.log.borrow_mut().segments.pop_front();
-    inner.waiters.wake_all();
+    let mut log = inner.log.borrow_mut();
+    log.segments.pop_front();
+    let resolved = log.resolved_ticket;
+    drop(log);
+    inner.waiters.wake_resolved(resolved);
 }
 
 /// fdatasyncs the active file and any sealed file never synced.

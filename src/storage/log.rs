@@ -43,7 +43,7 @@
 //! something that is then lost.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -272,26 +272,67 @@ impl Notify {
     }
 }
 
-/// Tasks waiting for the log to make progress; all are woken on every change.
+/// A task parked until the log resolves its ticket.
+struct Parked {
+    /// Wake once `resolved_ticket` reaches this.
+    ticket: u64,
+    /// The task.
+    waker: Waker,
+}
+
+impl PartialEq for Parked {
+    fn eq(&self, other: &Self) -> bool {
+        self.ticket == other.ticket
+    }
+}
+
+impl Eq for Parked {}
+
+impl PartialOrd for Parked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Parked {
+    /// Reversed, so the `BinaryHeap` pops the smallest ticket first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.ticket.cmp(&self.ticket)
+    }
+}
+
+/// Tasks waiting for tickets, smallest ticket first: a flush wakes only the
+/// tasks it resolved, not every waiter.
 #[derive(Default)]
 pub struct Waiters {
-    /// Parked wakers.
-    wakers: RefCell<Vec<Waker>>,
+    /// Parked tasks.
+    parked: RefCell<BinaryHeap<Parked>>,
 }
 
 impl Waiters {
-    /// Parks `cx`'s waker until the next [`Waiters::wake_all`].
-    pub fn register(&self, cx: &Context<'_>) {
-        let mut wakers = self.wakers.borrow_mut();
-        if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
+    /// Parks `cx`'s task until `resolved_ticket` reaches `ticket` (a task
+    /// that waits for something else passes a ticket already resolved and
+    /// is woken by the next change).
+    pub fn register(&self, ticket: u64, cx: &Context<'_>) {
+        self.parked.borrow_mut().push(Parked {
+            ticket,
+            waker: cx.waker().clone(),
+        });
     }
 
-    /// Wakes every parked task.
-    pub fn wake_all(&self) {
-        let wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        for waker in wakers {
+    /// Wakes every task whose ticket is at most `resolved_ticket`.
+    pub fn wake_resolved(&self, resolved_ticket: u64) {
+        let mut ready = Vec::new();
+        {
+            let mut parked = self.parked.borrow_mut();
+            while parked
+                .peek()
+                .is_some_and(|task| task.ticket <= resolved_ticket)
+            {
+                ready.extend(parked.pop().map(|task| task.waker));
+            }
+        }
+        for waker in ready {
             waker.wake();
         }
     }

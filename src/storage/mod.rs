@@ -489,7 +489,7 @@ impl Store {
         futures_lite::future::poll_fn(|cx| match inner.log.borrow().ticket_state(ticket.0) {
             Some(result) => Poll::Ready(result),
             None => {
-                inner.waiters.register(cx);
+                inner.waiters.register(ticket.0, cx);
                 Poll::Pending
             }
         })
@@ -543,18 +543,26 @@ impl Store {
 
     /// Flushes and syncs everything buffered; used at shutdown.
     ///
-    /// Errors: [`StorageError::WriteFailed`] when the last flush failed,
-    /// [`StorageError::Io`] when the final fdatasync does.
+    /// Errors: [`StorageError::WriteFailed`] when flushing what was buffered
+    /// at the call fails, [`StorageError::Io`] when the final fdatasync does.
     pub async fn close(&self) -> Result<(), StorageError> {
         let inner = &self.inner;
-        let target = inner.log.borrow().next_ticket;
+        let (target, pending) = {
+            let log = inner.log.borrow();
+            (log.next_ticket, log.next_ticket > log.resolved_ticket)
+        };
         inner.flusher.notify();
         futures_lite::future::poll_fn(|cx| {
             let log = inner.log.borrow();
             match log.ticket_state(target) {
+                // A failure already reported to the writer before close began
+                // is not this call's failure.
+                Some(Err(_)) if !pending => Poll::Ready(Ok(())),
                 Some(result) if log.segments.len() == 1 => Poll::Ready(result),
+                // Woken again once the target resolves, or (when it already
+                // has) by the seal that retires the older segment.
                 _ => {
-                    inner.waiters.register(cx);
+                    inner.waiters.register(target, cx);
                     Poll::Pending
                 }
             }

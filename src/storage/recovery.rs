@@ -295,7 +295,8 @@ async fn scan_file(
 pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, StorageError> {
     let started = Instant::now();
     let ids = list_data_files(&opts.dir)?;
-    probe_device(&opts.dir).await?;
+    let first_path = ids.first().map(|&id| data_file_path(&opts.dir, id));
+    probe_device(&opts.dir, first_path.as_deref()).await;
     let mut report = RecoveryReport::default();
     let mut replay = Replay {
         keydir: Keydir::new(),

@@ -200,3 +200,94 @@ fn get_reports_corruption_instead_of_a_wrong_value() {
         assert_eq!(must_get(&store, b"bystander", NOW).await, b"fine");
     });
 }
+
+/// Unmounts (lazily) a test mount when dropped.
+struct Unmount(std::ffi::CString);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is a valid NUL-terminated path for the call.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// Mounts a tiny tmpfs at `path`; `None` when not permitted (not root).
+fn mount_small_tmpfs(path: &Path) -> Option<Unmount> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: every pointer is a valid NUL-terminated string that outlives
+    // the call; flags 0 asks for a plain new mount.
+    let rc = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            c"size=256k".as_ptr().cast(),
+        )
+    };
+    (rc == 0).then_some(Unmount(target))
+}
+
+#[test]
+fn disk_full_fails_writes_and_keeps_acknowledged_data() {
+    let mount_point = temp_dir();
+    let Some(_unmount) = mount_small_tmpfs(mount_point.path()) else {
+        eprintln!("skipped: cannot mount a small tmpfs (needs root)");
+        return;
+    };
+    let opts = options(
+        &mount_point.path().join("shard-0"),
+        1 << 20,
+        SyncMode::Always,
+    );
+    run(move || async move {
+        let store = Store::open(opts.clone()).await.unwrap();
+        let mut acknowledged = 0u64;
+        let mut failure = None;
+        for index in 0..1000u64 {
+            let key = format!("k{index}");
+            let ticket = store
+                .put(key.as_bytes(), &value_for(index, 4000), 0)
+                .unwrap();
+            match store.wait_durable(ticket).await {
+                Ok(()) => acknowledged += 1,
+                Err(error) => {
+                    failure = Some((index, error));
+                    break;
+                }
+            }
+        }
+        let (failed_index, error) = failure.expect("a 256 KiB disk fills up");
+        assert!(matches!(error, StorageError::WriteFailed(_)), "{error:?}");
+        assert!(acknowledged > 10);
+        // The failed write is rolled back; reads go on.
+        assert!(
+            store
+                .get(format!("k{failed_index}").as_bytes(), NOW)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.len() as u64, acknowledged);
+        for index in 0..acknowledged {
+            let value = must_get(&store, format!("k{index}").as_bytes(), NOW).await;
+            assert_eq!(value, value_for(index, 4000));
+        }
+        // Still full: another big write fails too, and changes nothing.
+        let ticket = store.put(b"again", &value_for(7, 4000), 0).unwrap();
+        assert!(store.wait_durable(ticket).await.is_err());
+        assert!(store.get(b"again", NOW).await.unwrap().is_none());
+        store.close().await.unwrap();
+        drop(store);
+
+        let store = Store::open(opts).await.unwrap();
+        let report = store.recovery_report();
+        assert!(report.corruptions.is_empty(), "{report:?}");
+        assert_eq!(store.len() as u64, acknowledged);
+        for index in 0..acknowledged {
+            let value = must_get(&store, format!("k{index}").as_bytes(), NOW).await;
+            assert_eq!(value, value_for(index, 4000));
+        }
+    });
+}
