@@ -93,10 +93,9 @@ const PROBE_FILE: &str = ".dma-probe";
 /// recovery opens first, already has data. A failure here (say, a full disk)
 /// is logged, never fatal: a full disk must not stop a shard from starting.
 pub async fn probe_device(dir: &Path, first_file: Option<&Path>) {
-    if let Some(first) = first_file {
-        if std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096) {
-            return;
-        }
+    if first_file.is_some_and(|first| std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096))
+    {
+        return;
     }
     let path = dir.join(PROBE_FILE);
     let result = match std::fs::write(&path, [0xA5u8; 4096]) {
