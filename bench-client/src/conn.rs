@@ -298,6 +298,9 @@ impl Conn {
         let mut timer_at: Option<Instant> = None;
         let mut last_progress = Instant::now();
         loop {
+            // A connection whose socket always has work never returns
+            // Pending; let the others (and the reactor) run.
+            glommio::yield_if_needed().await;
             let mut now = Instant::now();
             // Drop what has been written, so the buffer stays small.
             if *write_pos == write_buf.len() {

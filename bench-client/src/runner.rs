@@ -24,6 +24,8 @@ use crate::value::Pattern;
 const PRELOAD_BYTES_IN_FLIGHT: usize = 4 << 20;
 /// Deepest preload window.
 const PRELOAD_MAX_PIPELINE: usize = 64;
+/// Longest stretch a client thread runs tasks without polling its reactor.
+const PREEMPT_TIMER: Duration = Duration::from_millis(1);
 /// Time allowed for each INFO request.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The threads snapshot every whole second of their phase; the main thread
@@ -180,9 +182,15 @@ pub fn run(config: Config) -> Result<Report, String> {
             None => Placement::Unbound,
         };
         let (config_, tx_, gate_) = (config.clone(), tx.clone(), gate.clone());
-        let spawned = LocalExecutorBuilder::new(placement)
+        let mut builder = LocalExecutorBuilder::new(placement)
             .name(&format!("bench{thread_id}"))
-            .spawn(move || client_thread(config_, thread_id, tx_, gate_));
+            // Give the reactor (timers, readiness) a turn at least this often
+            // even while connections always have work.
+            .preempt_timer(PREEMPT_TIMER);
+        if !config.spin_before_park.is_zero() {
+            builder = builder.spin_before_park(config.spin_before_park);
+        }
+        let spawned = builder.spawn(move || client_thread(config_, thread_id, tx_, gate_));
         match spawned {
             Ok(handle) => handles.push(handle),
             Err(error) => {
