@@ -32,6 +32,7 @@ pub mod keydir;
 mod log;
 pub mod record;
 mod recovery;
+mod state;
 
 #[cfg(test)]
 mod tests;
@@ -45,8 +46,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use self::keydir::{Entry, Keydir};
+use self::keydir::Entry;
 use self::log::{LogState, Notify, Undo, UndoOp, Waiters};
+use self::state::{Counters, Inner};
 
 /// How hard a write is pushed to stable storage before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,69 +182,6 @@ pub struct StoreStats {
     pub files: u64,
     /// Bytes of all log files on disk.
     pub disk_bytes: u64,
-}
-
-/// One shard's store.
-/// Byte and I/O counters of a store (single-threaded, hence `Cell`s).
-#[derive(Default)]
-struct Counters {
-    /// Bytes of records the keydir points at.
-    live_bytes: Cell<u64>,
-    /// Bytes of superseded, deleted and marker records.
-    dead_bytes: Cell<u64>,
-    /// Bytes written by flushes.
-    bytes_written: Cell<u64>,
-    /// Bytes read by `get` and recovery.
-    bytes_read: Cell<u64>,
-    /// DMA reads.
-    reads: Cell<u64>,
-    /// DMA writes.
-    writes: Cell<u64>,
-    /// fdatasyncs.
-    syncs: Cell<u64>,
-    /// Records acknowledged by flushes.
-    records_flushed: Cell<u64>,
-}
-
-impl Counters {
-    /// Applies a change to the live/dead byte counts.
-    fn add_bytes(&self, live_delta: i64, dead_delta: i64) {
-        self.live_bytes
-            .set(self.live_bytes.get().saturating_add_signed(live_delta));
-        self.dead_bytes
-            .set(self.dead_bytes.get().saturating_add_signed(dead_delta));
-    }
-
-    /// Takes back a change made by [`Counters::add_bytes`].
-    fn undo_bytes(&self, live_delta: i64, dead_delta: i64) {
-        self.add_bytes(-live_delta, -dead_delta);
-    }
-}
-
-/// The state shared by a [`Store`] and its background tasks.
-struct Inner {
-    /// The shard directory.
-    dir: PathBuf,
-    /// For log messages.
-    shard_id: usize,
-    /// Durability policy.
-    sync: SyncMode,
-    /// Key -> newest record.
-    keydir: RefCell<Keydir>,
-    /// Write buffer, open files, tickets, undo log.
-    log: RefCell<LogState>,
-    /// Counters for [`StoreStats`].
-    counters: Counters,
-    /// Wakes the flusher when something was appended (or at shutdown).
-    flusher: Notify,
-    /// Tasks in `wait_durable` / `close`.
-    waiters: Waiters,
-    /// `SyncMode::Batch`: written since the last periodic sync.
-    batch_dirty: Cell<bool>,
-    /// Set when the [`Store`] is dropped: the flusher drains and exits.
-    shutdown: Cell<bool>,
-    /// What recovery found.
-    report: RecoveryReport,
 }
 
 /// One shard's store.
