@@ -54,6 +54,9 @@ pub enum StartError {
     Shard(usize, String),
 }
 
+/// How long shutdown waits for connections to finish what is in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connections open across all shards (for `--max-connections`).
 static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 /// Client ids, unique across shards.
@@ -296,9 +299,14 @@ async fn run_shard(
     accept_loop(&shard, &listener).await;
     drop(listener);
 
-    // Drain: connections finish their in-flight batch and close.
-    while !shard.clients.borrow().is_empty() {
+    // Drain: connections finish their in-flight batch and close. A client
+    // that stopped reading its replies is not waited for past the deadline.
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while !shard.clients.borrow().is_empty() && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    if !shard.clients.borrow().is_empty() {
+        tracing::warn!(shard = id, open = shard.clients.borrow().len(), "closing connections that did not drain in time");
     }
     shutdown::drained_and_wait_all(shard.nr_shards).await;
     if let Err(e) = store.close().await {
