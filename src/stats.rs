@@ -82,7 +82,12 @@ impl ShardStats {
     }
 
     /// A `Send` copy of the counters, with the store's.
-    pub fn snapshot(&self, shard_id: usize, cpu: Option<usize>, store: StoreStats) -> ShardSnapshot {
+    pub fn snapshot(
+        &self,
+        shard_id: usize,
+        cpu: Option<usize>,
+        store: StoreStats,
+    ) -> ShardSnapshot {
         ShardSnapshot {
             shard_id,
             cpu,
@@ -235,8 +240,22 @@ pub fn format_table(deltas: &[ShardSnapshot], interval: Duration) -> String {
     let _ = writeln!(
         out,
         "{:>5} {:>4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>6} {:>10}",
-        "core", "cpu", "ops/s", "get/s", "set/s", "other/s", "fwd_in/s", "fwd_out/s", "p50us", "p99us",
-        "readMB/s", "writeMB/s", "iops", "sync/s", "batch", "keys"
+        "core",
+        "cpu",
+        "ops/s",
+        "get/s",
+        "set/s",
+        "other/s",
+        "fwd_in/s",
+        "fwd_out/s",
+        "p50us",
+        "p99us",
+        "readMB/s",
+        "writeMB/s",
+        "iops",
+        "sync/s",
+        "batch",
+        "keys"
     );
     let mut row = |label: String, s: &ShardSnapshot| {
         let cpu = s.cpu.map_or("-".to_string(), |c| c.to_string());
@@ -280,7 +299,16 @@ mod tests {
         let stats = ShardStats::default();
         stats.gets.set(gets);
         stats.record_latency(Duration::from_micros(100), gets);
-        stats.snapshot(id, Some(id), StoreStats { keys: 10, writes: 2, records_flushed: 8, ..Default::default() })
+        stats.snapshot(
+            id,
+            Some(id),
+            StoreStats {
+                keys: 10,
+                writes: 2,
+                records_flushed: 8,
+                ..Default::default()
+            },
+        )
     }
 
     #[test]
@@ -300,7 +328,10 @@ mod tests {
 
     #[test]
     fn table_has_a_row_per_core_and_a_total() {
-        let table = format_table(&[snapshot(0, 1000), snapshot(1, 3000)], Duration::from_secs(2));
+        let table = format_table(
+            &[snapshot(0, 1000), snapshot(1, 3000)],
+            Duration::from_secs(2),
+        );
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4);
         assert!(lines[3].trim_start().starts_with("total"));

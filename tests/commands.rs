@@ -16,7 +16,11 @@ fn start() -> (Server, redis::Connection) {
 
 fn err_text(result: redis::RedisResult<Value>) -> String {
     let error = result.expect_err("expected an error reply");
-    format!("{} {}", error.code().unwrap_or("?"), error.detail().unwrap_or(""))
+    format!(
+        "{} {}",
+        error.code().unwrap_or("?"),
+        error.detail().unwrap_or("")
+    )
 }
 
 #[test]
@@ -26,38 +30,74 @@ fn connection_and_server_commands() {
     assert_eq!(pong, "PONG");
     let echo: String = redis::cmd("PING").arg("hi").query(&mut con).unwrap();
     assert_eq!(echo, "hi");
-    let echo: String = redis::cmd("ECHO").arg("hello world").query(&mut con).unwrap();
+    let echo: String = redis::cmd("ECHO")
+        .arg("hello world")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(echo, "hello world");
     let ok: String = redis::cmd("SELECT").arg(0).query(&mut con).unwrap();
     assert_eq!(ok, "OK");
-    assert!(err_text(redis::cmd("SELECT").arg(1).query(&mut con)).contains("DB index is out of range"));
+    assert!(
+        err_text(redis::cmd("SELECT").arg(1).query(&mut con)).contains("DB index is out of range")
+    );
     let hello: Vec<Value> = redis::cmd("HELLO").arg(2).query(&mut con).unwrap();
     assert_eq!(hello.len(), 14);
     let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
     assert!(count >= 40, "COMMAND COUNT {count}");
-    let info: Vec<Value> = redis::cmd("COMMAND").arg("INFO").arg("get").query(&mut con).unwrap();
+    let info: Vec<Value> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("get")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(info.len(), 1);
     let _: Value = redis::cmd("COMMAND").arg("DOCS").query(&mut con).unwrap();
 
-    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("tester").query(&mut con).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("tester")
+        .query(&mut con)
+        .unwrap();
     let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
     assert_eq!(name, "tester");
     let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
     assert!(id > 0);
-    let _: () = redis::cmd("CLIENT").arg("SETINFO").arg("LIB-NAME").arg("mylib").query(&mut con).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("mylib")
+        .query(&mut con)
+        .unwrap();
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
-    assert!(list.contains("name=tester") && list.contains("lib-name=mylib"), "{list}");
+    assert!(
+        list.contains("name=tester") && list.contains("lib-name=mylib"),
+        "{list}"
+    );
 
-    let config: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxclients").query(&mut con).unwrap();
+    let config: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(config, vec!["maxclients".to_string(), "10000".to_string()]);
-    let unknown: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("no-such-setting").query(&mut con).unwrap();
+    let unknown: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("no-such-setting")
+        .query(&mut con)
+        .unwrap();
     assert!(unknown.is_empty());
     let time: Vec<String> = redis::cmd("TIME").query(&mut con).unwrap();
     assert_eq!(time.len(), 2);
 
     let _: () = con.set("info-key", "v").unwrap();
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
-    for section in ["# Server", "# Clients", "# Stats", "# Persistence", "# Keyspace", "# Cores"] {
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Stats",
+        "# Persistence",
+        "# Keyspace",
+        "# Cores",
+    ] {
         assert!(info.contains(section), "INFO lacks {section}");
     }
     assert!(info.contains("core0:") && info.contains("core1:"));
@@ -76,32 +116,105 @@ fn set_and_get_family() {
     assert_eq!(got, "v1");
 
     // NX / XX / GET
-    let r: Option<String> = redis::cmd("SET").arg("k").arg("v2").arg("NX").query(&mut con).unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("v2")
+        .arg("NX")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(r, None);
-    let r: Option<String> = redis::cmd("SET").arg("k").arg("v2").arg("XX").query(&mut con).unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("v2")
+        .arg("XX")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(r.as_deref(), Some("OK"));
-    let r: Option<String> = redis::cmd("SET").arg("k").arg("v3").arg("GET").query(&mut con).unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("v3")
+        .arg("GET")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(r.as_deref(), Some("v2"));
-    let r: Option<String> = redis::cmd("SET").arg("absent").arg("x").arg("XX").query(&mut con).unwrap();
+    let r: Option<String> = redis::cmd("SET")
+        .arg("absent")
+        .arg("x")
+        .arg("XX")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(r, None);
-    assert!(err_text(redis::cmd("SET").arg("k").arg("v").arg("NX").arg("XX").query(&mut con)).contains("syntax error"));
-    assert!(err_text(redis::cmd("SET").arg("k").arg("v").arg("EX").arg(0).query(&mut con)).contains("invalid expire time"));
-    assert!(err_text(redis::cmd("SET").arg("k").arg("v").arg("EX").arg("abc").query(&mut con)).contains("not an integer"));
+    assert!(
+        err_text(
+            redis::cmd("SET")
+                .arg("k")
+                .arg("v")
+                .arg("NX")
+                .arg("XX")
+                .query(&mut con)
+        )
+        .contains("syntax error")
+    );
+    assert!(
+        err_text(
+            redis::cmd("SET")
+                .arg("k")
+                .arg("v")
+                .arg("EX")
+                .arg(0)
+                .query(&mut con)
+        )
+        .contains("invalid expire time")
+    );
+    assert!(
+        err_text(
+            redis::cmd("SET")
+                .arg("k")
+                .arg("v")
+                .arg("EX")
+                .arg("abc")
+                .query(&mut con)
+        )
+        .contains("not an integer")
+    );
 
     // KEEPTTL keeps, plain SET clears.
-    let _: () = redis::cmd("SET").arg("t").arg("a").arg("EX").arg(100).query(&mut con).unwrap();
-    let _: () = redis::cmd("SET").arg("t").arg("b").arg("KEEPTTL").query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("a")
+        .arg("EX")
+        .arg(100)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("b")
+        .arg("KEEPTTL")
+        .query(&mut con)
+        .unwrap();
     let ttl: i64 = con.ttl("t").unwrap();
     assert!(ttl > 90);
     let _: () = con.set("t", "c").unwrap();
     let ttl: i64 = con.ttl("t").unwrap();
     assert_eq!(ttl, -1);
 
-    let n: i64 = redis::cmd("SETNX").arg("k").arg("x").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("SETNX")
+        .arg("k")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 0);
-    let n: i64 = redis::cmd("SETNX").arg("fresh").arg("x").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("SETNX")
+        .arg("fresh")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
-    let old: Option<String> = redis::cmd("GETSET").arg("fresh").arg("y").query(&mut con).unwrap();
+    let old: Option<String> = redis::cmd("GETSET")
+        .arg("fresh")
+        .arg("y")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(old.as_deref(), Some("x"));
     let old: Option<String> = redis::cmd("GETDEL").arg("fresh").query(&mut con).unwrap();
     assert_eq!(old.as_deref(), Some("y"));
@@ -109,11 +222,20 @@ fn set_and_get_family() {
     assert_eq!(gone, None);
 
     let _: () = con.set("gx", "v").unwrap();
-    let v: String = redis::cmd("GETEX").arg("gx").arg("EX").arg(50).query(&mut con).unwrap();
+    let v: String = redis::cmd("GETEX")
+        .arg("gx")
+        .arg("EX")
+        .arg(50)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(v, "v");
     let ttl: i64 = con.ttl("gx").unwrap();
     assert!((40..=50).contains(&ttl));
-    let _: String = redis::cmd("GETEX").arg("gx").arg("PERSIST").query(&mut con).unwrap();
+    let _: String = redis::cmd("GETEX")
+        .arg("gx")
+        .arg("PERSIST")
+        .query(&mut con)
+        .unwrap();
     let ttl: i64 = con.ttl("gx").unwrap();
     assert_eq!(ttl, -1);
 
@@ -147,11 +269,19 @@ fn counters() {
     let (_server, mut con) = start();
     let n: i64 = con.incr("c", 1).unwrap();
     assert_eq!(n, 1);
-    let n: i64 = redis::cmd("INCRBY").arg("c").arg(41).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("c")
+        .arg(41)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 42);
     let n: i64 = redis::cmd("DECR").arg("c").query(&mut con).unwrap();
     assert_eq!(n, 41);
-    let n: i64 = redis::cmd("DECRBY").arg("c").arg(50).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("DECRBY")
+        .arg("c")
+        .arg(50)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, -9);
     let _: () = con.set("text", "abc").unwrap();
     assert!(err_text(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
@@ -186,7 +316,10 @@ fn counters_are_atomic_under_concurrency() {
 fn multi_key_commands_across_shards() {
     let (_server, mut con) = start();
     let keys: Vec<String> = (0..50).map(|i| format!("mk:{i}")).collect();
-    let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("val-{k}"))).collect();
+    let pairs: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (k.clone(), format!("val-{k}")))
+        .collect();
     let _: () = con.mset(&pairs).unwrap();
     let mut query: Vec<String> = keys.clone();
     query.insert(10, "missing".into());
@@ -199,22 +332,47 @@ fn multi_key_commands_across_shards() {
             assert_eq!(value.as_deref(), Some(format!("val-{key}").as_str()));
         }
     }
-    let n: i64 = redis::cmd("EXISTS").arg(&keys[..10]).arg("missing").arg(&keys[0]).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("EXISTS")
+        .arg(&keys[..10])
+        .arg("missing")
+        .arg(&keys[0])
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 11, "duplicates count twice");
     let n: i64 = con.del(&keys[..20]).unwrap();
     assert_eq!(n, 20);
-    let n: i64 = redis::cmd("UNLINK").arg(&keys[15..30]).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("UNLINK")
+        .arg(&keys[15..30])
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 10);
     let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(size, 20);
 
     // MSETNX across shards is all or nothing.
-    let n: i64 = redis::cmd("MSETNX").arg("nx:a").arg("1").arg("nx:b").arg("2").arg("nx:c").arg("3").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("MSETNX")
+        .arg("nx:a")
+        .arg("1")
+        .arg("nx:b")
+        .arg("2")
+        .arg("nx:c")
+        .arg("3")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
-    let n: i64 = redis::cmd("MSETNX").arg("nx:d").arg("4").arg("nx:b").arg("x").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("MSETNX")
+        .arg("nx:d")
+        .arg("4")
+        .arg("nx:b")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 0);
     let d: Option<String> = con.get("nx:d").unwrap();
-    assert_eq!(d, None, "MSETNX must not write anything when one key exists");
+    assert_eq!(
+        d, None,
+        "MSETNX must not write anything when one key exists"
+    );
     let b: String = con.get("nx:b").unwrap();
     assert_eq!(b, "2");
 }
@@ -231,20 +389,42 @@ fn expiry_commands() {
     assert_eq!(n, 1);
     let pttl: i64 = con.pttl("e").unwrap();
     assert!((95_000..=100_000).contains(&pttl));
-    let n: i64 = redis::cmd("EXPIRE").arg("e").arg(50).arg("GT").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("EXPIRE")
+        .arg("e")
+        .arg(50)
+        .arg("GT")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 0);
-    let n: i64 = redis::cmd("EXPIRE").arg("e").arg(50).arg("LT").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("EXPIRE")
+        .arg("e")
+        .arg(50)
+        .arg("LT")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
-    let n: i64 = redis::cmd("EXPIRE").arg("e").arg(50).arg("NX").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("EXPIRE")
+        .arg("e")
+        .arg(50)
+        .arg("NX")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 0);
     let at: i64 = redis::cmd("EXPIRETIME").arg("e").query(&mut con).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((now + 45..=now + 51).contains(&at));
     let n: i64 = con.persist("e").unwrap();
     assert_eq!(n, 1);
     let n: i64 = con.persist("e").unwrap();
     assert_eq!(n, 0);
-    let n: i64 = redis::cmd("PEXPIRE").arg("e").arg(100).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("PEXPIRE")
+        .arg("e")
+        .arg(100)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
     // Wait on the server's own answer rather than a fixed sleep.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -260,11 +440,21 @@ fn expiry_commands() {
     assert_eq!(exists, 0);
     // EXPIREAT in the past deletes at once.
     let _: () = con.set("past", "v").unwrap();
-    let n: i64 = redis::cmd("EXPIREAT").arg("past").arg(1).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("EXPIREAT")
+        .arg("past")
+        .arg(1)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
     let v: Option<String> = con.get("past").unwrap();
     assert_eq!(v, None);
-    let _: () = redis::cmd("SET").arg("pxat").arg("v").arg("PXAT").arg((now + 100) * 1000).query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("pxat")
+        .arg("v")
+        .arg("PXAT")
+        .arg((now + 100) * 1000)
+        .query(&mut con)
+        .unwrap();
     let ttl: i64 = con.ttl("pxat").unwrap();
     assert!((95..=100).contains(&ttl));
 }
@@ -280,7 +470,10 @@ fn keys_scan_and_flushall() {
     }
     let mut keys: Vec<String> = con.keys("user:1*").unwrap();
     keys.sort();
-    let mut expected: Vec<String> = (0..300).map(|i| format!("user:{i}")).filter(|k| k.starts_with("user:1")).collect();
+    let mut expected: Vec<String> = (0..300)
+        .map(|i| format!("user:{i}"))
+        .filter(|k| k.starts_with("user:1"))
+        .collect();
     expected.sort();
     assert_eq!(keys, expected);
 
@@ -289,8 +482,14 @@ fn keys_scan_and_flushall() {
     let mut cursor = 0u64;
     let mut rounds = 0;
     loop {
-        let (next, batch): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg("user:*").arg("COUNT").arg(25).query(&mut con).unwrap();
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("user:*")
+            .arg("COUNT")
+            .arg(25)
+            .query(&mut con)
+            .unwrap();
         for key in batch {
             assert!(seen.insert(key.clone()), "SCAN returned {key} twice");
         }
@@ -332,7 +531,9 @@ fn shutdown_command_stops_the_server_cleanly() {
     let mut con = server.client();
     let _: () = con.set("before-shutdown", "kept").unwrap();
     let _ = redis::cmd("SHUTDOWN").query::<Value>(&mut con);
-    let status = server.wait_exit(std::time::Duration::from_secs(30)).expect("server exits after SHUTDOWN");
+    let status = server
+        .wait_exit(std::time::Duration::from_secs(30))
+        .expect("server exits after SHUTDOWN");
     assert!(status.success());
     server.restart();
     let mut con = server.client();

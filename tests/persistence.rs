@@ -30,7 +30,7 @@ fn log_files(dir: &Path) -> Vec<PathBuf> {
 fn value_for(i: usize) -> String {
     // Mixed sizes: small, around a block, and several blocks.
     let len = [10, 500, 4096, 9000][i % 4];
-    format!("{i}:").repeat(len / 4 + 1)[..len].to_string()
+    format!("{i}:").repeat(len / 2 + 1)[..len].to_string()
 }
 
 #[test]
@@ -87,7 +87,16 @@ fn kill_dash_nine_under_write_load_loses_no_acknowledged_write() {
         }));
     }
     // Let real load build up, then kill at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while acked.lock().unwrap().len() < 150 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writers made no progress"
+        );
+        assert!(
+            !writers.iter().any(|w| w.is_finished()),
+            "a writer stopped early"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -107,7 +116,10 @@ fn kill_dash_nine_under_write_load_loses_no_acknowledged_write() {
         if &got != value {
             let writer_index: usize = got.rsplit('-').next().unwrap().parse().unwrap();
             let acked_index: usize = value.rsplit('-').next().unwrap().parse().unwrap();
-            assert!(writer_index > acked_index, "{key}: got an older value than acknowledged");
+            assert!(
+                writer_index > acked_index,
+                "{key}: got an older value than acknowledged"
+            );
         }
     }
 }
@@ -139,7 +151,10 @@ fn torn_tail_is_truncated_and_everything_before_it_survives() {
         assert_eq!(got, Some(value_for(i)), "t:{i}");
     }
     let last: Option<String> = con.get("t:last").unwrap();
-    assert_eq!(last, None, "the torn record must not come back half-written");
+    assert_eq!(
+        last, None,
+        "the torn record must not come back half-written"
+    );
     // And the store accepts writes after the truncation point.
     let _: () = con.set("t:after", "fine").unwrap();
     server.stop();
@@ -157,7 +172,12 @@ fn a_flipped_byte_in_the_middle_is_reported_and_other_records_served() {
     {
         let mut con = server.client();
         for i in 0..40 {
-            let _: () = con.set(format!("c:{i:02}"), format!("value-{i:02}-{}", "z".repeat(200))).unwrap();
+            let _: () = con
+                .set(
+                    format!("c:{i:02}"),
+                    format!("value-{i:02}-{}", "z".repeat(200)),
+                )
+                .unwrap();
         }
     }
     server.stop();
@@ -165,7 +185,10 @@ fn a_flipped_byte_in_the_middle_is_reported_and_other_records_served() {
     let mut data = std::fs::read(&file).unwrap();
     // Find the value of c:20 and flip a byte inside it.
     let needle = b"value-20-";
-    let at = data.windows(needle.len()).position(|w| w == needle).unwrap();
+    let at = data
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
     data[at + 3] ^= 0xff;
     std::fs::write(&file, &data).unwrap();
 
@@ -181,7 +204,11 @@ fn a_flipped_byte_in_the_middle_is_reported_and_other_records_served() {
         let got: Option<String> = con.get(format!("c:{i:02}")).unwrap();
         match got {
             Some(v) => {
-                assert_eq!(v, format!("value-{i:02}-{}", "z".repeat(200)), "never a wrong value");
+                assert_eq!(
+                    v,
+                    format!("value-{i:02}-{}", "z".repeat(200)),
+                    "never a wrong value"
+                );
                 served += 1;
             }
             None => assert_eq!(i, 20, "only the damaged record may be missing"),
@@ -195,8 +222,20 @@ fn expiry_holds_across_a_restart() {
     let mut server = Server::start(2, &[]);
     {
         let mut con = server.client();
-        let _: () = redis::cmd("SET").arg("short").arg("v").arg("PX").arg(300).query(&mut con).unwrap();
-        let _: () = redis::cmd("SET").arg("long").arg("v").arg("EX").arg(1000).query(&mut con).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("short")
+            .arg("v")
+            .arg("PX")
+            .arg(300)
+            .query(&mut con)
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("long")
+            .arg("v")
+            .arg("EX")
+            .arg(1000)
+            .query(&mut con)
+            .unwrap();
         let _: () = con.set("forever", "v").unwrap();
         let ttl: i64 = con.ttl("long").unwrap();
         assert!((990..=1000).contains(&ttl), "ttl {ttl}");
@@ -218,13 +257,23 @@ fn expiry_holds_across_a_restart() {
 fn second_server_on_the_same_dir_refuses_to_start() {
     let server = Server::start(1, &[]);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
-        .args(["--listen", "127.0.0.1:0", "--shards", "1", "--no-pin", "--dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--shards",
+            "1",
+            "--no-pin",
+            "--dir",
+        ])
         .arg(&server.dir)
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("locked by another shardcask process"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("locked by another shardcask process"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]

@@ -18,18 +18,28 @@ fn pipeline_of_1000_commands_in_one_write() {
         let key = format!("pipe:{i}");
         let value = format!("v{i}");
         request.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).as_bytes(),
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                key.len(),
+                value.len()
+            )
+            .as_bytes(),
         );
         expected.extend_from_slice(b"+OK\r\n");
     }
     for i in 0..500 {
         let key = format!("pipe:{i}");
         let value = format!("v{i}");
-        request.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes());
+        request.extend_from_slice(
+            format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+        );
         expected.extend_from_slice(format!("${}\r\n{value}\r\n", value.len()).as_bytes());
     }
     let got = roundtrip(&mut stream, &request, expected.len());
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
 }
 
 #[test]
@@ -48,7 +58,11 @@ fn pipeline_split_at_every_byte_boundary_still_parses() {
 fn inline_commands() {
     let server = Server::start(2, &[]);
     let mut stream = server.raw();
-    let got = roundtrip(&mut stream, b"SET inline \"two words\"\r\nGET inline\r\nPING\r\n", 5 + 15 + 7);
+    let got = roundtrip(
+        &mut stream,
+        b"SET inline \"two words\"\r\nGET inline\r\nPING\r\n",
+        5 + 15 + 7,
+    );
     assert_eq!(got, b"+OK\r\n$9\r\ntwo words\r\n+PONG\r\n");
 }
 
@@ -76,7 +90,10 @@ fn assert_protocol_error_closes(server: &Server, bad: &[u8], message: &str) {
         String::from_utf8_lossy(&bad[..bad.len().min(60)])
     );
     let mut other = server.raw();
-    assert_eq!(roundtrip(&mut other, b"GET keep\r\n", 10), b"$4\r\nsafe\r\n");
+    assert_eq!(
+        roundtrip(&mut other, b"GET keep\r\n", 10),
+        b"$4\r\nsafe\r\n"
+    );
 }
 
 #[test]
@@ -87,15 +104,27 @@ fn malformed_input_gets_protocol_errors_and_nothing_else_changes() {
 
     assert_protocol_error_closes(&server, b"*1\r\n$-5\r\n", "invalid bulk length");
     assert_protocol_error_closes(&server, b"*1\r\n$abc\r\n", "invalid bulk length");
-    assert_protocol_error_closes(&server, b"*1\r\n$9223372036854775807\r\n", "invalid bulk length");
+    assert_protocol_error_closes(
+        &server,
+        b"*1\r\n$9223372036854775807\r\n",
+        "invalid bulk length",
+    );
     // Over --max-value-size: refused from the header, nothing allocated.
-    assert_protocol_error_closes(&server, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n", "invalid bulk length");
+    assert_protocol_error_closes(
+        &server,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n",
+        "invalid bulk length",
+    );
     assert_protocol_error_closes(&server, b"*-9x\r\n", "invalid multibulk length");
     assert_protocol_error_closes(&server, b"*99999999999\r\n", "invalid multibulk length");
     assert_protocol_error_closes(&server, b"*1\r\n+PING\r\n", "expected '$'");
     assert_protocol_error_closes(&server, b"SET a \"unbalanced\r\n", "unbalanced quotes");
     // Random binary garbage that starts like a multibulk.
-    assert_protocol_error_closes(&server, b"*2\r\n\x00\xff\xfe garbage \x01\r\n", "expected '$'");
+    assert_protocol_error_closes(
+        &server,
+        b"*2\r\n\x00\xff\xfe garbage \x01\r\n",
+        "expected '$'",
+    );
 }
 
 #[test]
@@ -118,15 +147,26 @@ fn an_endless_line_without_newline_is_cut_off() {
         reply.is_empty() || reply.starts_with("-ERR Protocol error: too big inline request"),
         "got {reply:?}"
     );
-    assert!(sent < 100 * 1024 * 1024, "the server kept reading an endless line");
+    assert!(
+        sent < 100 * 1024 * 1024,
+        "the server kept reading an endless line"
+    );
     let mut other = server.raw();
-    assert_eq!(roundtrip(&mut other, b"GET keep\r\n", 10), b"$4\r\nsafe\r\n");
+    assert_eq!(
+        roundtrip(&mut other, b"GET keep\r\n", 10),
+        b"$4\r\nsafe\r\n"
+    );
 }
 
 #[test]
 fn truncated_frame_then_close_leaves_server_healthy() {
     let server = Server::start(2, &[]);
-    for partial in [&b"*3\r\n$3\r\nSET\r\n$1\r\nk"[..], b"*2\r\n$3\r\nGE", b"*1", b"GET k"] {
+    for partial in [
+        &b"*3\r\n$3\r\nSET\r\n$1\r\nk"[..],
+        b"*2\r\n$3\r\nGE",
+        b"*1",
+        b"GET k",
+    ] {
         let mut stream = server.raw();
         stream.write_all(partial).unwrap();
         drop(stream);

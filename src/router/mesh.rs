@@ -113,7 +113,11 @@ impl Mesh {
 
     /// Starts one receiver task per peer in a latency-sensitive task queue.
     /// Requests are served concurrently, each in its own task, by `handler`.
-    pub fn start_receivers(self: &Rc<Self>, mut receivers: Receivers<MeshMsg>, handler: RequestHandler) {
+    pub fn start_receivers(
+        self: &Rc<Self>,
+        mut receivers: Receivers<MeshMsg>,
+        handler: RequestHandler,
+    ) {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(1000),
             Latency::Matters(Duration::from_micros(100)),

@@ -86,11 +86,23 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
     let mut positions = vec![Vec::new(); nr_shards];
     group(&mut positions);
     let (gather, build): (Gather, Box<dyn Fn(&[usize]) -> Command>) = match &command {
-        Command::MGet(keys) => (Gather::Array, Box::new(move |p| Command::MGet(pick(keys, p)))),
+        Command::MGet(keys) => (
+            Gather::Array,
+            Box::new(move |p| Command::MGet(pick(keys, p))),
+        ),
         Command::Del(keys) => (Gather::Sum, Box::new(move |p| Command::Del(pick(keys, p)))),
-        Command::Unlink(keys) => (Gather::Sum, Box::new(move |p| Command::Unlink(pick(keys, p)))),
-        Command::Exists(keys) => (Gather::Sum, Box::new(move |p| Command::Exists(pick(keys, p)))),
-        Command::MSet(pairs) => (Gather::AllOk, Box::new(move |p| Command::MSet(pick(pairs, p)))),
+        Command::Unlink(keys) => (
+            Gather::Sum,
+            Box::new(move |p| Command::Unlink(pick(keys, p))),
+        ),
+        Command::Exists(keys) => (
+            Gather::Sum,
+            Box::new(move |p| Command::Exists(pick(keys, p))),
+        ),
+        Command::MSet(pairs) => (
+            Gather::AllOk,
+            Box::new(move |p| Command::MSet(pick(pairs, p))),
+        ),
         Command::MSetNx(pairs) => return Split::CrossShardMSetNx(pairs.clone()),
         // Single-key commands always land on one shard above.
         _ => return Split::One(first, command),
@@ -105,7 +117,11 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
             positions,
         })
         .collect();
-    Split::Parts { parts, gather, nr_keys }
+    Split::Parts {
+        parts,
+        gather,
+        nr_keys,
+    }
 }
 
 fn pick<T: Clone>(items: &[T], positions: &[usize]) -> Vec<T> {
@@ -146,7 +162,10 @@ mod tests {
     use super::*;
 
     fn keys(names: &[&str]) -> Vec<Bytes> {
-        names.iter().map(|n| Bytes::copy_from_slice(n.as_bytes())).collect()
+        names
+            .iter()
+            .map(|n| Bytes::copy_from_slice(n.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -161,7 +180,12 @@ mod tests {
     fn split_and_gather_keep_argument_order() {
         let names: Vec<String> = (0..20).map(|i| format!("key:{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let Split::Parts { parts, gather: how, nr_keys } = split(Command::MGet(keys(&refs)), 3) else {
+        let Split::Parts {
+            parts,
+            gather: how,
+            nr_keys,
+        } = split(Command::MGet(keys(&refs)), 3)
+        else {
             panic!("20 keys over 3 shards must split");
         };
         assert!(parts.len() > 1);
@@ -169,8 +193,13 @@ mod tests {
         let answered = parts
             .into_iter()
             .map(|part| {
-                let Command::MGet(ks) = part.command else { unreachable!() };
-                (part.positions, Reply::Array(ks.into_iter().map(Reply::Bulk).collect()))
+                let Command::MGet(ks) = part.command else {
+                    unreachable!()
+                };
+                (
+                    part.positions,
+                    Reply::Array(ks.into_iter().map(Reply::Bulk).collect()),
+                )
             })
             .collect();
         assert_eq!(

@@ -22,9 +22,23 @@ type CommandRow = (&'static str, i64, &'static [&'static str], i64, i64, i64);
 /// Every command we serve, as `COMMAND INFO` describes it.
 pub const COMMAND_TABLE: &[CommandRow] = &[
     ("append", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("client", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    (
+        "client",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+    ),
     ("command", -1, &["loading", "stale"], 0, 0, 0),
-    ("config", -2, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    (
+        "config",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+    ),
     ("dbsize", 1, &["readonly", "fast"], 0, 0, 0),
     ("decr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
     ("decrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
@@ -41,7 +55,14 @@ pub const COMMAND_TABLE: &[CommandRow] = &[
     ("getex", -2, &["write", "fast"], 1, 1, 1),
     ("getrange", 4, &["readonly"], 1, 1, 1),
     ("getset", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("hello", -1, &["noscript", "loading", "stale", "fast"], 0, 0, 0),
+    (
+        "hello",
+        -1,
+        &["noscript", "loading", "stale", "fast"],
+        0,
+        0,
+        0,
+    ),
     ("incr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
     ("incrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
     ("info", -1, &["loading", "stale"], 0, 0, 0),
@@ -61,7 +82,14 @@ pub const COMMAND_TABLE: &[CommandRow] = &[
     ("set", -3, &["write", "denyoom"], 1, 1, 1),
     ("setnx", 3, &["write", "denyoom", "fast"], 1, 1, 1),
     ("setrange", 4, &["write", "denyoom"], 1, 1, 1),
-    ("shutdown", -1, &["admin", "noscript", "loading", "stale"], 0, 0, 0),
+    (
+        "shutdown",
+        -1,
+        &["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+    ),
     ("strlen", 2, &["readonly", "fast"], 1, 1, 1),
     ("time", 1, &["loading", "stale", "fast"], 0, 0, 0),
     ("ttl", 2, &["readonly", "fast"], 1, 1, 1),
@@ -133,7 +161,10 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         Command::ConfigGet(patterns) => {
             let mut out = Vec::new();
             for (name, value) in shard.config.config_pairs() {
-                if patterns.iter().any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes())) {
+                if patterns
+                    .iter()
+                    .any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes()))
+                {
                     out.push(Reply::bulk(name.as_bytes()));
                     out.push(Reply::Bulk(Bytes::from(value)));
                 }
@@ -168,7 +199,12 @@ fn command_command(sub: &CommandSub) -> Reply {
     match sub {
         CommandSub::All => Reply::Array(COMMAND_TABLE.iter().map(command_info).collect()),
         CommandSub::Count => Reply::Integer(COMMAND_TABLE.len() as i64),
-        CommandSub::List => Reply::Array(COMMAND_TABLE.iter().map(|r| Reply::bulk(r.0.as_bytes())).collect()),
+        CommandSub::List => Reply::Array(
+            COMMAND_TABLE
+                .iter()
+                .map(|r| Reply::bulk(r.0.as_bytes()))
+                .collect(),
+        ),
         CommandSub::Info(names) if names.is_empty() => {
             Reply::Array(COMMAND_TABLE.iter().map(command_info).collect())
         }
@@ -189,11 +225,18 @@ fn command_command(sub: &CommandSub) -> Reply {
                 out.push(Reply::bulk(row.0.as_bytes()));
                 out.push(Reply::Array(vec![
                     Reply::bulk(b"summary"),
-                    Reply::Bulk(Bytes::from(format!("The Redis {} command, served by shardcask", row.0.to_uppercase()))),
+                    Reply::Bulk(Bytes::from(format!(
+                        "The Redis {} command, served by shardcask",
+                        row.0.to_uppercase()
+                    ))),
                     Reply::bulk(b"since"),
                     Reply::bulk(b"1.0.0"),
                     Reply::bulk(b"group"),
-                    Reply::bulk(if row.3 > 0 { b"string".as_slice() } else { b"server".as_slice() }),
+                    Reply::bulk(if row.3 > 0 {
+                        b"string".as_slice()
+                    } else {
+                        b"server".as_slice()
+                    }),
                 ]));
             }
             Reply::Array(out)
@@ -253,7 +296,11 @@ fn shard_client_line(shard: &Shard, client_id: u64) -> String {
 
 /// Sends `request` to shard `target` (itself without the mesh) and awaits
 /// the answer.
-pub async fn call_shard(shard: &Rc<Shard>, target: usize, request: ShardRequest) -> Option<ShardResponse> {
+pub async fn call_shard(
+    shard: &Rc<Shard>,
+    target: usize,
+    request: ShardRequest,
+) -> Option<ShardResponse> {
     if target == shard.id {
         Some(shard.clone().serve(request).await)
     } else {
@@ -263,13 +310,19 @@ pub async fn call_shard(shard: &Rc<Shard>, target: usize, request: ShardRequest)
 
 /// Sends a request built by `make` to every shard concurrently; answers in
 /// shard order.
-pub async fn scatter(shard: &Rc<Shard>, make: impl Fn() -> ShardRequest) -> Vec<Option<ShardResponse>> {
+pub async fn scatter(
+    shard: &Rc<Shard>,
+    make: impl Fn() -> ShardRequest,
+) -> Vec<Option<ShardResponse>> {
     let mut tasks = Vec::new();
     for target in 0..shard.nr_shards {
         if target != shard.id {
             let me = shard.clone();
             let request = make();
-            tasks.push((target, glommio::spawn_local(async move { me.mesh.call(target, request).await })));
+            tasks.push((
+                target,
+                glommio::spawn_local(async move { me.mesh.call(target, request).await }),
+            ));
         }
     }
     let mut answers: Vec<Option<ShardResponse>> = (0..shard.nr_shards).map(|_| None).collect();
@@ -300,7 +353,13 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             scatter(shard, || ShardRequest::DbSize)
                 .await
                 .into_iter()
-                .map(|a| if let Some(ShardResponse::Count(n)) = a { n as i64 } else { 0 })
+                .map(|a| {
+                    if let Some(ShardResponse::Count(n)) = a {
+                        n as i64
+                    } else {
+                        0
+                    }
+                })
                 .sum(),
         ),
         Command::FlushAll => {
@@ -316,9 +375,12 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             }
             Reply::Array(keys)
         }
-        Command::Scan { cursor, pattern, count, type_filter } => {
-            scan(shard, cursor, pattern, count, type_filter).await
-        }
+        Command::Scan {
+            cursor,
+            pattern,
+            count,
+            type_filter,
+        } => scan(shard, cursor, pattern, count, type_filter).await,
         Command::Client(ClientSub::List) => {
             let mut text = String::new();
             for answer in scatter(shard, || ShardRequest::ClientList).await {
@@ -378,7 +440,10 @@ async fn scan(
             pattern: pattern.clone(),
         };
         match call_shard(shard, owner, request).await {
-            Some(ShardResponse::ScanPage { keys: found, next_slot }) => {
+            Some(ShardResponse::ScanPage {
+                keys: found,
+                next_slot,
+            }) => {
                 keys.extend(found);
                 slot = next_slot.max(slot + 1);
             }
@@ -404,7 +469,9 @@ async fn msetnx_across_shards(shard: &Rc<Shard>, pairs: Vec<(Bytes, Bytes)>) -> 
     for (key, value) in pairs {
         by_shard[shard_for(&key, shard.nr_shards)].push((key, value));
     }
-    let involved: Vec<usize> = (0..shard.nr_shards).filter(|&s| !by_shard[s].is_empty()).collect();
+    let involved: Vec<usize> = (0..shard.nr_shards)
+        .filter(|&s| !by_shard[s].is_empty())
+        .collect();
     let mut existing = 0;
     for &target in &involved {
         let keys = by_shard[target].iter().map(|(k, _)| k.clone()).collect();
@@ -418,7 +485,10 @@ async fn msetnx_across_shards(shard: &Rc<Shard>, pairs: Vec<(Bytes, Bytes)>) -> 
     for &target in &involved {
         let pairs = std::mem::take(&mut by_shard[target]);
         let keys = pairs.iter().map(|(k, _)| k.clone()).collect();
-        let request = ShardRequest::Unlatch { keys, pairs: commit.then_some(pairs) };
+        let request = ShardRequest::Unlatch {
+            keys,
+            pairs: commit.then_some(pairs),
+        };
         if let Some(e) = first_error(vec![call_shard(shard, target, request).await]) {
             error.get_or_insert(e);
         }
@@ -466,7 +536,10 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
         );
     }
     if wanted("memory") {
-        let _ = write!(out, "# Memory\r\nused_memory:{rss}\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\n\r\n");
+        let _ = write!(
+            out,
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\n\r\n"
+        );
     }
     if wanted("persistence") {
         let t = total.as_ref();
@@ -504,7 +577,10 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
     }
     if wanted("cpu") {
         let (user, system) = rusage_seconds();
-        let _ = write!(out, "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n");
+        let _ = write!(
+            out,
+            "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n"
+        );
     }
     if wanted("keyspace") {
         out.push_str("# Keyspace\r\n");

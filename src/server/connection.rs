@@ -79,8 +79,12 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     shard.clients.borrow_mut().insert(
         client_id,
         ClientInfo {
-            addr: stream.peer_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
-            laddr: stream.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            addr: stream
+                .peer_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            laddr: stream
+                .local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string()),
             name: Default::default(),
             lib_name: Default::default(),
             lib_ver: Default::default(),
@@ -115,12 +119,19 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
         loop {
             match parse_request(&mut input, &limits) {
                 Ok(Parsed::Command(args)) => {
-                    if plan(&shard, client_id, args, &mut batch, &mut output).await == After::Close {
+                    if plan(&shard, client_id, args, &mut batch, &mut output).await == After::Close
+                    {
                         after = After::Close;
                         break;
                     }
                     if batch.keyed >= MAX_BATCH {
-                        run_batch(&shard, std::mem::replace(&mut batch, Batch::new(shard.nr_shards)), &mut output, started).await;
+                        run_batch(
+                            &shard,
+                            std::mem::replace(&mut batch, Batch::new(shard.nr_shards)),
+                            &mut output,
+                            started,
+                        )
+                        .await;
                         if write_out(&shard, &mut stream, &mut output).await.is_err() {
                             break 'connection;
                         }
@@ -129,7 +140,13 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                 Ok(Parsed::Empty) => continue,
                 Ok(Parsed::Incomplete) => break,
                 Err(error) => {
-                    run_batch(&shard, std::mem::replace(&mut batch, Batch::new(shard.nr_shards)), &mut output, started).await;
+                    run_batch(
+                        &shard,
+                        std::mem::replace(&mut batch, Batch::new(shard.nr_shards)),
+                        &mut output,
+                        started,
+                    )
+                    .await;
                     bump(&shard.stats.protocol_errors, 1);
                     tracing::debug!(client_id, %error, "protocol error, closing connection");
                     Reply::error(error.message()).encode(&mut output);
@@ -151,7 +168,11 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     shard.clients.borrow_mut().remove(&client_id);
 }
 
-async fn write_out(shard: &Shard, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+async fn write_out(
+    shard: &Shard,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
     if output.is_empty() {
         return Ok(());
     }
@@ -196,14 +217,31 @@ async fn plan(
         match split(command, shard.nr_shards) {
             Split::One(target, command) => {
                 let index = batch.push_to(target, command);
-                batch.slots.push(Slot::One { shard: target, index });
+                batch.slots.push(Slot::One {
+                    shard: target,
+                    index,
+                });
             }
-            Split::Parts { parts, gather, nr_keys } => {
+            Split::Parts {
+                parts,
+                gather,
+                nr_keys,
+            } => {
                 let parts = parts
                     .into_iter()
-                    .map(|part| (part.shard, batch.push_to(part.shard, part.command), part.positions))
+                    .map(|part| {
+                        (
+                            part.shard,
+                            batch.push_to(part.shard, part.command),
+                            part.positions,
+                        )
+                    })
                     .collect();
-                batch.slots.push(Slot::Parts { gather, nr_keys, parts });
+                batch.slots.push(Slot::Parts {
+                    gather,
+                    nr_keys,
+                    parts,
+                });
             }
             Split::CrossShardMSetNx(pairs) => {
                 return barrier(shard, Command::MSetNx(pairs), batch, output).await;
@@ -214,7 +252,11 @@ async fn plan(
     if let Some(reply) = admin::immediate(shard, client_id, &command) {
         batch.slots.push(Slot::Ready(reply));
         bump(&shard.stats.others, 1);
-        return if command == Command::Quit { After::Close } else { After::Continue };
+        return if command == Command::Quit {
+            After::Close
+        } else {
+            After::Continue
+        };
     }
     match command {
         Command::Client(ClientSub::List)
@@ -235,7 +277,12 @@ async fn plan(
 }
 
 /// Runs everything batched so far, then `command`, appending both replies.
-async fn barrier(shard: &Rc<Shard>, command: Command, batch: &mut Batch, output: &mut BytesMut) -> After {
+async fn barrier(
+    shard: &Rc<Shard>,
+    command: Command,
+    batch: &mut Batch,
+    output: &mut BytesMut,
+) -> After {
     let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
     run_batch(shard, pending, output, Instant::now()).await;
     match admin::with_shards(shard, command).await {
@@ -277,7 +324,9 @@ async fn run_batch(shard: &Rc<Shard>, batch: Batch, output: &mut BytesMut, start
             .into_iter()
             .map(|(target, commands)| {
                 let me = shard.clone();
-                let task = glommio::spawn_local(async move { me.mesh.call(target, ShardRequest::Batch(commands)).await });
+                let task = glommio::spawn_local(async move {
+                    me.mesh.call(target, ShardRequest::Batch(commands)).await
+                });
                 (target, task)
             })
             .collect();
@@ -291,13 +340,22 @@ async fn run_batch(shard: &Rc<Shard>, batch: Batch, output: &mut BytesMut, start
     let mut take = |target: usize, index: usize| {
         results[target]
             .get_mut(index)
-            .map_or(Reply::err("ERR shard unavailable"), |r| std::mem::replace(r, Reply::Nil))
+            .map_or(Reply::err("ERR shard unavailable"), |r| {
+                std::mem::replace(r, Reply::Nil)
+            })
     };
     for slot in batch.slots {
         let reply = match slot {
             Slot::Ready(reply) => reply,
-            Slot::One { shard: target, index } => take(target, index),
-            Slot::Parts { gather: how, nr_keys, parts } => {
+            Slot::One {
+                shard: target,
+                index,
+            } => take(target, index),
+            Slot::Parts {
+                gather: how,
+                nr_keys,
+                parts,
+            } => {
                 let answered = parts
                     .into_iter()
                     .map(|(target, index, positions)| (positions, take(target, index)))

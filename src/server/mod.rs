@@ -31,10 +31,14 @@ pub enum StartError {
     #[error("data directory {0} is not usable: {1}")]
     Dir(PathBuf, std::io::Error),
     /// Another process holds the data directory's lock.
-    #[error("data directory {0} is locked by another shardcask process{1}; stop it or use another --dir")]
+    #[error(
+        "data directory {0} is locked by another shardcask process{1}; stop it or use another --dir"
+    )]
     Locked(PathBuf, String),
     /// The directory was created with another number of shards.
-    #[error("data directory {dir} holds {found} shard(s) but --shards is {wanted}; start with --shards {found} (resharding is not supported yet)")]
+    #[error(
+        "data directory {dir} holds {found} shard(s) but --shards is {wanted}; start with --shards {found} (resharding is not supported yet)"
+    )]
     ShardCount {
         /// The data directory.
         dir: PathBuf,
@@ -44,7 +48,9 @@ pub enum StartError {
         wanted: usize,
     },
     /// The listen address is taken or not bindable.
-    #[error("cannot listen on {0}: {1} (is another server using the port? pick another with --listen)")]
+    #[error(
+        "cannot listen on {0}: {1} (is another server using the port? pick another with --listen)"
+    )]
     Listen(SocketAddr, std::io::Error),
     /// An executor could not start.
     #[error("{0}")]
@@ -108,7 +114,8 @@ fn check_shard_count(dir: &Path, nr_shards: usize) -> Result<(), StartError> {
             }
             Ok(())
         }
-        Err(_) => std::fs::write(&path, format!("{nr_shards}\n")).map_err(|e| StartError::Dir(dir.to_path_buf(), e)),
+        Err(_) => std::fs::write(&path, format!("{nr_shards}\n"))
+            .map_err(|e| StartError::Dir(dir.to_path_buf(), e)),
     }
 }
 
@@ -122,7 +129,10 @@ fn raise_memlock_limit() -> u64 {
             return 0;
         }
         if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) == 0 {
                 return raised.rlim_cur;
             }
@@ -134,13 +144,17 @@ fn raise_memlock_limit() -> u64 {
 fn describe_executor_error(error: &glommio::GlommioError<()>, memlock: u64) -> String {
     let text = error.to_string();
     let kib = memlock / 1024;
-    if text.contains("MemLock") || text.contains("memlock") || text.contains("Cannot allocate memory") {
+    if text.contains("MemLock")
+        || text.contains("memlock")
+        || text.contains("Cannot allocate memory")
+    {
         format!(
             "could not start an io_uring executor: {text}. glommio locks memory for its I/O rings and buffers \
              and the locked-memory limit is {kib} KiB: raise it, e.g. `ulimit -l unlimited` (or at least \
              `ulimit -l 65536`) in the shell that starts shardcask, or LimitMEMLOCK=infinity in a systemd unit"
         )
-    } else if text.contains("Function not implemented") || text.contains("Operation not permitted") {
+    } else if text.contains("Function not implemented") || text.contains("Operation not permitted")
+    {
         format!(
             "could not start an io_uring executor: {text}. io_uring is unavailable: shardcask needs Linux 5.8+ \
              with io_uring enabled (check `sysctl kernel.io_uring_disabled` and container seccomp profiles)"
@@ -162,8 +176,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     // shards) and fail early, with a clear message, if it is taken: a plain
     // bind refuses a port held by anyone, SO_REUSEPORT or not.
     let listen = {
-        let probe = std::net::TcpListener::bind(config.listen).map_err(|e| StartError::Listen(config.listen, e))?;
-        probe.local_addr().map_err(|e| StartError::Listen(config.listen, e))?
+        let probe = std::net::TcpListener::bind(config.listen)
+            .map_err(|e| StartError::Listen(config.listen, e))?;
+        probe
+            .local_addr()
+            .map_err(|e| StartError::Listen(config.listen, e))?
     };
     let mut config = config;
     config.listen = listen;
@@ -188,7 +205,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 {
                     Ok(executor) => executor,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(StartError::Executor(describe_executor_error(&e, memlock))));
+                        let _ = ready_tx.send(Err(StartError::Executor(describe_executor_error(
+                            &e, memlock,
+                        ))));
                         return;
                     }
                 };
@@ -202,11 +221,18 @@ pub fn run(config: Config) -> Result<(), StartError> {
         match ready_rx.recv() {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => return Err(error),
-            Err(_) => return Err(StartError::Executor("a shard exited during start-up".into())),
+            Err(_) => {
+                return Err(StartError::Executor(
+                    "a shard exited during start-up".into(),
+                ));
+            }
         }
     }
     shutdown::spawn_signal_thread();
-    println!("shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}", config.dir.display());
+    println!(
+        "shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}",
+        config.dir.display()
+    );
     for thread in threads {
         let _ = thread.join();
     }
@@ -217,7 +243,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
 /// Everything one shard does, from joining the mesh to the final sync.
 async fn run_shard(
     config: Rc<Config>,
-    mesh_builder: glommio::channels::channel_mesh::MeshBuilder<MeshMsg, glommio::channels::channel_mesh::Full>,
+    mesh_builder: glommio::channels::channel_mesh::MeshBuilder<
+        MeshMsg,
+        glommio::channels::channel_mesh::Full,
+    >,
     cpu: Option<usize>,
     ready: mpsc::Sender<Result<usize, StartError>>,
 ) {
@@ -267,7 +296,10 @@ async fn run_shard(
     let listener = match TcpListener::bind(config.listen) {
         Ok(listener) => listener,
         Err(e) => {
-            let _ = ready.send(Err(StartError::Listen(config.listen, std::io::Error::other(e.to_string()))));
+            let _ = ready.send(Err(StartError::Listen(
+                config.listen,
+                std::io::Error::other(e.to_string()),
+            )));
             return;
         }
     };
@@ -293,7 +325,11 @@ async fn run_shard(
     .detach();
 
     if id == 0 && config.stats_interval > 0 {
-        glommio::spawn_local(report_stats(shard.clone(), Duration::from_secs(config.stats_interval))).detach();
+        glommio::spawn_local(report_stats(
+            shard.clone(),
+            Duration::from_secs(config.stats_interval),
+        ))
+        .detach();
     }
 
     accept_loop(&shard, &listener).await;
@@ -306,7 +342,11 @@ async fn run_shard(
         glommio::timer::sleep(Duration::from_millis(5)).await;
     }
     if !shard.clients.borrow().is_empty() {
-        tracing::warn!(shard = id, open = shard.clients.borrow().len(), "closing connections that did not drain in time");
+        tracing::warn!(
+            shard = id,
+            open = shard.clients.borrow().len(),
+            "closing connections that did not drain in time"
+        );
     }
     shutdown::drained_and_wait_all(shard.nr_shards).await;
     if let Err(e) = store.close().await {
@@ -346,7 +386,10 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
         let conn_shard = shard.clone();
         glommio::spawn_local(async move {
             connection::serve(conn_shard.clone(), stream, client_id).await;
-            conn_shard.stats.connections.set(conn_shard.stats.connections.get() - 1);
+            conn_shard
+                .stats
+                .connections
+                .set(conn_shard.stats.connections.get() - 1);
             OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
         })
         .detach();

@@ -98,8 +98,14 @@ impl Shard {
     /// Serves a request, from a peer or from this shard's own connections.
     pub async fn serve(self: Rc<Self>, request: ShardRequest) -> ShardResponse {
         match request {
-            ShardRequest::Batch(commands) => ShardResponse::Replies(self.execute_batch(commands).await),
-            ShardRequest::Scan { start_slot, count, pattern } => {
+            ShardRequest::Batch(commands) => {
+                ShardResponse::Replies(self.execute_batch(commands).await)
+            }
+            ShardRequest::Scan {
+                start_slot,
+                count,
+                pattern,
+            } => {
                 let (keys, next_slot) = self.scan_page(start_slot, count, pattern.as_deref());
                 ShardResponse::ScanPage { keys, next_slot }
             }
@@ -186,7 +192,12 @@ impl Shard {
 
     /// Keys of slots `start_slot..` within this shard's range, until `count`
     /// keys were collected; returns them and the next slot to visit.
-    fn scan_page(&self, start_slot: u16, count: usize, pattern: Option<&[u8]>) -> (Vec<Bytes>, u16) {
+    fn scan_page(
+        &self,
+        start_slot: u16,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> (Vec<Bytes>, u16) {
         bump(&self.stats.others, 1);
         let range = slot_range(self.id, self.nr_shards);
         let now = now_ms();
@@ -280,9 +291,11 @@ impl Shard {
         loop {
             let busy = {
                 let latched = self.latched.borrow();
-                commands
-                    .iter()
-                    .any(|c| crate::router::plan::keys_of(c).iter().any(|k| latched.contains(*k)))
+                commands.iter().any(|c| {
+                    crate::router::plan::keys_of(c)
+                        .iter()
+                        .any(|k| latched.contains(*k))
+                })
             };
             if !busy {
                 return;

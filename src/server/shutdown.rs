@@ -72,7 +72,10 @@ pub fn spawn_signal_thread() {
                         eprintln!("second signal: exiting without draining");
                         std::process::exit(1);
                     }
-                    tracing::info!(signal, "signal received: draining connections, syncing, exiting");
+                    tracing::info!(
+                        signal,
+                        "signal received: draining connections, syncing, exiting"
+                    );
                     request();
                 }
             }

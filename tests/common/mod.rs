@@ -29,7 +29,10 @@ pub struct Server {
 pub fn data_dir() -> tempfile::TempDir {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
-    tempfile::Builder::new().prefix("shardcask-test-").tempdir_in(base).unwrap()
+    tempfile::Builder::new()
+        .prefix("shardcask-test-")
+        .tempdir_in(base)
+        .unwrap()
 }
 
 impl Server {
@@ -112,13 +115,17 @@ impl Server {
     /// A connected `redis` crate client.
     pub fn client(&self) -> redis::Connection {
         let client = redis::Client::open(format!("redis://{}/", self.addr)).unwrap();
-        client.get_connection().expect("connect with the redis crate")
+        client
+            .get_connection()
+            .expect("connect with the redis crate")
     }
 
     /// A raw TCP stream with a read timeout.
     pub fn raw(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         stream
     }
