@@ -69,6 +69,9 @@ pub enum Split {
     CrossShardMSetNx(Vec<(Bytes, Bytes)>),
 }
 
+/// Builds one shard's part from the argument positions of its keys.
+type PartBuilder<'a> = Box<dyn Fn(&[usize]) -> Command + 'a>;
+
 /// Routes a keyed command among `nr_shards` shards.
 pub fn split(command: Command, nr_shards: usize) -> Split {
     let keys = keys_of(&command);
@@ -85,7 +88,7 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
     };
     let mut positions = vec![Vec::new(); nr_shards];
     group(&mut positions);
-    let (gather, build): (Gather, Box<dyn Fn(&[usize]) -> Command>) = match &command {
+    let (gather, build): (Gather, PartBuilder<'_>) = match &command {
         Command::MGet(keys) => (
             Gather::Array,
             Box::new(move |p| Command::MGet(pick(keys, p))),

@@ -129,15 +129,13 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         Command::Select(0) => Reply::OK,
         Command::Select(_) => Reply::err("ERR DB index is out of range"),
         Command::Hello { protover, setname } => {
-            if let Some(version) = protover {
-                if *version != 2 {
-                    return Some(Reply::err("NOPROTO unsupported protocol version"));
-                }
+            if protover.is_some_and(|version| version != 2) {
+                return Some(Reply::err("NOPROTO unsupported protocol version"));
             }
-            if let Some(name) = setname {
-                if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-                    client.name = name.clone();
-                }
+            if let Some(name) = setname
+                && let Some(client) = shard.clients.borrow_mut().get_mut(&client_id)
+            {
+                client.name = name.clone();
             }
             Reply::Array(vec![
                 Reply::bulk(b"server"),

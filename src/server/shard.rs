@@ -176,14 +176,14 @@ impl Shard {
             }
             replies.push(execute(&self.store, command, &mut ctx).await);
         }
-        if let Some(ticket) = ctx.ticket {
-            if let Err(e) = self.store.wait_durable(ticket).await {
-                // The store rolled these writes back: none is acknowledged.
-                let reply = storage_error(&e);
-                for index in writes {
-                    if !replies[index].is_error() {
-                        replies[index] = reply.clone();
-                    }
+        if let Some(ticket) = ctx.ticket
+            && let Err(e) = self.store.wait_durable(ticket).await
+        {
+            // The store rolled these writes back: none is acknowledged.
+            let reply = storage_error(&e);
+            for index in writes {
+                if !replies[index].is_error() {
+                    replies[index] = reply.clone();
                 }
             }
         }
