@@ -3,7 +3,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashSet;
@@ -164,6 +167,10 @@ impl Shard {
         };
         let mut replies = Vec::with_capacity(commands.len());
         let mut writes = Vec::new();
+        // Reads between two writes run concurrently: no write of this batch
+        // lies between them, so their order is not observable, and a
+        // pipeline of GETs that miss memory keeps many disk reads in flight.
+        let mut reads: Vec<(usize, Command)> = Vec::new();
         for command in commands {
             let is_write = command.is_write();
             match &command {
@@ -172,10 +179,16 @@ impl Shard {
                 _ => bump(&self.stats.others, 1),
             }
             if is_write {
+                self.run_reads(std::mem::take(&mut reads), &mut replies, &mut ctx)
+                    .await;
                 writes.push(replies.len());
+                replies.push(execute(&self.store, command, &mut ctx).await);
+            } else {
+                reads.push((replies.len(), command));
+                replies.push(Reply::Nil);
             }
-            replies.push(execute(&self.store, command, &mut ctx).await);
         }
+        self.run_reads(reads, &mut replies, &mut ctx).await;
         if let Some(ticket) = ctx.ticket
             && let Err(e) = self.store.wait_durable(ticket).await
         {
@@ -188,6 +201,38 @@ impl Shard {
             }
         }
         replies
+    }
+
+    /// Runs read-only commands concurrently and puts their replies at their
+    /// positions.
+    async fn run_reads(
+        &self,
+        reads: Vec<(usize, Command)>,
+        replies: &mut [Reply],
+        ctx: &mut ExecCtx,
+    ) {
+        if reads.len() <= 1 {
+            for (position, command) in reads {
+                replies[position] = execute(&self.store, command, ctx).await;
+            }
+            return;
+        }
+        let store = &self.store;
+        let template = ctx.clone();
+        let results = join_all(reads.into_iter().map(|(position, command)| {
+            let mut read_ctx = template.clone();
+            async move {
+                let reply = execute(store, command, &mut read_ctx).await;
+                (position, reply, read_ctx.ticket)
+            }
+        }))
+        .await;
+        for (position, reply, ticket) in results {
+            replies[position] = reply;
+            if let Some(ticket) = ticket {
+                ctx.wrote(ticket);
+            }
+        }
     }
 
     /// Keys of slots `start_slot..` within this shard's range, until `count`
@@ -304,6 +349,29 @@ impl Shard {
             released.await;
         }
     }
+}
+
+/// Polls every future until all are done; outputs in input order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
 }
 
 /// The error reply for a storage failure.
