@@ -71,6 +71,17 @@ pub struct Config {
     #[arg(long, default_value_t = 10000)]
     pub max_connections: usize,
 
+    /// Most reply bytes a connection gathers before writing them: pipelined
+    /// requests are run in batches cut to stay near this (a single reply may
+    /// be larger), and a client is not read from while its replies wait.
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    pub client_output_limit: u64,
+
+    /// Seconds a client may leave its pending replies unread (the socket
+    /// accepting no byte of them) before it is disconnected; 0 = wait forever.
+    #[arg(long, default_value_t = 60)]
+    pub client_output_timeout: u64,
+
     /// Seconds between per-core stats tables on stdout; 0 turns them off.
     #[arg(long, default_value_t = 10)]
     pub stats_interval: u64,
@@ -139,6 +150,11 @@ impl Config {
             ("max-key-size", self.max_key_size.to_string()),
             ("max-value-size", self.max_value_size.to_string()),
             ("max-connections", self.max_connections.to_string()),
+            ("client-output-limit", self.client_output_limit.to_string()),
+            (
+                "client-output-timeout",
+                self.client_output_timeout.to_string(),
+            ),
             ("stats-interval", self.stats_interval.to_string()),
         ]
     }

@@ -7,9 +7,20 @@
 //! and acknowledges it once its writes are durable. Commands that look at
 //! every shard (DBSIZE, KEYS, SCAN, INFO, FLUSHALL, ...) act as barriers: the
 //! keyed commands before them finish first.
+//!
+//! Output is bounded per client, like Redis's client-output-buffer-limit:
+//! - a batch is cut at [`MAX_BATCH`] commands, and at fewer when the last
+//!   batch's replies were big, so one batch's replies stay near
+//!   `--client-output-limit` (only a single reply larger than that can pass
+//!   it);
+//! - while replies wait for the socket, the connection neither reads nor
+//!   runs anything, so a client that does not read its replies holds at most
+//!   one batch of them (its further requests back up in its own socket);
+//! - a client whose socket accepts no byte of its pending replies for
+//!   `--client-output-timeout` seconds is disconnected.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +35,7 @@ use crate::router::{ShardRequest, ShardResponse};
 use crate::stats::bump;
 
 /// Most commands run as one batch before replies are written.
-const MAX_BATCH: usize = 512;
+pub const MAX_BATCH: usize = 512;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -46,7 +57,6 @@ enum Slot {
 struct Batch {
     slots: Vec<Slot>,
     per_shard: Vec<Vec<Command>>,
-    keyed: usize,
 }
 
 impl Batch {
@@ -54,12 +64,10 @@ impl Batch {
         Batch {
             slots: Vec::new(),
             per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
-            keyed: 0,
         }
     }
 
     fn push_to(&mut self, shard: usize, command: Command) -> usize {
-        self.keyed += 1;
         self.per_shard[shard].push(command);
         self.per_shard[shard].len() - 1
     }
@@ -97,6 +105,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
         max_bulk_len: shard.config.max_value_size.max(shard.config.max_key_size),
         ..ParseLimits::default()
     };
+    let timeout = shard.config.client_output_timeout;
+    let _ = stream.set_write_timeout((timeout > 0).then(|| Duration::from_secs(timeout)));
+    let mut sizer = BatchSizer::new(shard.config.client_output_limit);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut output = BytesMut::with_capacity(16 * 1024);
@@ -124,7 +135,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                         after = After::Close;
                         break;
                     }
-                    if batch.keyed >= MAX_BATCH {
+                    if batch.slots.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
+                        let before = output.len();
+                        let nr_commands = batch.slots.len();
                         run_batch(
                             &shard,
                             std::mem::replace(&mut batch, Batch::new(shard.nr_shards)),
@@ -132,7 +145,11 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                             started,
                         )
                         .await;
-                        if write_out(&shard, &mut stream, &mut output).await.is_err() {
+                        sizer.observe(output.len() - before, nr_commands);
+                        if write_out(&shard, client_id, &mut stream, &mut output)
+                            .await
+                            .is_err()
+                        {
                             break 'connection;
                         }
                     }
@@ -155,8 +172,15 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                 }
             }
         }
+        let before = output.len();
+        let nr_commands = batch.slots.len();
         run_batch(&shard, batch, &mut output, started).await;
-        if write_out(&shard, &mut stream, &mut output).await.is_err() || after == After::Close {
+        sizer.observe(output.len().saturating_sub(before), nr_commands);
+        if write_out(&shard, client_id, &mut stream, &mut output)
+            .await
+            .is_err()
+            || after == After::Close
+        {
             break;
         }
         // Do not keep a huge buffer alive for an idle connection.
@@ -168,8 +192,46 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     shard.clients.borrow_mut().remove(&client_id);
 }
 
+/// Sizes batches so that one batch's replies stay near the output limit:
+/// after each batch, the cap becomes the number of replies of the size just
+/// seen that fit in the limit (at least one, at most [`MAX_BATCH`]). It
+/// starts at [`FIRST_BATCH`] and at most doubles per batch, so a client's
+/// first pipeline of big replies cannot overshoot before anything was seen.
+struct BatchSizer {
+    /// `--client-output-limit`.
+    limit: u64,
+    /// Most commands the next batch may hold.
+    cap: usize,
+}
+
+/// The batch cap of a new connection.
+const FIRST_BATCH: usize = 16;
+
+impl BatchSizer {
+    fn new(limit: u64) -> BatchSizer {
+        BatchSizer {
+            limit: limit.max(1),
+            cap: FIRST_BATCH,
+        }
+    }
+
+    /// Learns from a batch of `nr_commands` whose replies took `bytes`.
+    fn observe(&mut self, bytes: usize, nr_commands: usize) {
+        if nr_commands == 0 {
+            return;
+        }
+        let per_reply = (bytes as u64 / nr_commands as u64).max(1);
+        let fits = (self.limit / per_reply).clamp(1, MAX_BATCH as u64) as usize;
+        self.cap = fits.min(self.cap.saturating_mul(2));
+    }
+}
+
+/// Writes every pending reply. The socket's write timeout
+/// (`--client-output-timeout`) fails the write when the client accepts
+/// nothing for that long; the caller then drops the connection.
 async fn write_out(
     shard: &Shard,
+    client_id: u64,
     stream: &mut TcpStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
@@ -178,6 +240,15 @@ async fn write_out(
     }
     bump(&shard.stats.net_out, output.len() as u64);
     let result = stream.write_all(output).await;
+    if let Err(error) = &result
+        && error.kind() == std::io::ErrorKind::TimedOut
+    {
+        tracing::info!(
+            client_id,
+            pending = output.len(),
+            "client did not read its replies within --client-output-timeout, disconnecting"
+        );
+    }
     output.clear();
     if output.capacity() > 4 * READ_CHUNK {
         *output = BytesMut::with_capacity(16 * 1024);

@@ -22,6 +22,8 @@ pub struct Server {
     args: Vec<String>,
     /// Lines it wrote to stderr, collected in the background.
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Lines it wrote to stdout (the ready line, stats tables).
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _tempdir: Option<tempfile::TempDir>,
 }
 
@@ -54,6 +56,7 @@ impl Server {
             dir,
             args,
             stderr: Default::default(),
+            stdout: Default::default(),
             _tempdir: Some(tempdir),
         };
         server.spawn("127.0.0.1:0".parse().unwrap());
@@ -82,9 +85,11 @@ impl Server {
             }
         });
         let (tx, rx) = mpsc::channel();
+        let stdout_lines = self.stdout.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                stdout_lines.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.strip_prefix("shardcask ready: listening on ") {
                     let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
                     if let Some(tx) = tx.take() {
@@ -105,6 +110,11 @@ impl Server {
             }
         }
         self.child = Some(child);
+    }
+
+    /// Everything the server wrote to stdout so far.
+    pub fn stdout_text(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
     }
 
     /// Everything the server wrote to stderr so far.
@@ -222,4 +232,86 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);
     out
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS of /proc/<pid>/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+/// Raises this process's soft open-file limit to the hard one (children
+/// started afterwards inherit it); returns the new soft limit.
+pub fn raise_nofile_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit on a stack struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur
+    }
+}
+
+/// A RESP multibulk request.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A small seeded PRNG (SplitMix64) so every random test prints a seed that
+/// replays it.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// A seed from the env var `name` if set, else from the clock.
+    pub fn seed_from_env(name: &str) -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            })
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// `len` random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next_u64() as u8).collect()
+    }
 }
