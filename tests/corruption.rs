@@ -196,8 +196,7 @@ fn truncation_across_a_multi_block_last_record() {
     // boundaries, and at every 61st offset elsewhere.
     truncate_last_record(39, |relative| {
         let near = |mark: usize| relative.abs_diff(mark) <= 2;
-        relative < 48
-            || relative > 9000 - 16
+        !(48..=9000 - 16).contains(&relative)
             || relative % 61 == 0
             || (0..20).any(|k| near(k * 512))
     });
