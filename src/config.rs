@@ -25,7 +25,7 @@ pub enum SyncPolicy {
 
 /// shardcask: a thread-per-core Bitcask key-value server speaking the Redis protocol.
 #[derive(Debug, Clone, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_override_self = true)]
 pub struct Config {
     /// Address every shard listens on (SO_REUSEPORT spreads connections).
     #[arg(long, default_value = "127.0.0.1:6379")]

@@ -540,3 +540,38 @@ fn shutdown_command_stops_the_server_cleanly() {
     let v: String = con.get("before-shutdown").unwrap();
     assert_eq!(v, "kept");
 }
+
+#[test]
+fn per_core_stats_table_is_printed_every_interval() {
+    let server = Server::start(2, &["--stats-interval", "1"]);
+    let mut con = server.client();
+    for i in 0..200 {
+        let _: () = con.set(format!("s:{i}"), i).unwrap();
+    }
+    // Poll the server's stdout (with a deadline) until a table with a row
+    // per core and a total row that saw the writes has been printed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = server.stdout_text();
+        let has_header = text
+            .lines()
+            .any(|l| l.contains("ops/s") && l.contains("p99us"));
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with(['0', '1']))
+            .collect();
+        let keys_total = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("total"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .max();
+        if has_header && rows.len() >= 2 && keys_total == Some(200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no complete stats table in stdout:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

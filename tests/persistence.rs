@@ -291,3 +291,22 @@ fn port_in_use_is_reported_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot listen on"), "stderr: {stderr}");
 }
+
+#[test]
+fn unusable_data_dir_is_reported_clearly() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--shards",
+            "1",
+            "--no-pin",
+            "--dir",
+            "/proc/shardcask-cannot-be-here",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not usable"), "stderr: {stderr}");
+}
