@@ -82,6 +82,23 @@ pub struct Config {
     #[arg(long, default_value_t = 60)]
     pub client_output_timeout: u64,
 
+    /// Value cache budget for the whole server, split evenly across shards
+    /// [default: a quarter of the machine's RAM].
+    #[arg(long, value_parser = parse_size)]
+    pub cache_size: Option<u64>,
+
+    /// Most bytes the log files of all shards may hold (split evenly across
+    /// shards); past it writes get an OOM-style error while reads and DEL go
+    /// on, and merges can bring it back under [default: no limit].
+    #[arg(long, value_parser = parse_size)]
+    pub max_disk: Option<u64>,
+
+    /// Seconds between checks of the merge thresholds (Bitcask's defaults:
+    /// start at 60% dead or 512 MiB dead in a file; include files 40% or
+    /// 128 MiB dead and files under 10 MiB); 0 = merge only on MERGE/BGREWRITEAOF.
+    #[arg(long, default_value_t = 60)]
+    pub merge_interval: u64,
+
     /// Seconds between per-core stats tables on stdout; 0 turns them off.
     #[arg(long, default_value_t = 10)]
     pub stats_interval: u64,
@@ -125,6 +142,27 @@ impl Config {
         }
     }
 
+    /// Each shard's value cache budget in bytes.
+    pub fn cache_bytes_per_shard(&self) -> u64 {
+        let total = self.cache_size.unwrap_or_else(|| {
+            sysinfo::System::new_with_specifics(
+                sysinfo::RefreshKind::nothing()
+                    .with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+            )
+            .map_or(1 << 30, |system| system.total_memory() / 4)
+        });
+        total / self.nr_shards() as u64
+    }
+
+    /// When shards merge by themselves.
+    pub fn merge_policy(&self) -> crate::storage::MergePolicy {
+        crate::storage::MergePolicy {
+            check_interval: (self.merge_interval > 0)
+                .then(|| Duration::from_secs(self.merge_interval)),
+            ..Default::default()
+        }
+    }
+
     /// The config value Redis's `CONFIG GET` would show for our settings.
     pub fn config_pairs(&self) -> Vec<(&'static str, String)> {
         let sync = match self.sync {
@@ -156,6 +194,14 @@ impl Config {
                 self.client_output_timeout.to_string(),
             ),
             ("stats-interval", self.stats_interval.to_string()),
+            (
+                "cache-size",
+                self.cache_bytes_per_shard()
+                    .saturating_mul(self.nr_shards() as u64)
+                    .to_string(),
+            ),
+            ("max-disk", self.max_disk.unwrap_or(0).to_string()),
+            ("merge-interval", self.merge_interval.to_string()),
         ]
     }
 }

@@ -175,6 +175,18 @@ impl ShardSnapshot {
         a.records_flushed += b.records_flushed;
         a.files += b.files;
         a.disk_bytes += b.disk_bytes;
+        a.used_disk += b.used_disk;
+        a.max_disk += b.max_disk;
+        a.disk_full_refusals += b.disk_full_refusals;
+        a.cache_hits += b.cache_hits;
+        a.cache_misses += b.cache_misses;
+        a.cache_bytes += b.cache_bytes;
+        a.merges += b.merges;
+        a.merge_reclaimed += b.merge_reclaimed;
+        a.merge_ms += b.merge_ms;
+        a.last_merge_ms = a.last_merge_ms.max(b.last_merge_ms);
+        a.hints_written += b.hints_written;
+        a.max_file_frag_percent = a.max_file_frag_percent.max(b.max_file_frag_percent);
     }
 
     /// The sum of `shards`.
@@ -205,6 +217,8 @@ impl ShardSnapshot {
         a.writes -= b.writes.min(a.writes);
         a.syncs -= b.syncs.min(a.syncs);
         a.records_flushed -= b.records_flushed.min(a.records_flushed);
+        a.cache_hits -= b.cache_hits.min(a.cache_hits);
+        a.cache_misses -= b.cache_misses.min(a.cache_misses);
         if delta.latency_us.subtract(&earlier.latency_us).is_err() {
             delta.latency_us.reset();
         }
@@ -217,6 +231,16 @@ impl ShardSnapshot {
             0.0
         } else {
             self.store.records_flushed as f64 / self.store.writes as f64
+        }
+    }
+
+    /// Share of `get`s served by the value cache, in percent (0 without gets).
+    pub fn cache_hit_percent(&self) -> f64 {
+        let lookups = self.store.cache_hits + self.store.cache_misses;
+        if lookups == 0 {
+            0.0
+        } else {
+            self.store.cache_hits as f64 * 100.0 / lookups as f64
         }
     }
 
@@ -239,7 +263,7 @@ pub fn format_table(deltas: &[ShardSnapshot], interval: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>5} {:>4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>6} {:>10}",
+        "{:>5} {:>4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>6} {:>5} {:>10}",
         "core",
         "cpu",
         "ops/s",
@@ -255,13 +279,14 @@ pub fn format_table(deltas: &[ShardSnapshot], interval: Duration) -> String {
         "iops",
         "sync/s",
         "batch",
+        "hit%",
         "keys"
     );
     let mut row = |label: String, s: &ShardSnapshot| {
         let cpu = s.cpu.map_or("-".to_string(), |c| c.to_string());
         let _ = writeln!(
             out,
-            "{:>5} {:>4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>7} {:>7} {:>8.1} {:>9.1} {:>7} {:>6} {:>6.1} {:>10}",
+            "{:>5} {:>4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>7} {:>7} {:>8.1} {:>9.1} {:>7} {:>6} {:>6.1} {:>5.1} {:>10}",
             label,
             cpu,
             per_sec(s.ops()),
@@ -277,6 +302,7 @@ pub fn format_table(deltas: &[ShardSnapshot], interval: Duration) -> String {
             per_sec(s.store.reads + s.store.writes + s.store.syncs),
             per_sec(s.store.syncs),
             s.avg_batch(),
+            s.cache_hit_percent(),
             s.store.keys
         );
     };

@@ -57,6 +57,7 @@ fn options(dir: &Path) -> StoreOptions {
         shard_id: 0,
         max_file_size: 1 << 30,
         sync: SyncMode::Always,
+        ..Default::default()
     }
 }
 

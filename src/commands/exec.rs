@@ -49,6 +49,7 @@ impl ExecCtx {
 pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
     match apply(store, cmd, ctx).await {
         Ok(reply) => reply,
+        Err(error @ StorageError::DiskFull) => Reply::error(error.to_string()),
         Err(error) => Reply::error(format!("ERR {error}")),
     }
 }

@@ -158,6 +158,12 @@ pub enum Command {
     FlushAll,
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
     Shutdown,
+    /// MERGE (ours: compact every shard's log now and wait), or
+    /// BGREWRITEAOF (the same, started in the background).
+    Merge {
+        /// BGREWRITEAOF: reply at once, merge in the background.
+        background: bool,
+    },
     /// KEYS pattern
     Keys(Bytes),
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
@@ -272,6 +278,8 @@ impl Command {
             C::DbSize => "dbsize",
             C::FlushAll => "flushall",
             C::Shutdown => "shutdown",
+            C::Merge { background: false } => "merge",
+            C::Merge { background: true } => "bgrewriteaof",
             C::Keys(_) => "keys",
             C::Scan { .. } => "scan",
             C::Get(_) => "get",

@@ -20,6 +20,10 @@ pub(super) fn parse(name: &[u8], args: &[Bytes]) -> Option<Result<Command, Reply
         b"dbsize" => check_arity(args, 1, "dbsize").map(|()| Command::DbSize),
         b"flushall" | b"flushdb" => flush(args),
         b"shutdown" => shutdown(args),
+        b"merge" => check_arity(args, 1, "merge").map(|()| Command::Merge { background: false }),
+        b"bgrewriteaof" => {
+            check_arity(args, 1, "bgrewriteaof").map(|()| Command::Merge { background: true })
+        }
         b"keys" => check_arity(args, 2, "keys").map(|()| Command::Keys(args[1].clone())),
         b"scan" => scan(args),
         _ => return None,
@@ -256,6 +260,12 @@ mod tests {
         assert_eq!(parse_err("flushall later"), "ERR syntax error");
         assert_eq!(parse_err("flushdb sync async"), "ERR syntax error");
         assert_eq!(parse("shutdown"), Ok(Command::Shutdown));
+        assert_eq!(parse("MERGE"), Ok(Command::Merge { background: false }));
+        assert_eq!(
+            parse("bgrewriteaof"),
+            Ok(Command::Merge { background: true })
+        );
+        assert!(parse("merge now").is_err());
         assert_eq!(parse("shutdown NOSAVE now force"), Ok(Command::Shutdown));
         assert_eq!(parse_err("shutdown save nosave"), "ERR syntax error");
         assert_eq!(parse_err("shutdown abort now"), "ERR syntax error");

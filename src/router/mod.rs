@@ -33,6 +33,12 @@ pub enum ShardRequest {
     DbSize,
     /// Remove every key (FLUSHALL).
     FlushAll,
+    /// Merge every log file (MERGE, BGREWRITEAOF); answered with the bytes
+    /// reclaimed, or at once when `background`.
+    Merge {
+        /// Reply before the merge runs.
+        background: bool,
+    },
     /// The shard's counters and histograms (INFO, periodic stats).
     Stats,
     /// The shard's client list (CLIENT LIST), one line per connection.

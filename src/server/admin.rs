@@ -22,6 +22,7 @@ type CommandRow = (&'static str, i64, &'static [&'static str], i64, i64, i64);
 /// Every command we serve, as `COMMAND INFO` describes it.
 pub const COMMAND_TABLE: &[CommandRow] = &[
     ("append", 3, &["write", "denyoom", "fast"], 1, 1, 1),
+    ("bgrewriteaof", 1, &["admin", "noscript"], 0, 0, 0),
     (
         "client",
         -2,
@@ -67,6 +68,7 @@ pub const COMMAND_TABLE: &[CommandRow] = &[
     ("incrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
     ("info", -1, &["loading", "stale"], 0, 0, 0),
     ("keys", 2, &["readonly"], 0, 0, 0),
+    ("merge", 1, &["admin", "noscript"], 0, 0, 0),
     ("mget", -2, &["readonly", "fast"], 1, -1, 1),
     ("mset", -3, &["write", "denyoom"], 1, -1, 2),
     ("msetnx", -3, &["write", "denyoom"], 1, -1, 2),
@@ -364,6 +366,26 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             let answers = scatter(shard, || ShardRequest::FlushAll).await;
             first_error(answers).unwrap_or(Reply::OK)
         }
+        Command::Merge { background } => {
+            let answers = scatter(shard, || ShardRequest::Merge { background }).await;
+            let mut reclaimed = 0u64;
+            for answer in answers {
+                match answer {
+                    Some(ShardResponse::Count(bytes)) => reclaimed += bytes,
+                    Some(ShardResponse::Replies(replies)) => {
+                        if let Some(error) = replies.into_iter().find(Reply::is_error) {
+                            return Some(error);
+                        }
+                    }
+                    _ => return Some(Reply::err("ERR a shard did not answer")),
+                }
+            }
+            if background {
+                Reply::Status("Background append only file rewriting started".into())
+            } else {
+                Reply::Integer(reclaimed as i64)
+            }
+        }
         Command::Keys(pattern) => {
             let mut keys = Vec::new();
             for answer in scatter(shard, || ShardRequest::Keys(pattern.clone())).await {
@@ -543,7 +565,7 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
         let t = total.as_ref();
         let _ = write!(
             out,
-            "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nrdb_changes_since_last_save:0\r\nsync_policy:{:?}\r\nlog_files:{}\r\ndisk_bytes:{}\r\nlive_bytes:{}\r\ndead_bytes:{}\r\nlog_writes:{}\r\nlog_syncs:{}\r\n\r\n",
+            "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nrdb_changes_since_last_save:0\r\nsync_policy:{:?}\r\nlog_files:{}\r\ndisk_bytes:{}\r\nlive_bytes:{}\r\ndead_bytes:{}\r\nlog_writes:{}\r\nlog_syncs:{}\r\nused_disk:{}\r\nmax_disk:{}\r\ndisk_full_refusals:{}\r\nmerges:{}\r\nmerge_reclaimed_bytes:{}\r\nmerge_total_ms:{}\r\nmerge_last_ms:{}\r\nhint_files_written:{}\r\nmax_file_fragmentation_percent:{}\r\n\r\n",
             config.sync,
             t.map_or(0, |t| t.store.files),
             t.map_or(0, |t| t.store.disk_bytes),
@@ -551,6 +573,15 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
             t.map_or(0, |t| t.store.dead_bytes),
             t.map_or(0, |t| t.store.writes),
             t.map_or(0, |t| t.store.syncs),
+            t.map_or(0, |t| t.store.used_disk),
+            t.map_or(0, |t| t.store.max_disk),
+            t.map_or(0, |t| t.store.disk_full_refusals),
+            t.map_or(0, |t| t.store.merges),
+            t.map_or(0, |t| t.store.merge_reclaimed),
+            t.map_or(0, |t| t.store.merge_ms),
+            t.map_or(0, |t| t.store.last_merge_ms),
+            t.map_or(0, |t| t.store.hints_written),
+            t.map_or(0, |t| t.store.max_file_frag_percent),
         );
     }
     if wanted("stats") {
@@ -593,7 +624,7 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
         for s in &snapshots {
             let _ = write!(
                 out,
-                "core{}:cpu={},ops={},get={},set={},other={},fwd_in={},fwd_out={},p50_us={},p99_us={},connections={},bytes_read={},bytes_written={},reads={},writes={},syncs={},avg_batch={:.2},keys={},live_bytes={},dead_bytes={},disk_bytes={},files={}\r\n",
+                "core{}:cpu={},ops={},get={},set={},other={},fwd_in={},fwd_out={},p50_us={},p99_us={},connections={},bytes_read={},bytes_written={},reads={},writes={},syncs={},avg_batch={:.2},keys={},live_bytes={},dead_bytes={},disk_bytes={},files={},used_disk={},max_disk={},max_file_frag={},merges={},merge_reclaimed={},merge_ms={},cache_hits={},cache_misses={},cache_hit_rate={:.2},cache_bytes={}\r\n",
                 s.shard_id,
                 s.cpu.map_or(-1, |c| c as i64),
                 s.ops(),
@@ -616,6 +647,16 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
                 s.store.dead_bytes,
                 s.store.disk_bytes,
                 s.store.files,
+                s.store.used_disk,
+                s.store.max_disk,
+                s.store.max_file_frag_percent,
+                s.store.merges,
+                s.store.merge_reclaimed,
+                s.store.merge_ms,
+                s.store.cache_hits,
+                s.store.cache_misses,
+                s.cache_hit_percent() / 100.0,
+                s.store.cache_bytes,
             );
         }
         out.push_str("\r\n");

@@ -336,7 +336,8 @@ async fn plan(
         | Command::Keys(_)
         | Command::Scan { .. }
         | Command::Info(_)
-        | Command::Shutdown => barrier(shard, command, batch, output).await,
+        | Command::Shutdown
+        | Command::Merge { .. } => barrier(shard, command, batch, output).await,
         other => {
             batch.slots.push(Slot::Ready(Reply::error(format!(
                 "ERR command '{}' is not served here",

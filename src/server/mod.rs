@@ -263,6 +263,12 @@ async fn run_shard(
         shard_id: id,
         max_file_size: config.max_file_size,
         sync: config.sync_mode(),
+        cache_bytes: config.cache_bytes_per_shard(),
+        max_disk: config
+            .max_disk
+            .map(|limit| limit / config.nr_shards() as u64),
+        merge: config.merge_policy(),
+        backend: crate::storage::io::Backend::Dma,
     };
     let store = match Store::open(options).await {
         Ok(store) => store,

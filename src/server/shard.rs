@@ -21,7 +21,7 @@ use crate::router::oneshot::Event;
 use crate::router::slot::{NR_SLOTS, slot_range};
 use crate::router::{ShardRequest, ShardResponse};
 use crate::stats::{ShardSnapshot, ShardStats, bump};
-use crate::storage::Store;
+use crate::storage::{MergeMode, StorageError, Store};
 
 /// The current time in ms since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -127,6 +127,26 @@ impl Shard {
                     Err(e) => storage_error(&e),
                 };
                 ShardResponse::Replies(vec![reply])
+            }
+            ShardRequest::Merge { background } => {
+                bump(&self.stats.others, 1);
+                if background {
+                    let store = self.store.clone();
+                    let shard_id = self.id;
+                    glommio::spawn_local(async move {
+                        if let Err(e) = store.merge(MergeMode::Full).await {
+                            tracing::warn!(shard = shard_id, error = %e, "background merge failed");
+                        }
+                    })
+                    .detach();
+                    return ShardResponse::Count(0);
+                }
+                match self.store.merge(MergeMode::Full).await {
+                    Ok(report) => {
+                        ShardResponse::Count(report.bytes_in.saturating_sub(report.bytes_out))
+                    }
+                    Err(e) => ShardResponse::Replies(vec![storage_error(&e)]),
+                }
             }
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
             ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
@@ -375,6 +395,10 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
 }
 
 /// The error reply for a storage failure.
-pub fn storage_error(error: &crate::storage::StorageError) -> Reply {
-    Reply::error(format!("ERR {error}"))
+pub fn storage_error(error: &StorageError) -> Reply {
+    match error {
+        // Already a Redis-style error code (OOM).
+        StorageError::DiskFull => Reply::error(error.to_string()),
+        _ => Reply::error(format!("ERR {error}")),
+    }
 }

@@ -1,54 +1,97 @@
 //! Log file naming, listing and opening.
 //!
 //! A shard directory holds `NNNNNNNN.data` files: an 8-digit, zero-padded,
-//! ascending file id. Ids start at 1; a higher id always holds newer records.
-//! Other files in the directory are ignored.
+//! ascending file id. Ids start at 1; recovery replays files in id order, so
+//! a higher id holds newer records (merge output takes ids reserved for it
+//! just above the files it read; see `merge.rs`). Beside a sealed file may
+//! be its hint file `NNNNNNNN.hint` (see `hint.rs`); a merge writes its
+//! output as `NNNNNNNN.merge` and renames it to `.data` once it is complete
+//! and synced. Other files in the directory are ignored.
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use glommio::io::{DmaFile, OpenOptions};
-
 use super::StorageError;
+use super::io::{Backend, LogFile, OpenMode};
 
 /// Suffix of log files.
 pub const DATA_SUFFIX: &str = ".data";
+/// Suffix of hint files.
+pub const HINT_SUFFIX: &str = ".hint";
+/// Suffix of merge output not yet swapped in (deleted at open).
+pub const MERGE_SUFFIX: &str = ".merge";
 /// Digits in a file id.
 const ID_DIGITS: usize = 8;
-/// Largest file id that still fits in 8 digits.
-pub const MAX_FILE_ID: u32 = 99_999_999;
+/// Largest file id: the keydir packs file ids into 24 bits.
+pub const MAX_FILE_ID: u32 = (1 << 24) - 1;
+
+fn file_path(dir: &Path, file_id: u32, suffix: &str) -> PathBuf {
+    dir.join(format!("{file_id:0width$}{suffix}", width = ID_DIGITS))
+}
 
 /// The path of log file `file_id` in `dir`.
 pub fn data_file_path(dir: &Path, file_id: u32) -> PathBuf {
-    dir.join(format!("{file_id:0width$}{DATA_SUFFIX}", width = ID_DIGITS))
+    file_path(dir, file_id, DATA_SUFFIX)
 }
 
-/// Parses `NNNNNNNN.data` into its id.
-pub fn parse_file_name(name: &str) -> Option<u32> {
-    let digits = name.strip_suffix(DATA_SUFFIX)?;
+/// The path of the hint file of log file `file_id`.
+pub fn hint_file_path(dir: &Path, file_id: u32) -> PathBuf {
+    file_path(dir, file_id, HINT_SUFFIX)
+}
+
+/// The path merge output for `file_id` has until it is swapped in.
+pub fn merge_file_path(dir: &Path, file_id: u32) -> PathBuf {
+    file_path(dir, file_id, MERGE_SUFFIX)
+}
+
+/// Parses `NNNNNNNN<suffix>` into its id.
+pub fn parse_name(name: &str, suffix: &str) -> Option<u32> {
+    let digits = name.strip_suffix(suffix)?;
     if digits.len() != ID_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()
 }
 
-/// Creates `dir` if needed and lists the ids of its log files, ascending.
+/// Parses `NNNNNNNN.data` into its id.
+pub fn parse_file_name(name: &str) -> Option<u32> {
+    parse_name(name, DATA_SUFFIX)
+}
+
+/// The files of a shard directory, by kind; ids ascending.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Log files.
+    pub data: Vec<u32>,
+    /// Hint files.
+    pub hints: Vec<u32>,
+    /// Unfinished merge output.
+    pub merges: Vec<u32>,
+}
+
+/// Creates `dir` if needed and lists its log, hint and merge files.
 ///
-/// Uses blocking `std::fs`; it runs once, at open.
-pub fn list_data_files(dir: &Path) -> Result<Vec<u32>, StorageError> {
-    std::fs::create_dir_all(dir)?;
-    let mut ids = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if !entry.file_type()?.is_file() {
-            continue;
-        }
-        if let Some(id) = entry.file_name().to_str().and_then(parse_file_name) {
-            ids.push(id);
+/// The real backend uses blocking `std::fs`; it runs once, at open.
+pub fn list_files(backend: &Backend, dir: &Path) -> Result<Listing, StorageError> {
+    let mut listing = Listing::default();
+    for name in backend.list(dir)? {
+        if let Some(id) = parse_name(&name, DATA_SUFFIX) {
+            listing.data.push(id);
+        } else if let Some(id) = parse_name(&name, HINT_SUFFIX) {
+            listing.hints.push(id);
+        } else if let Some(id) = parse_name(&name, MERGE_SUFFIX) {
+            listing.merges.push(id);
         }
     }
-    ids.sort_unstable();
-    Ok(ids)
+    listing.data.sort_unstable();
+    listing.hints.sort_unstable();
+    listing.merges.sort_unstable();
+    Ok(listing)
+}
+
+/// Creates `dir` if needed and lists the ids of its log files, ascending.
+pub fn list_data_files(dir: &Path) -> Result<Vec<u32>, StorageError> {
+    Ok(list_files(&Backend::Dma, dir)?.data)
 }
 
 /// Converts a glommio error into a storage I/O error.
@@ -56,26 +99,21 @@ pub fn io_err<T>(err: glommio::GlommioError<T>) -> StorageError {
     StorageError::Io(err.into())
 }
 
+/// Converts a plain I/O error into a storage I/O error.
+pub fn os_err(err: std::io::Error) -> StorageError {
+    StorageError::Io(err)
+}
+
 /// Opens an existing log file read-only (a sealed file).
-pub async fn open_sealed(path: &Path) -> Result<Rc<DmaFile>, StorageError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .dma_open(path)
-        .await
-        .map_err(io_err)?;
-    Ok(Rc::new(file))
+pub async fn open_sealed(backend: &Backend, path: &Path) -> Result<Rc<LogFile>, StorageError> {
+    Ok(Rc::new(backend.open(path, OpenMode::Read).await?))
 }
 
 /// Opens (creating if missing) a log file for reading and appending.
-pub async fn open_active(path: &Path) -> Result<Rc<DmaFile>, StorageError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .dma_open(path)
-        .await
-        .map_err(io_err)?;
-    Ok(Rc::new(file))
+pub async fn open_active(backend: &Backend, path: &Path) -> Result<Rc<LogFile>, StorageError> {
+    Ok(Rc::new(
+        backend.open(path, OpenMode::ReadWriteCreate).await?,
+    ))
 }
 
 /// Name of the scratch file [`probe_device`] uses.
@@ -92,14 +130,17 @@ const PROBE_FILE: &str = ".dma-probe";
 /// scratch file holding one real block — unless the first log file, which
 /// recovery opens first, already has data. A failure here (say, a full disk)
 /// is logged, never fatal: a full disk must not stop a shard from starting.
-pub async fn probe_device(dir: &Path, first_file: Option<&Path>) {
+pub async fn probe_device(backend: &Backend, dir: &Path, first_file: Option<&Path>) {
+    if !backend.is_dma() {
+        return;
+    }
     if first_file.is_some_and(|first| std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096))
     {
         return;
     }
     let path = dir.join(PROBE_FILE);
     let result = match std::fs::write(&path, [0xA5u8; 4096]) {
-        Ok(()) => match DmaFile::open(&path).await {
+        Ok(()) => match glommio::io::DmaFile::open(&path).await {
             Ok(file) => file.close().await.map_err(io_err),
             Err(error) => Err(io_err(error)),
         },
@@ -112,11 +153,8 @@ pub async fn probe_device(dir: &Path, first_file: Option<&Path>) {
 }
 
 /// Makes the directory entries of newly created files durable.
-pub async fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    let handle = glommio::io::Directory::open(dir).await.map_err(io_err)?;
-    let result = handle.sync().await.map_err(io_err);
-    let _ = handle.close().await;
-    result
+pub async fn sync_dir(backend: &Backend, dir: &Path) -> Result<(), StorageError> {
+    backend.sync_dir(dir).await
 }
 
 #[cfg(test)]

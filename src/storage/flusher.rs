@@ -19,10 +19,9 @@
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use glommio::io::DmaFile;
-
-use super::files::{data_file_path, io_err, open_active, sync_dir};
-use super::log::UndoOp;
+use super::files::{data_file_path, open_active, os_err, sync_dir};
+use super::io::LogFile;
+use super::state::add;
 use super::{Inner, StorageError, SyncMode};
 
 /// Largest single flush; a bigger backlog goes out in several writes.
@@ -45,7 +44,8 @@ enum Job {
 fn next_job(inner: &Inner) -> Job {
     let log = inner.log.borrow();
     let front = &log.segments[0];
-    if front.end() > front.written {
+    let dirty = front.dirty_end > front.written.next_multiple_of(log.alignment);
+    if front.end() > front.written || dirty {
         if log.files.contains_key(&front.file_id) {
             Job::Flush
         } else {
@@ -90,27 +90,36 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
 
 async fn create_file(inner: &Inner, file_id: u32) -> Result<(), StorageError> {
     let path = data_file_path(&inner.dir, file_id);
-    let file = open_active(&path).await?;
+    let file = open_active(&inner.backend, &path).await?;
     if inner.sync != SyncMode::Never {
-        sync_dir(&inner.dir).await?;
+        sync_dir(&inner.backend, &inner.dir).await?;
     }
     let mut log = inner.log.borrow_mut();
     log.files.insert(file_id, file);
-    log.file_sizes.insert(file_id, 0);
+    log.stat(file_id);
     Ok(())
 }
 
 /// One group-commit round on the front segment.
 async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
     let (file, file_id, write_start, flush_end, buffer) = {
-        let log = inner.log.borrow();
-        let front = &log.segments[0];
-        let file = log.files[&front.file_id].clone();
-        let write_start = front.written - front.written % log.alignment;
+        let mut log = inner.log.borrow_mut();
+        let alignment = log.alignment;
+        let front = &mut log.segments[0];
+        let write_start = front.written - front.written % alignment;
         let flush_end = front.end().min(write_start + MAX_FLUSH_BYTES);
         let data_len = (flush_end - write_start) as usize;
-        let aligned_len = data_len.div_ceil(log.alignment as usize) * log.alignment as usize;
-        let mut buffer = file.alloc_dma_buffer(aligned_len);
+        // Cover whatever an earlier failed write may have left beyond the
+        // data with zeros, so rolled-back records cannot be recovered.
+        let aligned_end = (write_start + data_len as u64)
+            .next_multiple_of(alignment)
+            .max(front.dirty_end);
+        let aligned_len = (aligned_end - write_start) as usize;
+        front.dirty_end = aligned_end;
+        let file_id = front.file_id;
+        let file = log.files[&file_id].clone();
+        let front = &log.segments[0];
+        let mut buffer = file.alloc_buffer(aligned_len);
         let target = buffer.as_bytes_mut();
         let from = (write_start - front.start) as usize;
         target[..data_len].copy_from_slice(&front.bytes[from..from + data_len]);
@@ -119,7 +128,7 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
         (file, front.file_id, write_start, flush_end, buffer)
     };
     let aligned_len = buffer.len() as u64;
-    let written = file.write_at(buffer, write_start).await.map_err(io_err)?;
+    let written = file.write_at(buffer, write_start).await.map_err(os_err)?;
     inner.counters.writes.set(inner.counters.writes.get() + 1);
     add(&inner.counters.bytes_written, written as u64);
     if (written as u64) < flush_end - write_start {
@@ -129,15 +138,11 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
         )));
     }
     if inner.sync == SyncMode::Always {
-        file.fdatasync().await.map_err(io_err)?;
+        file.fdatasync().await.map_err(os_err)?;
         add(&inner.counters.syncs, 1);
     }
     complete_flush(inner, file_id, flush_end, write_start + aligned_len);
     Ok(())
-}
-
-fn add(counter: &std::cell::Cell<u64>, amount: u64) {
-    counter.set(counter.get() + amount);
 }
 
 /// Advances the acknowledged position after a successful flush.
@@ -147,13 +152,14 @@ fn complete_flush(inner: &Inner, file_id: u32, flush_end: u64, disk_end: u64) {
     let front = &mut log.segments[0];
     front.written = flush_end;
     front.acked = flush_end;
+    front.dirty_end = flush_end.next_multiple_of(alignment);
     let ticket = front.ticket_at(flush_end);
     // Keep only the tail block; it is rewritten by the next flush.
     let keep_from = flush_end - flush_end % alignment;
     front.bytes.drain(..(keep_from - front.start) as usize);
     front.start = keep_from;
-    let size = log.file_sizes.entry(file_id).or_insert(0);
-    *size = (*size).max(disk_end);
+    let stat = log.stat(file_id);
+    stat.disk = stat.disk.max(disk_end);
     log.resolved_ticket = log.resolved_ticket.max(ticket);
     let mut records = 0;
     while log
@@ -184,18 +190,21 @@ pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
         "log flush failed; unacknowledged writes fail and are rolled back"
     );
     log.fail_pending(&message);
+    add(&inner.counters.rollbacks, 1);
     let next_ticket = log.next_ticket;
-    log.segments.truncate(1);
+    let dropped = log.segments.split_off(1);
     let front = &mut log.segments[0];
     front.bytes.truncate((front.acked - front.start) as usize);
     front.written = front.acked;
     front.end_ticket = next_ticket;
     while let Some(undo) = log.undo.pop_back() {
-        match undo.op {
-            UndoOp::Key { key, previous } => keydir.restore(&key, previous),
-            UndoOp::FlushAll(previous) => *keydir = *previous,
+        log.undo(undo, &mut keydir);
+    }
+    for segment in dropped {
+        // Files of later segments were never created; forget their accounting.
+        if !log.files.contains_key(&segment.file_id) {
+            log.stats.remove(&segment.file_id);
         }
-        inner.counters.undo_bytes(undo.live_delta, undo.dead_delta);
     }
     let resolved = log.resolved_ticket;
     drop((log, keydir));
@@ -227,12 +236,14 @@ async fn seal_front(inner: &Inner) {
     log.segments.pop_front();
     let resolved = log.resolved_ticket;
     drop(log);
+    inner.unhinted.borrow_mut().push(file_id);
+    inner.maintenance.notify();
     inner.waiters.wake_resolved(resolved);
 }
 
 /// fdatasyncs the active file and any sealed file never synced.
 pub(super) async fn sync_all(inner: &Inner) -> Result<(), StorageError> {
-    let files: Vec<Rc<DmaFile>> = {
+    let files: Vec<Rc<LogFile>> = {
         let mut log = inner.log.borrow_mut();
         let mut ids = std::mem::take(&mut log.unsynced_sealed);
         ids.push(log.segments[0].file_id);
@@ -241,7 +252,7 @@ pub(super) async fn sync_all(inner: &Inner) -> Result<(), StorageError> {
             .collect()
     };
     for file in files {
-        file.fdatasync().await.map_err(io_err)?;
+        file.fdatasync().await.map_err(os_err)?;
         add(&inner.counters.syncs, 1);
     }
     Ok(())

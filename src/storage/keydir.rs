@@ -24,6 +24,11 @@ pub fn pack_location(file_id: u32, offset: u64) -> u64 {
     ((file_id as u64) << OFFSET_BITS) | offset
 }
 
+/// The file id of a packed location.
+pub fn unpack_file_id(location: u64) -> u32 {
+    (location >> OFFSET_BITS) as u32
+}
+
 /// What the keydir holds for one live key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -101,8 +106,8 @@ impl Keydir {
     }
 
     /// The entry of `key`, expired or not.
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.slots[key_slot(key) as usize].get(key)
+    pub fn get(&self, key: &[u8]) -> Option<Entry> {
+        self.slots[key_slot(key) as usize].get(key).copied()
     }
 
     /// Sets the entry of `key`; returns the previous one.
@@ -150,18 +155,29 @@ impl Keydir {
     }
 
     /// Every key and entry (all slots, in slot order).
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Entry)> + '_ {
         self.slots
             .iter()
-            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, entry)))
+            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, *entry)))
     }
 
     /// Every key and entry of one slot.
-    pub fn iter_slot(&self, slot: u16) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
+    pub fn iter_slot(&self, slot: u16) -> impl Iterator<Item = (&[u8], Entry)> + '_ {
         self.slots
             .get(slot as usize)
             .into_iter()
-            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, entry)))
+            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, *entry)))
+    }
+
+    /// Points `key` at `to` if it still points at `from`; true if it did.
+    pub fn relocate(&mut self, key: &[u8], from: u64, to: u64) -> bool {
+        match self.slots[key_slot(key) as usize].get_mut(key) {
+            Some(entry) if entry.location == from => {
+                entry.location = to;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Removes entries expired at `now_ms`, visiting at most `budget` keys,
@@ -176,7 +192,7 @@ impl Keydir {
         &mut self,
         now_ms: u64,
         budget: usize,
-        on_removed: &mut dyn FnMut(&Entry),
+        on_removed: &mut dyn FnMut(&[u8], &Entry),
     ) -> usize {
         let mut visited = 0usize;
         let mut removed = 0usize;
@@ -188,7 +204,7 @@ impl Keydir {
             let mut kept_in_slot = 0usize;
             let mut complete = true;
             if !map.is_empty() {
-                map.retain(|_, entry| {
+                map.retain(|key, entry| {
                     seen_in_slot += 1;
                     if seen_in_slot <= skip {
                         kept_in_slot += 1;
@@ -201,7 +217,7 @@ impl Keydir {
                     visited += 1;
                     if entry.is_expired(now_ms) {
                         removed += 1;
-                        on_removed(entry);
+                        on_removed(key, entry);
                         false
                     } else {
                         kept_in_slot += 1;
@@ -243,7 +259,7 @@ mod tests {
         assert_eq!(keydir.insert(b"a", entry(1, 0)), None);
         assert_eq!(keydir.insert(b"a", entry(2, 0)), Some(entry(1, 0)));
         assert_eq!(keydir.len(), 1);
-        assert_eq!(keydir.get(b"a"), Some(&entry(2, 0)));
+        assert_eq!(keydir.get(b"a"), Some(entry(2, 0)));
         keydir.restore(b"a", None);
         assert!(keydir.is_empty());
         keydir.restore(b"b", Some(entry(3, 0)));
@@ -282,7 +298,7 @@ mod tests {
         }
         let mut total = 0;
         for _ in 0..100 {
-            let removed = keydir.reap_expired(10, 30, &mut |_| {});
+            let removed = keydir.reap_expired(10, 30, &mut |_, _| {});
             assert!(removed <= 30);
             total += removed;
         }

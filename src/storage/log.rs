@@ -43,15 +43,14 @@
 //! something that is then lost.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use glommio::io::DmaFile;
-
 use super::StorageError;
 use super::files::MAX_FILE_ID;
-use super::keydir::{Keydir, pack_location};
+use super::io::LogFile;
+use super::keydir::{Entry, Keydir, pack_location};
 use super::record::{MAX_RECORD_LEN, encode_into, encoded_len};
 
 /// The unretired part of one log file.
@@ -70,6 +69,11 @@ pub struct Segment {
     pub acked: u64,
     /// The ticket of the byte at `end()`.
     pub end_ticket: u64,
+    /// File offset (block-aligned) up to which a write may have put bytes
+    /// on the device. A failed write can leave records there that were
+    /// rolled back; the next flush writes zeros up to here so they can
+    /// never be recovered.
+    pub dirty_end: u64,
 }
 
 impl Segment {
@@ -101,7 +105,9 @@ pub enum UndoOp {
         /// The key that was written.
         key: Box<[u8]>,
         /// Its entry before the write.
-        previous: Option<super::keydir::Entry>,
+        previous: Option<Entry>,
+        /// The append was a tombstone (its bytes never counted as live).
+        tombstone: bool,
     },
     /// Put back the whole keydir that a FLUSHALL replaced.
     FlushAll(Box<Keydir>),
@@ -113,10 +119,32 @@ pub struct Undo {
     pub ticket: u64,
     /// What to restore.
     pub op: UndoOp,
-    /// Change the append made to live bytes.
-    pub live_delta: i64,
-    /// Change the append made to dead bytes.
-    pub dead_delta: i64,
+    /// The file the record was appended to.
+    pub file_id: u32,
+    /// Length of the appended record.
+    pub record_len: u32,
+}
+
+/// Byte accounting of one log file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStat {
+    /// Bytes of records in the file (written or still buffered).
+    pub total: u64,
+    /// Bytes of the records the keydir points at; `total - live` is dead.
+    pub live: u64,
+    /// Size of the file on disk (padded to the block), 0 before it exists.
+    pub disk: u64,
+    /// The file holds a flush-all marker (merge must not move it).
+    pub has_flush_all: bool,
+    /// A valid hint file exists beside it.
+    pub hinted: bool,
+}
+
+impl FileStat {
+    /// Bytes of superseded, deleted and marker records.
+    pub fn dead(&self) -> u64 {
+        self.total.saturating_sub(self.live)
+    }
 }
 
 /// Where an append landed.
@@ -135,10 +163,14 @@ pub struct LogState {
     /// Unretired segments; never empty. Appends go to the back, the flusher
     /// writes the front.
     pub segments: VecDeque<Segment>,
-    /// Open handles of every log file on disk, by id.
-    pub files: HashMap<u32, Rc<DmaFile>>,
-    /// Size in bytes of every log file on disk, by id.
-    pub file_sizes: HashMap<u32, u64>,
+    /// Open handles of every log file on disk, by id. A reader clones the
+    /// `Rc`, so a file a merge removes stays open until its reads finish.
+    pub files: HashMap<u32, Rc<LogFile>>,
+    /// Accounting of every log file (on disk or still only buffered), by id.
+    pub stats: BTreeMap<u32, FileStat>,
+    /// The next new log file gets at least this id (ids reserved for merge
+    /// output are never reused).
+    pub file_id_floor: u32,
     /// Sealed files written without fdatasync (`SyncMode::Never`); synced at close.
     pub unsynced_sealed: Vec<u32>,
     /// DMA alignment of the log files (the tail block size).
@@ -176,18 +208,7 @@ impl LogState {
         let last = self.segments.back().expect("segments never empty");
         let end = last.end();
         if end > 0 && end + record_len > self.max_file_size {
-            let file_id = last.file_id + 1;
-            if file_id > MAX_FILE_ID {
-                return Err(StorageError::Other("out of log file ids".into()));
-            }
-            self.segments.push_back(Segment {
-                file_id,
-                start: 0,
-                bytes: Vec::new(),
-                written: 0,
-                acked: 0,
-                end_ticket: self.next_ticket,
-            });
+            self.roll_over(0)?;
         }
         let segment = self.segments.back_mut().expect("segments never empty");
         let offset = segment.end();
@@ -196,11 +217,92 @@ impl LogState {
         encode_into(&mut segment.bytes, flags, seq, expire_at_ms, key, value);
         self.next_ticket += record_len;
         segment.end_ticket = self.next_ticket;
+        let file_id = segment.file_id;
+        self.stat(file_id).total += record_len;
         Ok(Appended {
-            location: pack_location(segment.file_id, offset),
+            location: pack_location(file_id, offset),
             record_len: record_len as u32,
             ticket: self.next_ticket,
         })
+    }
+
+    /// Starts a new file for the next append, leaving `skip` unused ids
+    /// before it (merge output takes them); returns the first skipped id.
+    ///
+    /// A last segment with no bytes whose file was never created is simply
+    /// renumbered.
+    pub fn roll_over(&mut self, skip: u32) -> Result<u32, StorageError> {
+        let last = self.segments.back_mut().expect("segments never empty");
+        let untouched = last.end() == 0 && !self.files.contains_key(&last.file_id);
+        let base = if untouched {
+            last.file_id
+        } else {
+            last.file_id + 1
+        };
+        let first_free = base.max(self.file_id_floor);
+        let file_id = first_free as u64 + skip as u64;
+        if file_id > MAX_FILE_ID as u64 {
+            return Err(StorageError::Other("out of log file ids".into()));
+        }
+        let file_id = file_id as u32;
+        // Ids below stay reserved even if this segment is rolled back.
+        self.file_id_floor = file_id + 1;
+        if untouched {
+            self.stats.remove(&last.file_id);
+            last.file_id = file_id;
+        } else {
+            self.segments.push_back(Segment {
+                file_id,
+                start: 0,
+                bytes: Vec::new(),
+                written: 0,
+                acked: 0,
+                end_ticket: self.next_ticket,
+                dirty_end: 0,
+            });
+        }
+        Ok(first_free)
+    }
+
+    /// The accounting of `file_id`, created empty if unknown.
+    pub fn stat(&mut self, file_id: u32) -> &mut FileStat {
+        self.stats.entry(file_id).or_default()
+    }
+
+    /// Counts `entry`'s record as no longer live (superseded, deleted, reaped).
+    pub fn kill(&mut self, entry: &Entry) {
+        let stat = self.stat(entry.file_id());
+        stat.live = stat.live.saturating_sub(entry.record_len as u64);
+    }
+
+    /// Counts `entry`'s record as live again (undo).
+    pub fn revive(&mut self, entry: &Entry) {
+        self.stat(entry.file_id()).live += entry.record_len as u64;
+    }
+
+    /// Recomputes every file's live bytes from `keydir` (after FLUSHALL's undo).
+    pub fn recount_live(&mut self, keydir: &Keydir) {
+        for stat in self.stats.values_mut() {
+            stat.live = 0;
+        }
+        for (_, entry) in keydir.iter() {
+            self.stat(entry.file_id()).live += entry.record_len as u64;
+        }
+    }
+
+    /// Bytes of records held by every file, on disk or buffered.
+    pub fn used_bytes(&self) -> u64 {
+        self.stats
+            .values()
+            .map(|stat| stat.total.max(stat.disk))
+            .sum()
+    }
+
+    /// True when `file_id` is still being appended to or flushed.
+    pub fn is_unsealed(&self, file_id: u32) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| segment.file_id == file_id)
     }
 
     /// The buffered bytes of a record, if they are still in memory.
@@ -224,6 +326,32 @@ impl LogState {
                 Some(Err(StorageError::WriteFailed(message.to_string())))
             }
             _ => Some(Ok(())),
+        }
+    }
+
+    /// Takes back one unacknowledged append's keydir change and accounting.
+    pub fn undo(&mut self, undo: Undo, keydir: &mut Keydir) {
+        let stat = self.stat(undo.file_id);
+        stat.total = stat.total.saturating_sub(undo.record_len as u64);
+        match undo.op {
+            UndoOp::Key {
+                key,
+                previous,
+                tombstone,
+            } => {
+                if !tombstone {
+                    let stat = self.stat(undo.file_id);
+                    stat.live = stat.live.saturating_sub(undo.record_len as u64);
+                }
+                if let Some(previous) = &previous {
+                    self.revive(previous);
+                }
+                keydir.restore(&key, previous);
+            }
+            UndoOp::FlushAll(previous) => {
+                *keydir = *previous;
+                self.recount_live(keydir);
+            }
         }
     }
 
@@ -351,9 +479,11 @@ mod tests {
                 written: 0,
                 acked: 0,
                 end_ticket: 0,
+                dirty_end: 0,
             }]),
             files: HashMap::new(),
-            file_sizes: HashMap::new(),
+            stats: BTreeMap::new(),
+            file_id_floor: 0,
             unsynced_sealed: Vec::new(),
             alignment: 512,
             max_file_size,

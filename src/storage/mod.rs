@@ -19,20 +19,34 @@
 //!   in the write buffer.
 //!
 //! Module map, in the order a write travels:
+//! - [`types`]: options, errors, reports and stats (re-exported here).
 //! - [`record`]: the byte-exact record codec (layout documented there).
 //! - [`keydir`]: key -> newest record, one hash map per hash slot.
-//! - `log`: the write buffer (segments, tail block), tickets, undo log.
+//! - `log`: the write buffer (segments, tail block), tickets, undo log,
+//!   per-file live/dead accounting.
 //! - `flusher`: the group-commit flusher task and the batch syncer.
-//! - [`files`]: `NNNNNNNN.data` naming, listing and opening.
-//! - `recovery`: rebuilding the keydir at open; torn tails and corruption.
+//! - [`io`]: the I/O seam: real DMA files or a [`io::SimDisk`] that forgets
+//!   unsynced bytes and injects errors.
+//! - [`files`]: `NNNNNNNN.data` / `.hint` / `.merge` naming, listing, opening.
+//! - [`cache`]: the scan-resistant value cache.
+//! - [`hint`]: hint files (layout documented there).
+//! - `recovery`: rebuilding the keydir at open from hints or scans; torn
+//!   tails and corruption.
+//! - `merge`: compaction and the low-priority maintenance task (hints,
+//!   periodic merge checks).
 
+pub mod cache;
 pub mod files;
 mod flusher;
+pub mod hint;
+pub mod io;
 pub mod keydir;
 mod log;
+mod merge;
 pub mod record;
 mod recovery;
 mod state;
+pub mod types;
 
 #[cfg(test)]
 mod tests;
@@ -42,147 +56,14 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
 
 use bytes::Bytes;
 
+use self::cache::Cache;
 use self::keydir::Entry;
-use self::log::{LogState, Notify, Undo, UndoOp, Waiters};
-use self::state::{Counters, Inner};
-
-/// How hard a write is pushed to stable storage before it is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMode {
-    /// Acknowledge after write + fdatasync (group-committed).
-    Always,
-    /// Acknowledge after the write reaches the device; fdatasync every `interval`.
-    Batch {
-        /// Time between fdatasyncs.
-        interval: Duration,
-    },
-    /// Acknowledge after the write reaches the device; never fdatasync explicitly.
-    Never,
-}
-
-/// Settings of one shard's store.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// The shard's own directory, `<data dir>/shard-<id>`; created if missing.
-    pub dir: PathBuf,
-    /// Which shard this is (for log messages and stats).
-    pub shard_id: usize,
-    /// Roll the active log file over once it would grow past this many bytes.
-    pub max_file_size: u64,
-    /// Durability policy.
-    pub sync: SyncMode,
-}
-
-/// Identifies one record of one key: changes whenever the key is rewritten.
-/// Used for optimistic read-modify-write (see [`Store::put_if`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version(pub u64);
-
-/// A position in the shard's log; a write is durable once the log is durable
-/// up to its ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Ticket(pub u64);
-
-/// What the keydir knows about a live key, without reading its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryMeta {
-    /// Length of the value in bytes.
-    pub value_len: u32,
-    /// Absolute expiry in ms since the Unix epoch; 0 means no expiry.
-    pub expire_at_ms: u64,
-    /// The record currently holding the key.
-    pub version: Version,
-}
-
-/// A value read from the store.
-#[derive(Debug, Clone)]
-pub struct Value {
-    /// The value bytes.
-    pub data: Bytes,
-    /// Keydir metadata at the time of the read.
-    pub meta: EntryMeta,
-}
-
-/// The outcome of a conditional write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PutIf {
-    /// The record was appended.
-    Written(Ticket),
-    /// The key's current version was not the expected one; nothing was written.
-    Conflict,
-}
-
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// An I/O error from the device or the filesystem.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// A record failed its checksum or was malformed where it was expected.
-    #[error("corrupt record in {file} at offset {offset}: {reason}")]
-    Corrupt {
-        /// The log file.
-        file: PathBuf,
-        /// Byte offset of the record.
-        offset: u64,
-        /// What was wrong.
-        reason: String,
-    },
-    /// The write could not be made durable (disk full, EIO); nothing acknowledged is lost.
-    #[error("write failed: {0}")]
-    WriteFailed(String),
-    /// Anything else glommio reports.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// What recovery found and did when the shard was opened.
-#[derive(Debug, Clone, Default)]
-pub struct RecoveryReport {
-    /// Log files scanned.
-    pub files_scanned: usize,
-    /// Records loaded (including superseded ones).
-    pub records_scanned: u64,
-    /// Live keys after recovery.
-    pub keys_loaded: u64,
-    /// Bytes cut off a torn tail, if any (file, offset, bytes).
-    pub torn_tail: Option<(PathBuf, u64, u64)>,
-    /// Corrupt regions skipped before the tail: (file, offset, bytes skipped).
-    pub corruptions: Vec<(PathBuf, u64, u64)>,
-    /// Wall time of recovery.
-    pub duration: Duration,
-}
-
-/// Counters of one store, for the per-core stats.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StoreStats {
-    /// Live keys in the keydir (may include expired keys not yet reaped).
-    pub keys: u64,
-    /// Bytes of live records.
-    pub live_bytes: u64,
-    /// Bytes of superseded or deleted records still on disk.
-    pub dead_bytes: u64,
-    /// Bytes written to log files.
-    pub bytes_written: u64,
-    /// Bytes read from log files.
-    pub bytes_read: u64,
-    /// DMA reads submitted.
-    pub reads: u64,
-    /// DMA writes submitted (one per flush).
-    pub writes: u64,
-    /// fdatasyncs submitted.
-    pub syncs: u64,
-    /// Records written by all flushes (records / writes = group-commit batch size).
-    pub records_flushed: u64,
-    /// Log files on disk.
-    pub files: u64,
-    /// Bytes of all log files on disk.
-    pub disk_bytes: u64,
-}
+use self::log::{FileStat, LogState, Notify, Undo, UndoOp, Waiters};
+use self::state::{Counters, Inner, add};
+pub use self::types::*;
 
 /// One shard's store.
 ///
@@ -196,7 +77,9 @@ pub struct Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.inner.shutdown.set(true);
+        self.inner.stopping.set(true);
         self.inner.flusher.notify();
+        self.inner.maintenance.notify();
     }
 }
 
@@ -219,14 +102,14 @@ impl Store {
     pub async fn open(opts: StoreOptions) -> Result<Rc<Store>, StorageError> {
         let recovered = recovery::recover(&opts, system_now_ms()).await?;
         let counters = Counters::default();
-        counters.live_bytes.set(recovered.live_bytes);
-        counters.dead_bytes.set(recovered.dead_bytes);
         counters.bytes_read.set(recovered.bytes_read);
         counters.reads.set(recovered.reads);
+        let file_id_floor = recovered.files.keys().max().map_or(0, |id| id + 1);
         let log = LogState {
             segments: VecDeque::from([recovered.active]),
             files: recovered.files,
-            file_sizes: recovered.file_sizes,
+            stats: recovered.stats,
+            file_id_floor,
             unsynced_sealed: Vec::new(),
             alignment: recovered.alignment,
             max_file_size: opts.max_file_size.min(keydir::MAX_OFFSET),
@@ -236,12 +119,26 @@ impl Store {
             failed: Vec::new(),
             undo: VecDeque::new(),
         };
+        let maintenance_queue = glommio::executor().create_task_queue(
+            glommio::Shares::Static(10),
+            glommio::Latency::NotImportant,
+            &format!("maintenance-{}", opts.shard_id),
+        );
         let inner = Rc::new(Inner {
             dir: opts.dir.clone(),
             shard_id: opts.shard_id,
             sync: opts.sync,
+            backend: opts.backend.clone(),
             keydir: RefCell::new(recovered.keydir),
             log: RefCell::new(log),
+            cache: RefCell::new(Cache::new(opts.cache_bytes)),
+            max_disk: opts.max_disk,
+            merge_policy: opts.merge,
+            maintenance_lock: glommio::sync::Semaphore::new(1),
+            stopping: Cell::new(false),
+            unhinted: RefCell::new(recovered.unhinted),
+            maintenance: Notify::default(),
+            maintenance_queue: Some(maintenance_queue),
             counters,
             flusher: Notify::default(),
             waiters: Waiters::default(),
@@ -254,6 +151,12 @@ impl Store {
             glommio::spawn_local(flusher::run_batch_syncer(Rc::downgrade(&inner), interval))
                 .detach();
         }
+        glommio::spawn_local_into(
+            merge::run_maintenance(Rc::downgrade(&inner)),
+            maintenance_queue,
+        )
+        .map_err(|error| StorageError::Other(error.to_string()))?
+        .detach();
         Ok(Rc::new(Store { inner }))
     }
 
@@ -264,20 +167,20 @@ impl Store {
 
     /// Metadata of a live key, or `None` if absent or expired at `now_ms`.
     pub fn meta(&self, key: &[u8], now_ms: u64) -> Option<EntryMeta> {
-        let keydir = self.inner.keydir.borrow();
-        let entry = keydir.get(key)?;
-        (!entry.is_expired(now_ms)).then(|| meta_of(entry))
+        let entry = self.inner.keydir.borrow().get(key)?;
+        (!entry.is_expired(now_ms)).then(|| meta_of(&entry))
     }
 
     /// Reads the value of `key`; `None` if absent or expired at `now_ms`.
     ///
     /// Served from memory while the record is still in the write buffer,
-    /// otherwise with one DMA read. Errors: [`StorageError::Io`] from the
-    /// read, [`StorageError::Corrupt`] when the bytes read fail their
-    /// checksum or are not the record the keydir expects.
+    /// from the value cache when it holds this very record, otherwise with
+    /// one DMA read. Errors: [`StorageError::Io`] from the read,
+    /// [`StorageError::Corrupt`] when the bytes read fail their checksum or
+    /// are not the record the keydir expects.
     pub async fn get(&self, key: &[u8], now_ms: u64) -> Result<Option<Value>, StorageError> {
         let entry = match self.inner.keydir.borrow().get(key) {
-            Some(entry) if !entry.is_expired(now_ms) => *entry,
+            Some(entry) if !entry.is_expired(now_ms) => entry,
             _ => return Ok(None),
         };
         let meta = meta_of(&entry);
@@ -291,8 +194,14 @@ impl Store {
                     meta,
                 }));
             }
+            if let Some(data) = self.inner.cache.borrow_mut().get(key, entry.location) {
+                add(&self.inner.counters.cache_hits, 1);
+                return Ok(Some(Value { data, meta }));
+            }
+            // The `Rc` keeps the file open even if a merge deletes it meanwhile.
             log.files.get(&file_id).cloned()
         };
+        add(&self.inner.counters.cache_misses, 1);
         let path = files::data_file_path(&self.inner.dir, file_id);
         let Some(file) = file else {
             return Err(corrupt(path, offset, "log file is not open".into()));
@@ -300,12 +209,10 @@ impl Store {
         let read = file
             .read_at(offset, len as usize)
             .await
-            .map_err(files::io_err)?;
+            .map_err(files::os_err)?;
         let counters = &self.inner.counters;
-        counters.reads.set(counters.reads.get() + 1);
-        counters
-            .bytes_read
-            .set(counters.bytes_read.get() + read.len() as u64);
+        add(&counters.reads, 1);
+        add(&counters.bytes_read, read.len() as u64);
         let header = record::decode(&read)
             .map_err(|error| corrupt(path.clone(), offset, error.reason().into()))?;
         if header.is_tombstone() || header.is_flush_all() || record::key_of(&header, &read) != key {
@@ -315,18 +222,33 @@ impl Store {
                 "record does not hold this key".into(),
             ));
         }
-        Ok(Some(Value {
-            data: Bytes::copy_from_slice(record::value_of(&header, &read)),
-            meta,
-        }))
+        let data = Bytes::copy_from_slice(record::value_of(&header, &read));
+        self.inner
+            .cache
+            .borrow_mut()
+            .insert(key, entry.location, data.clone());
+        Ok(Some(Value { data, meta }))
+    }
+
+    /// Refuses a write of `record_len` bytes that would pass `max_disk`.
+    fn check_disk_limit(&self, log: &LogState, record_len: u64) -> Result<(), StorageError> {
+        if let Some(limit) = self.inner.max_disk
+            && log.used_bytes() + record_len > limit
+        {
+            add(&self.inner.counters.disk_full_refusals, 1);
+            return Err(StorageError::DiskFull);
+        }
+        Ok(())
     }
 
     /// Writes `key = value` with absolute expiry `expire_at_ms` (0 = none).
     ///
     /// Errors: [`StorageError::Other`] when the record would exceed
-    /// [`record::MAX_RECORD_LEN`].
+    /// [`record::MAX_RECORD_LEN`]; [`StorageError::DiskFull`] when it would
+    /// take the log files past `max_disk`.
     pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, StorageError> {
         let mut log = self.inner.log.borrow_mut();
+        self.check_disk_limit(&log, record::encoded_len(key, value))?;
         let appended = log.append(0, expire_at_ms, key, value)?;
         let entry = Entry {
             location: appended.location,
@@ -335,17 +257,20 @@ impl Store {
             expire_at_ms,
         };
         let previous = self.inner.keydir.borrow_mut().insert(key, entry);
-        let previous_len = previous.map_or(0, |entry| entry.record_len as i64);
-        let live_delta = appended.record_len as i64 - previous_len;
-        self.inner.counters.add_bytes(live_delta, previous_len);
+        log.revive(&entry);
+        if let Some(previous) = &previous {
+            log.kill(previous);
+        }
+        self.inner.cache.borrow_mut().remove(key);
         log.undo.push_back(Undo {
             ticket: appended.ticket,
             op: UndoOp::Key {
                 key: key.into(),
                 previous,
+                tombstone: false,
             },
-            live_delta,
-            dead_delta: previous_len,
+            file_id: entry.file_id(),
+            record_len: appended.record_len,
         });
         drop(log);
         self.inner.flusher.notify();
@@ -370,7 +295,7 @@ impl Store {
     }
 
     /// Deletes `key` (appends a tombstone). `None` when the key was absent or
-    /// expired at `now_ms` (nothing written).
+    /// expired at `now_ms` (nothing written). Allowed past `max_disk`.
     pub fn delete(&self, key: &[u8], now_ms: u64) -> Result<Option<Ticket>, StorageError> {
         if self.meta(key, now_ms).is_none() {
             return Ok(None);
@@ -378,18 +303,19 @@ impl Store {
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_TOMBSTONE, 0, key, &[])?;
         let previous = self.inner.keydir.borrow_mut().remove(key);
-        let previous_len = previous.map_or(0, |entry| entry.record_len as i64);
-        let live_delta = -previous_len;
-        let dead_delta = previous_len + appended.record_len as i64;
-        self.inner.counters.add_bytes(live_delta, dead_delta);
+        if let Some(previous) = &previous {
+            log.kill(previous);
+        }
+        self.inner.cache.borrow_mut().remove(key);
         log.undo.push_back(Undo {
             ticket: appended.ticket,
             op: UndoOp::Key {
                 key: key.into(),
                 previous,
+                tombstone: true,
             },
-            live_delta,
-            dead_delta,
+            file_id: keydir::unpack_file_id(appended.location),
+            record_len: appended.record_len,
         });
         drop(log);
         self.inner.flusher.notify();
@@ -403,15 +329,17 @@ impl Store {
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_FLUSH_ALL, 0, &[], &[])?;
         let previous = self.inner.keydir.borrow_mut().take();
-        let live_before = self.inner.counters.live_bytes.get() as i64;
-        let live_delta = -live_before;
-        let dead_delta = live_before + appended.record_len as i64;
-        self.inner.counters.add_bytes(live_delta, dead_delta);
+        let file_id = keydir::unpack_file_id(appended.location);
+        for stat in log.stats.values_mut() {
+            stat.live = 0;
+        }
+        log.stat(file_id).has_flush_all = true;
+        self.inner.cache.borrow_mut().clear();
         log.undo.push_back(Undo {
             ticket: appended.ticket,
             op: UndoOp::FlushAll(Box::new(previous)),
-            live_delta,
-            dead_delta,
+            file_id,
+            record_len: appended.record_len,
         });
         drop(log);
         self.inner.flusher.notify();
@@ -424,15 +352,7 @@ impl Store {
     /// ticket (or an earlier unacknowledged one) failed; the write was then
     /// rolled back.
     pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), StorageError> {
-        let inner = &self.inner;
-        futures_lite::future::poll_fn(|cx| match inner.log.borrow().ticket_state(ticket.0) {
-            Some(result) => Poll::Ready(result),
-            None => {
-                inner.waiters.register(ticket.0, cx);
-                Poll::Pending
-            }
-        })
-        .await
+        wait_ticket(&self.inner, ticket.0).await
     }
 
     /// Number of keys in the keydir.
@@ -460,7 +380,7 @@ impl Store {
         let keydir = self.inner.keydir.borrow();
         for (key, entry) in keydir.iter_slot(slot) {
             if !entry.is_expired(now_ms) {
-                f(key, &meta_of(entry));
+                f(key, &meta_of(&entry));
             }
         }
     }
@@ -468,15 +388,18 @@ impl Store {
     /// Drops keydir entries that expired before `now_ms`, visiting at most
     /// `budget` keys; returns how many were dropped.
     ///
-    /// No tombstone is written: after a restart the record is still expired.
+    /// No tombstone is written: after a restart the record is still expired
+    /// (and merge keeps an expired record for as long as an older record of
+    /// its key may exist).
     pub fn reap_expired(&self, now_ms: u64, budget: usize) -> usize {
-        let counters = &self.inner.counters;
+        let mut log = self.inner.log.borrow_mut();
+        let mut cache = self.inner.cache.borrow_mut();
         self.inner
             .keydir
             .borrow_mut()
-            .reap_expired(now_ms, budget, &mut |entry| {
-                let len = entry.record_len as i64;
-                counters.add_bytes(-len, len);
+            .reap_expired(now_ms, budget, &mut |key, entry| {
+                log.kill(entry);
+                cache.remove(key);
             })
     }
 
@@ -507,17 +430,75 @@ impl Store {
             }
         })
         .await?;
+        // Let a running merge or hint build stop, and keep new ones out.
+        inner.stopping.set(true);
+        inner.maintenance.notify();
+        let _permit = inner.maintenance_lock.acquire_permit(1).await;
         flusher::sync_all(inner).await
+    }
+
+    /// Merges log files now (in the low-priority maintenance queue) and
+    /// waits for it; see `merge.rs` for how. `MergeMode::Auto` does nothing
+    /// unless a threshold is reached.
+    ///
+    /// Errors: [`StorageError::MergeAbandoned`] when another merge runs or a
+    /// write failed meanwhile (nothing changed), I/O errors of the merge.
+    pub async fn merge(&self, mode: MergeMode) -> Result<MergeReport, StorageError> {
+        let inner = self.inner.clone();
+        let task = async move { merge::merge(&inner, mode, system_now_ms()).await };
+        match self.inner.maintenance_queue {
+            Some(queue) => {
+                glommio::spawn_local_into(task, queue)
+                    .map_err(|error| StorageError::Other(error.to_string()))?
+                    .await
+            }
+            None => task.await,
+        }
+    }
+
+    /// Like [`Store::merge`] with an explicit clock (tests).
+    pub async fn merge_at(
+        &self,
+        mode: MergeMode,
+        now_ms: u64,
+    ) -> Result<MergeReport, StorageError> {
+        merge::merge(&self.inner, mode, now_ms).await
+    }
+
+    /// Writes hint files for sealed files that lack one, now; returns how
+    /// many were written (the maintenance task does this by itself).
+    pub async fn write_pending_hints(&self) -> Result<usize, StorageError> {
+        merge::write_pending_hints(&self.inner, system_now_ms()).await
+    }
+
+    /// Per-file accounting: (file id, bytes of records, live bytes, size on disk).
+    pub fn file_stats(&self) -> Vec<(u32, u64, u64, u64)> {
+        self.inner
+            .log
+            .borrow()
+            .stats
+            .iter()
+            .map(|(id, stat)| (*id, stat.total, stat.live, stat.disk))
+            .collect()
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> StoreStats {
         let counters = &self.inner.counters;
         let log = self.inner.log.borrow();
+        let cache = self.inner.cache.borrow();
+        let sealed = |id: &u32| !log.is_unsealed(*id);
+        let max_file_frag_percent = log
+            .stats
+            .iter()
+            .filter(|(id, stat)| sealed(id) && stat.total > 0)
+            .map(|(_, stat)| stat.dead() * 100 / stat.total)
+            .max()
+            .unwrap_or(0);
         StoreStats {
             keys: self.inner.keydir.borrow().len() as u64,
-            live_bytes: counters.live_bytes.get(),
-            dead_bytes: counters.dead_bytes.get(),
+            live_bytes: log.stats.values().map(|stat| stat.live).sum(),
+            dead_bytes: log.stats.values().map(FileStat::dead).sum(),
             bytes_written: counters.bytes_written.get(),
             bytes_read: counters.bytes_read.get(),
             reads: counters.reads.get(),
@@ -525,9 +506,33 @@ impl Store {
             syncs: counters.syncs.get(),
             records_flushed: counters.records_flushed.get(),
             files: log.files.len() as u64,
-            disk_bytes: log.file_sizes.values().sum(),
+            disk_bytes: log.stats.values().map(|stat| stat.disk).sum(),
+            used_disk: log.used_bytes(),
+            max_disk: self.inner.max_disk.unwrap_or(0),
+            disk_full_refusals: counters.disk_full_refusals.get(),
+            cache_hits: counters.cache_hits.get(),
+            cache_misses: counters.cache_misses.get(),
+            cache_bytes: cache.bytes(),
+            merges: counters.merges.get(),
+            merge_reclaimed: counters.merge_reclaimed.get(),
+            merge_ms: counters.merge_ms.get(),
+            last_merge_ms: counters.last_merge_ms.get(),
+            hints_written: counters.hints_written.get(),
+            max_file_frag_percent,
         }
     }
+}
+
+/// Resolves once the log is durable up to `ticket`.
+async fn wait_ticket(inner: &Inner, ticket: u64) -> Result<(), StorageError> {
+    futures_lite::future::poll_fn(|cx| match inner.log.borrow().ticket_state(ticket) {
+        Some(result) => Poll::Ready(result),
+        None => {
+            inner.waiters.register(ticket, cx);
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 fn meta_of(entry: &Entry) -> EntryMeta {

@@ -1,12 +1,16 @@
 //! Rebuilding the keydir from the log files when a shard opens.
 //!
-//! Every file is scanned in id order with large aligned DMA reads
-//! ([`SCAN_CHUNK`]), and every record's CRC is checked. Later records win;
-//! a tombstone removes its key; a record already expired at open is treated
-//! like a tombstone; a flush-all marker clears the keydir.
+//! Files are replayed in id order. A sealed file with a valid hint file is
+//! replayed from the hint (keys and locations only); any other file is
+//! scanned with large aligned DMA reads ([`SCAN_CHUNK`]), checking every
+//! record's CRC. Later records win; a tombstone removes its key; a record
+//! already expired at open is treated like a tombstone; a flush-all marker
+//! clears the keydir. Leftover merge output (`.merge`, never swapped in) and
+//! hint files without a log file are deleted first.
 //!
-//! Sequence numbers grow strictly along the log, so a record whose `seq` is
-//! not above the last good one is stale (left behind by a rewound flush) and
+//! Sequence numbers grow strictly along each file (merge output copies
+//! records in order too), so a record whose `seq` is not above the last good
+//! one *of the same file* is stale (left behind by a rewound flush) and
 //! counts as bad, like a failed CRC.
 //!
 //! When the record at some offset is bad, the scanner searches forward,
@@ -22,19 +26,20 @@
 //!   In a sealed file, nothing is ever appended again; the bytes are left in
 //!   place and reported as corruption.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::io::DmaFile;
-
 use super::files::{
-    data_file_path, io_err, list_data_files, open_active, open_sealed, probe_device, sync_dir,
+    data_file_path, hint_file_path, list_files, merge_file_path, open_active, open_sealed, os_err,
+    probe_device, sync_dir,
 };
+use super::hint;
+use super::io::LogFile;
 use super::keydir::{Entry, Keydir, MAX_OFFSET, pack_location};
-use super::log::Segment;
-use super::record::{self, HEADER_LEN, Header};
+use super::log::{FileStat, Segment};
+use super::record::{self, FLAG_FLUSH_ALL, FLAG_TOMBSTONE, HEADER_LEN, Header};
 use super::{RecoveryReport, StorageError, StoreOptions, SyncMode};
 
 /// Bytes read per DMA read while scanning.
@@ -44,10 +49,10 @@ pub const SCAN_CHUNK: u64 = 1 << 20;
 pub struct Recovered {
     /// The rebuilt keydir.
     pub keydir: Keydir,
-    /// Bytes of records the keydir points at.
-    pub live_bytes: u64,
-    /// Bytes of superseded, deleted or expired records.
-    pub dead_bytes: u64,
+    /// Per-file accounting.
+    pub stats: BTreeMap<u32, FileStat>,
+    /// Sealed files without a valid hint (the maintenance task writes them).
+    pub unhinted: Vec<u32>,
     /// Bytes read while scanning.
     pub bytes_read: u64,
     /// DMA reads while scanning.
@@ -55,9 +60,7 @@ pub struct Recovered {
     /// Sequence number for the next record.
     pub next_seq: u64,
     /// Open handles: sealed files read-only, the active file read-write.
-    pub files: HashMap<u32, Rc<DmaFile>>,
-    /// File sizes after recovery.
-    pub file_sizes: HashMap<u32, u64>,
+    pub files: HashMap<u32, Rc<LogFile>>,
     /// The active file's segment: its tail block, ready to be rewritten.
     pub active: Segment,
     /// DMA alignment of the active file.
@@ -67,18 +70,18 @@ pub struct Recovered {
 }
 
 /// A sliding window of one file's bytes, filled by aligned DMA reads.
-struct Window {
-    file: Rc<DmaFile>,
-    file_len: u64,
+pub(super) struct Window {
+    pub(super) file: Rc<LogFile>,
+    pub(super) file_len: u64,
     /// File offset of `bytes[0]`.
     start: u64,
     bytes: Vec<u8>,
-    bytes_read: u64,
-    reads: u64,
+    pub(super) bytes_read: u64,
+    pub(super) reads: u64,
 }
 
 impl Window {
-    fn new(file: Rc<DmaFile>, file_len: u64) -> Window {
+    pub(super) fn new(file: Rc<LogFile>, file_len: u64) -> Window {
         Window {
             file,
             file_len,
@@ -117,7 +120,7 @@ impl Window {
             } else {
                 self.file.read_at(read_from, read_len as usize).await
             }
-            .map_err(io_err)?;
+            .map_err(os_err)?;
             self.reads += 1;
             self.bytes_read += result.len() as u64;
             if result.is_empty() {
@@ -128,14 +131,14 @@ impl Window {
         Ok(true)
     }
 
-    fn slice(&self, offset: u64, len: u64) -> &[u8] {
+    pub(super) fn slice(&self, offset: u64, len: u64) -> &[u8] {
         let from = (offset - self.start) as usize;
         &self.bytes[from..from + len as usize]
     }
 
     /// The valid record at `offset`, if there is one with a sequence number
     /// above `min_seq`.
-    async fn record_at(
+    pub(super) async fn record_at(
         &mut self,
         offset: u64,
         min_seq: u64,
@@ -159,7 +162,7 @@ impl Window {
 
     /// Searches `(from, file_len)` for the next good record; returns its
     /// offset and whether every byte skipped on the way was zero.
-    async fn resync(
+    pub(super) async fn resync(
         &mut self,
         from: u64,
         min_seq: u64,
@@ -191,44 +194,111 @@ impl Window {
 /// Keydir and byte accounting while replaying records.
 struct Replay {
     keydir: Keydir,
-    live_bytes: u64,
-    dead_bytes: u64,
-    last_seq: u64,
+    stats: BTreeMap<u32, FileStat>,
+    /// Highest sequence number seen in any file.
+    max_seq: u64,
+    /// Highest good sequence number of the file being scanned.
+    file_seq: u64,
     records: u64,
     now_ms: u64,
 }
 
+/// One record as replay sees it, from a scan or a hint.
+struct Replayed<'a> {
+    file_id: u32,
+    offset: u64,
+    flags: u8,
+    seq: u64,
+    expire_at_ms: u64,
+    key: &'a [u8],
+    value_len: u32,
+}
+
 impl Replay {
-    fn apply(&mut self, file_id: u32, offset: u64, header: &Header, record_bytes: &[u8]) {
-        let len = header.record_len();
+    fn apply(&mut self, record: &Replayed<'_>) {
+        let len = HEADER_LEN as u64 + record.key.len() as u64 + record.value_len as u64;
         self.records += 1;
-        self.last_seq = header.seq;
-        if header.is_flush_all() {
-            self.keydir = Keydir::new();
-            self.dead_bytes += self.live_bytes + len;
-            self.live_bytes = 0;
+        self.max_seq = self.max_seq.max(record.seq);
+        if record.flags & FLAG_FLUSH_ALL != 0 {
+            self.flush_all(record.file_id);
             return;
         }
-        let key = record::key_of(header, record_bytes);
-        let expired = header.expire_at_ms != 0 && header.expire_at_ms <= self.now_ms;
-        let previous = if header.is_tombstone() || expired {
-            self.dead_bytes += len;
-            self.keydir.remove(key)
+        let expired = record.expire_at_ms != 0 && record.expire_at_ms <= self.now_ms;
+        let previous = if record.flags & FLAG_TOMBSTONE != 0 || expired {
+            self.keydir.remove(record.key)
         } else {
-            self.live_bytes += len;
+            self.stats.entry(record.file_id).or_default().live += len;
             let entry = Entry {
-                location: pack_location(file_id, offset),
+                location: pack_location(record.file_id, record.offset),
                 record_len: len as u32,
-                value_len: header.value_len,
-                expire_at_ms: header.expire_at_ms,
+                value_len: record.value_len,
+                expire_at_ms: record.expire_at_ms,
             };
-            self.keydir.insert(key, entry)
+            self.keydir.insert(record.key, entry)
         };
         if let Some(previous) = previous {
-            self.live_bytes -= previous.record_len as u64;
-            self.dead_bytes += previous.record_len as u64;
+            let stat = self.stats.entry(previous.file_id()).or_default();
+            stat.live = stat.live.saturating_sub(previous.record_len as u64);
         }
     }
+
+    fn flush_all(&mut self, file_id: u32) {
+        self.keydir = Keydir::new();
+        for stat in self.stats.values_mut() {
+            stat.live = 0;
+        }
+        self.stats.entry(file_id).or_default().has_flush_all = true;
+    }
+
+    fn apply_scanned(&mut self, file_id: u32, offset: u64, header: &Header, record_bytes: &[u8]) {
+        self.file_seq = header.seq;
+        self.apply(&Replayed {
+            file_id,
+            offset,
+            flags: header.flags,
+            seq: header.seq,
+            expire_at_ms: header.expire_at_ms,
+            key: record::key_of(header, record_bytes),
+            value_len: header.value_len,
+        });
+    }
+}
+
+/// Replays `file_id` from its hint file; `Err(reason)` when the hint is
+/// missing or unusable (nothing was applied then).
+async fn replay_hint(
+    opts: &StoreOptions,
+    file_id: u32,
+    file_len: u64,
+    replay: &mut Replay,
+) -> Result<u64, String> {
+    let path = hint_file_path(&opts.dir, file_id);
+    let bytes = hint::read_file(&opts.backend, &path)
+        .await
+        .map_err(|error| error.to_string())?;
+    let header = hint::check(&bytes, file_id, file_len).map_err(str::to_string)?;
+    // Validate every entry before applying any, so a bad hint changes nothing.
+    hint::for_each_entry(&bytes, &header, &mut |_| {}).map_err(str::to_string)?;
+    if header.flush_all {
+        replay.flush_all(file_id);
+    }
+    hint::for_each_entry(&bytes, &header, &mut |entry| {
+        replay.apply(&Replayed {
+            file_id,
+            offset: entry.offset,
+            flags: entry.flags,
+            seq: entry.seq,
+            expire_at_ms: entry.expire_at_ms,
+            key: entry.key,
+            value_len: entry.value_len,
+        })
+    })
+    .map_err(str::to_string)?;
+    replay.max_seq = replay.max_seq.max(header.max_seq);
+    let stat = replay.stats.entry(file_id).or_default();
+    stat.total = header.data_end;
+    stat.hinted = true;
+    Ok(bytes.len() as u64)
 }
 
 /// Scans one file into `replay`; returns the end of its data.
@@ -241,15 +311,18 @@ async fn scan_file(
     report: &mut RecoveryReport,
 ) -> Result<u64, StorageError> {
     let mut offset = 0u64;
+    let mut total = 0u64;
+    replay.file_seq = 0;
     while offset < window.file_len {
-        if let Some(header) = window.record_at(offset, replay.last_seq).await? {
+        if let Some(header) = window.record_at(offset, replay.file_seq).await? {
             let len = header.record_len();
             let bytes = window.slice(offset, len).to_vec();
-            replay.apply(file_id, offset, &header, &bytes);
+            replay.apply_scanned(file_id, offset, &header, &bytes);
             offset += len;
+            total += len;
             continue;
         }
-        let (next_good, all_zero) = window.resync(offset, replay.last_seq).await?;
+        let (next_good, all_zero) = window.resync(offset, replay.file_seq).await?;
         match next_good {
             Some(next) => {
                 tracing::error!(
@@ -268,8 +341,8 @@ async fn scan_file(
                     file = %path.display(), offset, bytes = cut,
                     "torn tail in the active log file; truncating"
                 );
-                window.file.truncate(offset).await.map_err(io_err)?;
-                window.file.fdatasync().await.map_err(io_err)?;
+                window.file.truncate(offset).await.map_err(os_err)?;
+                window.file.fdatasync().await.map_err(os_err)?;
                 window.file_len = offset;
                 report.torn_tail = Some((path.to_path_buf(), offset, cut));
                 break;
@@ -287,27 +360,57 @@ async fn scan_file(
             }
         }
     }
+    replay.stats.entry(file_id).or_default().total = total;
     Ok(offset)
+}
+
+/// Deletes merge output that was never swapped in and hints without a log file.
+async fn remove_leftovers(
+    opts: &StoreOptions,
+    listing: &super::files::Listing,
+) -> Result<(), StorageError> {
+    let mut removed = false;
+    for &id in &listing.merges {
+        tracing::warn!(
+            shard = opts.shard_id,
+            file = id,
+            "removing unfinished merge output"
+        );
+        opts.backend.remove(&merge_file_path(&opts.dir, id)).await?;
+        removed = true;
+    }
+    for &id in &listing.hints {
+        if listing.data.binary_search(&id).is_err() {
+            opts.backend.remove(&hint_file_path(&opts.dir, id)).await?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(&opts.backend, &opts.dir).await?;
+    }
+    Ok(())
 }
 
 /// Opens every log file of `opts.dir`, rebuilds the keydir, and prepares the
 /// active file (the last one, or a new file 1).
 pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, StorageError> {
     let started = Instant::now();
-    let ids = list_data_files(&opts.dir)?;
+    let listing = list_files(&opts.backend, &opts.dir)?;
+    remove_leftovers(opts, &listing).await?;
+    let ids = listing.data.clone();
     let first_path = ids.first().map(|&id| data_file_path(&opts.dir, id));
-    probe_device(&opts.dir, first_path.as_deref()).await;
+    probe_device(&opts.backend, &opts.dir, first_path.as_deref()).await;
     let mut report = RecoveryReport::default();
     let mut replay = Replay {
         keydir: Keydir::new(),
-        live_bytes: 0,
-        dead_bytes: 0,
-        last_seq: 0,
+        stats: BTreeMap::new(),
+        max_seq: 0,
+        file_seq: 0,
         records: 0,
         now_ms,
     };
     let mut files = HashMap::new();
-    let mut file_sizes = HashMap::new();
+    let mut unhinted = Vec::new();
     let (mut bytes_read, mut reads) = (0u64, 0u64);
     let mut active = None;
 
@@ -315,12 +418,44 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         let path = data_file_path(&opts.dir, file_id);
         let is_last = index + 1 == ids.len();
         let file = if is_last {
-            open_active(&path).await?
+            open_active(&opts.backend, &path).await?
         } else {
-            open_sealed(&path).await?
+            open_sealed(&opts.backend, &path).await?
         };
-        let file_len = file.file_size().await.map_err(io_err)?;
+        let file_len = file.file_size().await.map_err(os_err)?;
+        if !is_last {
+            let has_hint = listing.hints.binary_search(&file_id).is_ok();
+            let outcome = if has_hint {
+                replay_hint(opts, file_id, file_len, &mut replay).await
+            } else {
+                Err("no hint file".to_string())
+            };
+            match outcome {
+                Ok(hint_bytes) => {
+                    bytes_read += hint_bytes;
+                    report.hints_loaded += 1;
+                    replay.stats.entry(file_id).or_default().disk = file_len;
+                    files.insert(file_id, file);
+                    continue;
+                }
+                Err(reason) => {
+                    if has_hint {
+                        tracing::warn!(shard = opts.shard_id, file = file_id, %reason, "hint file unusable; scanning the log file");
+                        report
+                            .bad_hints
+                            .push((hint_file_path(&opts.dir, file_id), reason));
+                    } else {
+                        tracing::info!(
+                            shard = opts.shard_id,
+                            file = file_id,
+                            "no hint file; scanning the log file"
+                        );
+                    }
+                }
+            }
+        }
         let mut window = Window::new(file.clone(), file_len);
+        let corruptions_before = report.corruptions.len();
         let end = scan_file(
             &path,
             file_id,
@@ -351,12 +486,15 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
                 written: end,
                 acked: end,
                 end_ticket: 0,
+                dirty_end: end.next_multiple_of(file.alignment()),
             });
+        } else if report.corruptions.len() == corruptions_before {
+            unhinted.push(file_id);
         }
         report.files_scanned += 1;
         bytes_read += window.bytes_read;
         reads += window.reads;
-        file_sizes.insert(file_id, window.file_len);
+        replay.stats.entry(file_id).or_default().disk = window.file_len;
         files.insert(file_id, file);
     }
 
@@ -364,12 +502,12 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         Some(segment) => segment,
         None => {
             let path = data_file_path(&opts.dir, 1);
-            let file = open_active(&path).await?;
+            let file = open_active(&opts.backend, &path).await?;
             if opts.sync != SyncMode::Never {
-                sync_dir(&opts.dir).await?;
+                sync_dir(&opts.backend, &opts.dir).await?;
             }
             files.insert(1, file);
-            file_sizes.insert(1, 0);
+            replay.stats.entry(1).or_default();
             Segment {
                 file_id: 1,
                 start: 0,
@@ -377,6 +515,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
                 written: 0,
                 acked: 0,
                 end_ticket: 0,
+                dirty_end: 0,
             }
         }
     };
@@ -387,7 +526,10 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
     report.duration = started.elapsed();
     tracing::info!(
         shard = opts.shard_id,
-        files = report.files_scanned,
+        files = ids.len(),
+        from_hints = report.hints_loaded,
+        scanned = report.files_scanned,
+        bad_hints = report.bad_hints.len(),
         records = report.records_scanned,
         keys = report.keys_loaded,
         corruptions = report.corruptions.len(),
@@ -397,13 +539,12 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
     );
     Ok(Recovered {
         keydir: replay.keydir,
-        live_bytes: replay.live_bytes,
-        dead_bytes: replay.dead_bytes,
+        stats: replay.stats,
+        unhinted,
         bytes_read,
         reads,
-        next_seq: replay.last_seq + 1,
+        next_seq: replay.max_seq + 1,
         files,
-        file_sizes,
         active,
         alignment,
         report,

@@ -3,17 +3,15 @@
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
+use super::cache::Cache;
+use super::io::Backend;
 use super::keydir::Keydir;
 use super::log::{LogState, Notify, Waiters};
-use super::{RecoveryReport, SyncMode};
+use super::{MergePolicy, RecoveryReport, SyncMode};
 
 /// Byte and I/O counters of a store (single-threaded, hence `Cell`s).
 #[derive(Default)]
 pub(super) struct Counters {
-    /// Bytes of records the keydir points at.
-    pub(super) live_bytes: Cell<u64>,
-    /// Bytes of superseded, deleted and marker records.
-    pub(super) dead_bytes: Cell<u64>,
     /// Bytes written by flushes.
     pub(super) bytes_written: Cell<u64>,
     /// Bytes read by `get` and recovery.
@@ -26,21 +24,29 @@ pub(super) struct Counters {
     pub(super) syncs: Cell<u64>,
     /// Records acknowledged by flushes.
     pub(super) records_flushed: Cell<u64>,
+    /// `get`s answered by the value cache.
+    pub(super) cache_hits: Cell<u64>,
+    /// `get`s that read the disk.
+    pub(super) cache_misses: Cell<u64>,
+    /// Writes refused by the disk-space limit.
+    pub(super) disk_full_refusals: Cell<u64>,
+    /// Merges completed.
+    pub(super) merges: Cell<u64>,
+    /// Bytes of log files merges removed, minus the bytes they wrote.
+    pub(super) merge_reclaimed: Cell<u64>,
+    /// Wall time of all merges, in ms.
+    pub(super) merge_ms: Cell<u64>,
+    /// Wall time of the last merge, in ms.
+    pub(super) last_merge_ms: Cell<u64>,
+    /// Hint files written.
+    pub(super) hints_written: Cell<u64>,
+    /// Flushes that failed (and were rolled back).
+    pub(super) rollbacks: Cell<u64>,
 }
 
-impl Counters {
-    /// Applies a change to the live/dead byte counts.
-    pub(super) fn add_bytes(&self, live_delta: i64, dead_delta: i64) {
-        self.live_bytes
-            .set(self.live_bytes.get().saturating_add_signed(live_delta));
-        self.dead_bytes
-            .set(self.dead_bytes.get().saturating_add_signed(dead_delta));
-    }
-
-    /// Takes back a change made by [`Counters::add_bytes`].
-    pub(super) fn undo_bytes(&self, live_delta: i64, dead_delta: i64) {
-        self.add_bytes(-live_delta, -dead_delta);
-    }
+/// Adds `amount` to a counter.
+pub(super) fn add(counter: &Cell<u64>, amount: u64) {
+    counter.set(counter.get().wrapping_add(amount));
 }
 
 /// The state shared by a [`Store`](super::Store) and its background tasks.
@@ -51,10 +57,28 @@ pub(super) struct Inner {
     pub(super) shard_id: usize,
     /// Durability policy.
     pub(super) sync: SyncMode,
+    /// Where the bytes go.
+    pub(super) backend: Backend,
     /// Key -> newest record.
     pub(super) keydir: RefCell<Keydir>,
-    /// Write buffer, open files, tickets, undo log.
+    /// Write buffer, open files, per-file accounting, tickets, undo log.
     pub(super) log: RefCell<LogState>,
+    /// Recently read values.
+    pub(super) cache: RefCell<Cache>,
+    /// Writes are refused once the log files would hold more than this.
+    pub(super) max_disk: Option<u64>,
+    /// When to merge.
+    pub(super) merge_policy: MergePolicy,
+    /// Held by a merge or hint build (they take turns; `close` waits for it).
+    pub(super) maintenance_lock: glommio::sync::Semaphore,
+    /// Set by `close`: merges and hint builds stop at the next step.
+    pub(super) stopping: Cell<bool>,
+    /// Sealed files that still need a hint file.
+    pub(super) unhinted: RefCell<Vec<u32>>,
+    /// Wakes the maintenance task (a file was sealed, or shutdown).
+    pub(super) maintenance: Notify,
+    /// The low-priority task queue merges and hint builds run in.
+    pub(super) maintenance_queue: Option<glommio::TaskQueueHandle>,
     /// Counters for [`StoreStats`](super::StoreStats).
     pub(super) counters: Counters,
     /// Wakes the flusher when something was appended (or at shutdown).

@@ -67,6 +67,7 @@ where
                 shard_id: 0,
                 max_file_size: 1 << 20,
                 sync: SyncMode::Never,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -156,7 +156,9 @@ fn rollover_across_many_small_files() {
         let store = reopen(store, &opts).await;
         let files = data_files(&path);
         assert!(files.len() > 20, "{} files", files.len());
-        assert_eq!(store.recovery_report().files_scanned, files.len());
+        let report = store.recovery_report();
+        assert_eq!(report.files_scanned + report.hints_loaded, files.len());
+        assert!(report.bad_hints.is_empty(), "{report:?}");
         assert_eq!(store.stats().files, files.len() as u64);
         for file in &files {
             let len = std::fs::metadata(file).unwrap().len();

@@ -25,7 +25,7 @@ fn write_log(dir: &Path) -> (PathBuf, u64, u64) {
                 .unwrap();
         }
         store.put(b"last", &value_for(99, 150), 0).unwrap();
-        let entry = *store.inner.keydir.borrow().get(b"last").unwrap();
+        let entry = store.inner.keydir.borrow().get(b"last").unwrap();
         store.close().await.unwrap();
         sender
             .send((entry.offset(), entry.record_len as u64))
@@ -145,7 +145,7 @@ fn flipped_byte_mid_log_is_reported_and_later_records_served() {
                 .put(format!("k{index}").as_bytes(), &value_for(index, 300), 0)
                 .unwrap();
         }
-        let entry = *store.inner.keydir.borrow().get(b"k50").unwrap();
+        let entry = store.inner.keydir.borrow().get(b"k50").unwrap();
         store.close().await.unwrap();
         sender
             .send((entry.location & MAX_OFFSET, entry.record_len as u64))
@@ -182,7 +182,7 @@ fn get_reports_corruption_instead_of_a_wrong_value() {
         store.put(b"bystander", b"fine", 0).unwrap();
         store.wait_durable(ticket).await.unwrap();
         store.close().await.unwrap();
-        let entry = *store.inner.keydir.borrow().get(b"victim").unwrap();
+        let entry = store.inner.keydir.borrow().get(b"victim").unwrap();
 
         // Damage the value on disk behind the store's back.
         let log_path = data_files(&path)[0].clone();

@@ -40,6 +40,11 @@ pub(super) fn options(dir: &Path, max_file_size: u64, sync: SyncMode) -> StoreOp
         shard_id: 0,
         max_file_size,
         sync,
+        merge: super::MergePolicy {
+            check_interval: None,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 
