@@ -280,6 +280,8 @@ struct RoundOutcome {
     lost: u64,
     /// How long before the kill the oldest lost write was acknowledged.
     oldest_lost: Duration,
+    /// MERGEs completed while writers ran (merging rounds only).
+    merges: u64,
 }
 
 /// Checks `found` against one key's history; returns the new start state.
@@ -346,8 +348,43 @@ fn rounds_from_env(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Sends MERGE over and over until the connection dies or `stop` is set;
+/// returns how many merges completed.
+fn run_merger(addr: SocketAddr, stop: Arc<AtomicBool>) -> u64 {
+    let Ok(stream) = TcpStream::connect(addr) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut out = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut merges = 0;
+    while !stop.load(Ordering::SeqCst) {
+        if out.write_all(&resp(&[b"MERGE"])).is_err() {
+            break;
+        }
+        match read_reply(&mut reader) {
+            Ok(Reply::Error(e)) => panic!("MERGE failed: {e}"),
+            Ok(_) => merges += 1,
+            Err(_) => break,
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    merges
+}
+
 /// Runs `rounds` kill -9 rounds against one data directory.
 fn crash_rounds(sync: &str, extra: &[&str], rounds: usize, loss_window: Duration) -> RoundOutcome {
+    crash_rounds_with(sync, extra, rounds, loss_window, false)
+}
+
+/// [`crash_rounds`], optionally with a client running MERGE throughout.
+fn crash_rounds_with(
+    sync: &str,
+    extra: &[&str],
+    rounds: usize,
+    loss_window: Duration,
+    merging: bool,
+) -> RoundOutcome {
     let seed = Rng::seed_from_env("SHARDCASK_CRASH_SEED");
     println!(
         "crash test --sync {sync}: {rounds} rounds, seed {seed} (replay with SHARDCASK_CRASH_SEED={seed})"
@@ -380,6 +417,10 @@ fn crash_rounds(sync: &str, extra: &[&str], rounds: usize, loss_window: Duration
                 })
             })
             .collect();
+        let merger = merging.then(|| {
+            let (addr, stop) = (server.addr, stop.clone());
+            std::thread::spawn(move || run_merger(addr, stop))
+        });
         // Kill at a random moment once some writes were acknowledged.
         let deadline = Instant::now() + Duration::from_secs(30);
         while acked_total.load(Ordering::Relaxed) < 20 {
@@ -392,6 +433,9 @@ fn crash_rounds(sync: &str, extra: &[&str], rounds: usize, loss_window: Duration
         stop.store(true, Ordering::SeqCst);
         let histories: Vec<Vec<KeyHistory>> =
             writers.into_iter().map(|w| w.join().unwrap()).collect();
+        if let Some(merger) = merger {
+            total.merges += merger.join().unwrap();
+        }
 
         server.restart();
         let stderr = server.stderr_text();
@@ -427,14 +471,16 @@ fn crash_rounds(sync: &str, extra: &[&str], rounds: usize, loss_window: Duration
         "crash test --sync {sync}: {rounds} kills survived in {:?}; {} acknowledged writes \
          (final state of {} keys checked after every kill), \
          {} lost (oldest acknowledged {:?} before its kill; window {loss_window:?}); \
-         {} writes in flight at the kills, {} of them landed whole, the rest absent; 0 wrong",
+         {} writes in flight at the kills, {} of them landed whole, the rest absent; \
+         {} merges completed; 0 wrong",
         started.elapsed(),
         total.acked,
         NR_WRITERS * KEYS_PER_WRITER,
         total.lost,
         total.oldest_lost,
         total.in_flight,
-        total.in_flight_landed
+        total.in_flight_landed,
+        total.merges
     );
     total
 }
@@ -469,4 +515,14 @@ fn kill_nine_with_sync_batch_loses_at_most_the_last_interval() {
         "--sync batch every {interval_ms} ms: lost {} of {} acknowledged writes over {rounds} kills",
         outcome.lost, outcome.acked
     );
+}
+
+/// `--sync always` with a client running MERGE all the time, so kills land
+/// in the middle of merges (and of their file swaps): still nothing lost,
+/// nothing deleted comes back.
+#[test]
+fn kill_nine_during_merges_loses_nothing_acknowledged() {
+    let rounds = rounds_from_env(20).div_ceil(2);
+    let outcome = crash_rounds_with("always", &[], rounds, Duration::ZERO, true);
+    assert_eq!(outcome.lost, 0);
 }
