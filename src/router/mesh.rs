@@ -3,15 +3,22 @@
 //!
 //! glommio's channel mesh is one-way, so each message carries a request id;
 //! the caller parks a [`oneshot`](super::oneshot) under that id and the
-//! receiver task completes it when the response comes back. Receiver tasks
-//! run in a `Latency::Matters` task queue: a foreign wake into a busy
-//! executor otherwise waits for the whole time slice.
+//! receiver task completes it when the response comes back.
+//!
+//! Receiver tasks run in their own task queue with a large share but *no*
+//! latency requirement. `Latency::Matters` was the plan (a foreign wake into
+//! a busy executor can otherwise wait for the time slice), but with glommio
+//! 0.9 it loses wake-ups: when the preempt timer of a latency-sensitive queue
+//! has fired, `run_task_queues` returns "nothing ran" without running the
+//! woken queue and the executor parks with runnable work; an otherwise idle
+//! peer then never answers. `cargo bench --bench mesh` hangs in its first
+//! forwarded round trip with `Latency::Matters` (100 µs or 1 ms) and runs
+//! with this queue; see bench-client/RESULTS.md.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::Duration;
 
 use ahash::AHashMap;
 use glommio::channels::channel_mesh::{MeshBuilder, Receivers, Senders};
@@ -19,6 +26,10 @@ use glommio::{Latency, Shares};
 
 use super::oneshot::{Sender, oneshot};
 use super::{ShardRequest, ShardResponse};
+
+/// Latency class of the receivers' task queue (see the module docs for why
+/// it is not `Latency::Matters`).
+const RECEIVER_LATENCY: Latency = Latency::NotImportant;
 
 /// What travels between shards.
 pub enum MeshMsg {
@@ -111,18 +122,15 @@ impl Mesh {
         rx.await
     }
 
-    /// Starts one receiver task per peer in a latency-sensitive task queue.
+    /// Starts one receiver task per peer in the mesh task queue.
     /// Requests are served concurrently, each in its own task, by `handler`.
     pub fn start_receivers(
         self: &Rc<Self>,
         mut receivers: Receivers<MeshMsg>,
         handler: RequestHandler,
     ) {
-        let queue = glommio::executor().create_task_queue(
-            Shares::Static(1000),
-            Latency::Matters(Duration::from_micros(100)),
-            "mesh",
-        );
+        let queue =
+            glommio::executor().create_task_queue(Shares::Static(1000), RECEIVER_LATENCY, "mesh");
         for (peer, receiver) in receivers.streams() {
             let mesh = self.clone();
             let handler = handler.clone();
