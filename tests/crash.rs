@@ -153,7 +153,7 @@ fn read_reply(reader: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
 /// One writer: pipelines SET/DEL over its own keys until the connection
 /// dies (the kill) or `stop` is set. Returns the histories of its keys.
 fn run_writer(
-    addr: SocketAddr,
+    stream: TcpStream,
     writer: usize,
     mut histories: Vec<KeyHistory>,
     seed: u64,
@@ -162,7 +162,6 @@ fn run_writer(
     stop: Arc<AtomicBool>,
 ) -> Vec<KeyHistory> {
     let mut rng = Rng::new(seed);
-    let stream = TcpStream::connect(addr).expect("writer connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -234,7 +233,10 @@ fn read_all(addr: SocketAddr) -> HashMap<String, State> {
     out.write_all(&request).unwrap();
     let mut found = HashMap::new();
     for key in keys {
-        let state = match read_reply(&mut reader).unwrap() {
+        let reply = read_reply(&mut reader).unwrap_or_else(|e| {
+            panic!("{key}: reading the GET reply after the restart failed: {e}")
+        });
+        let state = match reply {
             Reply::Bulk(None) => State::Absent,
             Reply::Bulk(Some(value)) => match decode_value(&key, &value) {
                 Ok(n) => State::Value(n),
@@ -350,10 +352,7 @@ fn rounds_from_env(default: usize) -> usize {
 
 /// Sends MERGE over and over until the connection dies or `stop` is set;
 /// returns how many merges completed.
-fn run_merger(addr: SocketAddr, stop: Arc<AtomicBool>) -> u64 {
-    let Ok(stream) = TcpStream::connect(addr) else {
-        return 0;
-    };
+fn run_merger(stream: TcpStream, stop: Arc<AtomicBool>) -> u64 {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut out = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
@@ -409,17 +408,22 @@ fn crash_rounds_with(
                         writes: Vec::new(),
                     })
                     .collect();
-                let (addr, seed) = (server.addr, rng.next_u64());
+                // Connected here, before the kill can happen: a thread that
+                // connected later could reach another test's server on a
+                // reused port.
+                let stream = TcpStream::connect(server.addr).expect("writer connects");
+                let seed = rng.next_u64();
                 let (next_n, acked_total, stop) =
                     (next_n.clone(), acked_total.clone(), stop.clone());
                 std::thread::spawn(move || {
-                    run_writer(addr, writer, histories, seed, next_n, acked_total, stop)
+                    run_writer(stream, writer, histories, seed, next_n, acked_total, stop)
                 })
             })
             .collect();
         let merger = merging.then(|| {
-            let (addr, stop) = (server.addr, stop.clone());
-            std::thread::spawn(move || run_merger(addr, stop))
+            let stream = TcpStream::connect(server.addr).expect("merger connects");
+            let stop = stop.clone();
+            std::thread::spawn(move || run_merger(stream, stop))
         });
         // Kill at a random moment once some writes were acknowledged.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -443,7 +447,18 @@ fn crash_rounds_with(
             !stderr.contains("corrupt region") && !stderr.contains("garbage at the end"),
             "round {round} (seed {seed}): recovery found corruption before the tail:\n{stderr}"
         );
-        let found = read_all(server.addr);
+        let found = match std::panic::catch_unwind(|| read_all(server.addr)) {
+            Ok(found) => found,
+            Err(panic) => {
+                let stderr = server.stderr_text();
+                let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "round {round} (seed {seed}): reading back failed: {panic:?}; server stderr (last lines):\n{}",
+                    tail.join("\n")
+                );
+            }
+        };
         let mut outcome = RoundOutcome::default();
         for (writer, keys) in histories.iter().enumerate() {
             for (index, history) in keys.iter().enumerate() {
