@@ -74,12 +74,19 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
             Job::Open(file_id) => {
                 if let Err(error) = create_file(&inner, file_id).await {
                     fail_pending(&inner, &error);
+                    if inner.shutdown.get() {
+                        break;
+                    }
                     glommio::timer::sleep(FAILURE_BACKOFF).await;
                 }
             }
             Job::Flush => {
                 if let Err(error) = flush_front(&inner).await {
                     fail_pending(&inner, &error);
+                    // The store is gone: nobody can wait for a retry.
+                    if inner.shutdown.get() {
+                        break;
+                    }
                     glommio::timer::sleep(FAILURE_BACKOFF).await;
                 }
             }

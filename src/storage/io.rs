@@ -180,7 +180,13 @@ impl LogFile {
     pub async fn file_size(&self) -> std::io::Result<u64> {
         match self {
             LogFile::Dma(file) => file.file_size().await.map_err(glommio_err),
-            LogFile::Sim(file) => Ok(file.disk.lock().inode(file.inode).data.len() as u64),
+            LogFile::Sim(file) => {
+                let state = file.disk.lock();
+                if state.generation != file.generation {
+                    return Err(stale());
+                }
+                Ok(state.inode(file.inode).data.len() as u64)
+            }
         }
     }
 }
@@ -221,7 +227,7 @@ impl Backend {
                 }
                 Ok(names)
             }
-            Backend::Sim(disk) => Ok(disk.list(dir)),
+            Backend::Sim(disk) => disk.list(dir),
         }
     }
 
@@ -240,7 +246,7 @@ impl Backend {
                 }
             },
             Backend::Sim(disk) => {
-                disk.lock().names.remove(path);
+                disk.live_state()?.names.remove(path);
                 Ok(())
             }
         }
@@ -253,7 +259,7 @@ impl Backend {
                 .await
                 .map_err(|e| StorageError::Io(glommio_err(e))),
             Backend::Sim(disk) => {
-                let mut state = disk.lock();
+                let mut state = disk.live_state()?;
                 let inode = state.names.remove(from).ok_or_else(|| {
                     StorageError::Io(std::io::Error::from(std::io::ErrorKind::NotFound))
                 })?;
@@ -278,6 +284,15 @@ impl Backend {
                 result
             }
             Backend::Sim(disk) => disk.sync_dir(dir),
+        }
+    }
+
+    /// The backend a store keeps: a simulated disk is bound to the current
+    /// reboot generation.
+    pub fn bind(&self) -> Backend {
+        match self {
+            Backend::Dma => Backend::Dma,
+            Backend::Sim(disk) => Backend::Sim(disk.bind()),
         }
     }
 
@@ -341,6 +356,8 @@ struct SimState {
     capacity: Option<u64>,
     /// Writes and syncs so far (for tests that count).
     ops: u64,
+    /// Bumped by every reboot; handles opened before it fail with EIO.
+    generation: u64,
 }
 
 impl SimState {
@@ -368,12 +385,17 @@ pub struct SimDisk {
     state: Arc<Mutex<SimState>>,
     /// The block size files report as their DMA alignment.
     alignment: u64,
+    /// Set on the copy a store holds: the reboot generation it was opened
+    /// in. Every operation through it fails once the disk was rebooted, as
+    /// if the process that held it had died with the machine.
+    bound: Option<u64>,
 }
 
 impl std::fmt::Debug for SimDisk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimDisk")
             .field("alignment", &self.alignment)
+            .field("bound", &self.bound)
             .finish()
     }
 }
@@ -389,6 +411,8 @@ pub struct SimFile {
     disk: SimDisk,
     inode: u64,
     writable: bool,
+    /// The disk's generation when opened.
+    generation: u64,
 }
 
 impl SimDisk {
@@ -397,6 +421,7 @@ impl SimDisk {
         SimDisk {
             state: Arc::new(Mutex::new(SimState::default())),
             alignment,
+            bound: None,
         }
     }
 
@@ -404,6 +429,24 @@ impl SimDisk {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy bound to the current reboot generation (what a store holds).
+    pub fn bind(&self) -> SimDisk {
+        let generation = self.lock().generation;
+        SimDisk {
+            bound: Some(generation),
+            ..self.clone()
+        }
+    }
+
+    /// The state, unless this copy belongs to an earlier generation.
+    fn live_state(&self) -> Result<MutexGuard<'_, SimState>, StorageError> {
+        let state = self.lock();
+        match self.bound {
+            Some(generation) if generation != state.generation => Err(stale().into()),
+            _ => Ok(state),
+        }
     }
 
     /// Limits the bytes all files may hold together (`None` = unlimited).
@@ -470,6 +513,7 @@ impl SimDisk {
     /// lets through. Files must not be used across this call (reopen the store).
     pub fn dirty_reboot(&self, tear: Tear) {
         let mut state = self.lock();
+        state.generation += 1;
         state.names = state.durable_names.clone();
         state.fail.clear();
         let live: std::collections::HashSet<u64> = state.names.values().copied().collect();
@@ -501,6 +545,7 @@ impl SimDisk {
     /// A clean shutdown of the machine: everything written survives.
     pub fn clean_reboot(&self) {
         let mut state = self.lock();
+        state.generation += 1;
         state.durable_names = state.names.clone();
         state.fail.clear();
         for inode in state.inodes.values_mut() {
@@ -510,7 +555,7 @@ impl SimDisk {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> Result<SimFile, StorageError> {
-        let mut state = self.lock();
+        let mut state = self.live_state()?;
         let inode = match (state.names.get(path), mode) {
             (Some(&inode), _) => inode,
             (None, OpenMode::Read) => {
@@ -526,25 +571,27 @@ impl SimDisk {
                 inode
             }
         };
+        let generation = state.generation;
         Ok(SimFile {
             disk: self.clone(),
             inode,
             writable: mode == OpenMode::ReadWriteCreate,
+            generation,
         })
     }
 
-    fn list(&self, dir: &Path) -> Vec<String> {
-        let state = self.lock();
-        state
+    fn list(&self, dir: &Path) -> Result<Vec<String>, StorageError> {
+        let state = self.live_state()?;
+        Ok(state
             .names
             .keys()
             .filter(|path| path.parent() == Some(dir))
             .filter_map(|path| path.file_name()?.to_str().map(str::to_string))
-            .collect()
+            .collect())
     }
 
     fn sync_dir(&self, dir: &Path) -> Result<(), StorageError> {
-        let mut state = self.lock();
+        let mut state = self.live_state()?;
         state.ops += 1;
         if let Some(error) = state.take_failure(SimOp::Sync) {
             return Err(error.into());
@@ -570,9 +617,16 @@ fn apply_write(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
     data[offset..offset + bytes.len()].copy_from_slice(bytes);
 }
 
+fn stale() -> std::io::Error {
+    std::io::Error::from_raw_os_error(libc::EIO)
+}
+
 impl SimFile {
     fn read_at(&self, pos: u64, len: usize) -> std::io::Result<ReadBuf> {
         let state = self.disk.lock();
+        if state.generation != self.generation {
+            return Err(stale());
+        }
         let data = &state.inode(self.inode).data;
         let from = (pos as usize).min(data.len());
         let to = (pos as usize).saturating_add(len).min(data.len());
@@ -582,6 +636,9 @@ impl SimFile {
     fn write_at(&self, bytes: &[u8], pos: u64) -> std::io::Result<usize> {
         let mut state = self.disk.lock();
         state.ops += 1;
+        if state.generation != self.generation {
+            return Err(stale());
+        }
         if !self.writable {
             return Err(std::io::Error::from_raw_os_error(libc::EBADF));
         }
@@ -609,6 +666,9 @@ impl SimFile {
     fn fdatasync(&self) -> std::io::Result<()> {
         let mut state = self.disk.lock();
         state.ops += 1;
+        if state.generation != self.generation {
+            return Err(stale());
+        }
         if let Some(error) = state.take_failure(SimOp::Sync) {
             // The device lost the unsynced writes: reads see the durable state.
             let inode = state.inode_mut(self.inode);

@@ -522,6 +522,7 @@ pub(super) async fn merge(
     }
 
     // Step 1: reserve output ids above everything that exists now.
+    let rollbacks_before = inner.counters.rollbacks.get();
     let (first_reserved, active_id) = {
         let mut log = inner.log.borrow_mut();
         let bound: u64 = if mode == MergeMode::Full {
@@ -538,17 +539,22 @@ pub(super) async fn merge(
         (first, first + reserve)
     };
     inner.flusher.notify();
-    futures_lite::future::poll_fn(|cx| {
+    // A failed flush drops the new segment; then the wait would never end.
+    let sealed = futures_lite::future::poll_fn(|cx| {
         let log = inner.log.borrow();
         if log.segments[0].file_id >= active_id {
-            std::task::Poll::Ready(())
+            std::task::Poll::Ready(true)
+        } else if inner.counters.rollbacks.get() != rollbacks_before || inner.stopping.get() {
+            std::task::Poll::Ready(false)
         } else {
             inner.waiters.register(log.resolved_ticket, cx);
             std::task::Poll::Pending
         }
     })
     .await;
-    let rollbacks_before = inner.counters.rollbacks.get();
+    if !sealed {
+        return Err(abandoned("a log write failed before the merge could start"));
+    }
     {
         let log = inner.log.borrow();
         if mode == MergeMode::Full {

@@ -99,7 +99,8 @@ impl Store {
     /// Records already expired by the system clock are dropped during
     /// recovery. Errors: [`StorageError::Io`] when a file cannot be listed,
     /// opened or read.
-    pub async fn open(opts: StoreOptions) -> Result<Rc<Store>, StorageError> {
+    pub async fn open(mut opts: StoreOptions) -> Result<Rc<Store>, StorageError> {
+        opts.backend = opts.backend.bind();
         let recovered = recovery::recover(&opts, system_now_ms()).await?;
         let counters = Counters::default();
         counters.bytes_read.set(recovered.bytes_read);
@@ -433,8 +434,22 @@ impl Store {
         // Let a running merge or hint build stop, and keep new ones out.
         inner.stopping.set(true);
         inner.maintenance.notify();
+        // A merge parked on the log notices `stopping` when woken.
+        inner.waiters.wake_resolved(u64::MAX);
         let _permit = inner.maintenance_lock.acquire_permit(1).await;
         flusher::sync_all(inner).await
+    }
+
+    /// Seals the active log file (once its bytes are written) and starts a
+    /// new one for the next write; nothing happens to an empty active file.
+    pub fn roll_over(&self) -> Result<(), StorageError> {
+        let mut log = self.inner.log.borrow_mut();
+        if log.segments.back().is_some_and(|segment| segment.end() > 0) {
+            log.roll_over(0)?;
+        }
+        drop(log);
+        self.inner.flusher.notify();
+        Ok(())
     }
 
     /// Merges log files now (in the low-priority maintenance queue) and

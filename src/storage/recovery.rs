@@ -423,6 +423,14 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
             open_sealed(&opts.backend, &path).await?
         };
         let file_len = file.file_size().await.map_err(os_err)?;
+        if is_last && listing.hints.binary_search(&file_id).is_ok() {
+            // The last file is appended to from now on (it can be merge
+            // output); its hint would go stale without its size changing.
+            opts.backend
+                .remove(&hint_file_path(&opts.dir, file_id))
+                .await?;
+            sync_dir(&opts.backend, &opts.dir).await?;
+        }
         if !is_last {
             let has_hint = listing.hints.binary_search(&file_id).is_ok();
             let outcome = if has_hint {

@@ -4,7 +4,9 @@
 
 mod basic;
 mod crash;
+mod merge;
 mod model;
+mod sim_model;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
