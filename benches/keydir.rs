@@ -1,0 +1,76 @@
+//! Keydir memory per key: builds a keydir of N keys of 16 bytes and reports
+//! the heap bytes it holds per key, measured by a counting allocator, and
+//! the insert rate.
+//!
+//! `cargo bench --bench keydir` (1M and 10M keys; `KEYDIR_BENCH_KEYS=1000000`
+//! for one size).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use shardcask::storage::keydir::{Entry, Keydir, pack_location};
+
+/// Counts the bytes currently allocated.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn measure(nr_keys: u64) {
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let mut keydir = Keydir::new();
+    for index in 0..nr_keys {
+        let key = format!("{index:016}");
+        keydir.insert(
+            key.as_bytes(),
+            Entry {
+                location: pack_location((index / 1_000_000) as u32 + 1, index * 64),
+                record_len: 64,
+                value_len: 16,
+                expire_at_ms: 0,
+            },
+        );
+    }
+    let elapsed = started.elapsed();
+    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
+    let per_key = bytes as f64 / nr_keys as f64;
+    println!(
+        "keydir {nr_keys:>9} keys of 16 B: {:>7.1} MiB heap, {per_key:.1} B/key ({:.1} B beyond the key), {:.0} ns/insert",
+        bytes as f64 / (1 << 20) as f64,
+        per_key - 16.0,
+        elapsed.as_nanos() as f64 / nr_keys as f64
+    );
+    drop(keydir);
+}
+
+fn main() {
+    let sizes: Vec<u64> = match std::env::var("KEYDIR_BENCH_KEYS") {
+        Ok(text) => text
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => vec![1_000_000, 10_000_000],
+    };
+    for nr_keys in sizes {
+        measure(nr_keys);
+    }
+}

@@ -1,0 +1,94 @@
+//! Startup time: writes N keys (16 B keys, 16 B values) into one shard's
+//! store, then reopens it with hint files and again after deleting them
+//! (every log file scanned), and prints both times.
+//!
+//! `STARTUP_BENCH_KEYS=10000000 cargo bench --bench startup` (default 1M;
+//! `STARTUP_BENCH_DIR` picks the directory, default under /tmp).
+
+use std::time::Instant;
+
+use glommio::{LocalExecutorBuilder, Placement};
+use shardcask::storage::{Store, StoreOptions, SyncMode};
+
+fn main() {
+    let nr_keys: u64 = std::env::var("STARTUP_BENCH_KEYS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(1_000_000);
+    let base = std::env::var("STARTUP_BENCH_DIR").unwrap_or_else(|_| "/tmp".into());
+    let dir = tempfile::Builder::new()
+        .prefix("shardcask-startup-")
+        .tempdir_in(base)
+        .expect("temp dir");
+    let path = dir.path().join("shard-0");
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .spawn(move || async move {
+            let opts = StoreOptions {
+                dir: path.clone(),
+                sync: SyncMode::Never,
+                max_file_size: 256 << 20,
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let store = Store::open(opts.clone()).await.expect("open");
+            let value = [7u8; 16];
+            for index in 0..nr_keys {
+                let key = format!("{index:016}");
+                store.put(key.as_bytes(), &value, 0).expect("put");
+                if index % 100_000 == 99_999 {
+                    glommio::yield_if_needed().await;
+                }
+            }
+            store.roll_over().expect("roll over");
+            store.put(b"last", b"x", 0).expect("put");
+            store.close().await.expect("close");
+            drop(store);
+            println!(
+                "wrote {nr_keys} keys in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let store = Store::open(opts.clone()).await.expect("open");
+            let hints = store.write_pending_hints().await.expect("hints");
+            store.close().await.expect("close");
+            drop(store);
+            println!("hint files written: {hints}");
+
+            let started = Instant::now();
+            let store = Store::open(opts.clone()).await.expect("open with hints");
+            let with_hints = started.elapsed();
+            let report = store.recovery_report();
+            assert_eq!(store.len() as u64, nr_keys + 1);
+            println!(
+                "open with hints:    {:.2} s ({} files from hints, {} scanned, {} keys)",
+                with_hints.as_secs_f64(),
+                report.hints_loaded,
+                report.files_scanned,
+                report.keys_loaded
+            );
+            store.close().await.expect("close");
+            drop(store);
+
+            for entry in std::fs::read_dir(&path).expect("list") {
+                let entry = entry.expect("entry");
+                if entry.path().extension().is_some_and(|ext| ext == "hint") {
+                    std::fs::remove_file(entry.path()).expect("remove hint");
+                }
+            }
+            let started = Instant::now();
+            let store = Store::open(opts.clone()).await.expect("open without hints");
+            let without = started.elapsed();
+            let report = store.recovery_report();
+            let stats = store.stats();
+            println!(
+                "open without hints: {:.2} s ({} files scanned, {:.0} MiB read, {:.0} MiB/s)",
+                without.as_secs_f64(),
+                report.files_scanned,
+                stats.bytes_read as f64 / (1 << 20) as f64,
+                stats.bytes_read as f64 / (1 << 20) as f64 / without.as_secs_f64()
+            );
+            assert_eq!(store.len() as u64, nr_keys + 1);
+        })
+        .expect("executor")
+        .join()
+        .expect("bench finishes");
+}
