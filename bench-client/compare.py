@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""Driver of bench-client/compare.sh (run that, not this: it checks the
+tools, builds, and passes the settings in COMPARE_* variables).
+
+Every measured run is one `shardcask-bench --json` invocation pinned to the
+client CPUs against a server pinned to the server CPUs; the server's CPU time
+(utime + stime of the whole process, all threads) is read from /proc/PID/stat
+right before and right after the client runs. Preloads are separate client
+runs, outside the measurement.
+"""
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ENV = os.environ
+MODE = ENV.get("COMPARE_MODE", "quick")
+FULL = MODE == "full"
+ROUNDS = int(ENV.get("COMPARE_ROUNDS") or (5 if FULL else 3))
+DURATION = float(ENV.get("COMPARE_DURATION") or (5 if FULL else 1))
+DATA = ENV["COMPARE_DIR"]
+SERVER_CPUS = ENV.get("COMPARE_SERVER_CPUS", "0")
+CLIENT_CPUS = ENV.get("COMPARE_CLIENT_CPUS", "1")
+OUT = ENV["COMPARE_OUT"]
+ONLY = set(ENV.get("COMPARE_ONLY", "").split(","))
+SERVER_BIN = ENV["COMPARE_SERVER_BIN"]
+CLIENT_BIN = ENV["COMPARE_CLIENT_BIN"]
+CMDLINE = ENV.get("COMPARE_CMDLINE", "bench-client/compare.sh")
+
+# Every server start takes a fresh port: a restarted shardcask cannot bind a
+# port that still has TIME_WAIT connections (glommio's listener sets
+# SO_REUSEPORT but not SO_REUSEADDR).
+NEXT_PORT = [7411 + (os.getpid() % 200) * 50]
+
+
+def fresh_port():
+    NEXT_PORT[0] += 1
+    return NEXT_PORT[0]
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Hot workloads: 10k keys of 100 B (1 MB: any cache holds it).
+HOT_KEYS = 10_000
+# 4 KiB random reads: data set and value cache (data >= 4x cache; the reads
+# are O_DIRECT, so the page cache plays no part for shardcask or fio).
+DISK4K_KEYS = 262_144 if FULL else 65_536  # 1 GiB / 256 MiB
+DISK4K_CACHE = "64MiB" if FULL else "16MiB"
+DISK4K_QD = 32
+# 1 MiB values.
+DISK1M_KEYS = 1024 if FULL else 256  # 1 GiB / 256 MiB
+DISK1M_QD = 4
+DISK1M_CACHE = "16MiB"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name may hold spaces; fields resume after the ')'.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def redis_cli(port, *args):
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), *args],
+        capture_output=True, text=True, timeout=30,
+    ).stdout
+
+
+def wait_ready(port, proc, what):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited during start-up (status {proc.returncode})")
+        if redis_cli(port, "PING").strip() == "PONG":
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not answer PING on port {port}")
+
+
+class Server:
+    """A server process pinned to SERVER_CPUS."""
+
+    def __init__(self, name, port, argv, log_path, cpus=None):
+        self.name = name
+        self.port = port
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", cpus or SERVER_CPUS, *argv],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_ready(port, self.proc, name)
+
+    @property
+    def pid(self):
+        return self.proc.pid  # taskset execs the server: same pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_shardcask(sync, shards=1, cpus=None, cache="64MiB", tag="sc"):
+    """shardcask with `shards` executors pinned to `cpus` (default: the
+    server CPUs); the whole process is confined to those CPUs."""
+    data = os.path.join(DATA, f"shardcask-{tag}")
+    shutil.rmtree(data, ignore_errors=True)
+    cpus = cpus or SERVER_CPUS
+    port = fresh_port()
+    argv = [
+        SERVER_BIN, "--listen", f"127.0.0.1:{port}", "--dir", data,
+        "--shards", str(shards), "--cpus", cpus, "--sync", sync,
+        "--stats-interval", "0", "--cache-size", cache, "--merge-interval", "0",
+    ]
+    return Server(f"shardcask --sync {sync}", port, argv, data + ".log", cpus)
+
+
+def start_redis(appendfsync, tag="redis"):
+    data = os.path.join(DATA, f"redis-{tag}")
+    shutil.rmtree(data, ignore_errors=True)
+    os.makedirs(data)
+    port = fresh_port()
+    argv = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        "--dir", data, "--save", "", "--appendonly", "yes",
+        "--appendfsync", appendfsync, "--auto-aof-rewrite-percentage", "0",
+        "--protected-mode", "no", "--daemonize", "no", "--io-threads", "1",
+    ]
+    return Server(f"redis appendfsync {appendfsync}", port, argv, data + ".log")
+
+
+def bench(port, *args, duration=None, requests=None, rate=None):
+    """One client run; returns the parsed JSON report."""
+    argv = [
+        CLIENT_BIN, "--addr", f"127.0.0.1:{port}", "--cpus", CLIENT_CPUS,
+        "--json", "--quiet", *args,
+    ]
+    if requests is not None:
+        argv += ["--requests", str(requests)]
+    else:
+        argv += ["--duration", str(duration or DURATION)]
+    if rate is not None:
+        argv += ["--rate", str(int(rate)), "--spin-us", "200"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(
+            f"client failed (status {done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]}"
+        )
+
+
+def measure(server, *args, **kwargs):
+    """A measured run: client report plus the server's CPU seconds."""
+    info_before = redis_cli(server.port, "INFO", "stats")
+    cpu_before = cpu_seconds(server.pid)
+    report = bench(server.port, *args, **kwargs)
+    cpu = cpu_seconds(server.pid) - cpu_before
+    info_after = redis_cli(server.port, "INFO", "stats")
+    total = report["total"]
+    errors = total.get("errors", 0)
+    if errors:
+        log(f"  ! {errors} errors: {report.get('first_error')}")
+    return {
+        "ops": total["ops"],
+        "ops_s": total["ops_per_sec"],
+        "mb_s": total["mb_per_sec"],
+        "p50": total["latency_us"]["p50"],
+        "p99": total["latency_us"]["p99"],
+        "cpu": cpu,
+        "ops_cpu_s": total["ops"] / cpu if cpu > 0 else float("nan"),
+        "errors": errors,
+        "info": (info_stats(info_before), info_stats(info_after)),
+    }
+
+
+def info_stats(text):
+    stats = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            key, _, value = line.partition(":")
+            try:
+                stats[key] = float(value)
+            except ValueError:
+                pass
+    return stats
+
+
+def median(runs, key):
+    values = [r[key] for r in runs if r[key] == r[key]]
+    return statistics.median(values) if values else float("nan")
+
+
+def preload(port, *args):
+    bench(port, "--preload", *args, requests=1)
+
+
+def fmt(value, digits=0):
+    if value != value:  # NaN
+        return "n/a"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b and b == b and a == a else "n/a"
+
+
+def hot_workloads():
+    value = ["--keys", str(HOT_KEYS), "--value-size", "100", "--connections", "50"]
+    return [
+        ("GET", 1, [*value, "--ratio", "0:1", "--pipeline", "1"]),
+        ("GET", 16, [*value, "--ratio", "0:1", "--pipeline", "16"]),
+        ("SET", 1, [*value, "--ratio", "1:0", "--pipeline", "1"]),
+        ("SET", 16, [*value, "--ratio", "1:0", "--pipeline", "16"]),
+    ]
+
+
+def ab_rounds(servers, args, label):
+    """Alternates the servers for ROUNDS rounds; returns runs per server."""
+    runs = {name: [] for name in servers}
+    for round_id in range(ROUNDS):
+        for name, server in servers.items():
+            result = measure(server, *args)
+            runs[name].append(result)
+            log(f"  {label} round {round_id + 1} {name}: {fmt(result['ops_s'])} ops/s, "
+                f"{fmt(result['ops_cpu_s'])} ops/CPU-s, p99 {fmt(result['p99'])} us")
+    return runs
+
+
+def section_hot(sc_sync, redis_fsync, workloads, lines, peaks):
+    log(f"== hot 100 B: shardcask --sync {sc_sync} vs redis appendfsync {redis_fsync}")
+    sc = start_shardcask(sc_sync)
+    rd = start_redis(redis_fsync)
+    try:
+        for server in (sc, rd):
+            preload(server.port, "--keys", str(HOT_KEYS), "--value-size", "100",
+                    "--connections", "50", "--pipeline", "16")
+        for op, pipeline, args in workloads:
+            runs = ab_rounds({"shardcask": sc, "redis": rd}, args, f"{op} P{pipeline}")
+            s, r = runs["shardcask"], runs["redis"]
+            peaks[(sc_sync, op, pipeline)] = (median(s, "ops_s"), median(r, "ops_s"), args)
+            lines.append(
+                f"| {op} P{pipeline} | {sc_sync} / {redis_fsync} "
+                f"| {fmt(median(s, 'ops_s'))} | {fmt(median(r, 'ops_s'))} "
+                f"| **{ratio(median(s, 'ops_s'), median(r, 'ops_s'))}** "
+                f"| {fmt(median(s, 'ops_cpu_s'))} | {fmt(median(r, 'ops_cpu_s'))} "
+                f"| **{ratio(median(s, 'ops_cpu_s'), median(r, 'ops_cpu_s'))}** "
+                f"| {fmt(median(s, 'p99'))} | {fmt(median(r, 'p99'))} |"
+            )
+    finally:
+        sc.stop()
+        rd.stop()
+
+
+def section_p99(peaks, lines):
+    log("== p99 at half of peak (--rate), sync always / appendfsync always")
+    sc = start_shardcask("always")
+    rd = start_redis("always")
+    try:
+        for server in (sc, rd):
+            preload(server.port, "--keys", str(HOT_KEYS), "--value-size", "100",
+                    "--connections", "50", "--pipeline", "16")
+        for op in ("GET", "SET"):
+            peak = peaks.get(("always", op, 16))
+            if not peak:
+                continue
+            sc_peak, rd_peak, args = peak
+            for name, server, top in (("shardcask", sc, sc_peak), ("redis", rd, rd_peak)):
+                runs = [measure(server, *args, rate=top / 2) for _ in range(max(1, ROUNDS // 2))]
+                lines.append(
+                    f"| {op} P16, 50 conns | {name} | {fmt(top)} | {fmt(top / 2)} "
+                    f"| {fmt(median(runs, 'ops_s'))} | {fmt(median(runs, 'p50'))} "
+                    f"| **{fmt(median(runs, 'p99'))}** |"
+                )
+                log(f"  {op} {name} at {fmt(top / 2)}/s: p99 {fmt(median(runs, 'p99'))} us")
+    finally:
+        sc.stop()
+        rd.stop()
+
+
+def fio(name, filename, size, rw, bs, iodepth):
+    """One fio run (O_DIRECT, io_uring) pinned to the server CPUs."""
+    argv = [
+        "fio", f"--name={name}", f"--filename={filename}", f"--size={size}",
+        f"--rw={rw}", f"--bs={bs}", "--direct=1", "--ioengine=io_uring",
+        f"--iodepth={iodepth}", f"--runtime={max(1, int(DURATION))}", "--time_based",
+        f"--cpus_allowed={SERVER_CPUS}", "--output-format=json", "--randrepeat=0",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+    job = json.loads(done.stdout)["jobs"][0]
+    side = job["read"] if "read" in rw else job["write"]
+    return {"iops": side["iops"], "mb_s": side["bw_bytes"] / 1e6,
+            "p99": side.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000}
+
+
+def section_disk4k(lines):
+    size = DISK4K_KEYS * 4096
+    log(f"== 4 KiB uniform random GET over {size >> 20} MiB (cache {DISK4K_CACHE}) vs fio randread QD {DISK4K_QD}")
+    fio_file = os.path.join(DATA, "fio-4k.dat")
+    fio("layout", fio_file, size, "write", "1M", 4)  # lay the file out once
+    sc = start_shardcask("batch", cache=DISK4K_CACHE, tag="4k")
+    try:
+        common = ["--keys", str(DISK4K_KEYS), "--value-size", "4KiB"]
+        bench(sc.port, *common, "--preload", "--connections", "8", "--pipeline", "16",
+              requests=1)
+        sc_runs, fio_runs = [], []
+        for round_id in range(ROUNDS):
+            sc_runs.append(measure(sc, *common, "--ratio", "0:1", "--distribution", "uniform",
+                                   "--connections", str(DISK4K_QD), "--pipeline", "1"))
+            fio_runs.append(fio("randread", fio_file, size, "randread", "4k", DISK4K_QD))
+            log(f"  round {round_id + 1}: shardcask {fmt(sc_runs[-1]['ops_s'])} GET/s "
+                f"(p99 {fmt(sc_runs[-1]['p99'])} us), fio {fmt(fio_runs[-1]['iops'])} IOPS "
+                f"(p99 {fmt(fio_runs[-1]['p99'])} us)")
+        lines.append(
+            f"| 4 KiB random GET, {size >> 20} MiB data, cache {DISK4K_CACHE}, QD {DISK4K_QD} "
+            f"| {fmt(median(sc_runs, 'ops_s'))} GET/s | fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
+            f"| **{ratio(median(sc_runs, 'ops_s'), median(fio_runs, 'iops'))}** (target 0.85x) "
+            f"| {fmt(median(sc_runs, 'p99'))} / {fmt(median(fio_runs, 'p99'))} |"
+        )
+    finally:
+        sc.stop()
+        os.remove(fio_file)
+
+
+def section_disk1m(lines):
+    size = DISK1M_KEYS << 20
+    log(f"== 1 MiB SET and GET over {size >> 20} MiB vs fio sequential write/read, QD {DISK1M_QD}")
+    fio_file = os.path.join(DATA, "fio-1m.dat")
+    sc = start_shardcask("batch", cache=DISK1M_CACHE, tag="1m")
+    try:
+        common = ["--keys", str(DISK1M_KEYS), "--value-size", "1MiB",
+                  "--connections", str(DISK1M_QD), "--pipeline", "1"]
+        bench(sc.port, *common, "--preload", requests=1)
+        set_runs, get_runs, fw, fr = [], [], [], []
+        for round_id in range(ROUNDS):
+            set_runs.append(measure(sc, *common, "--ratio", "1:0", "--distribution", "sequential"))
+            fw.append(fio("seqwrite", fio_file, size, "write", "1M", DISK1M_QD))
+            get_runs.append(measure(sc, *common, "--ratio", "0:1", "--distribution", "uniform"))
+            fr.append(fio("seqread", fio_file, size, "read", "1M", DISK1M_QD))
+            log(f"  round {round_id + 1}: SET {fmt(set_runs[-1]['mb_s'])} MB/s vs fio write "
+                f"{fmt(fw[-1]['mb_s'])} MB/s; GET {fmt(get_runs[-1]['mb_s'])} MB/s vs fio read "
+                f"{fmt(fr[-1]['mb_s'])} MB/s")
+        lines.append(
+            f"| 1 MiB SET (--sync batch), QD {DISK1M_QD} | {fmt(median(set_runs, 'mb_s'))} MB/s "
+            f"| fio seq write {fmt(median(fw, 'mb_s'))} MB/s "
+            f"| **{ratio(median(set_runs, 'mb_s'), median(fw, 'mb_s'))}** (target 0.80x) "
+            f"| {fmt(median(set_runs, 'p99'))} / {fmt(median(fw, 'p99'))} |"
+        )
+        lines.append(
+            f"| 1 MiB GET, uniform over {size >> 20} MiB, QD {DISK1M_QD} "
+            f"| {fmt(median(get_runs, 'mb_s'))} MB/s "
+            f"| fio seq read {fmt(median(fr, 'mb_s'))} MB/s "
+            f"| **{ratio(median(get_runs, 'mb_s'), median(fr, 'mb_s'))}** (target 0.80x) "
+            f"| {fmt(median(get_runs, 'p99'))} / {fmt(median(fr, 'p99'))} |"
+        )
+    finally:
+        sc.stop()
+        if os.path.exists(fio_file):
+            os.remove(fio_file)
+
+
+def section_scaling(lines):
+    log("== scaling: 1 vs 2 shards (hot 100 B, P16, 50 conns)")
+    first = SERVER_CPUS.split(",")[0].split("-")[0]
+    all_cpus = sorted({first, *CLIENT_CPUS.split(",")})
+    layouts = [
+        ("1 shard", 1, first),
+        (f"2 shards on CPU {first}", 2, first),
+        (f"2 shards on CPUs {','.join(all_cpus)} (client shares)", 2, ",".join(all_cpus)),
+    ]
+    workloads = [
+        ("GET", "always", ["--ratio", "0:1"]),
+        ("SET", "always", ["--ratio", "1:0"]),
+    ]
+    common = ["--keys", str(HOT_KEYS), "--value-size", "100", "--connections", "50",
+              "--pipeline", "16"]
+    for label, shards, cpus in layouts:
+        global_cpus = cpus
+        for op, sync, extra in workloads:
+            sc = start_shardcask(sync, shards=shards, cpus=global_cpus, tag=f"scale-{shards}")
+            try:
+                preload(sc.port, *common)
+                runs = [measure(sc, *common, *extra) for _ in range(ROUNDS)]
+            finally:
+                sc.stop()
+            fwd = []
+            for run in runs:
+                before, after = run["info"]
+                commands = after.get("total_commands_processed", 0) - before.get(
+                    "total_commands_processed", 0)
+                forwarded = after.get("forwarded_out", 0) - before.get("forwarded_out", 0)
+                fwd.append(forwarded / commands if commands else float("nan"))
+            share = statistics.median(fwd) if fwd else float("nan")
+            cpu_us = 1e6 / median(runs, "ops_cpu_s")
+            lines.append(
+                f"| {label} | {op} P16 ({sync}) | {fmt(median(runs, 'ops_s'))} "
+                f"| {fmt(cpu_us, 2)} | {fmt(100 * share, 1)}% | {fmt(median(runs, 'p99'))} |"
+            )
+            log(f"  {label} {op}: {fmt(median(runs, 'ops_s'))} ops/s, {fmt(cpu_us, 2)} CPU-us/op, "
+                f"forwarded {fmt(100 * share, 1)}%")
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs ({model}), kernel {os.uname().release}"
+
+
+def main():
+    started = time.time()
+    load_before = loadavg()
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                   text=True).stdout.split()[2]
+    out = [
+        f"## shardcask vs Redis vs fio ({MODE} mode)",
+        "",
+        f"- command: `{CMDLINE}`",
+        f"- machine: {machine()}; servers and fio on CPU(s) {SERVER_CPUS}, "
+        f"client on CPU(s) {CLIENT_CPUS}; data in {DATA} ({ENV.get('COMPARE_FS', '?')})",
+        f"- {ROUNDS} rounds of {DURATION:g} s per workload, servers alternating A B; "
+        f"medians; Redis {redis_version}",
+        f"- load average before: {load_before}",
+        "",
+    ]
+    hot_lines, batch_lines, p99_lines = [], [], []
+    disk_lines, scale_lines = [], []
+    peaks = {}
+    if "hot" in ONLY:
+        section_hot("always", "always", hot_workloads(), hot_lines, peaks)
+    if "batch" in ONLY:
+        section_hot("batch", "everysec", hot_workloads(), batch_lines, peaks)
+    if "p99" in ONLY:
+        section_p99(peaks, p99_lines)
+    if "disk4k" in ONLY:
+        section_disk4k(disk_lines)
+    if "disk1m" in ONLY:
+        section_disk1m(disk_lines)
+    if "scaling" in ONLY:
+        section_scaling(scale_lines)
+
+    if hot_lines or batch_lines:
+        out += [
+            "### 100 B values, 10k hot keys, 50 connections, one shard vs Redis on the same core",
+            "",
+            "| workload | sync (shardcask / Redis) | shardcask ops/s | Redis ops/s | ratio "
+            "| shardcask ops/CPU-s | Redis ops/CPU-s | ratio | p99 µs shardcask | p99 µs Redis |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *hot_lines, *batch_lines, "",
+        ]
+    if p99_lines:
+        out += [
+            "### p99 at half of peak throughput (fixed rate, latency from the intended send time)",
+            "",
+            "| workload | server | peak ops/s | rate | achieved ops/s | p50 µs | p99 µs (target ≤ 1000) |",
+            "|---|---|---:|---:|---:|---:|---:|",
+            *p99_lines, "",
+        ]
+    if disk_lines:
+        out += [
+            "### Against the disk (fio, O_DIRECT, io_uring, same directory, same queue depth)",
+            "",
+            "| workload | shardcask | fio | ratio | p99 µs shardcask / fio |",
+            "|---|---:|---:|---:|---:|",
+            *disk_lines, "",
+        ]
+    if scale_lines:
+        out += [
+            "### Scaling: 1 vs 2 shards (shardcask only)",
+            "",
+            "| layout | workload | ops/s | server CPU-µs per request | forwarded | p99 µs |",
+            "|---|---|---:|---:|---:|---:|",
+            *scale_lines, "",
+        ]
+    out.append(f"- load average after: {loadavg()}; wall time {time.time() - started:.0f} s")
+    text = "\n".join(out) + "\n"
+    print(text)
+    with open(OUT, "w") as f:
+        f.write(text)
+    log(f"results written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
