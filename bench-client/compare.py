@@ -325,11 +325,14 @@ def section_disk4k(lines):
         common = ["--keys", str(DISK4K_KEYS), "--value-size", "4KiB"]
         bench(sc.port, *common, "--preload", "--connections", "8", "--pipeline", "16",
               requests=1)
-        sc_runs, fio_runs = [], []
+        sc_runs, fio_runs, fio8k_runs = [], [], []
         for round_id in range(ROUNDS):
             sc_runs.append(measure(sc, *common, "--ratio", "0:1", "--distribution", "uniform",
                                    "--connections", str(DISK4K_QD), "--pipeline", "1"))
             fio_runs.append(fio("randread", fio_file, size, "randread", "4k", DISK4K_QD))
+            # A 4 KiB value's record (32 B header + key + value) straddles a
+            # block boundary, so one GET reads 8 KiB aligned: the fair disk bound.
+            fio8k_runs.append(fio("randread8k", fio_file, size, "randread", "8k", DISK4K_QD))
             log(f"  round {round_id + 1}: shardcask {fmt(sc_runs[-1]['ops_s'])} GET/s "
                 f"(p99 {fmt(sc_runs[-1]['p99'])} us), fio {fmt(fio_runs[-1]['iops'])} IOPS "
                 f"(p99 {fmt(fio_runs[-1]['p99'])} us)")
@@ -338,6 +341,12 @@ def section_disk4k(lines):
             f"| {fmt(median(sc_runs, 'ops_s'))} GET/s | fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
             f"| **{ratio(median(sc_runs, 'ops_s'), median(fio_runs, 'iops'))}** (target 0.85x) "
             f"| {fmt(median(sc_runs, 'p99'))} / {fmt(median(fio_runs, 'p99'))} |"
+        )
+        lines.append(
+            f"| same, against 8 KiB reads (what a 4 KiB record straddling a block costs) "
+            f"| {fmt(median(sc_runs, 'ops_s'))} GET/s | fio randread 8k {fmt(median(fio8k_runs, 'iops'))} IOPS "
+            f"| **{ratio(median(sc_runs, 'ops_s'), median(fio8k_runs, 'iops'))}** "
+            f"| {fmt(median(sc_runs, 'p99'))} / {fmt(median(fio8k_runs, 'p99'))} |"
         )
     finally:
         sc.stop()

@@ -8,8 +8,9 @@ use super::slot::shard_for;
 use crate::commands::Command;
 use crate::protocol::Reply;
 
-/// The keys a keyed command touches; empty for server-level commands.
-pub fn keys_of(command: &Command) -> Vec<&Bytes> {
+/// The key of a single-key command; `None` for multi-key and server-level
+/// commands. The common case of routing, without allocating.
+pub fn single_key(command: &Command) -> Option<&Bytes> {
     use Command as C;
     match command {
         C::Get(k)
@@ -22,9 +23,20 @@ pub fn keys_of(command: &Command) -> Vec<&Bytes> {
         | C::Ttl(k, _)
         | C::ExpireTime(k, _)
         | C::Persist(k)
-        | C::Expire(k, _, _) => vec![k],
-        C::Set { key, .. } => vec![key],
-        C::SetNx(k, _) | C::GetSet(k, _) | C::Append(k, _) | C::SetRange(k, _, _) => vec![k],
+        | C::Expire(k, _, _) => Some(k),
+        C::Set { key, .. } => Some(key),
+        C::SetNx(k, _) | C::GetSet(k, _) | C::Append(k, _) | C::SetRange(k, _, _) => Some(k),
+        _ => None,
+    }
+}
+
+/// The keys a keyed command touches; empty for server-level commands.
+pub fn keys_of(command: &Command) -> Vec<&Bytes> {
+    use Command as C;
+    if let Some(key) = single_key(command) {
+        return vec![key];
+    }
+    match command {
         C::MGet(keys) | C::Del(keys) | C::Unlink(keys) | C::Exists(keys) => keys.iter().collect(),
         C::MSet(pairs) | C::MSetNx(pairs) => pairs.iter().map(|(k, _)| k).collect(),
         _ => Vec::new(),
@@ -74,9 +86,17 @@ type PartBuilder<'a> = Box<dyn Fn(&[usize]) -> Command + 'a>;
 
 /// Routes a keyed command among `nr_shards` shards.
 pub fn split(command: Command, nr_shards: usize) -> Split {
+    // Fast paths (every GET and SET): no hashing with one shard, no
+    // allocation for a single key.
+    if nr_shards == 1 {
+        return Split::One(0, command);
+    }
+    if let Some(key) = single_key(&command) {
+        return Split::One(shard_for(key, nr_shards), command);
+    }
     let keys = keys_of(&command);
     let first = keys.first().map_or(0, |k| shard_for(k, nr_shards));
-    if nr_shards == 1 || keys.iter().all(|k| shard_for(k, nr_shards) == first) {
+    if keys.iter().all(|k| shard_for(k, nr_shards) == first) {
         return Split::One(first, command);
     }
     let nr_keys = keys.len();
