@@ -310,3 +310,22 @@ fn unusable_data_dir_is_reported_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not usable"), "stderr: {stderr}");
 }
+
+#[test]
+fn restarts_on_the_same_port_while_old_connections_linger() {
+    let mut server = Server::start(2, &[]);
+    let addr = server.addr;
+    // Clients connected at shutdown: the server closes them first, which
+    // leaves its side of each connection in TIME_WAIT on the listening port.
+    let mut clients: Vec<_> = (0..8).map(|_| server.client()).collect();
+    for (i, con) in clients.iter_mut().enumerate() {
+        let _: () = con.set(format!("linger:{i}"), i).unwrap();
+    }
+    assert!(server.stop().success());
+    drop(clients);
+    server.restart_same_addr();
+    assert_eq!(server.addr, addr);
+    let mut con = server.client();
+    let v: i64 = con.get("linger:3").unwrap();
+    assert_eq!(v, 3);
+}

@@ -299,7 +299,7 @@ async fn run_shard(
     });
     mesh.start_receivers(receivers, handler);
 
-    let listener = match TcpListener::bind(config.listen) {
+    let listener = match bind_listener(config.listen) {
         Ok(listener) => listener,
         Err(e) => {
             let _ = ready.send(Err(StartError::Listen(
@@ -361,6 +361,100 @@ async fn run_shard(
         tracing::info!(shard = id, "shard synced and stopped");
     }
     mesh.close();
+}
+
+/// Binds a listening socket shared by every shard: SO_REUSEPORT so the
+/// kernel spreads connections across shards, and SO_REUSEADDR so a restarted
+/// server can bind while the last run's connections sit in TIME_WAIT
+/// (glommio's own `TcpListener::bind` sets only the first).
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    let domain = if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    // SAFETY: socket() returns a new descriptor or -1; OwnedFd closes it on
+    // every early return below.
+    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    for option in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        // SAFETY: setsockopt with a pointer to a live c_int and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    let (storage, len) = socket_address(addr);
+    // SAFETY: storage holds a sockaddr of `len` bytes for this family.
+    if unsafe {
+        libc::bind(
+            socket.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: listen on the bound socket we own.
+    if unsafe { libc::listen(socket.as_raw_fd(), 1024) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a bound, listening socket whose ownership passes to glommio.
+    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
+}
+
+/// `addr` as a C socket address.
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; the family-specific
+    // struct written into it fits (sockaddr_storage is large enough for all).
+    unsafe {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        match addr {
+            SocketAddr::V4(v4) => {
+                let sin =
+                    &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = v4.port().to_be();
+                sin.sin_addr = libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                };
+                (
+                    storage,
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            SocketAddr::V6(v6) => {
+                let sin6 = &mut *(&mut storage as *mut libc::sockaddr_storage)
+                    .cast::<libc::sockaddr_in6>();
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = v6.port().to_be();
+                sin6.sin6_flowinfo = v6.flowinfo();
+                sin6.sin6_addr = libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                };
+                sin6.sin6_scope_id = v6.scope_id();
+                (
+                    storage,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
+    }
 }
 
 async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {

@@ -180,6 +180,13 @@ impl Server {
         self.spawn("127.0.0.1:0".parse().unwrap());
     }
 
+    /// Starts the server again on the same directory and the same address.
+    pub fn restart_same_addr(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the server first");
+        self.stderr.lock().unwrap().clear();
+        self.spawn(self.addr);
+    }
+
     /// Wait for the child to exit by itself (e.g. after SHUTDOWN).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
