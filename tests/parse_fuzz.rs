@@ -13,75 +13,12 @@
 
 mod common;
 
-use bytes::BytesMut;
 use common::{Rng, resp};
-use shardcask::commands::Command;
-use shardcask::protocol::{ParseLimits, Parsed, parse_request};
-use shardcask::router::plan::split;
-
-/// Small limits so that the limit paths are reachable (as in the fuzz target).
-const LIMITS: ParseLimits = ParseLimits {
-    max_bulk_len: 1 << 16,
-    max_args: 1 << 10,
-    max_inline_len: 512,
-};
-
-/// Parses as much of `buf` as possible; one entry per request or error.
-/// Returns false once a protocol error ended the stream.
-fn drain(buf: &mut BytesMut, out: &mut Vec<String>) -> bool {
-    loop {
-        let before = buf.len();
-        match parse_request(buf, &LIMITS) {
-            Ok(Parsed::Command(args)) => {
-                assert!(buf.len() < before, "a request consumed nothing");
-                out.push(format!("{args:?}"));
-                match Command::parse(args) {
-                    Ok(command) => {
-                        let _ = command.name();
-                        let _ = split(command, 3);
-                    }
-                    Err(reply) => {
-                        let mut encoded = BytesMut::new();
-                        reply.encode(&mut encoded);
-                        assert!(!encoded.is_empty());
-                    }
-                }
-            }
-            Ok(Parsed::Empty) => {
-                assert!(buf.len() < before, "an empty request consumed nothing");
-                out.push("empty".into());
-            }
-            Ok(Parsed::Incomplete) => {
-                assert_eq!(buf.len(), before, "Incomplete consumed bytes");
-                return true;
-            }
-            Err(error) => {
-                out.push(format!("error {error}"));
-                return false;
-            }
-        }
-    }
-}
+use shardcask::protocol::selfcheck::check_split_feed;
 
 /// The fuzz target's body: the first byte picks where to cut the rest.
 fn check_one(input: &[u8]) {
-    let Some((&cut, data)) = input.split_first() else {
-        return;
-    };
-    let mut whole = Vec::new();
-    drain(&mut BytesMut::from(data), &mut whole);
-    let cut = (cut as usize * data.len()) / 255;
-    let mut pieces = Vec::new();
-    let mut buf = BytesMut::from(&data[..cut]);
-    if drain(&mut buf, &mut pieces) {
-        buf.extend_from_slice(&data[cut..]);
-        drain(&mut buf, &mut pieces);
-    }
-    if !pieces.last().is_some_and(|p| p.starts_with("error"))
-        && !whole.last().is_some_and(|p| p.starts_with("error"))
-    {
-        assert_eq!(whole, pieces, "split at {cut} changed the parse");
-    }
+    check_split_feed(input);
 }
 
 /// Random bytes, RESP-shaped token soup, or valid requests of every command

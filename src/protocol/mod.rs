@@ -2,6 +2,7 @@
 
 pub mod parse;
 pub mod reply;
+pub mod selfcheck;
 
 pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request};
 pub use reply::Reply;
