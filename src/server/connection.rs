@@ -136,16 +136,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                         break;
                     }
                     if batch.slots.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
-                        let before = output.len();
-                        let nr_commands = batch.slots.len();
-                        run_batch(
-                            &shard,
-                            std::mem::replace(&mut batch, Batch::new(shard.nr_shards)),
-                            &mut output,
-                            started,
-                        )
-                        .await;
-                        sizer.observe(output.len() - before, nr_commands);
+                        flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
                         if write_out(&shard, client_id, &mut stream, &mut output)
                             .await
                             .is_err()
@@ -157,13 +148,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                 Ok(Parsed::Empty) => continue,
                 Ok(Parsed::Incomplete) => break,
                 Err(error) => {
-                    run_batch(
-                        &shard,
-                        std::mem::replace(&mut batch, Batch::new(shard.nr_shards)),
-                        &mut output,
-                        started,
-                    )
-                    .await;
+                    flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
                     bump(&shard.stats.protocol_errors, 1);
                     tracing::debug!(client_id, %error, "protocol error, closing connection");
                     Reply::error(error.message()).encode(&mut output);
@@ -172,10 +157,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                 }
             }
         }
-        let before = output.len();
-        let nr_commands = batch.slots.len();
-        run_batch(&shard, batch, &mut output, started).await;
-        sizer.observe(output.len().saturating_sub(before), nr_commands);
+        flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
         if write_out(&shard, client_id, &mut stream, &mut output)
             .await
             .is_err()
@@ -190,6 +172,22 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     }
     let _ = stream.close().await;
     shard.clients.borrow_mut().remove(&client_id);
+}
+
+/// Runs the batch collected so far (leaving an empty one in its place) and
+/// lets the sizer learn from the size of its replies.
+async fn flush_batch(
+    shard: &Rc<Shard>,
+    batch: &mut Batch,
+    output: &mut BytesMut,
+    started: Instant,
+    sizer: &mut BatchSizer,
+) {
+    let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+    let before = output.len();
+    let nr_commands = pending.slots.len();
+    run_batch(shard, pending, output, started).await;
+    sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
 
 /// Sizes batches so that one batch's replies stay near the output limit:
