@@ -1,17 +1,29 @@
 //! The in-memory keydir: key -> where its newest record lives.
 //!
-//! The keydir is split per Redis hash slot: a `Vec` of 16384 hash maps indexed
-//! by [`key_slot`]. An empty `HashMap` does not allocate, so a shard that owns
-//! only a range of slots pays nothing for the others. Splitting gives SCAN a
-//! stable cursor (slot by slot) and keeps any single rehash small, so there is
-//! no stop-the-world stall when one giant table doubles.
+//! The keydir is split per Redis hash slot: a `Vec` of 16384 compact tables
+//! indexed by [`key_slot`]. An empty table does not allocate, so a shard that
+//! owns only a range of slots pays nothing for the others. Splitting gives
+//! SCAN a stable cursor (slot by slot) and keeps any single rehash small, so
+//! there is no stop-the-world stall when one giant table grows (unless one
+//! hash tag holds most keys).
 //!
-//! An [`Entry`] is 24 bytes: the packed location (which doubles as the key's
-//! [`Version`](super::Version)), the record and value lengths and the expiry.
-
-use std::collections::HashMap;
+//! Each table (`table.rs`) keeps its keys inline in an append-only arena of
+//! packed records (key, location, record length; expiry and value length only
+//! when they cannot be implied) and indexes them with a linear-probing table
+//! of one tag byte and one `u32` arena offset per bucket. A 16-byte key costs
+//! about 13 bytes of record plus 6 to 10 bytes of index, against about 70
+//! bytes in a `HashMap<Box<[u8]>, Entry>` with one allocation per key; an
+//! insert allocates nothing but the occasional arena or index growth.
+//!
+//! An [`Entry`] is what callers see: the packed location (which doubles as
+//! the key's [`Version`](super::Version)), the record and value lengths and
+//! the expiry.
 
 use crate::router::slot::{NR_SLOTS, key_slot};
+
+use self::table::{Hasher, SlotTable};
+
+mod table;
 
 /// Bits of a packed location used by the offset; the file id sits above.
 pub const OFFSET_BITS: u32 = 40;
@@ -59,18 +71,17 @@ impl Entry {
     }
 }
 
-type SlotMap = HashMap<Box<[u8]>, Entry, ahash::RandomState>;
-
 /// The per-slot keydir.
 pub struct Keydir {
-    /// One map per hash slot.
-    slots: Vec<SlotMap>,
+    /// One compact table per hash slot.
+    slots: Vec<SlotTable>,
     /// Keys across all slots.
     len: usize,
-    /// Shared hasher seed, cloned into every slot map.
-    hasher: ahash::RandomState,
-    /// Where the next `reap_expired` call resumes: slot, and how many keys of
-    /// that slot were already visited and kept.
+    /// Hasher seed shared by every slot table.
+    hasher: Hasher,
+    /// Where the next `reap_expired` call resumes: slot, and the arena offset
+    /// of the next record to visit in that slot (kept on the same record when
+    /// the slot is compacted).
     reap_cursor: (usize, usize),
 }
 
@@ -83,10 +94,11 @@ impl Default for Keydir {
 impl Keydir {
     /// An empty keydir.
     pub fn new() -> Keydir {
-        let hasher = ahash::RandomState::new();
-        let slots = (0..NR_SLOTS)
-            .map(|_| HashMap::with_hasher(hasher.clone()))
-            .collect();
+        Keydir::with_hasher(Hasher::new())
+    }
+
+    fn with_hasher(hasher: Hasher) -> Keydir {
+        let slots = (0..NR_SLOTS).map(|_| SlotTable::default()).collect();
         Keydir {
             slots,
             len: 0,
@@ -105,27 +117,38 @@ impl Keydir {
         self.len == 0
     }
 
+    /// Runs upkeep on `slot` after a change, keeping the reap cursor on its
+    /// record.
+    fn maintain(&mut self, slot: usize) {
+        let cursor = (self.reap_cursor.0 == slot).then_some(&mut self.reap_cursor.1);
+        self.slots[slot].maintain(&self.hasher, cursor);
+    }
+
     /// The entry of `key`, expired or not.
     pub fn get(&self, key: &[u8]) -> Option<Entry> {
-        self.slots[key_slot(key) as usize].get(key).copied()
+        self.slots[key_slot(key) as usize].get(key, self.hasher.hash_one(key))
     }
 
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        let map = &mut self.slots[key_slot(key) as usize];
-        if let Some(existing) = map.get_mut(key) {
-            return Some(std::mem::replace(existing, entry));
+        let slot = key_slot(key) as usize;
+        let hash = self.hasher.hash_one(key);
+        let previous = self.slots[slot].insert(key, hash, &entry, &self.hasher);
+        match previous {
+            None => self.len += 1,
+            // A replaced record of another shape leaves a dead one behind.
+            Some(_) => self.maintain(slot),
         }
-        map.insert(key.into(), entry);
-        self.len += 1;
-        None
+        previous
     }
 
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let removed = self.slots[key_slot(key) as usize].remove(key);
+        let slot = key_slot(key) as usize;
+        let removed = self.slots[slot].remove(key, self.hasher.hash_one(key));
         if removed.is_some() {
             self.len -= 1;
+            self.maintain(slot);
         }
         removed
     }
@@ -144,8 +167,7 @@ impl Keydir {
 
     /// Replaces the whole keydir with an empty one and returns the old one.
     pub fn take(&mut self) -> Keydir {
-        let mut empty = Keydir::new();
-        empty.hasher = self.hasher.clone();
+        let empty = Keydir::with_hasher(self.hasher.clone());
         std::mem::replace(self, empty)
     }
 
@@ -156,38 +178,32 @@ impl Keydir {
 
     /// Every key and entry (all slots, in slot order).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Entry)> + '_ {
-        self.slots
-            .iter()
-            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, *entry)))
+        self.slots.iter().flat_map(SlotTable::iter)
     }
 
-    /// Every key and entry of one slot.
+    /// Every key and entry of one slot, oldest insert first.
     pub fn iter_slot(&self, slot: u16) -> impl Iterator<Item = (&[u8], Entry)> + '_ {
         self.slots
             .get(slot as usize)
             .into_iter()
-            .flat_map(|map| map.iter().map(|(key, entry)| (&**key, *entry)))
+            .flat_map(SlotTable::iter)
     }
 
     /// Points `key` at `to` if it still points at `from`; true if it did.
     pub fn relocate(&mut self, key: &[u8], from: u64, to: u64) -> bool {
-        match self.slots[key_slot(key) as usize].get_mut(key) {
-            Some(entry) if entry.location == from => {
-                entry.location = to;
-                true
-            }
-            _ => false,
-        }
+        let hash = self.hasher.hash_one(key);
+        self.slots[key_slot(key) as usize].relocate(key, hash, from, to)
     }
 
     /// Removes entries expired at `now_ms`, visiting at most `budget` keys,
     /// resuming where the previous call stopped. Calls `on_removed` with each
     /// removed entry; returns how many were removed.
     ///
-    /// Within a slot, `retain` keeps the order of the surviving keys, so the
-    /// cursor can skip the already-visited survivors next time. An insert in
-    /// between may rehash the slot; then some keys are visited twice or later,
-    /// which only delays reaping.
+    /// A slot is walked in insertion order, which removals and compaction
+    /// preserve, and the cursor follows its record through compaction, so a
+    /// full cycle of calls visits every key that stays put. A key rewritten
+    /// with another shape (expiry added or dropped) moves to its slot's end;
+    /// then it is visited twice or later, which only delays reaping.
     pub fn reap_expired(
         &mut self,
         now_ms: u64,
@@ -197,51 +213,43 @@ impl Keydir {
         let mut visited = 0usize;
         let mut removed = 0usize;
         let mut slots_done = 0usize;
-        let (mut slot, mut skip) = self.reap_cursor;
+        let (mut slot, mut at) = self.reap_cursor;
         while visited < budget && slots_done < self.slots.len() {
-            let map = &mut self.slots[slot];
-            let mut seen_in_slot = 0usize;
-            let mut kept_in_slot = 0usize;
-            let mut complete = true;
-            if !map.is_empty() {
-                map.retain(|key, entry| {
-                    seen_in_slot += 1;
-                    if seen_in_slot <= skip {
-                        kept_in_slot += 1;
-                        return true;
-                    }
-                    if visited >= budget {
-                        complete = false;
-                        return true;
-                    }
-                    visited += 1;
-                    if entry.is_expired(now_ms) {
-                        removed += 1;
-                        on_removed(key, entry);
-                        false
-                    } else {
-                        kept_in_slot += 1;
-                        true
-                    }
-                });
-            }
+            let table = &mut self.slots[slot];
+            let before = table.len();
+            let (next, complete) =
+                table.reap(at, now_ms, budget, &mut visited, &self.hasher, on_removed);
+            removed += before - table.len();
+            at = next;
+            table.maintain(&self.hasher, Some(&mut at));
             if complete {
                 slot = (slot + 1) % self.slots.len();
-                skip = 0;
+                at = 0;
                 slots_done += 1;
             } else {
-                skip = kept_in_slot;
                 break;
             }
         }
-        self.reap_cursor = (slot, skip);
+        self.reap_cursor = (slot, at);
         self.len -= removed;
         removed
+    }
+
+    /// Checks every slot table's invariants (tests).
+    #[cfg(test)]
+    fn check(&self) {
+        let mut len = 0;
+        for table in &self.slots {
+            table.check(&self.hasher);
+            len += table.len();
+        }
+        assert_eq!(len, self.len);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::record::HEADER_LEN;
     use super::*;
 
     fn entry(location: u64, expire_at_ms: u64) -> Entry {
@@ -304,5 +312,302 @@ mod tests {
         }
         assert_eq!(total, 500);
         assert_eq!(keydir.len(), 500);
+    }
+
+    /// An entry whose value length follows from its record length.
+    fn implied(key: &[u8], location: u64, value_len: u32, expire_at_ms: u64) -> Entry {
+        Entry {
+            location,
+            record_len: HEADER_LEN as u32 + key.len() as u32 + value_len,
+            value_len,
+            expire_at_ms,
+        }
+    }
+
+    #[test]
+    fn shapes_and_key_lengths_round_trip() {
+        let mut keydir = Keydir::new();
+        let long = vec![b'x'; 300];
+        let huge = vec![b'y'; 70_000];
+        let keys: [&[u8]; 5] = [b"", b"k", b"0123456789abcdef", &long, &huge];
+        for (index, key) in keys.iter().enumerate() {
+            let location = pack_location(index as u32 + 1, MAX_OFFSET - index as u64);
+            let shapes = [
+                implied(key, location, 5, 0),
+                implied(key, location + 1, 6, u64::MAX),
+                entry(location + 2, 0),
+                entry(location + 3, 77),
+                implied(key, location + 4, 0, 0),
+            ];
+            let mut previous = None;
+            for shape in shapes {
+                assert_eq!(keydir.insert(key, shape), previous);
+                assert_eq!(keydir.get(key), Some(shape));
+                keydir.check();
+                previous = Some(shape);
+            }
+        }
+        assert_eq!(keydir.len(), keys.len());
+        for key in keys {
+            assert!(keydir.relocate(key, keydir.get(key).unwrap().location, 9));
+            assert!(!keydir.relocate(key, 8, 10));
+            assert_eq!(keydir.get(key).unwrap().location, 9);
+            assert!(keydir.remove(key).is_some());
+            keydir.check();
+        }
+        assert!(keydir.is_empty());
+    }
+
+    #[test]
+    fn one_big_slot_grows_compacts_and_shrinks() {
+        let mut keydir = Keydir::new();
+        let key = |index: u32| format!("{{big}}{index}").into_bytes();
+        for index in 0..20_000u32 {
+            assert_eq!(
+                keydir.insert(&key(index), implied(&key(index), index as u64, 3, 0)),
+                None
+            );
+        }
+        keydir.check();
+        // Change shape (adds expiry) for a third: dead records pile up.
+        for index in (0..20_000u32).step_by(3) {
+            let new = implied(&key(index), index as u64 + 1, 3, 1 + index as u64);
+            assert!(keydir.insert(&key(index), new).is_some());
+        }
+        keydir.check();
+        for index in (0..20_000u32).filter(|index| index % 4 != 0) {
+            assert!(keydir.remove(&key(index)).is_some());
+        }
+        keydir.check();
+        assert_eq!(keydir.len(), 5000);
+        let slot = key_slot(b"big");
+        assert_eq!(keydir.iter_slot(slot).count(), 5000);
+        let table = &keydir.slots[slot as usize];
+        // Arena compacted; the index may stay up to 8x the live keys.
+        assert!(
+            table.heap_bytes() < 5000 * 80,
+            "{} bytes",
+            table.heap_bytes()
+        );
+        for index in (0..20_000u32).step_by(4) {
+            let expire = if index % 3 == 0 { 1 + index as u64 } else { 0 };
+            let offset = if index % 3 == 0 { 1 } else { 0 };
+            assert_eq!(
+                keydir.get(&key(index)),
+                Some(implied(&key(index), index as u64 + offset, 3, expire))
+            );
+            keydir.remove(&key(index));
+        }
+        keydir.check();
+        assert!(keydir.is_empty());
+        assert_eq!(keydir.slots[slot as usize].heap_bytes(), 0);
+    }
+
+    #[test]
+    fn slot_iteration_keeps_insertion_order() {
+        let mut keydir = Keydir::new();
+        let keys: Vec<Vec<u8>> = (0..500).map(|i| format!("{{o}}{i}").into_bytes()).collect();
+        for (index, key) in keys.iter().enumerate() {
+            keydir.insert(key, implied(key, index as u64, 1, 0));
+        }
+        for key in keys.iter().skip(1).step_by(2) {
+            keydir.remove(key);
+        }
+        let order: Vec<Vec<u8>> = keydir
+            .iter_slot(key_slot(b"o"))
+            .map(|(key, _)| key.to_vec())
+            .collect();
+        let expected: Vec<Vec<u8>> = keys.iter().step_by(2).cloned().collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn reap_cursor_survives_compaction() {
+        let mut keydir = Keydir::new();
+        let key = |index: u32| format!("{{r}}{index}").into_bytes();
+        for index in 0..4000u32 {
+            keydir.insert(&key(index), implied(&key(index), index as u64, 1, 5));
+        }
+        let mut reaped = std::collections::HashSet::new();
+        let mut deleted = 0u32;
+        let mut next_delete = 0u32;
+        while !keydir.is_empty() {
+            keydir.reap_expired(10, 50, &mut |key, _| {
+                assert!(reaped.insert(key.to_vec()), "reaped twice");
+            });
+            // Deletes from the other end force compactions under the cursor.
+            for _ in 0..20 {
+                if next_delete < 2000 {
+                    if keydir.remove(&key(3999 - next_delete)).is_some() {
+                        deleted += 1;
+                    }
+                    next_delete += 1;
+                }
+            }
+            keydir.check();
+        }
+        assert_eq!(reaped.len() as u32 + deleted, 4000);
+    }
+
+    #[test]
+    fn take_and_restore_keep_contents() {
+        let mut keydir = Keydir::new();
+        keydir.insert(b"a", implied(b"a", 1, 1, 0));
+        let old = keydir.take();
+        assert!(keydir.is_empty());
+        assert_eq!(old.get(b"a"), Some(implied(b"a", 1, 1, 0)));
+        keydir = old;
+        assert_eq!(keydir.len(), 1);
+        assert_eq!(keydir.total_record_bytes(), HEADER_LEN as u64 + 2);
+    }
+
+    mod model {
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert {
+                key: u16,
+                location: u64,
+                value_len: u32,
+                expire: u64,
+                explicit: bool,
+            },
+            Remove {
+                key: u16,
+            },
+            Relocate {
+                key: u16,
+                to: u64,
+                stale: bool,
+            },
+            Reap {
+                now: u64,
+                budget: usize,
+            },
+            Take,
+        }
+
+        /// Keys spread over few slots (hash tags) and many, with varied lengths.
+        fn key_bytes(key: u16) -> Vec<u8> {
+            match key % 4 {
+                0 => format!("{{t}}{key}").into_bytes(),
+                1 => format!("{{u}}{}", "z".repeat(key as usize % 200)).into_bytes(),
+                2 => format!("{key:016}").into_bytes(),
+                _ => format!("{{t}}{key}-{}", "w".repeat(key as usize % 40)).into_bytes(),
+            }
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => (0..600u16, 0..1u64 << 40, 0..100u32, prop_oneof![Just(0u64), 1..100u64], any::<bool>())
+                    .prop_map(|(key, location, value_len, expire, explicit)| Op::Insert {
+                        key, location, value_len, expire, explicit
+                    }),
+                3 => (0..600u16).prop_map(|key| Op::Remove { key }),
+                1 => (0..600u16, any::<u64>(), any::<bool>())
+                    .prop_map(|(key, to, stale)| Op::Relocate { key, to, stale }),
+                1 => (0..120u64, 1..200usize).prop_map(|(now, budget)| Op::Reap { now, budget }),
+                1 => Just(Op::Take),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn keydir_matches_a_hash_map(ops in proptest::collection::vec(op(), 1..3000)) {
+                let mut keydir = Keydir::new();
+                let mut model: HashMap<Vec<u8>, Entry> = HashMap::new();
+                for (step, op) in ops.into_iter().enumerate() {
+                    match op {
+                        Op::Insert { key, location, value_len, expire, explicit } => {
+                            let key = key_bytes(key);
+                            let mut entry = implied(&key, location, value_len, expire);
+                            if explicit {
+                                entry.record_len += 1;
+                            }
+                            prop_assert_eq!(keydir.insert(&key, entry), model.insert(key, entry));
+                        }
+                        Op::Remove { key } => {
+                            let key = key_bytes(key);
+                            prop_assert_eq!(keydir.remove(&key), model.remove(&key));
+                        }
+                        Op::Relocate { key, to, stale } => {
+                            let key = key_bytes(key);
+                            let current = model.get(&key).map(|entry| entry.location);
+                            let from = match (current, stale) {
+                                (Some(location), false) => location,
+                                (Some(location), true) => location ^ 1,
+                                (None, _) => 3,
+                            };
+                            let moved = keydir.relocate(&key, from, to);
+                            prop_assert_eq!(moved, current == Some(from));
+                            if moved {
+                                model.get_mut(&key).unwrap().location = to;
+                            }
+                        }
+                        Op::Reap { now, budget } => {
+                            let mut removed = Vec::new();
+                            let count = keydir.reap_expired(now, budget, &mut |key, entry| {
+                                removed.push((key.to_vec(), *entry));
+                            });
+                            prop_assert!(count <= budget);
+                            prop_assert_eq!(count, removed.len());
+                            for (key, entry) in removed {
+                                prop_assert!(entry.is_expired(now));
+                                prop_assert_eq!(model.remove(&key), Some(entry));
+                            }
+                        }
+                        Op::Take => {
+                            let taken = keydir.take();
+                            prop_assert!(keydir.is_empty());
+                            keydir = taken;
+                        }
+                    }
+                    prop_assert_eq!(keydir.len(), model.len());
+                    if step % 97 == 0 {
+                        keydir.check();
+                        for (key, entry) in &model {
+                            prop_assert_eq!(keydir.get(key), Some(*entry));
+                        }
+                        let mut by_slot: HashMap<u16, Vec<(Vec<u8>, Entry)>> = HashMap::new();
+                        for (key, entry) in &model {
+                            by_slot.entry(key_slot(key)).or_default().push((key.clone(), *entry));
+                        }
+                        for (slot, mut expected) in by_slot {
+                            let mut seen: Vec<(Vec<u8>, Entry)> = keydir
+                                .iter_slot(slot)
+                                .map(|(key, entry)| (key.to_vec(), entry))
+                                .collect();
+                            seen.sort_by(|a, b| a.0.cmp(&b.0));
+                            expected.sort_by(|a, b| a.0.cmp(&b.0));
+                            prop_assert_eq!(seen, expected);
+                        }
+                        prop_assert_eq!(keydir.iter().count(), model.len());
+                    }
+                }
+                keydir.check();
+                // Reaping far in the future empties every expiring key.
+                let mut left = model.clone();
+                left.retain(|_, entry| entry.expire_at_ms == 0);
+                let mut removed = 0;
+                for _ in 0..NR_SLOTS as usize * 2 {
+                    removed += keydir.reap_expired(u64::MAX, 1000, &mut |_, _| {});
+                    if keydir.len() == left.len() {
+                        break;
+                    }
+                }
+                prop_assert_eq!(removed, model.len() - left.len());
+                for (key, entry) in &left {
+                    prop_assert_eq!(keydir.get(key), Some(*entry));
+                }
+                keydir.check();
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@
 //! Module map, in the order a write travels:
 //! - [`types`]: options, errors, reports and stats (re-exported here).
 //! - [`record`]: the byte-exact record codec (layout documented there).
-//! - [`keydir`]: key -> newest record, one hash map per hash slot.
+//! - [`keydir`]: key -> newest record, one compact table per hash slot.
 //! - `log`: the write buffer (segments, tail block), tickets, undo log,
 //!   per-file live/dead accounting.
 //! - `flusher`: the group-commit flusher task and the batch syncer.
