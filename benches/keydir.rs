@@ -3,7 +3,9 @@
 //! the insert rate.
 //!
 //! `cargo bench --bench keydir` (1M and 10M keys; `KEYDIR_BENCH_KEYS=1000000`
-//! for one size).
+//! for one size). `KEYDIR_BENCH_ONE_SLOT=1` puts every key in one hash slot
+//! (a shared hash tag) and also reports the longest single insert, which is
+//! where a growing table stalls.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,12 +36,18 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn measure(nr_keys: u64) {
+fn measure(nr_keys: u64, one_slot: bool) {
     let before = ALLOCATED.load(Ordering::Relaxed);
     let started = Instant::now();
     let mut keydir = Keydir::new();
+    let mut longest = std::time::Duration::ZERO;
     for index in 0..nr_keys {
-        let key = format!("{index:016}");
+        let key = if one_slot {
+            format!("{{0}}{index:013}")
+        } else {
+            format!("{index:016}")
+        };
+        let insert_started = one_slot.then(Instant::now);
         keydir.insert(
             key.as_bytes(),
             Entry {
@@ -49,6 +57,9 @@ fn measure(nr_keys: u64) {
                 expire_at_ms: 0,
             },
         );
+        if let Some(insert_started) = insert_started {
+            longest = longest.max(insert_started.elapsed());
+        }
     }
     let elapsed = started.elapsed();
     let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
@@ -59,6 +70,12 @@ fn measure(nr_keys: u64) {
         per_key - 16.0,
         elapsed.as_nanos() as f64 / nr_keys as f64
     );
+    if one_slot {
+        println!(
+            "  all in one hash slot; longest insert {:.1} ms",
+            longest.as_secs_f64() * 1000.0
+        );
+    }
     drop(keydir);
 }
 
@@ -70,7 +87,8 @@ fn main() {
             .collect(),
         Err(_) => vec![1_000_000, 10_000_000],
     };
+    let one_slot = std::env::var("KEYDIR_BENCH_ONE_SLOT").is_ok_and(|text| text == "1");
     for nr_keys in sizes {
-        measure(nr_keys);
+        measure(nr_keys, one_slot);
     }
 }
