@@ -31,6 +31,20 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: `ptr` came from `alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
+
+    // Forwarded so large blocks grow the way they do in the server (glibc
+    // moves them with mremap instead of copying), which the longest-insert
+    // figure depends on.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `realloc`'s contract; `ptr` came from
+        // this allocator, which hands out the system allocator's blocks.
+        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        if !moved.is_null() {
+            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        moved
+    }
 }
 
 #[global_allocator]

@@ -145,7 +145,7 @@ impl Keydir {
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let slot = key_slot(key) as usize;
-        let removed = self.slots[slot].remove(key, self.hasher.hash_one(key));
+        let removed = self.slots[slot].remove(key, self.hasher.hash_one(key), &self.hasher);
         if removed.is_some() {
             self.len -= 1;
             self.maintain(slot);
@@ -401,6 +401,41 @@ mod tests {
         keydir.check();
         assert!(keydir.is_empty());
         assert_eq!(keydir.slots[slot as usize].heap_bytes(), 0);
+    }
+
+    #[test]
+    fn incremental_grow_keeps_every_key_reachable() {
+        let mut keydir = Keydir::new();
+        let key = |index: u32| format!("{{g}}{index}").into_bytes();
+        let slot = key_slot(b"g") as usize;
+        let mut drains = 0;
+        for index in 0..3000u32 {
+            let was_draining = keydir.slots[slot].draining();
+            keydir.insert(&key(index), implied(&key(index), index as u64, 2, 0));
+            if index % 3 == 0 {
+                // Updates and removals reach keys still in the old index.
+                let old = implied(&key(index / 2), (index / 2) as u64, 2, 0);
+                let new = implied(&key(index / 2), index as u64, 2, 7);
+                if keydir.get(&key(index / 2)) == Some(old) {
+                    assert_eq!(keydir.insert(&key(index / 2), new), Some(old));
+                }
+                assert!(keydir.remove(&key(index / 3 + 1)).is_some() || index / 3 + 1 > index);
+            }
+            if keydir.slots[slot].draining() {
+                if !was_draining {
+                    drains += 1;
+                }
+                keydir.check();
+            }
+        }
+        assert!(drains >= 3, "{drains} incremental grows");
+        keydir.check();
+        let mut seen = 0;
+        for (key, entry) in keydir.iter_slot(slot as u16) {
+            assert_eq!(keydir.get(key), Some(entry));
+            seen += 1;
+        }
+        assert_eq!(seen, keydir.len());
     }
 
     #[test]

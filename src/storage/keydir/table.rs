@@ -32,6 +32,13 @@
 //! `(hash as u32 * capacity) >> 32`, so the capacity need not be a power of
 //! two. Buckets in use (live or deleted) stay at or below 80%; a rebuild sizes
 //! the index at twice the live keys (load 50%).
+//!
+//! A small index grows by rebuilding it from the arena. From
+//! `INCREMENTAL_FROM` buckets (a slot holding tens of thousands of keys, as
+//! when one hash tag holds most of a shard) it grows incrementally instead:
+//! the old index is kept and searched after the new one, and each insert or
+//! removal moves `DRAIN_STEP` of its buckets, so no single write rehashes
+//! the whole slot.
 
 use super::super::record::HEADER_LEN;
 use super::Entry;
@@ -55,6 +62,78 @@ const TAG_DELETED: u8 = 1;
 
 /// Smallest index capacity.
 const MIN_CAPACITY: usize = 8;
+/// Index capacity from which a grow moves keys a few at a time (over the
+/// next inserts and removals) instead of all at once.
+const INCREMENTAL_FROM: usize = if cfg!(test) { 64 } else { 1 << 16 };
+/// Old buckets moved per insert or removal during an incremental grow. The
+/// new index is sized at twice the live keys, so it has room for the
+/// `capacity / DRAIN_STEP` inserts a drain can take.
+const DRAIN_STEP: usize = if cfg!(test) { 4 } else { 128 };
+
+/// Where a key is in the index.
+#[derive(Clone, Copy)]
+enum Found {
+    /// In `buckets`, at this bucket.
+    New(usize),
+    /// In `old` (being drained), at this bucket.
+    Old(usize),
+    /// Absent; an insert uses this bucket of `buckets`.
+    Absent(usize),
+}
+
+/// The first bucket from `key`'s home holding it (`Ok`), or `Err` with the
+/// first empty or deleted bucket met. `index` must have an empty bucket.
+fn probe(table: &SlotTable, index: &[Bucket], key: &[u8], hash: u64) -> Result<usize, usize> {
+    let capacity = index.len();
+    let tag = tag_of(hash);
+    let mut bucket = home(hash, capacity);
+    let mut free = None;
+    loop {
+        match index[bucket].tag {
+            TAG_EMPTY => return Err(free.unwrap_or(bucket)),
+            TAG_DELETED => {
+                free.get_or_insert(bucket);
+            }
+            found if found == tag => {
+                let layout = table.layout(index[bucket].offset());
+                if table.key_of(&layout) == key {
+                    return Ok(bucket);
+                }
+            }
+            _ => {}
+        }
+        bucket += 1;
+        if bucket == capacity {
+            bucket = 0;
+        }
+    }
+}
+
+/// The home bucket of `hash` in an index of `capacity` buckets.
+fn home(hash: u64, capacity: usize) -> usize {
+    (((hash as u32) as u64 * capacity as u64) >> 32) as usize
+}
+
+/// The bucket of `index` pointing at arena offset `at`, if any.
+fn probe_offset(index: &[Bucket], hash: u64, at: usize) -> Option<usize> {
+    if index.is_empty() {
+        return None;
+    }
+    let tag = tag_of(hash);
+    let mut bucket = home(hash, index.len());
+    loop {
+        match index[bucket].tag {
+            TAG_EMPTY => return None,
+            found if found == tag && index[bucket].offset() == at => return Some(bucket),
+            _ => {}
+        }
+        bucket += 1;
+        if bucket == index.len() {
+            bucket = 0;
+        }
+    }
+}
+
 /// Smallest arena growth step, in bytes.
 const MIN_ARENA_GROWTH: usize = 128;
 
@@ -98,9 +177,14 @@ pub(super) struct SlotTable {
     /// The index: tag and arena offset side by side, so a probe touches one
     /// cache line.
     buckets: Box<[Bucket]>,
+    /// The index being drained into `buckets` after an incremental grow
+    /// (empty when none): still searched, never inserted into.
+    old: Box<[Bucket]>,
+    /// Buckets of `old` already moved (`old[..drained]` holds no live key).
+    drained: usize,
     /// Live keys.
     live: usize,
-    /// Buckets that are not empty (live plus deleted).
+    /// Buckets of `buckets` that are not empty (live plus deleted).
     used: usize,
     /// Arena bytes of dead records.
     dead_bytes: usize,
@@ -268,39 +352,93 @@ impl SlotTable {
         self.dead_bytes += layout.end - at;
     }
 
-    fn home(&self, hash: u64) -> usize {
-        (((hash as u32) as u64 * self.buckets.len() as u64) >> 32) as usize
+    /// Where `key` is (`hash` is the keydir hasher's hash of `key`).
+    fn find(&self, key: &[u8], hash: u64) -> Found {
+        if self.buckets.is_empty() {
+            return Found::Absent(usize::MAX);
+        }
+        match probe(self, &self.buckets, key, hash) {
+            Ok(bucket) => Found::New(bucket),
+            Err(free) => match self.old.is_empty() {
+                true => Found::Absent(free),
+                false => match probe(self, &self.old, key, hash) {
+                    Ok(bucket) => Found::Old(bucket),
+                    Err(_) => Found::Absent(free),
+                },
+            },
+        }
     }
 
-    /// The bucket holding `key`, or `Err` with the bucket an insert should use.
-    /// The index must have at least one empty bucket.
-    fn find(&self, key: &[u8], hash: u64) -> Result<usize, usize> {
-        let capacity = self.buckets.len();
-        if capacity == 0 {
-            return Err(usize::MAX);
+    /// The bucket holding a key that was found.
+    fn bucket_mut(&mut self, found: Found) -> &mut Bucket {
+        match found {
+            Found::New(bucket) => &mut self.buckets[bucket],
+            Found::Old(bucket) => &mut self.old[bucket],
+            Found::Absent(_) => unreachable!("no bucket for an absent key"),
         }
-        let tag = tag_of(hash);
-        let mut bucket = self.home(hash);
-        let mut free = None;
-        loop {
-            match self.buckets[bucket].tag {
-                TAG_EMPTY => return Err(free.unwrap_or(bucket)),
-                TAG_DELETED => {
-                    free.get_or_insert(bucket);
-                }
-                found if found == tag => {
-                    let layout = self.layout(self.buckets[bucket].offset());
-                    if self.key_of(&layout) == key {
-                        return Ok(bucket);
-                    }
-                }
-                _ => {}
-            }
-            bucket += 1;
-            if bucket == capacity {
-                bucket = 0;
-            }
+    }
+
+    /// Frees the bucket of a key that was removed.
+    fn free_bucket(&mut self, found: Found) {
+        match found {
+            Found::New(bucket) => self.clear_bucket(bucket),
+            // Keep probe chains through `old` intact until it is dropped.
+            Found::Old(bucket) => self.old[bucket].tag = TAG_DELETED,
+            Found::Absent(_) => unreachable!("no bucket for an absent key"),
         }
+    }
+
+    /// Moves up to [`DRAIN_STEP`] buckets of `old` into `buckets`.
+    fn drain_step(&mut self, hasher: &Hasher) {
+        if self.old.is_empty() {
+            return;
+        }
+        let end = (self.drained + DRAIN_STEP).min(self.old.len());
+        for index in self.drained..end {
+            if self.old[index].tag < 2 {
+                continue;
+            }
+            let at = self.old[index].offset();
+            let layout = self.layout(at);
+            let hash = hasher.hash_one(self.key_of(&layout));
+            let capacity = self.buckets.len();
+            let mut bucket = home(hash, capacity);
+            while self.buckets[bucket].tag >= 2 {
+                bucket += 1;
+                if bucket == capacity {
+                    bucket = 0;
+                }
+            }
+            if self.buckets[bucket].tag == TAG_EMPTY {
+                self.used += 1;
+            }
+            self.buckets[bucket] = Bucket {
+                tag: tag_of(hash),
+                offset: (at as u32).to_le_bytes(),
+            };
+            self.old[index].tag = TAG_DELETED;
+        }
+        self.drained = end;
+        if end == self.old.len() {
+            self.old = Box::default();
+            self.drained = 0;
+        }
+    }
+
+    /// Makes room for one more key in `buckets`.
+    fn grow(&mut self, hasher: &Hasher) {
+        let capacity = ((self.live + 1) * 2).max(MIN_CAPACITY);
+        if self.buckets.len() < INCREMENTAL_FROM || !self.old.is_empty() {
+            self.rebuild_index(capacity, hasher);
+            return;
+        }
+        self.old = std::mem::replace(
+            &mut self.buckets,
+            vec![Bucket::default(); capacity].into_boxed_slice(),
+        );
+        self.drained = 0;
+        self.used = 0;
+        self.drain_step(hasher);
     }
 
     /// Empties bucket `bucket` (its key was removed).
@@ -322,9 +460,12 @@ impl SlotTable {
 
     /// The entry of `key` (`hash` is the keydir hasher's hash of `key`).
     pub fn get(&self, key: &[u8], hash: u64) -> Option<Entry> {
-        let bucket = self.find(key, hash).ok()?;
-        let layout = self.layout(self.buckets[bucket].offset());
-        Some(self.entry_of(&layout))
+        let at = match self.find(key, hash) {
+            Found::New(bucket) => self.buckets[bucket].offset(),
+            Found::Old(bucket) => self.old[bucket].offset(),
+            Found::Absent(_) => return None,
+        };
+        Some(self.entry_of(&self.layout(at)))
     }
 
     /// Sets the entry of `key`; returns the previous one.
@@ -335,23 +476,12 @@ impl SlotTable {
         entry: &Entry,
         hasher: &Hasher,
     ) -> Option<Entry> {
+        self.drain_step(hasher);
         if (self.used + 1) * 5 > self.buckets.len() * 4 {
-            self.rebuild_index(((self.live + 1) * 2).max(MIN_CAPACITY), hasher);
+            self.grow(hasher);
         }
         match self.find(key, hash) {
-            Ok(bucket) => {
-                let at = self.buckets[bucket].offset();
-                let layout = self.layout(at);
-                let previous = self.entry_of(&layout);
-                if layout.flags == flags_for(key.len(), entry) {
-                    self.write_fields(&layout, entry);
-                } else {
-                    self.kill_record(&layout, at);
-                    self.buckets[bucket].offset = (self.append(key, entry)).to_le_bytes();
-                }
-                Some(previous)
-            }
-            Err(bucket) => {
+            Found::Absent(bucket) => {
                 if self.buckets[bucket].tag == TAG_EMPTY {
                     self.used += 1;
                 }
@@ -360,27 +490,46 @@ impl SlotTable {
                 self.live += 1;
                 None
             }
+            found => {
+                let at = self.bucket_mut(found).offset();
+                let layout = self.layout(at);
+                let previous = self.entry_of(&layout);
+                if layout.flags == flags_for(key.len(), entry) {
+                    self.write_fields(&layout, entry);
+                } else {
+                    self.kill_record(&layout, at);
+                    let moved = self.append(key, entry);
+                    self.bucket_mut(found).offset = moved.to_le_bytes();
+                }
+                Some(previous)
+            }
         }
     }
 
     /// Removes `key`; returns its entry.
-    pub fn remove(&mut self, key: &[u8], hash: u64) -> Option<Entry> {
-        let bucket = self.find(key, hash).ok()?;
-        let at = self.buckets[bucket].offset();
+    pub fn remove(&mut self, key: &[u8], hash: u64, hasher: &Hasher) -> Option<Entry> {
+        self.drain_step(hasher);
+        let found = self.find(key, hash);
+        if let Found::Absent(_) = found {
+            return None;
+        }
+        let at = self.bucket_mut(found).offset();
         let layout = self.layout(at);
         let previous = self.entry_of(&layout);
         self.kill_record(&layout, at);
-        self.clear_bucket(bucket);
+        self.free_bucket(found);
         self.live -= 1;
         Some(previous)
     }
 
     /// Points `key` at `to` if it points at `from`; true if it did.
     pub fn relocate(&mut self, key: &[u8], hash: u64, from: u64, to: u64) -> bool {
-        let Ok(bucket) = self.find(key, hash) else {
-            return false;
+        let at = match self.find(key, hash) {
+            Found::New(bucket) => self.buckets[bucket].offset(),
+            Found::Old(bucket) => self.old[bucket].offset(),
+            Found::Absent(_) => return false,
         };
-        let layout = self.layout(self.buckets[bucket].offset());
+        let layout = self.layout(at);
         if read_u64(&self.arena, layout.fields) != from {
             return false;
         }
@@ -392,13 +541,15 @@ impl SlotTable {
     fn rebuild_index(&mut self, capacity: usize, hasher: &Hasher) {
         debug_assert!(self.live * 5 < capacity * 4);
         self.buckets = vec![Bucket::default(); capacity].into_boxed_slice();
+        self.old = Box::default();
+        self.drained = 0;
         self.used = self.live;
         let mut at = 0;
         while at < self.arena.len() {
             let layout = self.layout(at);
             if layout.flags & FLAG_DEAD == 0 {
                 let hash = hasher.hash_one(self.key_of(&layout));
-                let mut bucket = self.home(hash);
+                let mut bucket = home(hash, capacity);
                 while self.buckets[bucket].tag != TAG_EMPTY {
                     bucket += 1;
                     if bucket == capacity {
@@ -494,9 +645,15 @@ impl SlotTable {
                 let key = self.key_of(&layout);
                 on_removed(key, &entry);
                 let hash = hasher.hash_one(key);
-                let bucket = self.bucket_of_offset(hash, at);
+                let found = match probe_offset(&self.buckets, hash, at) {
+                    Some(bucket) => Found::New(bucket),
+                    None => Found::Old(
+                        probe_offset(&self.old, hash, at)
+                            .expect("keydir: live record missing from index"),
+                    ),
+                };
                 self.kill_record(&layout, at);
-                self.clear_bucket(bucket);
+                self.free_bucket(found);
                 self.live -= 1;
             }
             at = layout.end;
@@ -504,28 +661,16 @@ impl SlotTable {
         (at, true)
     }
 
-    /// The bucket pointing at the live record at `at`, whose key hashes to
-    /// `hash`.
-    fn bucket_of_offset(&self, hash: u64, at: usize) -> usize {
-        let tag = tag_of(hash);
-        let mut bucket = self.home(hash);
-        loop {
-            let found = self.buckets[bucket].tag;
-            assert_ne!(found, TAG_EMPTY, "keydir: live record missing from index");
-            if found == tag && self.buckets[bucket].offset() == at {
-                return bucket;
-            }
-            bucket += 1;
-            if bucket == self.buckets.len() {
-                bucket = 0;
-            }
-        }
-    }
-
     /// Heap bytes held (arena capacity and index), for tests and stats.
     #[cfg(test)]
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.buckets.len() * size_of::<Bucket>()
+        self.arena.capacity() + (self.buckets.len() + self.old.len()) * size_of::<Bucket>()
+    }
+
+    /// True while an incremental grow is moving keys (tests).
+    #[cfg(test)]
+    pub fn draining(&self) -> bool {
+        !self.old.is_empty()
     }
 
     /// Checks the internal invariants (tests).
@@ -539,8 +684,14 @@ impl SlotTable {
             if layout.flags & FLAG_DEAD == 0 {
                 live += 1;
                 let key = self.key_of(&layout);
-                let bucket = self.find(key, hasher.hash_one(key)).expect("indexed");
-                assert_eq!(self.buckets[bucket].offset(), at);
+                let found = self.find(key, hasher.hash_one(key));
+                assert!(!matches!(found, Found::Absent(_)), "indexed");
+                let bucket = match found {
+                    Found::New(bucket) => self.buckets[bucket],
+                    Found::Old(bucket) => self.old[bucket],
+                    Found::Absent(_) => unreachable!(),
+                };
+                assert_eq!(bucket.offset(), at);
             } else {
                 dead += layout.end - at;
             }
@@ -549,7 +700,13 @@ impl SlotTable {
         assert_eq!(at, self.arena.len());
         assert_eq!(live, self.live);
         assert_eq!(dead, self.dead_bytes);
-        let tagged = self.buckets.iter().filter(|bucket| bucket.tag >= 2).count();
+        let tagged = self.buckets.iter().filter(|bucket| bucket.tag >= 2).count()
+            + self.old.iter().filter(|bucket| bucket.tag >= 2).count();
+        assert!(
+            self.old[..self.drained.min(self.old.len())]
+                .iter()
+                .all(|bucket| bucket.tag < 2)
+        );
         let used = self
             .buckets
             .iter()
