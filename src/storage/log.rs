@@ -77,6 +77,20 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment for a new, empty file whose first byte will carry
+    /// `end_ticket`.
+    pub fn empty(file_id: u32, end_ticket: u64) -> Segment {
+        Segment {
+            file_id,
+            start: 0,
+            bytes: Vec::new(),
+            written: 0,
+            acked: 0,
+            end_ticket,
+            dirty_end: 0,
+        }
+    }
+
     /// File offset just past the appended data.
     pub fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64
@@ -251,15 +265,8 @@ impl LogState {
             self.stats.remove(&last.file_id);
             last.file_id = file_id;
         } else {
-            self.segments.push_back(Segment {
-                file_id,
-                start: 0,
-                bytes: Vec::new(),
-                written: 0,
-                acked: 0,
-                end_ticket: self.next_ticket,
-                dirty_end: 0,
-            });
+            self.segments
+                .push_back(Segment::empty(file_id, self.next_ticket));
         }
         Ok(first_free)
     }
@@ -472,15 +479,7 @@ mod tests {
 
     fn state(max_file_size: u64) -> LogState {
         LogState {
-            segments: VecDeque::from([Segment {
-                file_id: 1,
-                start: 0,
-                bytes: Vec::new(),
-                written: 0,
-                acked: 0,
-                end_ticket: 0,
-                dirty_end: 0,
-            }]),
+            segments: VecDeque::from([Segment::empty(1, 0)]),
             files: HashMap::new(),
             stats: BTreeMap::new(),
             file_id_floor: 0,

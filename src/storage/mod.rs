@@ -61,7 +61,7 @@ use bytes::Bytes;
 
 use self::cache::Cache;
 use self::keydir::Entry;
-use self::log::{FileStat, LogState, Notify, Undo, UndoOp, Waiters};
+use self::log::{Appended, FileStat, LogState, Notify, Undo, UndoOp, Waiters};
 use self::state::{Counters, Inner, add};
 pub use self::types::*;
 
@@ -259,6 +259,24 @@ impl Store {
         };
         let previous = self.inner.keydir.borrow_mut().insert(key, entry);
         log.revive(&entry);
+        self.superseded(&mut log, key, previous, false, &appended);
+        drop(log);
+        self.inner.flusher.notify();
+        Ok(Ticket(appended.ticket))
+    }
+
+    /// Bookkeeping after `appended` replaced `previous` as the record of
+    /// `key` (a put, or a tombstone when `tombstone`): the old record's bytes
+    /// turn dead, its cached value goes, and the change can be undone if the
+    /// flush carrying it fails.
+    fn superseded(
+        &self,
+        log: &mut LogState,
+        key: &[u8],
+        previous: Option<Entry>,
+        tombstone: bool,
+        appended: &Appended,
+    ) {
         if let Some(previous) = &previous {
             log.kill(previous);
         }
@@ -268,14 +286,11 @@ impl Store {
             op: UndoOp::Key {
                 key: key.into(),
                 previous,
-                tombstone: false,
+                tombstone,
             },
-            file_id: entry.file_id(),
+            file_id: keydir::unpack_file_id(appended.location),
             record_len: appended.record_len,
         });
-        drop(log);
-        self.inner.flusher.notify();
-        Ok(Ticket(appended.ticket))
     }
 
     /// Writes `key = value` only if the key's current version is `expected`
@@ -304,20 +319,7 @@ impl Store {
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_TOMBSTONE, 0, key, &[])?;
         let previous = self.inner.keydir.borrow_mut().remove(key);
-        if let Some(previous) = &previous {
-            log.kill(previous);
-        }
-        self.inner.cache.borrow_mut().remove(key);
-        log.undo.push_back(Undo {
-            ticket: appended.ticket,
-            op: UndoOp::Key {
-                key: key.into(),
-                previous,
-                tombstone: true,
-            },
-            file_id: keydir::unpack_file_id(appended.location),
-            record_len: appended.record_len,
-        });
+        self.superseded(&mut log, key, previous, true, &appended);
         drop(log);
         self.inner.flusher.notify();
         Ok(Some(Ticket(appended.ticket)))

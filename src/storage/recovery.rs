@@ -516,15 +516,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
             }
             files.insert(1, file);
             replay.stats.entry(1).or_default();
-            Segment {
-                file_id: 1,
-                start: 0,
-                bytes: Vec::new(),
-                written: 0,
-                acked: 0,
-                end_ticket: 0,
-                dirty_end: 0,
-            }
+            Segment::empty(1, 0)
         }
     };
     let alignment = files[&active.file_id].alignment();
