@@ -129,6 +129,12 @@ impl Keydir {
         self.slots[key_slot(key) as usize].get(key, self.hasher.hash_one(key))
     }
 
+    /// True when `key`'s hash slot can take one more record (a slot's
+    /// records are capped at 4 GiB); a write must not start otherwise.
+    pub fn has_room(&self, key: &[u8]) -> bool {
+        self.slots[key_slot(key) as usize].has_room(key.len())
+    }
+
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let slot = key_slot(key) as usize;

@@ -250,6 +250,11 @@ impl Store {
     pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, StorageError> {
         let mut log = self.inner.log.borrow_mut();
         self.check_disk_limit(&log, record::encoded_len(key, value))?;
+        if !self.inner.keydir.borrow().has_room(key) {
+            return Err(StorageError::Other(
+                "the key's hash slot holds 4 GiB of keys on this shard; spread the keys over more hashtags".into(),
+            ));
+        }
         let appended = log.append(0, expire_at_ms, key, value)?;
         let entry = Entry {
             location: appended.location,

@@ -295,9 +295,17 @@ impl SlotTable {
         }
     }
 
+    /// True when a record for a key of `key_len` bytes still fits in this
+    /// slot's arena (offsets are `u32`): the varint header, the fixed part,
+    /// the key, a value length and an expiry at most.
+    pub(super) fn has_room(&self, key_len: usize) -> bool {
+        self.arena.len() + 10 + FIXED_LEN + key_len + 4 + 8 <= u32::MAX as usize
+    }
+
     /// Appends a record; returns its offset.
     ///
-    /// Panics when the slot's arena would pass 4 GiB.
+    /// Panics when the slot's arena would pass 4 GiB; writers check
+    /// [`SlotTable::has_room`] first.
     fn append(&mut self, key: &[u8], entry: &Entry) -> u32 {
         let flags = flags_for(key.len(), entry);
         let mut header = ((key.len() as u64) << FLAG_BITS) | flags;
