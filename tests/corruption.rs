@@ -309,10 +309,7 @@ fn flipped_bytes_in_the_middle_are_reported_and_skipped() {
     let records = records_of(&data);
     let last_offset = records.last().unwrap().offset;
     let seed = Rng::seed_from_env("SHARDCASK_CORRUPTION_SEED");
-    let nr_flips: usize = std::env::var("SHARDCASK_CORRUPTION_FLIPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(150);
+    let nr_flips: usize = common::env_count("SHARDCASK_CORRUPTION_FLIPS", 150);
     println!(
         "flips: seed {seed} (replay with SHARDCASK_CORRUPTION_SEED={seed}), {nr_flips} random + every byte of one header"
     );

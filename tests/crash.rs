@@ -344,10 +344,7 @@ fn check_key(
 }
 
 fn rounds_from_env(default: usize) -> usize {
-    std::env::var("SHARDCASK_CRASH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    common::env_count("SHARDCASK_CRASH_ROUNDS", default)
 }
 
 /// Sends MERGE over and over until the connection dies or `stop` is set;

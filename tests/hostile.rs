@@ -217,10 +217,7 @@ fn random_binary_garbage_never_hurts_the_server() {
     let server = Server::start(2, &[]);
     let baseline = prepare(&server);
     let seed = Rng::seed_from_env("SHARDCASK_HOSTILE_SEED");
-    let cases: u64 = std::env::var("SHARDCASK_HOSTILE_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let cases: u64 = common::env_count("SHARDCASK_HOSTILE_CASES", 300);
     println!(
         "random garbage: seed {seed} (replay with SHARDCASK_HOSTILE_SEED={seed}), {cases} cases"
     );
@@ -255,26 +252,6 @@ fn random_binary_garbage_never_hurts_the_server() {
     assert_healthy(&server, baseline, &format!("random garbage (seed {seed})"));
 }
 
-/// Streams `prefix` then `filler` until the server hangs up or 100 MiB went.
-fn stream_endless(server: &Server, prefix: &[u8], filler: u8) -> usize {
-    let mut stream = server.raw();
-    stream.write_all(prefix).unwrap();
-    let chunk = vec![filler; 256 * 1024];
-    let mut sent = 0;
-    while sent < 100 * 1024 * 1024 {
-        if stream.write_all(&chunk).is_err() {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let reply = String::from_utf8_lossy(&read_to_close(&mut stream)).to_string();
-    assert!(
-        reply.is_empty() || reply.starts_with("-ERR Protocol error: too big"),
-        "got {reply:?}"
-    );
-    sent
-}
-
 #[test]
 fn endless_lines_of_every_kind_are_cut_off() {
     let server = Server::start(1, &[]);
@@ -285,7 +262,7 @@ fn endless_lines_of_every_kind_are_cut_off() {
         (b"*1\r\n$", b'7', "bulk length"),
         (b"PING", b' ', "inline spaces"),
     ] {
-        let sent = stream_endless(&server, prefix, filler);
+        let sent = common::stream_endless(&server, prefix, filler, "-ERR Protocol error: too big");
         assert!(
             sent < 100 * 1024 * 1024,
             "the server kept reading an endless {what}"

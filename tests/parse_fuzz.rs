@@ -120,10 +120,7 @@ fn random_input(rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn random_requests_never_panic_and_parse_the_same_in_pieces() {
     let seed = Rng::seed_from_env("SHARDCASK_PARSE_FUZZ_SEED");
-    let cases: u64 = std::env::var("SHARDCASK_PARSE_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000);
+    let cases: u64 = common::env_count("SHARDCASK_PARSE_FUZZ_CASES", 20_000);
     println!(
         "parse fuzz: {cases} cases, seed {seed} (replay with SHARDCASK_PARSE_FUZZ_SEED={seed})"
     );

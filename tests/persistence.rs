@@ -256,23 +256,10 @@ fn expiry_holds_across_a_restart() {
 #[test]
 fn second_server_on_the_same_dir_refuses_to_start() {
     let server = Server::start(1, &[]);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--shards",
-            "1",
-            "--no-pin",
-            "--dir",
-        ])
-        .arg(&server.dir)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("locked by another shardcask process"),
-        "stderr: {stderr}"
+    let dir = server.dir.display().to_string();
+    assert_start_fails(
+        &["--listen", "127.0.0.1:0", "--dir", &dir],
+        "locked by another shardcask process",
     );
 }
 
@@ -280,35 +267,22 @@ fn second_server_on_the_same_dir_refuses_to_start() {
 fn port_in_use_is_reported_clearly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = common::data_dir();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
-        .args(["--shards", "1", "--no-pin", "--listen"])
-        .arg(taken.local_addr().unwrap().to_string())
-        .arg("--dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot listen on"), "stderr: {stderr}");
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = dir.path().display().to_string();
+    assert_start_fails(&["--listen", &addr, "--dir", &dir], "cannot listen on");
 }
 
 #[test]
 fn unusable_data_dir_is_reported_clearly() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
-        .args([
+    assert_start_fails(
+        &[
             "--listen",
             "127.0.0.1:0",
-            "--shards",
-            "1",
-            "--no-pin",
             "--dir",
             "/proc/shardcask-cannot-be-here",
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("is not usable"), "stderr: {stderr}");
+        ],
+        "is not usable",
+    );
 }
 
 #[test]
@@ -328,4 +302,17 @@ fn restarts_on_the_same_port_while_old_connections_linger() {
     let mut con = server.client();
     let v: i64 = con.get("linger:3").unwrap();
     assert_eq!(v, 3);
+}
+
+/// Runs the binary (one unpinned shard) with `args`; it must exit non-zero
+/// with `expected` in its stderr.
+fn assert_start_fails(args: &[&str], expected: &str) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardcask"))
+        .args(["--shards", "1", "--no-pin"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(expected), "stderr: {stderr}");
 }

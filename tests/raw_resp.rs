@@ -132,20 +132,12 @@ fn an_endless_line_without_newline_is_cut_off() {
     let server = Server::start(1, &[]);
     let mut setup = server.raw();
     assert_eq!(roundtrip(&mut setup, b"SET keep safe\r\n", 5), b"+OK\r\n");
-    let mut stream = server.raw();
-    let chunk = vec![b'A'; 64 * 1024];
-    let mut sent = 0;
     // The server must give up long before 100 MiB; writes fail once it closed.
-    while sent < 100 * 1024 * 1024 {
-        if stream.write_all(&chunk).is_err() {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let reply = String::from_utf8_lossy(&read_to_close(&mut stream)).to_string();
-    assert!(
-        reply.is_empty() || reply.starts_with("-ERR Protocol error: too big inline request"),
-        "got {reply:?}"
+    let sent = common::stream_endless(
+        &server,
+        b"",
+        b'A',
+        "-ERR Protocol error: too big inline request",
     );
     assert!(
         sent < 100 * 1024 * 1024,

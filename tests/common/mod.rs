@@ -322,3 +322,34 @@ impl Rng {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
 }
+
+/// A count from the environment variable `name` (a suite's long mode), or
+/// `default` when it is unset or not a number.
+pub fn env_count<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Streams `prefix` then `filler` bytes on a new connection until the server
+/// hangs up or 100 MiB went; asserts that the server said nothing or a reply
+/// starting with `expected`, and returns the bytes sent.
+pub fn stream_endless(server: &Server, prefix: &[u8], filler: u8, expected: &str) -> usize {
+    let mut stream = server.raw();
+    stream.write_all(prefix).unwrap();
+    let chunk = vec![filler; 256 * 1024];
+    let mut sent = 0;
+    while sent < 100 * 1024 * 1024 {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let reply = String::from_utf8_lossy(&read_to_close(&mut stream)).to_string();
+    assert!(
+        reply.is_empty() || reply.starts_with(expected),
+        "got {reply:?}"
+    );
+    sent
+}
