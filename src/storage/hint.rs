@@ -274,12 +274,40 @@ pub async fn write_file(backend: &Backend, path: &Path, bytes: &[u8]) -> Result<
     Ok(())
 }
 
+/// The number of entries a hint file's header claims, unchecked (the CRC
+/// covers the whole file), capped at what the file's size can hold: only a
+/// size estimate, for presizing the keydir.
+pub async fn claimed_entries(backend: &Backend, path: &Path) -> Result<u64, StorageError> {
+    let file = backend.open(path, OpenMode::Read).await?;
+    let len = file.file_size().await.map_err(os_err)?;
+    let block = file.alignment().max(HINT_HEADER_LEN as u64) as usize;
+    let read = file.read_at_aligned(0, block).await.map_err(os_err)?;
+    if read.len() < HINT_HEADER_LEN || read[0..8] != HINT_MAGIC {
+        return Ok(0);
+    }
+    let room = len.saturating_sub(HINT_HEADER_LEN as u64 + 4) / ENTRY_FIXED_LEN as u64;
+    Ok(u64_at(&read, 40).min(room))
+}
+
 /// Reads a whole hint file.
 pub async fn read_file(backend: &Backend, path: &Path) -> Result<Vec<u8>, StorageError> {
+    let mut bytes = Vec::new();
+    read_file_into(backend, path, &mut bytes).await?;
+    Ok(bytes)
+}
+
+/// Reads a whole hint file into `bytes` (replacing its contents; its
+/// memory is reused).
+pub async fn read_file_into(
+    backend: &Backend,
+    path: &Path,
+    bytes: &mut Vec<u8>,
+) -> Result<(), StorageError> {
     let file = backend.open(path, OpenMode::Read).await?;
     let len = file.file_size().await.map_err(os_err)?;
     let alignment = file.alignment();
-    let mut bytes = Vec::with_capacity(len as usize);
+    bytes.clear();
+    bytes.reserve_exact(len as usize);
     let mut at = 0u64;
     while at < len {
         let chunk = ((len - at).min(IO_CHUNK as u64)).next_multiple_of(alignment);
@@ -294,7 +322,7 @@ pub async fn read_file(backend: &Backend, path: &Path) -> Result<Vec<u8>, Storag
         at += read.len() as u64;
     }
     bytes.truncate(len as usize);
-    Ok(bytes)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -137,7 +137,13 @@ impl Keydir {
 
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        let slot = key_slot(key) as usize;
+        self.insert_in_slot(key_slot(key), key, entry)
+    }
+
+    /// [`Keydir::insert`] for a caller that knows `key`'s slot.
+    pub(super) fn insert_in_slot(&mut self, slot: u16, key: &[u8], entry: Entry) -> Option<Entry> {
+        debug_assert_eq!(slot, key_slot(key));
+        let slot = slot as usize;
         let hash = self.hasher.hash_one(key);
         let previous = self.slots[slot].insert(key, hash, &entry, &self.hasher);
         match previous {
@@ -150,13 +156,54 @@ impl Keydir {
 
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let slot = key_slot(key) as usize;
+        self.remove_in_slot(key_slot(key), key)
+    }
+
+    /// [`Keydir::remove`] for a caller that knows `key`'s slot.
+    pub(super) fn remove_in_slot(&mut self, slot: u16, key: &[u8]) -> Option<Entry> {
+        debug_assert_eq!(slot, key_slot(key));
+        let slot = slot as usize;
         let removed = self.slots[slot].remove(key, self.hasher.hash_one(key), &self.hasher);
         if removed.is_some() {
             self.len -= 1;
             self.maintain(slot);
         }
         removed
+    }
+
+    /// Sizes `slot`'s index for up to `additional` more keys at once, so a
+    /// bulk load does not grow it step by step.
+    /// `arena_bytes` bounds what their records take
+    /// ([`Keydir::record_size`] each).
+    pub(super) fn reserve_in_slot(&mut self, slot: u16, additional: usize, arena_bytes: usize) {
+        self.slots[slot as usize].reserve(additional, arena_bytes, &self.hasher);
+    }
+
+    /// Sizes every slot's index for `expected_keys` spread evenly over the
+    /// slots (with room for the usual unevenness), before a bulk load.
+    pub(super) fn presize(&mut self, expected_keys: usize) {
+        let mean = expected_keys / NR_SLOTS as usize;
+        if mean < 8 {
+            return;
+        }
+        // Keys per slot vary like a Poisson count: mean ± 4 standard deviations.
+        let per_slot = mean + 4 * mean.isqrt() + 8;
+        for slot in self.slots.iter_mut() {
+            slot.reserve(per_slot, 0, &self.hasher);
+        }
+    }
+
+    /// Bytes a key of `key_len` bytes takes in its slot, at most.
+    pub(super) fn record_size(key_len: usize, has_expiry: bool) -> usize {
+        table::record_size(key_len, has_expiry)
+    }
+
+    /// Returns arena space reserved by a bulk load but not used (keys that
+    /// were overwritten or removed instead of added).
+    pub(super) fn shrink_after_load(&mut self) {
+        for slot in self.slots.iter_mut() {
+            slot.shrink_spare();
+        }
     }
 
     /// Sets `key` back to `previous` (absent when `None`).

@@ -45,6 +45,7 @@ mod log;
 mod merge;
 pub mod record;
 mod recovery;
+mod replay;
 mod state;
 pub mod types;
 

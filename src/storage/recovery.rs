@@ -37,9 +37,10 @@ use super::files::{
 };
 use super::hint;
 use super::io::LogFile;
-use super::keydir::{Entry, Keydir, MAX_OFFSET, pack_location};
+use super::keydir::{Keydir, MAX_OFFSET};
 use super::log::{FileStat, Segment};
-use super::record::{self, FLAG_FLUSH_ALL, FLAG_TOMBSTONE, HEADER_LEN, Header};
+use super::record::{self, HEADER_LEN, Header};
+use super::replay::{Replay, Replayed};
 use super::{RecoveryReport, StorageError, StoreOptions, SyncMode};
 
 /// Bytes read per DMA read while scanning.
@@ -191,77 +192,24 @@ impl Window {
     }
 }
 
-/// Keydir and byte accounting while replaying records.
-struct Replay {
-    keydir: Keydir,
-    stats: BTreeMap<u32, FileStat>,
-    /// Highest sequence number seen in any file.
-    max_seq: u64,
-    /// Highest good sequence number of the file being scanned.
-    file_seq: u64,
-    records: u64,
-    now_ms: u64,
-}
-
-/// One record as replay sees it, from a scan or a hint.
-struct Replayed<'a> {
+/// Queues one scanned record.
+fn push_scanned(
+    replay: &mut Replay,
     file_id: u32,
     offset: u64,
-    flags: u8,
-    seq: u64,
-    expire_at_ms: u64,
-    key: &'a [u8],
-    value_len: u32,
-}
-
-impl Replay {
-    fn apply(&mut self, record: &Replayed<'_>) {
-        let len = HEADER_LEN as u64 + record.key.len() as u64 + record.value_len as u64;
-        self.records += 1;
-        self.max_seq = self.max_seq.max(record.seq);
-        if record.flags & FLAG_FLUSH_ALL != 0 {
-            self.flush_all(record.file_id);
-            return;
-        }
-        let expired = record.expire_at_ms != 0 && record.expire_at_ms <= self.now_ms;
-        let previous = if record.flags & FLAG_TOMBSTONE != 0 || expired {
-            self.keydir.remove(record.key)
-        } else {
-            self.stats.entry(record.file_id).or_default().live += len;
-            let entry = Entry {
-                location: pack_location(record.file_id, record.offset),
-                record_len: len as u32,
-                value_len: record.value_len,
-                expire_at_ms: record.expire_at_ms,
-            };
-            self.keydir.insert(record.key, entry)
-        };
-        if let Some(previous) = previous {
-            let stat = self.stats.entry(previous.file_id()).or_default();
-            stat.live = stat.live.saturating_sub(previous.record_len as u64);
-        }
-    }
-
-    fn flush_all(&mut self, file_id: u32) {
-        self.keydir = Keydir::new();
-        for stat in self.stats.values_mut() {
-            stat.live = 0;
-        }
-        self.stats.entry(file_id).or_default().has_flush_all = true;
-    }
-
-    fn apply_scanned(&mut self, file_id: u32, offset: u64, header: &Header, record_bytes: &[u8]) {
-        self.file_seq = header.seq;
-        self.apply(&Replayed {
-            file_id,
-            offset,
-            flags: header.flags,
-            seq: header.seq,
-            expire_at_ms: header.expire_at_ms,
-            key: record::key_of(header, record_bytes),
-            value_len: header.value_len,
-        });
-    }
+    header: &Header,
+    record_bytes: &[u8],
+) {
+    replay.file_seq = header.seq;
+    replay.push(&Replayed {
+        file_id,
+        offset,
+        flags: header.flags,
+        seq: header.seq,
+        expire_at_ms: header.expire_at_ms,
+        key: record::key_of(header, record_bytes),
+        value_len: header.value_len,
+    });
 }
 
 /// Replays `file_id` from its hint file; `Err(reason)` when the hint is
@@ -271,19 +219,21 @@ async fn replay_hint(
     file_id: u32,
     file_len: u64,
     replay: &mut Replay,
+    bytes: &mut Vec<u8>,
 ) -> Result<u64, String> {
     let path = hint_file_path(&opts.dir, file_id);
-    let bytes = hint::read_file(&opts.backend, &path)
+    hint::read_file_into(&opts.backend, &path, bytes)
         .await
         .map_err(|error| error.to_string())?;
-    let header = hint::check(&bytes, file_id, file_len).map_err(str::to_string)?;
+    let bytes = &bytes[..];
+    let header = hint::check(bytes, file_id, file_len).map_err(str::to_string)?;
     // Validate every entry before applying any, so a bad hint changes nothing.
-    hint::for_each_entry(&bytes, &header, &mut |_| {}).map_err(str::to_string)?;
+    hint::for_each_entry(bytes, &header, &mut |_| {}).map_err(str::to_string)?;
     if header.flush_all {
         replay.flush_all(file_id);
     }
-    hint::for_each_entry(&bytes, &header, &mut |entry| {
-        replay.apply(&Replayed {
+    hint::for_each_entry(bytes, &header, &mut |entry| {
+        replay.push(&Replayed {
             file_id,
             offset: entry.offset,
             flags: entry.flags,
@@ -316,8 +266,7 @@ async fn scan_file(
     while offset < window.file_len {
         if let Some(header) = window.record_at(offset, replay.file_seq).await? {
             let len = header.record_len();
-            let bytes = window.slice(offset, len).to_vec();
-            replay.apply_scanned(file_id, offset, &header, &bytes);
+            push_scanned(replay, file_id, offset, &header, window.slice(offset, len));
             offset += len;
             total += len;
             continue;
@@ -401,14 +350,18 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
     let first_path = ids.first().map(|&id| data_file_path(&opts.dir, id));
     probe_device(&opts.backend, &opts.dir, first_path.as_deref()).await;
     let mut report = RecoveryReport::default();
-    let mut replay = Replay {
-        keydir: Keydir::new(),
-        stats: BTreeMap::new(),
-        max_seq: 0,
-        file_seq: 0,
-        records: 0,
-        now_ms,
-    };
+    let mut replay = Replay::new(now_ms);
+    let mut expected = 0;
+    for &file_id in &listing.hints {
+        if listing.data.binary_search(&file_id).is_ok() {
+            let path = hint_file_path(&opts.dir, file_id);
+            expected += hint::claimed_entries(&opts.backend, &path)
+                .await
+                .unwrap_or(0);
+        }
+    }
+    replay.expect(expected);
+    let mut hint_bytes = Vec::new();
     let mut files = HashMap::new();
     let mut unhinted = Vec::new();
     let (mut bytes_read, mut reads) = (0u64, 0u64);
@@ -434,7 +387,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         if !is_last {
             let has_hint = listing.hints.binary_search(&file_id).is_ok();
             let outcome = if has_hint {
-                replay_hint(opts, file_id, file_len, &mut replay).await
+                replay_hint(opts, file_id, file_len, &mut replay, &mut hint_bytes).await
             } else {
                 Err("no hint file".to_string())
             };
@@ -521,6 +474,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
     };
     let alignment = files[&active.file_id].alignment();
 
+    replay.finish();
     report.records_scanned = replay.records;
     report.keys_loaded = replay.keydir.len() as u64;
     report.duration = started.elapsed();

@@ -207,6 +207,14 @@ fn flags_for(key_len: usize, entry: &Entry) -> u64 {
     flags
 }
 
+/// Arena bytes of a record for a key of `key_len` bytes whose value length
+/// is implied by its record length (as for every record the engine writes).
+pub(super) fn record_size(key_len: usize, has_expiry: bool) -> usize {
+    let header = ((key_len as u64) << FLAG_BITS) | FLAG_EXPIRY;
+    let varint_len = (64 - header.leading_zeros() as usize).div_ceil(7);
+    varint_len + FIXED_LEN + key_len + if has_expiry { 8 } else { 0 }
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -447,6 +455,30 @@ impl SlotTable {
         self.drained = 0;
         self.used = 0;
         self.drain_step(hasher);
+    }
+
+    /// Makes room in the index for `additional` more keys without a grow
+    /// on the way (a bulk load: recovery). Sized at a load of two thirds
+    /// after those keys, between a rebuild's half and the 80% limit.
+    /// `arena_bytes` is what the new records will take at most.
+    pub fn reserve(&mut self, additional: usize, arena_bytes: usize, hasher: &Hasher) {
+        if self.arena.capacity() - self.arena.len() < arena_bytes {
+            self.arena.reserve_exact(arena_bytes);
+        }
+        let wanted = self.used + additional;
+        if wanted * 5 < self.buckets.len() * 4 {
+            return;
+        }
+        let capacity = ((self.live + additional) * 3 / 2 + 1).max(MIN_CAPACITY);
+        self.rebuild_index(capacity, hasher);
+    }
+
+    /// Gives back arena capacity beyond what normal growth would leave.
+    pub fn shrink_spare(&mut self) {
+        let spare = self.arena.capacity() - self.arena.len();
+        if spare > self.arena.len() / 4 + MIN_ARENA_GROWTH {
+            self.arena.shrink_to_fit();
+        }
     }
 
     /// Empties bucket `bucket` (its key was removed).
