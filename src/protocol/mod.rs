@@ -1,8 +1,10 @@
 //! The Redis protocol: request parsing and reply encoding.
 
+pub mod input;
 pub mod parse;
 pub mod reply;
 pub mod selfcheck;
 
-pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request};
+pub use input::InputBuffer;
+pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request, pending_request_len};
 pub use reply::Reply;

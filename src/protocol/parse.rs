@@ -52,11 +52,14 @@ impl ProtocolError {
     }
 }
 
-/// How far a complete request extends, found by [`check`].
+/// What [`check_multibulk`] found at the front of the buffer.
 enum Checked {
     Complete,
     Empty(usize),
-    Incomplete,
+    /// Not all there yet. The request is at least this long: up to the end
+    /// of the last bulk string whose header arrived (its length already
+    /// checked against the limits), or just the bytes seen so far.
+    Incomplete(usize),
 }
 
 /// Parses one request from the front of `buf`.
@@ -66,7 +69,7 @@ pub fn parse_request(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed,
     }
     if buf[0] == b'*' {
         match check_multibulk(buf, limits)? {
-            Checked::Incomplete => Ok(Parsed::Incomplete),
+            Checked::Incomplete(_) => Ok(Parsed::Incomplete),
             Checked::Empty(consumed) => {
                 buf.advance(consumed);
                 Ok(Parsed::Empty)
@@ -75,6 +78,25 @@ pub fn parse_request(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed,
         }
     } else {
         parse_inline(buf, limits)
+    }
+}
+
+/// How long the incomplete multibulk request at the front of `buf` is known
+/// to be, when that is more than `buf` holds: its headers have announced a
+/// bulk string that has not fully arrived. The connection sizes its buffer
+/// by this once, instead of growing it read by read.
+///
+/// Only lengths within `limits` count: a header over the limit yields `None`
+/// (and [`parse_request`] reports it as an error), so a claim is never
+/// trusted beyond what the server accepts anyway. `None` as well for a
+/// complete request, an inline request, or headers still incomplete.
+pub fn pending_request_len(buf: &[u8], limits: &ParseLimits) -> Option<usize> {
+    if buf.first() != Some(&b'*') {
+        return None;
+    }
+    match check_multibulk(buf, limits) {
+        Ok(Checked::Incomplete(known)) if known > buf.len() => Some(known),
+        _ => None,
     }
 }
 
@@ -142,7 +164,7 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
         "invalid multibulk length",
     )?
     else {
-        return Ok(Checked::Incomplete);
+        return Ok(Checked::Incomplete(buf.len()));
     };
     if count <= 0 {
         return Ok(Checked::Empty(pos));
@@ -152,7 +174,7 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
     }
     for _ in 0..count {
         if pos >= buf.len() {
-            return Ok(Checked::Incomplete);
+            return Ok(Checked::Incomplete(buf.len()));
         }
         if buf[pos] != b'$' {
             return Err(ProtocolError(expected_dollar(buf[pos])));
@@ -165,14 +187,14 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
             "invalid bulk length",
         )?
         else {
-            return Ok(Checked::Incomplete);
+            return Ok(Checked::Incomplete(buf.len()));
         };
         if len < 0 || len as u64 > limits.max_bulk_len {
             return Err(ProtocolError("invalid bulk length"));
         }
         let data_end = data_start + len as usize;
         if buf.len() < data_end + 2 {
-            return Ok(Checked::Incomplete);
+            return Ok(Checked::Incomplete(data_end + 2));
         }
         if &buf[data_end..data_end + 2] != b"\r\n" {
             return Err(ProtocolError("invalid bulk string terminator"));
@@ -434,6 +456,40 @@ mod tests {
             Parsed::Incomplete
         );
         assert_eq!(buf.capacity(), capacity);
+    }
+
+    #[test]
+    fn pending_request_len_reports_announced_bulk_strings() {
+        let limits = ParseLimits::default();
+        // The value's header is in: the request is known to run to its end.
+        let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\nabc";
+        let value_start = head.len() - 3;
+        assert_eq!(
+            pending_request_len(head, &limits),
+            Some(value_start + 1048576 + 2)
+        );
+        // Headers still arriving, complete requests, inline requests: nothing
+        // beyond the bytes at hand is known.
+        for partial in [
+            &b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10485"[..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n",
+            b"*3\r",
+            b"*1\r\n$4\r\nPING\r\n",
+            b"SET k 1048576\r\n",
+            b"",
+        ] {
+            assert_eq!(pending_request_len(partial, &limits), None, "{partial:?}");
+        }
+        // A claim over the limit is not reported (parse_request refuses it).
+        let small = ParseLimits {
+            max_bulk_len: 1024,
+            ..ParseLimits::default()
+        };
+        let over = b"*2\r\n$3\r\nGET\r\n$1025\r\nab";
+        assert_eq!(pending_request_len(over, &small), None);
+        assert!(parse_request(&mut BytesMut::from(&over[..]), &small).is_err());
+        let at = b"*2\r\n$3\r\nGET\r\n$1024\r\nab";
+        assert_eq!(pending_request_len(at, &small), Some(at.len() - 2 + 1026));
     }
 
     proptest::proptest! {

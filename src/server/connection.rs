@@ -23,21 +23,22 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::admin;
 use super::shard::{ClientInfo, Shard};
 use crate::commands::{ClientSub, Command};
-use crate::protocol::{ParseLimits, Parsed, Reply, parse_request};
+use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
+use crate::protocol::{InputBuffer, ParseLimits, Parsed, Reply, parse_request};
 use crate::router::plan::{Gather, Split, gather, keys_of, split};
 use crate::router::{ShardRequest, ShardResponse};
 use crate::stats::bump;
 
 /// Most commands run as one batch before replies are written.
 pub const MAX_BATCH: usize = 512;
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 64 * 1024;
+/// A connection idle this long gives back a big input buffer.
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 /// Where the reply of one command of a batch comes from.
 enum Slot {
@@ -71,6 +72,16 @@ impl Batch {
         self.per_shard[shard].push(command);
         self.per_shard[shard].len() - 1
     }
+}
+
+/// How waiting for the next read ended.
+enum Read {
+    /// The read finished (0 bytes: the client closed).
+    Done(std::io::Result<usize>),
+    /// Nothing arrived for [`IDLE_RELEASE`] while a big buffer was held.
+    Idle,
+    /// The server is stopping.
+    Shutdown,
 }
 
 /// What the connection does after a batch.
@@ -108,27 +119,46 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     let timeout = shard.config.client_output_timeout;
     let _ = stream.set_write_timeout((timeout > 0).then(|| Duration::from_secs(timeout)));
     let mut sizer = BatchSizer::new(shard.config.client_output_limit);
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Read straight into, sized by the request being received, and kept
+    // while big requests keep coming (see `protocol::input`).
+    let mut input = InputBuffer::new();
     let mut output = BytesMut::with_capacity(16 * 1024);
     'connection: loop {
-        let read = futures_lite::future::or(async { Some(stream.read(&mut chunk).await) }, async {
-            shard.shutdown.wait().await;
-            None
-        })
+        let holds_big = input.allocated() > BIG_BUFFER;
+        let read = futures_lite::future::or(
+            async { Read::Done(input.read_from(&mut stream, &limits).await) },
+            async {
+                let idle = async {
+                    if holds_big {
+                        glommio::timer::sleep(IDLE_RELEASE).await;
+                    } else {
+                        futures_lite::future::pending::<()>().await;
+                    }
+                    Read::Idle
+                };
+                let shutdown = async {
+                    shard.shutdown.wait().await;
+                    Read::Shutdown
+                };
+                futures_lite::future::or(shutdown, idle).await
+            },
+        )
         .await;
         let n = match read {
-            Some(Ok(0)) | Some(Err(_)) | None => break,
-            Some(Ok(n)) => n,
+            Read::Done(Ok(0)) | Read::Done(Err(_)) | Read::Shutdown => break,
+            Read::Idle => {
+                input.release();
+                continue;
+            }
+            Read::Done(Ok(n)) => n,
         };
         bump(&shard.stats.net_in, n as u64);
-        input.extend_from_slice(&chunk[..n]);
 
         let started = Instant::now();
         let mut batch = Batch::new(shard.nr_shards);
         let mut after = After::Continue;
         loop {
-            match parse_request(&mut input, &limits) {
+            match parse_request(input.pending(), &limits) {
                 Ok(Parsed::Command(args)) => {
                     if plan(&shard, client_id, args, &mut batch, &mut output).await == After::Close
                     {
@@ -164,10 +194,6 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
             || after == After::Close
         {
             break;
-        }
-        // Do not keep a huge buffer alive for an idle connection.
-        if input.is_empty() && input.capacity() > 4 * READ_CHUNK {
-            input = BytesMut::with_capacity(READ_CHUNK);
         }
     }
     let _ = stream.close().await;
