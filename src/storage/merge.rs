@@ -1,9 +1,9 @@
 //! Merge (compaction) and the low-priority maintenance task.
 //!
 //! Everything here runs in the store's maintenance task queue
-//! (`Shares::Static(10)`, `Latency::NotImportant`) and yields every few
-//! hundred records (`glommio::yield_if_needed`), so foreground requests keep
-//! their latency. One merge or hint build runs at a time.
+//! (`Shares::Static(10)`, `Latency::NotImportant`) and hands the CPU back
+//! every slice of work (see [`Pacer`]), so foreground requests keep their
+//! latency. One merge or hint build runs at a time.
 //!
 //! # Where merge output goes in the log order
 //!
@@ -46,198 +46,31 @@
 //! (copied later in the order it would clear newer records), so a file with
 //! one is merged only together with every older file, and then dropped.
 
-use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Instant;
 
 use super::files::{data_file_path, hint_file_path, merge_file_path, open_sealed, os_err};
 use super::hint::{self, HintEntry, HintHeader, HintWriter};
 use super::io::{LogFile, OpenMode};
-use super::keydir::{pack_location, unpack_file_id};
-use super::log::UndoOp;
+use super::keydir::pack_location;
+use super::maintenance::settle;
+use super::pacer::Pacer;
 use super::record::{self, Header};
 use super::recovery::Window;
 use super::state::{Inner, add};
-use super::{MergeMode, MergeReport, StorageError, SyncMode, flusher, wait_ticket};
+use super::swap::{finish_swap, swap_file};
+use super::{MergeMode, MergeReport, StorageError};
 
-/// Records handled between yield checks.
-const YIELD_EVERY: u64 = 128;
-/// Output bytes gathered before one DMA write.
-const WRITE_CHUNK: usize = 4 << 20;
+/// Output bytes gathered before one DMA write: small writes keep each one
+/// short on the device, ahead of the foreground's log writes and syncs.
+const WRITE_CHUNK: usize = 256 << 10;
 
-fn abandoned(reason: &str) -> StorageError {
+pub(super) fn abandoned(reason: &str) -> StorageError {
     StorageError::MergeAbandoned(reason.to_string())
 }
 
-fn is_expired(header: &Header, now_ms: u64) -> bool {
+pub(super) fn is_expired(header: &Header, now_ms: u64) -> bool {
     header.expire_at_ms != 0 && header.expire_at_ms <= now_ms
-}
-
-/// The maintenance task: writes missing hints when files are sealed, and
-/// checks the merge thresholds every `check_interval`. Ends with the store.
-pub(super) async fn run_maintenance(inner: std::rc::Weak<Inner>) {
-    let mut last_check = Instant::now();
-    loop {
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        if strong.stopping.get() {
-            return;
-        }
-        let now = super::system_now_ms();
-        if let Err(error) = write_pending_hints(&strong, now).await {
-            tracing::warn!(shard = strong.shard_id, %error, "writing hint files failed");
-        }
-        let interval = strong.merge_policy.check_interval;
-        if let Some(interval) = interval
-            && last_check.elapsed() >= interval
-        {
-            last_check = Instant::now();
-            match merge(&strong, MergeMode::Auto, now).await {
-                Ok(report) if !report.files_in.is_empty() => {}
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(shard = strong.shard_id, %error, "merge failed")
-                }
-            }
-        }
-        let wait = interval.unwrap_or(Duration::from_secs(3600));
-        let notified = {
-            let strong = strong.clone();
-            async move { strong.maintenance.wait().await }
-        };
-        drop(strong);
-        futures_lite::future::or(notified, glommio::timer::sleep(wait)).await;
-    }
-}
-
-/// Waits until every write appended so far is resolved (synced under the
-/// non-`Always` modes too); true if no flush failed since `rollbacks_before`.
-async fn settle(inner: &Inner, rollbacks_before: u64) -> Result<bool, StorageError> {
-    let target = inner.log.borrow().next_ticket;
-    inner.flusher.notify();
-    let _ = wait_ticket(inner, target).await;
-    if inner.sync != SyncMode::Always {
-        flusher::sync_all(inner).await?;
-    }
-    Ok(inner.counters.rollbacks.get() == rollbacks_before)
-}
-
-/// Writes hint files for sealed files without one; returns how many.
-pub(super) async fn write_pending_hints(inner: &Inner, now_ms: u64) -> Result<usize, StorageError> {
-    let Ok(_permit) = inner.maintenance_lock.acquire_permit(1).await else {
-        return Ok(0);
-    };
-    let mut written = 0;
-    loop {
-        if inner.stopping.get() {
-            break;
-        }
-        let Some(file_id) = inner.unhinted.borrow_mut().pop() else {
-            break;
-        };
-        let file = {
-            let log = inner.log.borrow();
-            if log.is_unsealed(file_id) {
-                continue;
-            }
-            log.files.get(&file_id).cloned()
-        };
-        let Some(file) = file else { continue };
-        if build_hint(inner, file_id, file, now_ms).await? {
-            written += 1;
-        }
-    }
-    Ok(written)
-}
-
-/// Scans sealed file `file_id` and writes its hint; false when the file is
-/// damaged (it stays without a hint and is scanned at open) or the hint
-/// could not be trusted (a write failed meanwhile; retried later).
-async fn build_hint(
-    inner: &Inner,
-    file_id: u32,
-    file: Rc<LogFile>,
-    now_ms: u64,
-) -> Result<bool, StorageError> {
-    let rollbacks_before = inner.counters.rollbacks.get();
-    let file_len = file.file_size().await.map_err(os_err)?;
-    let mut window = Window::new(file, file_len);
-    let mut writer = HintWriter::new();
-    let (mut flush_all, mut max_seq, mut file_seq, mut offset) = (false, 0u64, 0u64, 0u64);
-    let mut handled = 0u64;
-    while offset < file_len {
-        let Some(header) = window.record_at(offset, file_seq).await? else {
-            let (next_good, all_zero) = window.resync(offset, file_seq).await?;
-            if next_good.is_none() && all_zero {
-                break;
-            }
-            tracing::warn!(
-                shard = inner.shard_id,
-                file = file_id,
-                offset,
-                "damaged log file; no hint written"
-            );
-            return Ok(false);
-        };
-        let len = header.record_len();
-        file_seq = header.seq;
-        max_seq = max_seq.max(header.seq);
-        if header.is_flush_all() {
-            writer.clear();
-            flush_all = true;
-        } else {
-            let bytes = window.slice(offset, len);
-            let key = record::key_of(&header, bytes);
-            let current = inner.keydir.borrow().get(key).map(|entry| entry.location);
-            let keep = header.is_tombstone()
-                || is_expired(&header, now_ms)
-                || current == Some(pack_location(file_id, offset));
-            if keep {
-                writer.push(&HintEntry {
-                    flags: header.flags,
-                    key,
-                    value_len: header.value_len,
-                    offset,
-                    expire_at_ms: header.expire_at_ms,
-                    seq: header.seq,
-                });
-            }
-        }
-        offset += len;
-        handled += 1;
-        if handled.is_multiple_of(YIELD_EVERY) {
-            glommio::yield_if_needed().await;
-        }
-    }
-    if !settle(inner, rollbacks_before).await? {
-        inner.unhinted.borrow_mut().push(file_id);
-        return Ok(false);
-    }
-    if !inner.log.borrow().files.contains_key(&file_id) {
-        return Ok(false);
-    }
-    let nr_entries = writer.len();
-    let bytes = writer.finish(HintHeader {
-        file_id,
-        flush_all,
-        file_len,
-        data_end: offset,
-        max_seq,
-        nr_entries,
-    });
-    hint::write_file(&inner.backend, &hint_file_path(&inner.dir, file_id), &bytes).await?;
-    if let Some(stat) = inner.log.borrow_mut().stats.get_mut(&file_id) {
-        stat.hinted = true;
-    }
-    add(&inner.counters.hints_written, 1);
-    tracing::debug!(
-        shard = inner.shard_id,
-        file = file_id,
-        entries = nr_entries,
-        "hint file written"
-    );
-    Ok(true)
 }
 
 /// The sealed files an automatic merge should read, or none.
@@ -281,6 +114,41 @@ struct Output {
     end: u64,
     hint: HintWriter,
     max_seq: u64,
+    /// The live records copied, for the swap.
+    moved: Moved,
+}
+
+/// The live (non-tombstone) records copied into one output file, kept so
+/// the swap can walk them a few at a time without parsing the hint.
+#[derive(Default)]
+pub(super) struct Moved {
+    /// The keys, back to back.
+    keys: Vec<u8>,
+    /// Per record: where its key ends in `keys` (it starts where the
+    /// previous one ends) and the record's offset in the output file.
+    records: Vec<(usize, u64)>,
+}
+
+impl Moved {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        let mut start = 0;
+        self.records.iter().map(move |&(end, offset)| {
+            let key = &self.keys[start..end];
+            start = end;
+            (key, offset)
+        })
+    }
+}
+
+/// An output file written, synced and hinted, waiting for the swap.
+pub(super) struct Finished {
+    pub(super) file_id: u32,
+    /// Size on disk.
+    file_len: u64,
+    /// Offset just past the last record.
+    data_end: u64,
+    hint: Vec<u8>,
+    pub(super) moved: Moved,
 }
 
 impl Output {
@@ -323,10 +191,11 @@ struct Run<'a> {
     next_id: u32,
     last_id: u32,
     outputs: Vec<Output>,
-    finished: Vec<(u32, u64, Vec<u8>)>,
+    finished: Vec<Finished>,
     /// Keys whose current record was expired and dropped.
     dropped_current: Vec<Box<[u8]>>,
     report: MergeReport,
+    pacer: Pacer,
 }
 
 impl Run<'_> {
@@ -359,6 +228,7 @@ impl Run<'_> {
                 end: 0,
                 hint: HintWriter::new(),
                 max_seq: 0,
+                moved: Moved::default(),
             });
         }
         Ok(self.outputs.last_mut().expect("an output is open"))
@@ -369,7 +239,9 @@ impl Run<'_> {
             return Ok(());
         };
         out.write_pending(true).await?;
+        self.pacer.io_turn(self.inner).await;
         out.file.fdatasync().await.map_err(os_err)?;
+        self.pacer.io_turn(self.inner).await;
         let file_len = out.file.file_size().await.map_err(os_err)?;
         let nr_entries = out.hint.len();
         let hint = std::mem::take(&mut out.hint).finish(HintHeader {
@@ -381,7 +253,13 @@ impl Run<'_> {
             nr_entries,
         });
         self.report.bytes_out += file_len;
-        self.finished.push((out.file_id, file_len, hint));
+        self.finished.push(Finished {
+            file_id: out.file_id,
+            file_len,
+            data_end: out.end,
+            hint,
+            moved: out.moved,
+        });
         Ok(())
     }
 
@@ -391,9 +269,14 @@ impl Run<'_> {
         out.pending.extend_from_slice(bytes);
         out.end += bytes.len() as u64;
         out.max_seq = out.max_seq.max(header.seq);
+        let key = record::key_of(header, bytes);
+        if !header.is_tombstone() {
+            out.moved.keys.extend_from_slice(key);
+            out.moved.records.push((out.moved.keys.len(), offset));
+        }
         out.hint.push(&HintEntry {
             flags: header.flags,
-            key: record::key_of(header, bytes),
+            key,
             value_len: header.value_len,
             offset,
             expire_at_ms: header.expire_at_ms,
@@ -401,6 +284,7 @@ impl Run<'_> {
         });
         if out.pending.len() >= WRITE_CHUNK {
             out.write_pending(false).await?;
+            self.pacer.io_turn(self.inner).await;
         }
         self.report.records_copied += 1;
         Ok(())
@@ -415,10 +299,15 @@ impl Run<'_> {
         let file_len = file.file_size().await.map_err(os_err)?;
         self.report.bytes_in += file_len;
         let mut window = Window::new(file, file_len);
-        let (mut offset, mut file_seq, mut handled) = (0u64, 0u64, 0u64);
+        let (mut offset, mut file_seq) = (0u64, 0u64);
         let older_outside = self.oldest_outside < file_id;
         while offset < file_len {
-            let Some(header) = window.record_at(offset, file_seq).await? else {
+            let reads_before = window.reads;
+            let found = window.record_at(offset, file_seq).await?;
+            if window.reads != reads_before {
+                self.pacer.io_turn(self.inner).await;
+            }
+            let Some(header) = found else {
                 let (next_good, all_zero) = window.resync(offset, file_seq).await?;
                 match next_good {
                     None if all_zero => break,
@@ -429,12 +318,12 @@ impl Run<'_> {
             };
             let len = header.record_len();
             file_seq = header.seq;
-            let bytes = window.slice(offset, len).to_vec();
+            let bytes = window.slice(offset, len);
             let location = pack_location(file_id, offset);
             let keep = if header.is_flush_all() {
                 false
             } else {
-                let key = record::key_of(&header, &bytes);
+                let key = record::key_of(&header, bytes);
                 let current = self.inner.keydir.borrow().get(key);
                 let expired = is_expired(&header, now_ms);
                 match current {
@@ -454,14 +343,13 @@ impl Run<'_> {
                 }
             };
             if keep {
-                self.copy(&header, &bytes).await?;
+                self.copy(&header, bytes).await?;
             } else {
                 self.report.records_dropped += 1;
             }
             offset += len;
-            handled += 1;
-            if handled % YIELD_EVERY == 0 {
-                glommio::yield_if_needed().await;
+            if self.pacer.used_up() {
+                self.pacer.pause().await;
                 if self.inner.stopping.get() {
                     return Err(abandoned("the store is closing"));
                 }
@@ -476,7 +364,7 @@ impl Run<'_> {
             .outputs
             .drain(..)
             .map(|out| out.file_id)
-            .chain(self.finished.drain(..).map(|(id, _, _)| id))
+            .chain(self.finished.drain(..).map(|finished| finished.file_id))
             .collect();
         for id in ids {
             let _ = self
@@ -595,6 +483,7 @@ pub(super) async fn merge(
             files_in: inputs.iter().copied().collect(),
             ..MergeReport::default()
         },
+        pacer: Pacer::new(),
     };
     tracing::info!(shard = inner.shard_id, inputs = ?run.report.files_in, "merge started");
 
@@ -612,16 +501,16 @@ pub(super) async fn merge(
             return Err(abandoned("the store is closing"));
         }
         // Step 4: hints, rename, directory sync.
-        for (file_id, _, hint_bytes) in &run.finished {
-            let path = hint_file_path(&inner.dir, *file_id);
-            hint::write_file(&inner.backend, &path, hint_bytes).await?;
+        for finished in &run.finished {
+            let path = hint_file_path(&inner.dir, finished.file_id);
+            hint::write_file(&inner.backend, &path, &finished.hint).await?;
         }
-        for (file_id, _, _) in &run.finished {
+        for finished in &run.finished {
             inner
                 .backend
                 .rename(
-                    &merge_file_path(&inner.dir, *file_id),
-                    &data_file_path(&inner.dir, *file_id),
+                    &merge_file_path(&inner.dir, finished.file_id),
+                    &data_file_path(&inner.dir, finished.file_id),
                 )
                 .await?;
         }
@@ -637,25 +526,26 @@ pub(super) async fn merge(
 
     // Step 5: swap.
     let finished = std::mem::take(&mut run.finished);
-    for (file_id, file_len, hint_bytes) in &finished {
-        let file = open_sealed(&inner.backend, &data_file_path(&inner.dir, *file_id)).await?;
-        let header = hint::check(hint_bytes, *file_id, *file_len)
-            .map_err(|reason| StorageError::Other(format!("merge hint: {reason}")))?;
+    for output in &finished {
+        let path = data_file_path(&inner.dir, output.file_id);
+        let file = open_sealed(&inner.backend, &path).await?;
         {
             let mut log = inner.log.borrow_mut();
-            log.files.insert(*file_id, file);
-            let stat = log.stat(*file_id);
-            stat.total = header.data_end;
-            stat.disk = *file_len;
+            log.files.insert(output.file_id, file);
+            let stat = log.stat(output.file_id);
+            stat.total = output.data_end;
+            stat.disk = output.file_len;
             stat.hinted = true;
         }
-        swap_file(inner, &inputs, *file_id, hint_bytes, &header).await;
-        run.report.files_out.push(*file_id);
+        run.pacer.resumed();
+        swap_file(inner, &inputs, output, &mut run.pacer).await;
+        run.report.files_out.push(output.file_id);
     }
     finish_swap(inner, &inputs, &run.dropped_current);
 
     // Step 6: delete the inputs, oldest first.
     for &file_id in &inputs {
+        run.pacer.io_turn(inner).await;
         inner
             .backend
             .remove(&hint_file_path(&inner.dir, file_id))
@@ -688,131 +578,4 @@ pub(super) async fn merge(
         "merge finished"
     );
     Ok(report)
-}
-
-/// Points everything that still points into the inputs at the copies in
-/// output file `file_id`, a chunk of entries at a time (each chunk runs
-/// without yielding, so it sees a consistent keydir and undo log).
-async fn swap_file(
-    inner: &Inner,
-    inputs: &BTreeSet<u32>,
-    file_id: u32,
-    hint_bytes: &[u8],
-    header: &HintHeader,
-) {
-    let mut entries: Vec<(Box<[u8]>, u64, bool)> = Vec::new();
-    let _ = hint::for_each_entry(hint_bytes, header, &mut |entry| {
-        entries.push((
-            entry.key.into(),
-            entry.offset,
-            entry.flags & record::FLAG_TOMBSTONE != 0,
-        ))
-    });
-    let in_inputs = |location: u64| inputs.contains(&unpack_file_id(location));
-    for chunk in entries.chunks(1024) {
-        {
-            let mut log = inner.log.borrow_mut();
-            let mut keydir = inner.keydir.borrow_mut();
-            let mut cache = inner.cache.borrow_mut();
-            // Pending writes whose previous entry points into the inputs.
-            let mut undo_index: HashMap<Box<[u8]>, Vec<usize>> = HashMap::new();
-            for (index, undo) in log.undo.iter().enumerate() {
-                match &undo.op {
-                    UndoOp::Key {
-                        key,
-                        previous: Some(previous),
-                        ..
-                    } if in_inputs(previous.location) => {
-                        undo_index.entry(key.clone()).or_default().push(index)
-                    }
-                    UndoOp::FlushAll(_) => undo_index
-                        .entry(Box::from(&[][..]))
-                        .or_default()
-                        .push(index),
-                    _ => {}
-                }
-            }
-            let flush_alls = undo_index
-                .remove(&Box::<[u8]>::from(&[][..]))
-                .unwrap_or_default();
-            for (key, offset, tombstone) in chunk {
-                if *tombstone {
-                    continue;
-                }
-                let location = pack_location(file_id, *offset);
-                if let Some(entry) = keydir.get(key)
-                    && in_inputs(entry.location)
-                {
-                    keydir.relocate(key, entry.location, location);
-                    cache.relocate(key, entry.location, location);
-                    log.stat(file_id).live += entry.record_len as u64;
-                }
-                if let Some(indexes) = undo_index.get(key) {
-                    for &index in indexes {
-                        if let UndoOp::Key {
-                            previous: Some(previous),
-                            ..
-                        } = &mut log.undo[index].op
-                            && in_inputs(previous.location)
-                        {
-                            previous.location = location;
-                        }
-                    }
-                }
-                for &index in &flush_alls {
-                    if let UndoOp::FlushAll(previous) = &mut log.undo[index].op
-                        && let Some(entry) = previous.get(key)
-                        && in_inputs(entry.location)
-                    {
-                        previous.relocate(key, entry.location, location);
-                    }
-                }
-            }
-        }
-        glommio::yield_if_needed().await;
-    }
-}
-
-/// Drops what is left pointing into the inputs (current records that had
-/// expired and were not copied) and forgets the input files.
-fn finish_swap(inner: &Inner, inputs: &BTreeSet<u32>, dropped_current: &[Box<[u8]>]) {
-    let in_inputs = |location: u64| inputs.contains(&unpack_file_id(location));
-    let mut log = inner.log.borrow_mut();
-    let mut keydir = inner.keydir.borrow_mut();
-    for key in dropped_current {
-        if keydir
-            .get(key)
-            .is_some_and(|entry| in_inputs(entry.location))
-        {
-            keydir.remove(key);
-            inner.cache.borrow_mut().remove(key);
-        }
-    }
-    for undo in log.undo.iter_mut() {
-        match &mut undo.op {
-            UndoOp::Key { previous, .. } => {
-                if previous.is_some_and(|entry| in_inputs(entry.location)) {
-                    *previous = None;
-                }
-            }
-            UndoOp::FlushAll(previous) => {
-                for key in dropped_current {
-                    if previous
-                        .get(key)
-                        .is_some_and(|entry| in_inputs(entry.location))
-                    {
-                        previous.remove(key);
-                    }
-                }
-            }
-        }
-    }
-    for id in inputs {
-        log.files.remove(id);
-        log.stats.remove(id);
-    }
-    inner
-        .unhinted
-        .borrow_mut()
-        .retain(|id| !inputs.contains(id));
 }

@@ -32,8 +32,11 @@
 //! - [`hint`]: hint files (layout documented there).
 //! - `recovery`: rebuilding the keydir at open from hints or scans; torn
 //!   tails and corruption.
-//! - `merge`: compaction and the low-priority maintenance task (hints,
-//!   periodic merge checks).
+//! - `maintenance`: the low-priority background task (hint files for
+//!   sealed files, periodic merge checks).
+//! - `merge`: compaction (steps and crash safety documented there), with
+//!   `swap` (pointing the keydir at merge output) and `pacer` (short CPU
+//!   slices, one disk I/O per group commit).
 
 pub mod cache;
 pub mod files;
@@ -42,11 +45,14 @@ pub mod hint;
 pub mod io;
 pub mod keydir;
 mod log;
+mod maintenance;
 mod merge;
+mod pacer;
 pub mod record;
 mod recovery;
 mod replay;
 mod state;
+mod swap;
 pub mod types;
 
 #[cfg(test)]
@@ -154,7 +160,7 @@ impl Store {
                 .detach();
         }
         glommio::spawn_local_into(
-            merge::run_maintenance(Rc::downgrade(&inner)),
+            maintenance::run_maintenance(Rc::downgrade(&inner)),
             maintenance_queue,
         )
         .map_err(|error| StorageError::Other(error.to_string()))?
@@ -491,7 +497,7 @@ impl Store {
     /// Writes hint files for sealed files that lack one, now; returns how
     /// many were written (the maintenance task does this by itself).
     pub async fn write_pending_hints(&self) -> Result<usize, StorageError> {
-        merge::write_pending_hints(&self.inner, system_now_ms()).await
+        maintenance::write_pending_hints(&self.inner, system_now_ms()).await
     }
 
     /// Per-file accounting: (file id, bytes of records, live bytes, size on disk).
