@@ -32,6 +32,10 @@ const READ_BUFFER_SIZE: usize = 64 * 1024;
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// Pause between reconnection attempts.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+/// Longest wait for one connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connects tried in a row when each one times out.
+const CONNECT_ATTEMPTS: u32 = 3;
 
 /// What one client thread shares between its connections.
 #[derive(Debug)]
@@ -182,7 +186,28 @@ impl Conn {
 
     /// Opens the socket; failures are counted in `stats`.
     pub async fn connect(&mut self, ctx: &ThreadCtx) -> bool {
-        match TcpStream::connect(ctx.config.addr.as_str()).await {
+        // A connect on loopback completes at once or fails at once; one that
+        // hangs (seen once: the connect's completion never reached the
+        // executor, and the whole run waited forever) is given up and tried
+        // again, so the client cannot hang before its first request.
+        let mut attempt = 1;
+        let connected = loop {
+            let connect = async { Some(TcpStream::connect(ctx.config.addr.as_str()).await) };
+            let timeout = async {
+                glommio::timer::sleep(CONNECT_TIMEOUT).await;
+                None
+            };
+            match futures_lite::future::or(connect, timeout).await {
+                Some(result) => break result,
+                None if attempt < CONNECT_ATTEMPTS => attempt += 1,
+                None => {
+                    break Err(glommio::GlommioError::TimedOut(
+                        CONNECT_TIMEOUT * CONNECT_ATTEMPTS,
+                    ));
+                }
+            }
+        };
+        match connected {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 self.stream = Some(stream);
