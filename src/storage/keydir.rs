@@ -171,6 +171,13 @@ impl Keydir {
         removed
     }
 
+    /// Starts loading the index line where `key`'s probe in `slot` begins,
+    /// so a bulk load can overlap the cache misses of the next few keys with
+    /// the inserts of this one.
+    pub(super) fn prefetch_in_slot(&self, slot: u16, key: &[u8]) {
+        self.slots[slot as usize].prefetch(self.hasher.hash_one(key));
+    }
+
     /// Sizes `slot`'s index for up to `additional` more keys at once, so a
     /// bulk load does not grow it step by step.
     /// `arena_bytes` bounds what their records take

@@ -26,6 +26,9 @@ const BATCH_RECORDS: usize = if cfg!(test) { 7 } else { 1 << 21 };
 /// Queued key and field bytes applied at once, at most.
 const BATCH_BYTES: usize = 64 << 20;
 
+/// Records between the one being applied and the one whose index line is
+/// being fetched.
+const PREFETCH_DISTANCE: usize = 8;
 /// Bytes of a queued record before its key: flags (1), file id (4), key
 /// length (4), value length (4), offset (8), expiry (8).
 const QUEUED_FIXED: usize = 29;
@@ -228,8 +231,24 @@ impl Replay {
                 let arena_bytes = (run.arena_bytes as f64 * scale) as usize;
                 self.keydir
                     .reserve_in_slot(slot as u16, run.records, arena_bytes);
+                // The index lines of the next keys are fetched while this
+                // one is applied: the slot's index is bigger than the cache
+                // holds for long, and each key's home bucket is random.
+                let mut ahead = run.start;
+                for _ in 0..PREFETCH_DISTANCE {
+                    if ahead < run.end {
+                        let record = record_at(&batch.sorted, ahead);
+                        self.keydir.prefetch_in_slot(slot as u16, record.key);
+                        ahead += QUEUED_FIXED + record.key.len();
+                    }
+                }
                 let mut at = run.start;
                 while at < run.end {
+                    if ahead < run.end {
+                        let record = record_at(&batch.sorted, ahead);
+                        self.keydir.prefetch_in_slot(slot as u16, record.key);
+                        ahead += QUEUED_FIXED + record.key.len();
+                    }
                     let record = record_at(&batch.sorted, at);
                     at += QUEUED_FIXED + record.key.len();
                     self.apply(slot as u16, &record);

@@ -508,6 +508,24 @@ impl SlotTable {
         Some(self.entry_of(&self.layout(at)))
     }
 
+    /// Hints the CPU to load the home bucket of `hash` (no effect on the
+    /// table).
+    pub fn prefetch(&self, hash: u64) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let bucket = &self.buckets[home(hash, self.buckets.len())];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults and does not change memory; the
+        // address is a live bucket.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>((bucket as *const Bucket).cast::<i8>());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bucket;
+    }
+
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(
         &mut self,
