@@ -1,4 +1,4 @@
-//! Merge (compaction) and the low-priority maintenance task.
+//! Merge (compaction): copying the live records of sealed files into new ones.
 //!
 //! Everything here runs in the store's maintenance task queue
 //! (`Shares::Static(10)`, `Latency::NotImportant`) and hands the CPU back
