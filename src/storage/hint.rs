@@ -47,7 +47,7 @@ use std::path::Path;
 use super::StorageError;
 use super::files::os_err;
 use super::io::{Backend, OpenMode};
-use super::record::HEADER_LEN;
+use super::record::{HEADER_LEN, Header};
 
 /// Magic bytes at the start of a hint file.
 pub const HINT_MAGIC: [u8; 8] = *b"SKHINT02";
@@ -94,7 +94,19 @@ pub struct HintEntry<'a> {
     pub seq: u64,
 }
 
-impl HintEntry<'_> {
+impl<'a> HintEntry<'a> {
+    /// The entry of the record with `header` and `key` at `offset`.
+    pub fn of_record(header: &Header, key: &'a [u8], offset: u64) -> HintEntry<'a> {
+        HintEntry {
+            flags: header.flags,
+            key,
+            value_len: header.value_len,
+            offset,
+            expire_at_ms: header.expire_at_ms,
+            seq: header.seq,
+        }
+    }
+
     /// Length of the record this entry describes.
     pub fn record_len(&self) -> u64 {
         HEADER_LEN as u64 + self.key.len() as u64 + self.value_len as u64

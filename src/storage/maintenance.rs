@@ -144,14 +144,7 @@ async fn build_hint(
                 || is_expired(&header, now_ms)
                 || current == Some(pack_location(file_id, offset));
             if keep {
-                writer.push(&HintEntry {
-                    flags: header.flags,
-                    key,
-                    value_len: header.value_len,
-                    offset,
-                    expire_at_ms: header.expire_at_ms,
-                    seq: header.seq,
-                });
+                writer.push(&HintEntry::of_record(&header, key, offset));
             }
         }
         offset += len;

@@ -274,14 +274,7 @@ impl Run<'_> {
             out.moved.keys.extend_from_slice(key);
             out.moved.records.push((out.moved.keys.len(), offset));
         }
-        out.hint.push(&HintEntry {
-            flags: header.flags,
-            key,
-            value_len: header.value_len,
-            offset,
-            expire_at_ms: header.expire_at_ms,
-            seq: header.seq,
-        });
+        out.hint.push(&HintEntry::of_record(header, key, offset));
         if out.pending.len() >= WRITE_CHUNK {
             out.write_pending(false).await?;
             self.pacer.io_turn(self.inner).await;
