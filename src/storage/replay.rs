@@ -33,6 +33,16 @@ const PREFETCH_DISTANCE: usize = 8;
 /// length (4), value length (4), offset (8), expiry (8).
 const QUEUED_FIXED: usize = 29;
 
+/// Starts loading the index line of the queued record at `*ahead` in
+/// `sorted` (if it is before `end`) and steps past that record.
+fn prefetch_next(keydir: &Keydir, sorted: &[u8], slot: u16, ahead: &mut usize, end: usize) {
+    if *ahead < end {
+        let record = record_at(sorted, *ahead);
+        keydir.prefetch_in_slot(slot, record.key);
+        *ahead += QUEUED_FIXED + record.key.len();
+    }
+}
+
 /// One record as replay sees it, from a scan or a hint.
 pub(super) struct Replayed<'a> {
     pub file_id: u32,
@@ -236,19 +246,23 @@ impl Replay {
                 // holds for long, and each key's home bucket is random.
                 let mut ahead = run.start;
                 for _ in 0..PREFETCH_DISTANCE {
-                    if ahead < run.end {
-                        let record = record_at(&batch.sorted, ahead);
-                        self.keydir.prefetch_in_slot(slot as u16, record.key);
-                        ahead += QUEUED_FIXED + record.key.len();
-                    }
+                    prefetch_next(
+                        &self.keydir,
+                        &batch.sorted,
+                        slot as u16,
+                        &mut ahead,
+                        run.end,
+                    );
                 }
                 let mut at = run.start;
                 while at < run.end {
-                    if ahead < run.end {
-                        let record = record_at(&batch.sorted, ahead);
-                        self.keydir.prefetch_in_slot(slot as u16, record.key);
-                        ahead += QUEUED_FIXED + record.key.len();
-                    }
+                    prefetch_next(
+                        &self.keydir,
+                        &batch.sorted,
+                        slot as u16,
+                        &mut ahead,
+                        run.end,
+                    );
                     let record = record_at(&batch.sorted, at);
                     at += QUEUED_FIXED + record.key.len();
                     self.apply(slot as u16, &record);
