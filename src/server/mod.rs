@@ -166,9 +166,12 @@ fn describe_executor_error(error: &glommio::GlommioError<()>, memlock: u64) -> S
 
 /// Runs the server until shutdown. Prints one line to stdout once every
 /// shard listens: `shardcask ready: listening on ADDR with N shard(s)`.
-pub fn run(config: Config) -> Result<(), StartError> {
+pub fn run(mut config: Config) -> Result<(), StartError> {
     let nr_shards = config.nr_shards();
     std::fs::create_dir_all(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
+    // One absolute path from here on: in logs, INFO, and every file opened.
+    config.dir =
+        std::fs::canonicalize(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
     let _lock = DirLock::acquire(&config.dir)?;
     check_shard_count(&config.dir, nr_shards)?;
 

@@ -273,7 +273,10 @@ impl Backend {
     pub async fn sync_dir(&self, dir: &Path) -> Result<(), StorageError> {
         match self {
             Backend::Dma => {
-                let handle = glommio::io::Directory::open(dir)
+                // glommio opens a directory relative to no directory at all
+                // (EBADF for a relative path), so resolve it here.
+                let dir = std::path::absolute(dir)?;
+                let handle = glommio::io::Directory::open(&dir)
                     .await
                     .map_err(|e| StorageError::Io(glommio_err(e)))?;
                 let result = handle

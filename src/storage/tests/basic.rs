@@ -322,3 +322,45 @@ fn failed_flush_rolls_back_unacknowledged_writes() {
         assert_eq!(store.len(), 2);
     });
 }
+
+/// A store opened under a relative directory path works: every directory
+/// sync (at file creation under `--sync always`) resolves it. glommio
+/// fails to open a relative directory on its own (EBADF), which once made
+/// the server's default `--dir ./shardcask-data` fail at start.
+#[test]
+fn relative_directory() {
+    let base = temp_dir();
+    let cwd = std::env::current_dir().unwrap();
+    let relative = pathdiff(base.path(), &cwd).join("store");
+    assert!(relative.is_relative());
+    let opts = options(&relative, 4096, SyncMode::Always);
+    run(move || async move {
+        let store = Store::open(opts.clone()).await.unwrap();
+        for index in 0..50u32 {
+            let key = index.to_be_bytes();
+            let ticket = store.put(&key, &value_for(index as u64, 300), 0).unwrap();
+            store.wait_durable(ticket).await.unwrap();
+        }
+        let store = reopen(store, &opts).await;
+        for index in 0..50u32 {
+            let value = must_get(&store, &index.to_be_bytes(), NOW).await;
+            assert_eq!(value, value_for(index as u64, 300));
+        }
+        store.close().await.unwrap();
+    });
+}
+
+/// `path` relative to `from` (both absolute), through `..` as needed.
+fn pathdiff(path: &std::path::Path, from: &std::path::Path) -> std::path::PathBuf {
+    let path: Vec<_> = path.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = path.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut relative = std::path::PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for part in &path[common..] {
+        relative.push(part);
+    }
+    relative
+}
