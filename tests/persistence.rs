@@ -60,6 +60,31 @@ fn clean_restart_keeps_every_key_on_every_shard() {
     assert_eq!(size, 399);
 }
 
+/// The README's quick start: no `--dir`, so the data goes to the default
+/// `./shardcask-data`, a relative path (once refused at start: glommio
+/// could not open a relative directory to sync it).
+#[test]
+fn default_relative_data_dir_works_across_a_restart() {
+    let mut server = Server::start_with_default_dir(2, &[]);
+    {
+        let mut con = server.client();
+        for i in 0..100 {
+            let _: () = con.set(format!("key:{i}"), value_for(i)).unwrap();
+        }
+    }
+    assert!(server.stop().success(), "SIGTERM must exit 0");
+    assert!(
+        server.dir.join("shardcask-data").join("shard-0").is_dir(),
+        "data in ./shardcask-data of the working directory"
+    );
+    server.restart();
+    let mut con = server.client();
+    for i in 0..100 {
+        let got: Option<String> = con.get(format!("key:{i}")).unwrap();
+        assert_eq!(got, Some(value_for(i)), "key:{i}");
+    }
+}
+
 #[test]
 fn kill_dash_nine_under_write_load_loses_no_acknowledged_write() {
     let mut server = Server::start(2, &["--sync", "always"]);

@@ -20,6 +20,9 @@ pub struct Server {
     pub dir: PathBuf,
     /// Extra flags it was started with.
     args: Vec<String>,
+    /// Started without `--dir`, from inside `dir`: the server then uses its
+    /// default data directory, `./shardcask-data`, relative to `dir`.
+    default_dir: bool,
     /// Lines it wrote to stderr, collected in the background.
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Lines it wrote to stdout (the ready line, stats tables).
@@ -40,6 +43,16 @@ pub fn data_dir() -> tempfile::TempDir {
 impl Server {
     /// Starts a server with `nr_shards` unpinned shards and `extra` flags.
     pub fn start(nr_shards: usize, extra: &[&str]) -> Server {
+        Server::start_with(nr_shards, extra, false)
+    }
+
+    /// Like [`Server::start`], but without `--dir`, run from inside a fresh
+    /// directory: the README's quick start, default data directory and all.
+    pub fn start_with_default_dir(nr_shards: usize, extra: &[&str]) -> Server {
+        Server::start_with(nr_shards, extra, true)
+    }
+
+    fn start_with(nr_shards: usize, extra: &[&str], default_dir: bool) -> Server {
         let tempdir = data_dir();
         let dir = tempdir.path().to_path_buf();
         let mut args: Vec<String> = vec![
@@ -55,6 +68,7 @@ impl Server {
             addr: "127.0.0.1:0".parse().unwrap(),
             dir,
             args,
+            default_dir,
             stderr: Default::default(),
             stdout: Default::default(),
             _tempdir: Some(tempdir),
@@ -64,11 +78,14 @@ impl Server {
     }
 
     fn spawn(&mut self, listen: SocketAddr) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shardcask"))
-            .arg("--listen")
-            .arg(listen.to_string())
-            .arg("--dir")
-            .arg(&self.dir)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shardcask"));
+        command.arg("--listen").arg(listen.to_string());
+        if self.default_dir {
+            command.current_dir(&self.dir);
+        } else {
+            command.arg("--dir").arg(&self.dir);
+        }
+        let mut child = command
             .args(&self.args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
