@@ -33,10 +33,20 @@ const PREFETCH_DISTANCE: usize = 8;
 /// length (4), value length (4), offset (8), expiry (8).
 const QUEUED_FIXED: usize = 29;
 
-/// Starts loading the index line of the queued record at `*ahead` in
-/// `sorted` (if it is before `end`) and steps past that record.
-fn prefetch_next(keydir: &Keydir, sorted: &[u8], slot: u16, ahead: &mut usize, end: usize) {
-    if *ahead < end {
+/// Starts loading the index lines of the next `count` queued records from
+/// `*ahead` in `sorted` (those before `end`) and steps past them.
+fn prefetch_next(
+    keydir: &Keydir,
+    sorted: &[u8],
+    slot: u16,
+    ahead: &mut usize,
+    end: usize,
+    count: usize,
+) {
+    for _ in 0..count {
+        if *ahead >= end {
+            return;
+        }
         let record = record_at(sorted, *ahead);
         keydir.prefetch_in_slot(slot, record.key);
         *ahead += QUEUED_FIXED + record.key.len();
@@ -244,28 +254,22 @@ impl Replay {
                 // The index lines of the next keys are fetched while this
                 // one is applied: the slot's index is bigger than the cache
                 // holds for long, and each key's home bucket is random.
+                let (sorted, slot) = (&batch.sorted, slot as u16);
                 let mut ahead = run.start;
-                for _ in 0..PREFETCH_DISTANCE {
-                    prefetch_next(
-                        &self.keydir,
-                        &batch.sorted,
-                        slot as u16,
-                        &mut ahead,
-                        run.end,
-                    );
-                }
+                prefetch_next(
+                    &self.keydir,
+                    sorted,
+                    slot,
+                    &mut ahead,
+                    run.end,
+                    PREFETCH_DISTANCE,
+                );
                 let mut at = run.start;
                 while at < run.end {
-                    prefetch_next(
-                        &self.keydir,
-                        &batch.sorted,
-                        slot as u16,
-                        &mut ahead,
-                        run.end,
-                    );
-                    let record = record_at(&batch.sorted, at);
+                    prefetch_next(&self.keydir, sorted, slot, &mut ahead, run.end, 1);
+                    let record = record_at(sorted, at);
                     at += QUEUED_FIXED + record.key.len();
-                    self.apply(slot as u16, &record);
+                    self.apply(slot, &record);
                 }
             }
             batch.bytes.clear();
