@@ -301,13 +301,13 @@ def section_p99(peaks, lines):
         rd.stop()
 
 
-def fio(name, filename, size, rw, bs, iodepth):
+def fio(name, filename, size, rw, bs, iodepth, extra=("--time_based",)):
     """One fio run (O_DIRECT, io_uring) pinned to the server CPUs."""
     argv = [
         "fio", f"--name={name}", f"--filename={filename}", f"--size={size}",
         f"--rw={rw}", f"--bs={bs}", "--direct=1", "--ioengine=io_uring",
-        f"--iodepth={iodepth}", f"--runtime={max(1, int(DURATION))}", "--time_based",
-        f"--cpus_allowed={SERVER_CPUS}", "--output-format=json", "--randrepeat=0",
+        f"--iodepth={iodepth}", f"--runtime={max(1, int(DURATION))}",
+        f"--cpus_allowed={SERVER_CPUS}", "--output-format=json", "--randrepeat=0", *extra,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     job = json.loads(done.stdout)["jobs"][0]
@@ -319,23 +319,15 @@ def fio(name, filename, size, rw, bs, iodepth):
 def fio_append(name, filename, bs, iodepth):
     """Sequential O_DIRECT writes that extend a fresh file, as a log's
     appends do: on ext4 they take the inode lock exclusively, so unlike
-    overwrites of a laid-out file they gain little from queue depth."""
+    overwrites of a laid-out file they gain little from queue depth. The
+    file is bigger than the run can fill, so fio never wraps around."""
     if os.path.exists(filename):
         os.remove(filename)
-    argv = [
-        "fio", f"--name={name}", f"--filename={filename}", "--size=64G",
-        "--rw=write", f"--bs={bs}", "--direct=1", "--ioengine=io_uring",
-        f"--iodepth={iodepth}", f"--runtime={max(1, int(DURATION))}", "--fallocate=none",
-        f"--cpus_allowed={SERVER_CPUS}", "--output-format=json",
-    ]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+        return fio(name, filename, "64G", "write", bs, iodepth, extra=("--fallocate=none",))
     finally:
         if os.path.exists(filename):
             os.remove(filename)
-    side = json.loads(done.stdout)["jobs"][0]["write"]
-    return {"iops": side["iops"], "mb_s": side["bw_bytes"] / 1e6,
-            "p99": side.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000}
 
 
 def section_disk4k(lines):
