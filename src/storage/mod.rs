@@ -202,7 +202,7 @@ impl Store {
                     meta,
                 }));
             }
-            if let Some(data) = self.inner.cache.borrow_mut().get(key, entry.location) {
+            if let Some(data) = self.inner.cache.borrow_mut().get(entry.location) {
                 add(&self.inner.counters.cache_hits, 1);
                 return Ok(Some(Value { data, meta }));
             }
@@ -234,7 +234,7 @@ impl Store {
         self.inner
             .cache
             .borrow_mut()
-            .insert(key, entry.location, data.clone());
+            .insert(entry.location, data.clone());
         Ok(Some(Value { data, meta }))
     }
 
@@ -291,8 +291,8 @@ impl Store {
     ) {
         if let Some(previous) = &previous {
             log.kill(previous);
+            self.inner.cache.borrow_mut().remove(previous.location);
         }
-        self.inner.cache.borrow_mut().remove(key);
         log.undo.push_back(Undo {
             ticket: appended.ticket,
             op: UndoOp::Key {
@@ -412,9 +412,9 @@ impl Store {
         self.inner
             .keydir
             .borrow_mut()
-            .reap_expired(now_ms, budget, &mut |key, entry| {
+            .reap_expired(now_ms, budget, &mut |_key, entry| {
                 log.kill(entry);
-                cache.remove(key);
+                cache.remove(entry.location);
             })
     }
 

@@ -52,7 +52,7 @@ pub(super) async fn swap_file(
                     && in_inputs(entry.location)
                 {
                     keydir.relocate(key, entry.location, location);
-                    cache.relocate(key, entry.location, location);
+                    cache.relocate(entry.location, location);
                     log.stat(file_id).live += entry.record_len as u64;
                 }
             }
@@ -92,12 +92,11 @@ pub(super) fn finish_swap(inner: &Inner, inputs: &BTreeSet<u32>, dropped_current
     let mut log = inner.log.borrow_mut();
     let mut keydir = inner.keydir.borrow_mut();
     for key in dropped_current {
-        if keydir
-            .get(key)
-            .is_some_and(|entry| in_inputs(entry.location))
+        if let Some(entry) = keydir.get(key)
+            && in_inputs(entry.location)
         {
             keydir.remove(key);
-            inner.cache.borrow_mut().remove(key);
+            inner.cache.borrow_mut().remove(entry.location);
         }
     }
     for undo in log.undo.iter_mut() {
