@@ -15,15 +15,17 @@
 //! # The tail block
 //!
 //! After a flush, the bytes of the last partial block (the block is the
-//! file's DMA alignment, `DmaFile::alignment()`) stay in `bytes`; the next
+//! file's write alignment, `LogFile::alignment()`: the DMA alignment, at
+//! least a filesystem block) stay in `bytes`; the next
 //! flush starts at that block's aligned offset and rewrites it together with
 //! the new bytes, so there are no padding holes in the file. The zeros that
 //! pad a flush to the block size are where the next record will start, and
 //! recovery reads a zero header as end of data. This relies on the device
 //! writing one logical block atomically (true for NVMe and for the sector
-//! size of SATA drives): a crash while rewriting the tail block leaves either
-//! the old or the new content of that block, never a mix, so records that
-//! were already durable in it are not lost.
+//! size of SATA drives): a crash while rewriting the tail block leaves each
+//! of its sectors with either the old or the new content, never a mix, and
+//! the bytes of records that were already durable are the same in both, so
+//! they are not lost.
 //!
 //! # Tickets
 //!
