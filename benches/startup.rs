@@ -3,6 +3,8 @@
 //! (every log file scanned), and prints both times.
 //!
 //! `STARTUP_BENCH_KEYS=10000000 cargo bench --bench startup` (default 1M).
+//! `STARTUP_BENCH_VALUE=4096` writes values of that many bytes instead of 16
+//! (is the log scan bound by the disk or by the CPU?).
 //! `STARTUP_BENCH_DIR` picks the parent directory (default /tmp; a temporary
 //! directory is made and removed in it). `STARTUP_BENCH_STORE=PATH` uses and
 //! keeps that store instead: written only when it has no data yet, so a
@@ -33,6 +35,7 @@ fn has_data(path: &Path) -> bool {
 
 fn main() {
     let nr_keys = env_u64("STARTUP_BENCH_KEYS", 1_000_000);
+    let value_len = env_u64("STARTUP_BENCH_VALUE", 16) as usize;
     let opens = env_u64("STARTUP_BENCH_OPENS", 1).max(1);
     let hints_only = std::env::var_os("STARTUP_BENCH_HINTS_ONLY").is_some();
     let mut _temp = None;
@@ -60,7 +63,7 @@ fn main() {
             if has_data(&path) {
                 println!("reusing the store in {}", path.display());
             } else {
-                write_keys(&opts, nr_keys).await;
+                write_keys(&opts, nr_keys, value_len).await;
             }
             let expected = {
                 let store = Store::open(opts.clone()).await.expect("open");
@@ -96,16 +99,20 @@ fn main() {
                 }
             }
             let started = Instant::now();
+            let cpu_before = thread_cpu_seconds();
             let store = Store::open(opts.clone()).await.expect("open without hints");
             let without = started.elapsed();
+            let cpu = thread_cpu_seconds() - cpu_before;
             let report = store.recovery_report();
             let stats = store.stats();
             println!(
-                "open without hints: {:.2} s ({} files scanned, {:.0} MiB read, {:.0} MiB/s)",
+                "open without hints: {:.2} s ({} files scanned, {:.0} MiB read, {:.0} MiB/s, \
+                 CPU busy {:.0}% of the time: near 100% means CPU-bound, lower means the disk)",
                 without.as_secs_f64(),
                 report.files_scanned,
                 stats.bytes_read as f64 / (1 << 20) as f64,
-                stats.bytes_read as f64 / (1 << 20) as f64 / without.as_secs_f64()
+                stats.bytes_read as f64 / (1 << 20) as f64 / without.as_secs_f64(),
+                cpu / without.as_secs_f64() * 100.0
             );
             assert_eq!(store.len(), expected);
         })
@@ -114,17 +121,34 @@ fn main() {
         .expect("bench finishes");
 }
 
-/// Writes `nr_keys` keys of 16 B with 16 B values, then one more key in a
-/// new file so every file holding the keys is sealed (and gets a hint).
-async fn write_keys(opts: &StoreOptions, nr_keys: u64) {
+/// CPU time (user + system) of the calling thread, in seconds.
+fn thread_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Writes `nr_keys` keys of 16 B with `value_len`-byte values, then one
+/// more key in a new file so every file holding the keys is sealed (and gets
+/// a hint).
+async fn write_keys(opts: &StoreOptions, nr_keys: u64, value_len: usize) {
     let started = Instant::now();
     let store = Store::open(opts.clone()).await.expect("open");
-    let value = [7u8; 16];
+    let value = vec![7u8; value_len];
     for index in 0..nr_keys {
         let key = format!("{index:016}");
         store.put(key.as_bytes(), &value, 0).expect("put");
-        if index % 100_000 == 99_999 {
-            glommio::yield_if_needed().await;
+        if index % 1_000 == 999 {
+            // Let the flusher keep up (bounded buffer) when values are big.
+            store
+                .wait_durable(store.put(b"sync", b"", 0).expect("put"))
+                .await
+                .expect("flush");
         }
     }
     store.roll_over().expect("roll over");

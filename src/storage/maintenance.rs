@@ -14,8 +14,8 @@ use super::keydir::pack_location;
 use super::merge::{self, is_expired};
 use super::pacer::Pacer;
 use super::record;
-use super::recovery::Window;
 use super::state::{Inner, add};
+use super::window::Window;
 use super::{MergeMode, StorageError, SyncMode, flusher, wait_ticket};
 
 /// The maintenance task: writes missing hints when files are sealed, and

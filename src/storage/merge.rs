@@ -56,9 +56,9 @@ use super::keydir::pack_location;
 use super::maintenance::settle;
 use super::pacer::Pacer;
 use super::record::{self, Header};
-use super::recovery::Window;
 use super::state::{Inner, add};
 use super::swap::{finish_swap, swap_file};
+use super::window::Window;
 use super::{MergeMode, MergeReport, StorageError};
 
 /// Output bytes gathered before one DMA write: small writes keep each one

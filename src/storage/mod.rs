@@ -54,6 +54,7 @@ mod replay;
 mod state;
 mod swap;
 pub mod types;
+mod window;
 
 #[cfg(test)]
 mod tests;

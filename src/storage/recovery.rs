@@ -39,12 +39,16 @@ use super::hint;
 use super::io::LogFile;
 use super::keydir::{Keydir, MAX_OFFSET};
 use super::log::{FileStat, Segment};
-use super::record::{self, HEADER_LEN, Header};
+use super::record::{self, Header};
 use super::replay::{Replay, Replayed};
+use super::window::Window;
 use super::{RecoveryReport, StorageError, StoreOptions, SyncMode};
 
 /// Bytes read per DMA read while scanning.
 pub const SCAN_CHUNK: u64 = 1 << 20;
+/// Chunks read ahead of a scan at open, so the disk works while the CPU
+/// checks and replays the chunk before (nothing else competes at open).
+const SCAN_READ_AHEAD: usize = 4;
 
 /// Everything `Store::open` needs from recovery.
 pub struct Recovered {
@@ -68,128 +72,6 @@ pub struct Recovered {
     pub alignment: u64,
     /// What was found and done.
     pub report: RecoveryReport,
-}
-
-/// A sliding window of one file's bytes, filled by aligned DMA reads.
-pub(super) struct Window {
-    pub(super) file: Rc<LogFile>,
-    pub(super) file_len: u64,
-    /// File offset of `bytes[0]`.
-    start: u64,
-    bytes: Vec<u8>,
-    pub(super) bytes_read: u64,
-    pub(super) reads: u64,
-}
-
-impl Window {
-    pub(super) fn new(file: Rc<LogFile>, file_len: u64) -> Window {
-        Window {
-            file,
-            file_len,
-            start: 0,
-            bytes: Vec::new(),
-            bytes_read: 0,
-            reads: 0,
-        }
-    }
-
-    /// Makes `[offset, offset + len)` available; false if it runs past the
-    /// end of the file.
-    async fn ensure(&mut self, offset: u64, len: u64) -> Result<bool, StorageError> {
-        let wanted_end = offset + len;
-        if wanted_end > self.file_len {
-            return Ok(false);
-        }
-        let alignment = self.file.alignment();
-        if offset < self.start || offset > self.start + self.bytes.len() as u64 {
-            self.start = offset - offset % alignment;
-            self.bytes.clear();
-        } else if offset - self.start > SCAN_CHUNK {
-            let drop_to = offset - offset % alignment;
-            self.bytes.drain(..(drop_to - self.start) as usize);
-            self.start = drop_to;
-        }
-        while self.start + (self.bytes.len() as u64) < wanted_end {
-            let read_from = self.start + self.bytes.len() as u64;
-            let missing = wanted_end - read_from;
-            let read_len = missing.max(SCAN_CHUNK);
-            let read_len = read_len.div_ceil(alignment) * alignment;
-            let result = if read_from.is_multiple_of(alignment) {
-                self.file
-                    .read_at_aligned(read_from, read_len as usize)
-                    .await
-            } else {
-                self.file.read_at(read_from, read_len as usize).await
-            }
-            .map_err(os_err)?;
-            self.reads += 1;
-            self.bytes_read += result.len() as u64;
-            if result.is_empty() {
-                return Ok(false);
-            }
-            self.bytes.extend_from_slice(&result);
-        }
-        Ok(true)
-    }
-
-    pub(super) fn slice(&self, offset: u64, len: u64) -> &[u8] {
-        let from = (offset - self.start) as usize;
-        &self.bytes[from..from + len as usize]
-    }
-
-    /// The valid record at `offset`, if there is one with a sequence number
-    /// above `min_seq`.
-    pub(super) async fn record_at(
-        &mut self,
-        offset: u64,
-        min_seq: u64,
-    ) -> Result<Option<Header>, StorageError> {
-        let remaining = self.file_len - offset;
-        if remaining < HEADER_LEN as u64 || !self.ensure(offset, HEADER_LEN as u64).await? {
-            return Ok(None);
-        }
-        let header = match record::decode_header(self.slice(offset, HEADER_LEN as u64), remaining) {
-            Ok(header) if header.seq > min_seq => header,
-            _ => return Ok(None),
-        };
-        if !self.ensure(offset, header.record_len()).await? {
-            return Ok(None);
-        }
-        match record::verify(&header, self.slice(offset, header.record_len())) {
-            Ok(()) => Ok(Some(header)),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// Searches `(from, file_len)` for the next good record; returns its
-    /// offset and whether every byte skipped on the way was zero.
-    pub(super) async fn resync(
-        &mut self,
-        from: u64,
-        min_seq: u64,
-    ) -> Result<(Option<u64>, bool), StorageError> {
-        let mut all_zero = true;
-        let mut offset = from;
-        while offset < self.file_len {
-            let chunk = (self.file_len - offset).min(SCAN_CHUNK);
-            if !self.ensure(offset, chunk).await? {
-                break;
-            }
-            let bytes = self.slice(offset, chunk).to_vec();
-            for (index, &byte) in bytes.iter().enumerate() {
-                let candidate = offset + index as u64;
-                if candidate > from
-                    && byte != 0
-                    && self.record_at(candidate, min_seq).await?.is_some()
-                {
-                    return Ok((Some(candidate), all_zero));
-                }
-                all_zero &= byte == 0;
-            }
-            offset += chunk;
-        }
-        Ok((None, all_zero))
-    }
 }
 
 /// Queues one scanned record.
@@ -415,7 +297,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
                 }
             }
         }
-        let mut window = Window::new(file.clone(), file_len);
+        let mut window = Window::new(file.clone(), file_len).with_read_ahead(SCAN_READ_AHEAD);
         let corruptions_before = report.corruptions.len();
         let end = scan_file(
             &path,

@@ -1,0 +1,239 @@
+//! A sliding window over one log file's bytes, filled by aligned DMA reads:
+//! how recovery, hint building and merge walk a file record by record.
+//!
+//! A window can read ahead ([`Window::with_read_ahead`]): chunks after the
+//! one being worked on are already being read, so a scan at open is bound
+//! by the slower of the disk and the CPU instead of their sum.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use glommio::Task;
+
+use super::StorageError;
+use super::files::os_err;
+use super::io::{LogFile, ReadBuf};
+use super::record::{self, HEADER_LEN, Header};
+use super::recovery::SCAN_CHUNK;
+
+/// A sliding window of one file's bytes, filled by aligned DMA reads.
+///
+/// The window is the read buffers themselves, in file order: a record that
+/// lies inside one buffer is looked at where the disk put it, and only one
+/// that straddles two buffers is copied out (into `joined`).
+pub(super) struct Window {
+    pub(super) file: Rc<LogFile>,
+    pub(super) file_len: u64,
+    /// Contiguous read buffers: file offset of each and its bytes.
+    chunks: VecDeque<(u64, ReadBuf)>,
+    /// A copy of the range last asked for that straddles chunks.
+    joined: Vec<u8>,
+    /// File offset of `joined[0]`.
+    joined_start: u64,
+    pub(super) bytes_read: u64,
+    pub(super) reads: u64,
+    /// Chunks to keep in flight ahead of the window (0: none).
+    read_ahead: usize,
+    /// Reads in flight ahead of the window, in file order: offset and task.
+    ahead: VecDeque<(u64, Task<std::io::Result<ReadBuf>>)>,
+}
+
+impl Window {
+    pub(super) fn new(file: Rc<LogFile>, file_len: u64) -> Window {
+        Window {
+            file,
+            file_len,
+            chunks: VecDeque::new(),
+            joined: Vec::new(),
+            joined_start: 0,
+            bytes_read: 0,
+            reads: 0,
+            read_ahead: 0,
+            ahead: VecDeque::new(),
+        }
+    }
+
+    /// Keeps `chunks` reads of [`SCAN_CHUNK`] in flight ahead of a window
+    /// that moves forward, for a scan that has the disk to itself (open).
+    pub(super) fn with_read_ahead(mut self, chunks: usize) -> Window {
+        self.read_ahead = chunks;
+        self
+    }
+
+    /// File offset one past the window's last byte (its first if empty).
+    fn end(&self) -> u64 {
+        self.chunks
+            .back()
+            .map_or(0, |(start, bytes)| start + bytes.len() as u64)
+    }
+
+    /// The read at `pos` if it was started ahead; any other read ahead is
+    /// dropped (the window jumped).
+    fn take_ahead(&mut self, pos: u64) -> Option<Task<std::io::Result<ReadBuf>>> {
+        match self.ahead.front() {
+            Some((at, _)) if *at == pos => self.ahead.pop_front().map(|(_, task)| task),
+            Some(_) => {
+                self.ahead.clear();
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Starts reads of the chunks after `next` until `read_ahead` are in
+    /// flight. A task only queues its read when this one next waits, and
+    /// the executor submits all queued reads at once: so while the window's
+    /// owner works on one chunk, the disk is reading the next ones.
+    fn queue_ahead(&mut self, next: u64) {
+        let mut pos = self.ahead.back().map_or(next, |(at, _)| at + SCAN_CHUNK);
+        while self.ahead.len() < self.read_ahead && pos < self.file_len {
+            let file = self.file.clone();
+            let task = glommio::spawn_local(async move {
+                file.read_at_aligned(pos, SCAN_CHUNK as usize).await
+            });
+            self.ahead.push_back((pos, task));
+            pos += SCAN_CHUNK;
+        }
+    }
+
+    /// Makes `[offset, offset + len)` available to [`Window::slice`]; false
+    /// if it runs past the end of the file.
+    pub(super) async fn ensure(&mut self, offset: u64, len: u64) -> Result<bool, StorageError> {
+        let wanted_end = offset + len;
+        if wanted_end > self.file_len {
+            return Ok(false);
+        }
+        let alignment = self.file.alignment();
+        let start = self.chunks.front().map_or(u64::MAX, |(start, _)| *start);
+        if offset < start || offset > self.end() {
+            self.chunks.clear();
+        }
+        // Buffers wholly before `offset` are done with.
+        while self.chunks.front().is_some_and(|(start, bytes)| {
+            start + bytes.len() as u64 <= offset && self.chunks.len() > 1
+        }) {
+            self.chunks.pop_front();
+        }
+        let mut read_from = match self.chunks.is_empty() {
+            true => offset - offset % alignment,
+            false => self.end(),
+        };
+        while read_from < wanted_end {
+            let missing = wanted_end - read_from;
+            let read_len = missing.max(SCAN_CHUNK);
+            let read_len = read_len.div_ceil(alignment) * alignment;
+            let result = if let Some(task) = self.take_ahead(read_from) {
+                task.await
+            } else if read_from.is_multiple_of(alignment) {
+                self.file
+                    .read_at_aligned(read_from, read_len as usize)
+                    .await
+            } else {
+                self.file.read_at(read_from, read_len as usize).await
+            }
+            .map_err(os_err)?;
+            self.reads += 1;
+            self.bytes_read += result.len() as u64;
+            if result.is_empty() {
+                return Ok(false);
+            }
+            let next = read_from + result.len() as u64;
+            if self.read_ahead > 0 && read_from.is_multiple_of(SCAN_CHUNK) {
+                self.queue_ahead(next);
+            }
+            self.chunks.push_back((read_from, result));
+            read_from = next;
+        }
+        if len > 0 && self.within_one_chunk(offset, wanted_end).is_none() {
+            let joined_end = self.joined_start + self.joined.len() as u64;
+            if !(self.joined_start <= offset && wanted_end <= joined_end) {
+                self.joined.clear();
+                for (start, bytes) in &self.chunks {
+                    let end = start + bytes.len() as u64;
+                    if end <= offset || *start >= wanted_end {
+                        continue;
+                    }
+                    let from = offset.max(*start) - start;
+                    let to = wanted_end.min(end) - start;
+                    self.joined
+                        .extend_from_slice(&bytes[from as usize..to as usize]);
+                }
+                self.joined_start = offset;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The chunk holding all of `[offset, end)`, if one does.
+    fn within_one_chunk(&self, offset: u64, end: u64) -> Option<&[u8]> {
+        self.chunks.iter().find_map(|(start, bytes)| {
+            let chunk_end = start + bytes.len() as u64;
+            (*start <= offset && end <= chunk_end)
+                .then(|| &bytes[(offset - start) as usize..(end - start) as usize])
+        })
+    }
+
+    /// Bytes `[offset, offset + len)`, made available by [`Window::ensure`].
+    pub(super) fn slice(&self, offset: u64, len: u64) -> &[u8] {
+        let end = offset + len;
+        if let Some(bytes) = self.within_one_chunk(offset, end) {
+            return bytes;
+        }
+        let from = (offset - self.joined_start) as usize;
+        &self.joined[from..from + len as usize]
+    }
+
+    /// The valid record at `offset`, if there is one with a sequence number
+    /// above `min_seq`.
+    pub(super) async fn record_at(
+        &mut self,
+        offset: u64,
+        min_seq: u64,
+    ) -> Result<Option<Header>, StorageError> {
+        let remaining = self.file_len - offset;
+        if remaining < HEADER_LEN as u64 || !self.ensure(offset, HEADER_LEN as u64).await? {
+            return Ok(None);
+        }
+        let header = match record::decode_header(self.slice(offset, HEADER_LEN as u64), remaining) {
+            Ok(header) if header.seq > min_seq => header,
+            _ => return Ok(None),
+        };
+        if !self.ensure(offset, header.record_len()).await? {
+            return Ok(None);
+        }
+        match record::verify(&header, self.slice(offset, header.record_len())) {
+            Ok(()) => Ok(Some(header)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Searches `(from, file_len)` for the next good record; returns its
+    /// offset and whether every byte skipped on the way was zero.
+    pub(super) async fn resync(
+        &mut self,
+        from: u64,
+        min_seq: u64,
+    ) -> Result<(Option<u64>, bool), StorageError> {
+        let mut all_zero = true;
+        let mut offset = from;
+        while offset < self.file_len {
+            let chunk = (self.file_len - offset).min(SCAN_CHUNK);
+            if !self.ensure(offset, chunk).await? {
+                break;
+            }
+            let bytes = self.slice(offset, chunk).to_vec();
+            for (index, &byte) in bytes.iter().enumerate() {
+                let candidate = offset + index as u64;
+                if candidate > from
+                    && byte != 0
+                    && self.record_at(candidate, min_seq).await?.is_some()
+                {
+                    return Ok((Some(candidate), all_zero));
+                }
+                all_zero &= byte == 0;
+            }
+            offset += chunk;
+        }
+        Ok((None, all_zero))
+    }
+}
