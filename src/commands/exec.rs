@@ -23,7 +23,7 @@ mod tests;
 
 use crate::commands::Command;
 use crate::protocol::Reply;
-use crate::storage::{PutIf, StorageError, Store, Ticket, Version};
+use crate::storage::{PutIf, Resident, StorageError, Store, Ticket, Version};
 
 /// Per-batch execution context on one shard.
 #[derive(Debug, Clone)]
@@ -51,6 +51,19 @@ pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
         Ok(reply) => reply,
         Err(error @ StorageError::DiskFull) => Reply::error(error.to_string()),
         Err(error) => Reply::error(format!("ERR {error}")),
+    }
+}
+
+/// The reply of `cmd` if it can be given without waiting (a GET whose
+/// answer is in memory); `None` means [`execute`] it. Cheaper than a future
+/// per command when a pipeline of GETs hits memory.
+pub fn execute_resident(store: &Store, cmd: &Command, ctx: &ExecCtx) -> Option<Reply> {
+    match cmd {
+        Command::Get(key) => match store.get_resident(key, ctx.now_ms) {
+            Resident::Found(value) => Some(strings::bulk_or_nil(value.as_ref())),
+            Resident::OnDisk(_) => None,
+        },
+        _ => None,
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ahash::AHashSet;
 use bytes::Bytes;
 
-use crate::commands::exec::{ExecCtx, execute};
+use crate::commands::exec::{ExecCtx, execute, execute_resident};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::protocol::Reply;
@@ -227,10 +227,21 @@ impl Shard {
     /// positions.
     async fn run_reads(
         &self,
-        reads: Vec<(usize, Command)>,
+        mut reads: Vec<(usize, Command)>,
         replies: &mut [Reply],
         ctx: &mut ExecCtx,
     ) {
+        // Answers in memory first, with no future each; what is left waits
+        // for the disk.
+        reads.retain(
+            |(position, command)| match execute_resident(&self.store, command, ctx) {
+                Some(reply) => {
+                    replies[*position] = reply;
+                    false
+                }
+                None => true,
+            },
+        );
         if reads.len() <= 1 {
             for (position, command) in reads {
                 replies[position] = execute(&self.store, command, ctx).await;

@@ -188,28 +188,46 @@ impl Store {
     /// [`StorageError::Corrupt`] when the bytes read fail their checksum or
     /// are not the record the keydir expects.
     pub async fn get(&self, key: &[u8], now_ms: u64) -> Result<Option<Value>, StorageError> {
+        match self.get_resident(key, now_ms) {
+            Resident::Found(value) => Ok(value),
+            Resident::OnDisk(entry) => self.read_value(key, entry).await,
+        }
+    }
+
+    /// [`Store::get`] without waiting: the answer when it is in memory (the
+    /// key is absent or expired, or its record is in the write buffer or the
+    /// value cache), else the entry to read from disk. Callers serving many
+    /// GETs answer the resident ones straight away, with no future each.
+    pub fn get_resident(&self, key: &[u8], now_ms: u64) -> Resident {
         let entry = match self.inner.keydir.borrow().get(key) {
             Some(entry) if !entry.is_expired(now_ms) => entry,
-            _ => return Ok(None),
+            _ => return Resident::Found(None),
         };
+        let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
+        let log = self.inner.log.borrow();
+        if let Some(bytes) = log.buffered(file_id, offset, len) {
+            let value = &bytes[bytes.len() - entry.value_len as usize..];
+            return Resident::Found(Some(Value {
+                data: Bytes::copy_from_slice(value),
+                meta: meta_of(&entry),
+            }));
+        }
+        if let Some(data) = self.inner.cache.borrow_mut().get(entry.location) {
+            add(&self.inner.counters.cache_hits, 1);
+            return Resident::Found(Some(Value {
+                data,
+                meta: meta_of(&entry),
+            }));
+        }
+        Resident::OnDisk(entry)
+    }
+
+    /// Reads `key`'s record at `entry` from disk and caches its value.
+    async fn read_value(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, StorageError> {
         let meta = meta_of(&entry);
         let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
-        let file = {
-            let log = self.inner.log.borrow();
-            if let Some(bytes) = log.buffered(file_id, offset, len) {
-                let value = &bytes[bytes.len() - entry.value_len as usize..];
-                return Ok(Some(Value {
-                    data: Bytes::copy_from_slice(value),
-                    meta,
-                }));
-            }
-            if let Some(data) = self.inner.cache.borrow_mut().get(entry.location) {
-                add(&self.inner.counters.cache_hits, 1);
-                return Ok(Some(Value { data, meta }));
-            }
-            // The `Rc` keeps the file open even if a merge deletes it meanwhile.
-            log.files.get(&file_id).cloned()
-        };
+        // The `Rc` keeps the file open even if a merge deletes it meanwhile.
+        let file = self.inner.log.borrow().files.get(&file_id).cloned();
         add(&self.inner.counters.cache_misses, 1);
         let path = files::data_file_path(&self.inner.dir, file_id);
         let Some(file) = file else {

@@ -154,6 +154,15 @@ pub struct Value {
     pub meta: EntryMeta,
 }
 
+/// What [`Store::get_resident`](super::Store::get_resident) found.
+#[derive(Debug)]
+pub enum Resident {
+    /// The answer, from memory: the value, or `None` (absent or expired).
+    Found(Option<Value>),
+    /// The key's record must be read from disk: [`Store::get`](super::Store::get).
+    OnDisk(super::keydir::Entry),
+}
+
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutIf {

@@ -10,7 +10,7 @@ use crate::protocol::Reply;
 use crate::storage::{PutIf, StorageError, Store, Value};
 
 /// The reply for a value that may be absent.
-fn bulk_or_nil(value: Option<&Value>) -> Reply {
+pub(super) fn bulk_or_nil(value: Option<&Value>) -> Reply {
     value.map_or(Reply::Nil, |value| Reply::Bulk(value.data.clone()))
 }
 
