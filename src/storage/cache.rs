@@ -19,13 +19,20 @@
 //! returned, and a lookup is one integer hash with no key bytes to compare
 //! (the key's bytes are a cache miss of their own). Writes drop the value of
 //! the record they supersede eagerly, so stale values do not take up space.
+//!
+//! Small values ([`INLINE_LEN`] bytes or less) live inside their node and a
+//! hit copies them out: one allocation touched instead of three (node,
+//! shared header, bytes), and no atomic reference count.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 
-/// Bytes charged per entry on top of the value (node, map slot).
-const ENTRY_OVERHEAD: u64 = 96;
+/// Values up to this many bytes are kept inside their node.
+pub const INLINE_LEN: usize = 112;
+/// Bytes charged per entry: its node and map slot (plus the bytes of a
+/// value too big to be inline).
+const ENTRY_OVERHEAD: u64 = (std::mem::size_of::<Node>() + 16) as u64;
 /// Share of the budget the protected segment may hold, in percent.
 const PROTECTED_PERCENT: u64 = 80;
 /// A single value larger than this share of the budget is not cached.
@@ -39,8 +46,44 @@ const NIL: usize = usize::MAX;
 const PROBATION: usize = 0;
 const PROTECTED: usize = 1;
 
+/// A cached value: inside the node when small, else shared.
+enum Stored {
+    Inline { len: u8, bytes: [u8; INLINE_LEN] },
+    Shared(Bytes),
+}
+
+impl Stored {
+    fn new(value: Bytes) -> Stored {
+        if value.len() <= INLINE_LEN {
+            let mut bytes = [0; INLINE_LEN];
+            bytes[..value.len()].copy_from_slice(&value);
+            Stored::Inline {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else {
+            Stored::Shared(value)
+        }
+    }
+
+    /// Bytes held outside the node.
+    fn outside(&self) -> u64 {
+        match self {
+            Stored::Inline { .. } => 0,
+            Stored::Shared(value) => value.len() as u64,
+        }
+    }
+
+    fn to_bytes(&self) -> Bytes {
+        match self {
+            Stored::Inline { len, bytes } => Bytes::copy_from_slice(&bytes[..*len as usize]),
+            Stored::Shared(value) => value.clone(),
+        }
+    }
+}
+
 struct Node {
-    value: Bytes,
+    value: Stored,
     /// The record location the value was read from (its map key).
     version: u64,
     prev: usize,
@@ -52,7 +95,7 @@ struct Node {
 
 impl Node {
     fn charge(&self) -> u64 {
-        self.value.len() as u64 + ENTRY_OVERHEAD
+        self.value.outside() + ENTRY_OVERHEAD
     }
 }
 
@@ -152,7 +195,7 @@ impl Cache {
 
     fn drop_node(&mut self, index: usize) {
         self.unlink(index);
-        self.nodes[index].value = Bytes::new();
+        self.nodes[index].value = Stored::Shared(Bytes::new());
         self.map.remove(&self.nodes[index].version);
         self.free.push(index);
     }
@@ -163,18 +206,19 @@ impl Cache {
         let node = &mut self.nodes[index];
         if node.segment == PROTECTED {
             node.referenced = true;
-            return Some(node.value.clone());
+            return Some(node.value.to_bytes());
         }
         self.unlink(index);
         self.push_front(index, PROTECTED);
-        let value = self.nodes[index].value.clone();
+        let value = self.nodes[index].value.to_bytes();
         self.balance();
         Some(value)
     }
 
     /// Caches `value` as read from the record at `version`.
     pub fn insert(&mut self, version: u64, value: Bytes) {
-        let charge = value.len() as u64 + ENTRY_OVERHEAD;
+        let value = Stored::new(value);
+        let charge = value.outside() + ENTRY_OVERHEAD;
         if self.budget == 0 || charge > self.budget / MAX_ENTRY_FRACTION {
             self.remove(version);
             return;
@@ -319,9 +363,10 @@ mod tests {
 
     #[test]
     fn protected_hits_outlive_newer_cold_values() {
-        let mut cache = Cache::new(100_000);
-        // Fill the protected segment (80 KB of 396-byte charges) with values
-        // read twice, oldest first.
+        // Room for 250 entries: 200 protected, 50 on probation.
+        let budget = 250 * (300 + ENTRY_OVERHEAD);
+        let mut cache = Cache::new(budget);
+        // Fill the protected segment with values read twice, oldest first.
         let first: Vec<u64> = (0..200).collect();
         for &record in &first {
             cache.insert(record, value(300));
@@ -336,7 +381,7 @@ mod tests {
             cache.insert(record, value(300));
             assert!(cache.get(record).is_some());
         }
-        assert!(cache.bytes() <= 100_000);
+        assert!(cache.bytes() <= budget);
         let hot_left = first[..50]
             .iter()
             .filter(|&&r| cache.get(r).is_some())
@@ -347,5 +392,18 @@ mod tests {
             .count();
         assert_eq!(hot_left, 50, "referenced values got a second lap");
         assert!(cold_left < 150, "something had to go: {cold_left}");
+    }
+
+    #[test]
+    fn small_values_live_in_their_node() {
+        let mut cache = Cache::new(1 << 20);
+        for (record, len) in [(1u64, 0usize), (2, 1), (3, INLINE_LEN), (4, INLINE_LEN + 1)] {
+            cache.insert(record, value(len));
+            assert_eq!(cache.get(record), Some(value(len)), "{len} bytes");
+        }
+        // Only the value too big to be inline is charged on top of its node.
+        assert_eq!(cache.bytes(), 4 * ENTRY_OVERHEAD + INLINE_LEN as u64 + 1);
+        cache.insert(3, Bytes::from(vec![9u8; INLINE_LEN]));
+        assert_eq!(cache.get(3), Some(Bytes::from(vec![9u8; INLINE_LEN])));
     }
 }
