@@ -233,6 +233,13 @@ impl Shard {
     ) {
         // Answers in memory first, with no future each; what is left waits
         // for the disk.
+        if reads.len() > 1 {
+            self.store
+                .prefetch(reads.iter().filter_map(|(_, command)| match command {
+                    Command::Get(key) => Some(&key[..]),
+                    _ => None,
+                }));
+        }
         reads.retain(
             |(position, command)| match execute_resident(&self.store, command, ctx) {
                 Some(reply) => {

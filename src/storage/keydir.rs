@@ -171,6 +171,12 @@ impl Keydir {
         removed
     }
 
+    /// Starts loading the index line where `key`'s probe begins (a batch of
+    /// lookups overlaps its cache misses this way).
+    pub fn prefetch(&self, key: &[u8]) {
+        self.prefetch_in_slot(key_slot(key), key);
+    }
+
     /// Starts loading the index line where `key`'s probe in `slot` begins,
     /// so a bulk load can overlap the cache misses of the next few keys with
     /// the inserts of this one.

@@ -174,6 +174,16 @@ impl Store {
         self.inner.report.clone()
     }
 
+    /// Starts loading the keydir's index lines of `keys`, so the lookups
+    /// that follow overlap their cache misses instead of taking them one by
+    /// one (a hint to the CPU; changes nothing).
+    pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        let keydir = self.inner.keydir.borrow();
+        for key in keys {
+            keydir.prefetch(key);
+        }
+    }
+
     /// Metadata of a live key, or `None` if absent or expired at `now_ms`.
     pub fn meta(&self, key: &[u8], now_ms: u64) -> Option<EntryMeta> {
         let entry = self.inner.keydir.borrow().get(key)?;

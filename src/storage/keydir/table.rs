@@ -109,6 +109,20 @@ fn probe(table: &SlotTable, index: &[Bucket], key: &[u8], hash: u64) -> Result<u
     }
 }
 
+/// Hints the CPU to load the cache line holding `value` (a prefetch never
+/// faults and changes nothing).
+fn prefetch_line<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only hints the cache; the address is a live
+    // reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// The home bucket of `hash` in an index of `capacity` buckets.
 fn home(hash: u64, capacity: usize) -> usize {
     (((hash as u32) as u64 * capacity as u64) >> 32) as usize
@@ -514,16 +528,7 @@ impl SlotTable {
         if self.buckets.is_empty() {
             return;
         }
-        let bucket = &self.buckets[home(hash, self.buckets.len())];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never faults and does not change memory; the
-        // address is a live bucket.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>((bucket as *const Bucket).cast::<i8>());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = bucket;
+        prefetch_line(&self.buckets[home(hash, self.buckets.len())]);
     }
 
     /// Sets the entry of `key`; returns the previous one.
