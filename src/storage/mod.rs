@@ -16,7 +16,8 @@
 //!   while a flush is in flight go out together in the next flush (group
 //!   commit).
 //! - `get` does at most one aligned DMA read, or none when the record is still
-//!   in the write buffer.
+//!   in the write buffer or the value cache ([`Store::get_resident`] answers
+//!   those without waiting).
 //!
 //! Module map, in the order a write travels:
 //! - [`types`]: options, errors, reports and stats (re-exported here).
@@ -32,6 +33,8 @@
 //! - [`hint`]: hint files (layout documented there).
 //! - `recovery`: rebuilding the keydir at open from hints or scans; torn
 //!   tails and corruption.
+//! - `window`: walking a log file record by record over its DMA read
+//!   buffers (recovery scans, hint builds, merge), with read-ahead at open.
 //! - `maintenance`: the low-priority background task (hint files for
 //!   sealed files, periodic merge checks).
 //! - `merge`: compaction (steps and crash safety documented there), with
