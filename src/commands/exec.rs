@@ -13,8 +13,8 @@
 //! Durability is not awaited here: every write's ticket goes into
 //! [`ExecCtx::wrote`] and the caller waits once per batch.
 //!
-//! The string commands live in [`strings`], the generic key commands in
-//! [`keys`].
+//! The string commands live in `strings`, the generic key commands in
+//! `keys`.
 
 mod keys;
 mod strings;

@@ -125,7 +125,7 @@ pub enum ClientSub {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     // ---- answered by the server layer ----
-    /// PING [message]
+    /// `PING [message]`
     Ping(Option<Bytes>),
     /// ECHO message
     Echo(Bytes),
@@ -156,7 +156,7 @@ pub enum Command {
     DbSize,
     /// FLUSHALL / FLUSHDB [ASYNC|SYNC]
     FlushAll,
-    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+    /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`
     Shutdown,
     /// MERGE (ours: compact every shard's log now and wait), or
     /// BGREWRITEAOF (the same, started in the background).
@@ -181,7 +181,7 @@ pub enum Command {
     // ---- keyed: applied by `exec::execute` on the owning shard ----
     /// GET key
     Get(Bytes),
-    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]
+    /// `SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]`
     Set {
         /// Key.
         key: Bytes,
@@ -220,7 +220,7 @@ pub enum Command {
     Strlen(Bytes),
     /// APPEND key value
     Append(Bytes, Bytes),
-    /// INCR/DECR/INCRBY/DECRBY key [delta]
+    /// `INCR/DECR/INCRBY/DECRBY key [delta]`
     IncrBy(Bytes, i64),
     /// GETRANGE key start end
     GetRange(Bytes, i64, i64),

@@ -122,7 +122,7 @@ fn find_command(name: &[u8]) -> Option<&'static CommandRow> {
 }
 
 /// Answers a server-level command that needs no other shard, or `None` when
-/// the command needs the others (see [`needs_shards`]).
+/// the command needs the others.
 pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Reply> {
     let reply = match command {
         Command::Ping(None) => Reply::Status("PONG".into()),

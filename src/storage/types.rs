@@ -125,7 +125,7 @@ pub struct MergeReport {
 }
 
 /// Identifies one record of one key: changes whenever the key is rewritten.
-/// Used for optimistic read-modify-write (see [`Store::put_if`]).
+/// Used for optimistic read-modify-write (see [`Store::put_if`](super::Store::put_if)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Version(pub u64);
 
