@@ -175,6 +175,11 @@ impl Window {
 
     /// Bytes `[offset, offset + len)`, made available by [`Window::ensure`].
     pub(super) fn slice(&self, offset: u64, len: u64) -> &[u8] {
+        if len == 0 {
+            // `ensure` reads nothing for an empty range, so no chunk may
+            // hold `offset` (say, the aligned end of data after a torn tail).
+            return &[];
+        }
         let end = offset + len;
         if let Some(bytes) = self.within_one_chunk(offset, end) {
             return bytes;
@@ -235,5 +240,50 @@ impl Window {
             offset += chunk;
         }
         Ok((None, all_zero))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::files::open_sealed;
+    use crate::storage::io::Backend;
+    use crate::storage::tests::{run, temp_dir};
+
+    /// Any range comes back as the file's bytes: inside a chunk, across two
+    /// chunks, after jumping back, and empty (even where no chunk is held).
+    #[test]
+    fn slices_match_the_file_wherever_they_fall() {
+        let dir = temp_dir();
+        let path = dir.path().join("bytes");
+        let content: Vec<u8> = (0..3 * SCAN_CHUNK as usize + 777)
+            .map(|at| (at * 31 % 251) as u8)
+            .collect();
+        std::fs::write(&path, &content).unwrap();
+        run(move || async move {
+            let file = open_sealed(&Backend::Dma, &path).await.unwrap();
+            for read_ahead in [0, 4] {
+                let mut window =
+                    Window::new(file.clone(), content.len() as u64).with_read_ahead(read_ahead);
+                let chunk = SCAN_CHUNK;
+                let ranges = [
+                    (0, 100),
+                    (chunk - 10, 20),       // straddles two chunks
+                    (2 * chunk - 5, chunk), // straddles, a chunk long
+                    (4096, 0),              // empty, behind the window
+                    (5000, 3000),           // jumps back
+                    (3 * chunk, 777),       // to the very end
+                ];
+                for (offset, len) in ranges {
+                    assert!(window.ensure(offset, len).await.unwrap(), "{offset}+{len}");
+                    let want = &content[offset as usize..(offset + len) as usize];
+                    assert!(window.slice(offset, len) == want, "{offset}+{len}");
+                }
+                assert!(
+                    !window.ensure(3 * chunk, 778).await.unwrap(),
+                    "past the end"
+                );
+            }
+        });
     }
 }
