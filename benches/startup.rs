@@ -142,13 +142,10 @@ async fn write_keys(opts: &StoreOptions, nr_keys: u64, value_len: usize) {
     let value = vec![7u8; value_len];
     for index in 0..nr_keys {
         let key = format!("{index:016}");
-        store.put(key.as_bytes(), &value, 0).expect("put");
+        let ticket = store.put(key.as_bytes(), &value, 0).expect("put");
         if index % 1_000 == 999 {
             // Let the flusher keep up (bounded buffer) when values are big.
-            store
-                .wait_durable(store.put(b"sync", b"", 0).expect("put"))
-                .await
-                .expect("flush");
+            store.wait_durable(ticket).await.expect("flush");
         }
     }
     store.roll_over().expect("roll over");

@@ -60,7 +60,7 @@ impl Window {
         self
     }
 
-    /// File offset one past the window's last byte (its first if empty).
+    /// File offset one past the window's last byte (0 when it holds none).
     fn end(&self) -> u64 {
         self.chunks
             .back()
