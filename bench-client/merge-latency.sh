@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Foreground latency while a merge runs, rerunnable (issue 4's measurement).
 #
-#   bench-client/merge-latency.sh                  # ~4 minutes: 3 rounds of 20 s + 20 s
-#   bench-client/merge-latency.sh --rounds 5 --duration 30
+#   bench-client/merge-latency.sh                  # ~5 minutes: one 240 s run
+#   bench-client/merge-latency.sh --total 600 --phase 15
+#   bench-client/merge-latency.sh --method runs --rounds 5   # the older method
 #
 # One shardcask shard pinned to --server-cpus (--merge-interval 0, so only
 # this script starts merges; small --max-file-size, so there are many files),
@@ -11,27 +12,38 @@
 # 1. Preload: every key once, then --passes - 1 more rounds of random SETs
 #    over the key space, so about (passes-1)/passes of the log is dead.
 # 2. Peak: a 5 s closed-loop run of the mixed workload with the same
-#    connections and pipeline; the measured runs use a fixed rate of --load
+#    connections and pipeline; the measured load is a fixed rate of --load
 #    (default 0.5) x peak.
-# 3. --rounds rounds of: one fixed-rate run WITHOUT a merge, then one WITH
-#    merges. For the WITH run a background loop sends `MERGE` (a full merge
-#    of every sealed file) right after the client starts and again as soon
-#    as the previous one replies, until the client is done; the script then
-#    waits for the last merge to end, so no WITHOUT run ever overlaps one.
-#    Each merge's start and end are logged and intersected with the client's
-#    run: "merge coverage" is the share of the client's window during which a
-#    merge was in progress. INFO persistence (merges, merge_total_ms) is read
-#    around every run as a cross-check: a WITHOUT run must see no merge.
+# 3. The measurement, by --method:
+#    - interleaved (default): ONE fixed-rate client run of --total seconds
+#      that writes its latencies per 0.5 s slot of intended send time
+#      (shardcask-bench --timeline). Meanwhile merges are switched on and off
+#      in turns: for --phase seconds `MERGE` is sent back to back (a full
+#      merge of every sealed file; the last one runs to its end), then
+#      --phase seconds without one. Every merge's start and end are logged.
+#      A slot counts as "with" when a merge was in progress for all of it,
+#      as "without" when none was and the last merge ended at least 1 s
+#      before it began (its backlog has drained); slots of the first 5 s and
+#      mixed slots count as neither. Each condition's slots are pooled into
+#      one histogram. Both conditions share one connection set, one warm
+#      cache and the slow drift of a shared machine, which separate runs do
+#      not: on this VM a run's p99 moves by 2x from one 20 s run to the next.
+#    - runs: --rounds rounds of one --duration run WITHOUT a merge, then one
+#      WITH merges looped back to back for the whole run.
 #
 # Latency is the client's: measured from each request's intended send time
-# (--rate), so a stalled server shows in the percentiles. Reported: medians
-# over the rounds of p50/p99/p99.9 (µs) for each condition and the ratio of
-# the medians p99(with)/p99(without), plus every round's own ratio; the
+# (--rate), so a stalled server shows in the percentiles. Reported: p50,
+# p99, p99.9 (µs) of each condition and the ratio p99(with)/p99(without);
+# for interleaved also each on/off cycle's own ratio, for runs each round's.
+# INFO persistence (merges, merge_total_ms) is read as a cross-check. The
 # markdown table goes to stdout and to --out.
 #
 # Options:
-#   --rounds N              without/with rounds [default 3]
-#   --duration S            seconds per measured run [default 20]
+#   --method M              interleaved or runs [default interleaved]
+#   --total S               interleaved: length of the client run [default 240]
+#   --phase S               interleaved: seconds of merging, then of quiet [default 10]
+#   --rounds N              runs: without/with rounds [default 3]
+#   --duration S            runs: seconds per measured run [default 20]
 #   --keys N                key space [default 100000]
 #   --value-size SPEC       shardcask-bench --value-size [default 100-4KiB]
 #   --ratio SET:GET         [default 1:1]
@@ -59,6 +71,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 
 orig_args="$*"
+method=interleaved
+total=240
+phase=10
 rounds=3
 duration=20
 keys=100000
@@ -81,6 +96,9 @@ server_bin=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
+    --method) method="$2"; shift ;;
+    --total) total="$2"; shift ;;
+    --phase) phase="$2"; shift ;;
     --rounds) rounds="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --keys) keys="$2"; shift ;;
@@ -100,11 +118,13 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift ;;
     --skip-build) skip_build=1 ;;
     --server-bin) server_bin="$2"; shift ;;
-    -h | --help) sed -n '2,55p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,67p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
+[[ "$method" == interleaved || "$method" == runs ]] ||
+    { echo "--method is interleaved or runs" >&2; exit 2; }
 
 missing=()
 for tool in redis-cli taskset python3; do
@@ -154,7 +174,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export ML_ROUNDS="$rounds" ML_DURATION="$duration" ML_KEYS="$keys" ML_VALUE_SIZE="$value_size" \
+export ML_METHOD="$method" ML_TOTAL="$total" ML_PHASE="$phase" ML_ROUNDS="$rounds" ML_DURATION="$duration" ML_KEYS="$keys" ML_VALUE_SIZE="$value_size" \
     ML_RATIO="$ratio" ML_PASSES="$passes" ML_MAX_FILE_SIZE="$max_file_size" \
     ML_CACHE_SIZE="$cache_size" ML_SYNC="$sync" ML_LOAD="$load" ML_RATE="$rate" \
     ML_CONNECTIONS="$connections" ML_PIPELINE="$pipeline" ML_DIR="$data_dir" \
@@ -174,6 +194,9 @@ import threading
 import time
 
 E = os.environ
+METHOD = E["ML_METHOD"]
+TOTAL = float(E["ML_TOTAL"])
+PHASE = float(E["ML_PHASE"])
 ROUNDS = int(E["ML_ROUNDS"])
 DURATION = float(E["ML_DURATION"])
 KEYS = int(E["ML_KEYS"])
@@ -323,6 +346,198 @@ def fmt(value):
     return f"{value:,.0f}"
 
 
+def table(rows):
+    """rows: (name, ops/s or None, p50, p99, p999, note); the ratio row last."""
+    lines = [
+        "| condition | achieved ops/s | p50 µs | p99 µs | p99.9 µs | merge running |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, ops, p50, p99, p999, note in rows:
+        ops_text = fmt(ops) if ops is not None else ""
+        lines.append(f"| {name} | {ops_text} | {fmt(p50)} | {fmt(p99)} | {fmt(p999)} | {note} |")
+    (_, _, p50_o, p99_o, p999_o, _), (_, _, p50_w, p99_w, p999_w, _) = rows[0], rows[1]
+    lines.append(f"| **ratio with/without** | | {p50_w / p50_o:.2f}x "
+                 f"| **{p99_w / p99_o:.2f}x** | {p999_w / p999_o:.2f}x | |")
+    return lines
+
+
+def runs_method(rate):
+    """Separate runs without and with merges; returns (notes, table lines)."""
+    runs = {"without": [], "with": []}
+    first_merge = None
+    for round_id in range(ROUNDS):
+        for name in ("without", "with"):
+            run = measured_run(rate, name == "with")
+            runs[name].append(run)
+            if name == "with" and first_merge is None and run["merge_durations"]:
+                first_merge = run["merge_durations"][0]
+            extra = ""
+            if name == "with":
+                durations = ", ".join(f"{d:.1f}" for d in run["merge_durations"])
+                extra = (f", {run['merges']:.0f} merges ({durations} s), "
+                         f"coverage {100 * run['coverage']:.0f}%")
+            log(f"  round {round_id + 1} {name:7}: {fmt(run['ops_s'])} ops/s, "
+                f"p50 {fmt(run['p50'])} p99 {fmt(run['p99'])} "
+                f"p99.9 {fmt(run['p999'])} us{extra}")
+            if name == "without" and run["merges"]:
+                log("  ! a merge ran during a run without merges")
+            if run["errors"] or run["merge_failures"]:
+                log(f"  ! errors {run['errors']}, merge replies {run['merge_failures']}")
+    wo, wi = runs["without"], runs["with"]
+    per_round = " ".join(f"{w['p99'] / o['p99']:.2f}x" for o, w in zip(wo, wi))
+    coverage = [100 * r["coverage"] for r in wi]
+    notes = [
+        f"- method: runs: {DURATION:g} s per run, {ROUNDS} rounds alternating without / with; "
+        "medians over the rounds",
+        f"- with merge: MERGE looped back to back from 0.05 s after the client starts; "
+        f"merges per run {', '.join(str(round(r['merges'])) for r in wi)}; "
+        f"share of the window with a merge in progress {', '.join(f'{c:.0f}%' for c in coverage)}"
+        + (f"; the first merge (all the preload's garbage) took {first_merge:.1f} s"
+           if first_merge else ""),
+        f"- p99 ratio per round: {per_round}",
+    ]
+    rows = [
+        ("without merge", median(wo, "ops_s"), median(wo, "p50"), median(wo, "p99"),
+         median(wo, "p999"), "never"),
+        ("with merge", median(wi, "ops_s"), median(wi, "p50"), median(wi, "p99"),
+         median(wi, "p999"), f"{statistics.median(coverage):.0f}% of the window"),
+    ]
+    return notes, table(rows)
+
+
+# Interleaved method: slots of the client's timeline.
+SLOT_S = 0.5
+WARMUP_S = 5.0
+DRAIN_S = 1.0
+
+
+def pool(histograms):
+    total = {}
+    for histogram in histograms:
+        for value, count in histogram:
+            total[value] = total.get(value, 0) + count
+    return total
+
+
+def quantile(histogram, q):
+    n = sum(histogram.values())
+    if n == 0:
+        return float("nan")
+    rank = q * n
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return float(value)
+    return float(max(histogram))
+
+
+def classify_slots(timeline, merges, client_end):
+    """Returns per slot 'with', 'without' or None, by merge coverage."""
+    kinds = []
+    start, slot_s = timeline["start_unix"], timeline["slot_s"]
+    for index in range(len(timeline["slots"])):
+        begin, end = start + index * slot_s, start + (index + 1) * slot_s
+        kind = None
+        if begin >= start + WARMUP_S and end <= client_end:
+            covered = sum(max(0.0, min(e, end) - max(s, begin)) for s, e, _ in merges)
+            last_end = max((e for s, e, _ in merges if e <= begin), default=None)
+            if covered >= 0.999 * slot_s:
+                kind = "with"
+            elif covered == 0.0 and (last_end is None or begin - last_end >= DRAIN_S):
+                kind = "without"
+        kinds.append(kind)
+    return kinds
+
+
+def interleaved_method(rate):
+    """One long run with merges switched on and off; returns (notes, table lines)."""
+    timeline_path = os.path.join(E["ML_DIR"], "timeline.json")
+    argv = bench_argv("--ratio", RATIO, "--rate", str(int(rate)),
+                      "--connections", CONNECTIONS, "--pipeline", PIPELINE,
+                      "--duration", f"{TOTAL:g}", "--timeline", timeline_path,
+                      "--timeline-slot-ms", str(int(SLOT_S * 1000)))
+    before = info()
+    client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client_start = time.time()
+    deadline = client_start + TOTAL
+    merges, cycles = [], []
+    time.sleep(WARMUP_S)
+    while time.time() + PHASE < deadline:
+        on = time.time()
+        while time.time() - on < PHASE and time.time() < deadline:
+            begin = time.time()
+            reply = redis_cli("MERGE", timeout=600)
+            merges.append((begin, time.time(), reply))
+        off = time.time()
+        time.sleep(max(0.0, min(PHASE, deadline - off)))
+        cycles.append((on, off, time.time()))
+        log(f"  cycle {len(cycles)}: merging {off - on:.1f} s "
+            f"({sum(1 for s, _, _ in merges if s >= on)} merges), quiet {time.time() - off:.1f} s")
+    stdout, stderr = client.communicate(timeout=TOTAL + 600)
+    client_end = time.time()
+    after = info()
+    try:
+        report = json.loads(stdout)
+        with open(timeline_path) as f:
+            timeline = json.load(f)
+    except (json.JSONDecodeError, OSError):
+        raise SystemExit(f"client failed (status {client.returncode}): {stderr[-2000:]}")
+    kinds = classify_slots(timeline, merges, client_end)
+    slots = timeline["slots"]
+    pooled = {kind: pool(h for h, k in zip(slots, kinds) if k == kind)
+              for kind in ("with", "without")}
+    counts = {kind: sum(1 for k in kinds if k == kind) for kind in ("with", "without")}
+    if not counts["with"] or not counts["without"]:
+        raise SystemExit(f"no slots for one condition ({counts}): make --total longer")
+
+    # Each cycle: its merge phase's "with" slots against its quiet phase's
+    # "without" slots.
+    start = timeline["start_unix"]
+    per_cycle = []
+    for on, off, quiet_end in cycles:
+        def in_cycle(index, lo, hi):
+            begin = start + index * SLOT_S
+            return lo <= begin < hi
+        w = pool(h for i, (h, k) in enumerate(zip(slots, kinds)) if k == "with"
+                 and in_cycle(i, on, quiet_end))
+        o = pool(h for i, (h, k) in enumerate(zip(slots, kinds)) if k == "without"
+                 and in_cycle(i, on, quiet_end))
+        if w and o:
+            per_cycle.append(quantile(w, 0.99) / quantile(o, 0.99))
+
+    def summary(kind):
+        h = pooled[kind]
+        return [quantile(h, 0.50), quantile(h, 0.99), quantile(h, 0.999)]
+
+    failed = [reply for _, _, reply in merges if not reply.isdigit()]
+    if report["total"].get("errors", 0) or failed:
+        log(f"  ! errors {report['total'].get('errors', 0)}, merge replies {failed}")
+    seconds = {kind: counts[kind] * SLOT_S for kind in counts}
+    ops = {kind: sum(pooled[kind].values()) / seconds[kind] for kind in counts}
+    durations = [e - s for s, e, _ in merges]
+    merges_seen = after.get("merges", 0) - before.get("merges", 0)
+    notes = [
+        f"- method: interleaved: one {TOTAL:g} s client run, {len(cycles)} cycles of "
+        f"{PHASE:g} s merging then {PHASE:g} s quiet; {SLOT_S:g} s slots of intended send "
+        f"time, pooled: {counts['with']} slots with a merge in progress throughout "
+        f"({seconds['with']:.0f} s), {counts['without']} slots without one "
+        f"({seconds['without']:.0f} s); first {WARMUP_S:g} s, mixed slots and "
+        f"{DRAIN_S:g} s after each merge left out",
+        f"- merges: {len(merges)} ({merges_seen:.0f} by INFO), "
+        f"{statistics.median(durations):.1f} s median"
+        + (f", the first (all the preload's garbage) {durations[0]:.1f} s" if durations else ""),
+        f"- client: {fmt(report['total']['ops_per_sec'])} ops/s over the whole run",
+        "- p99 ratio per cycle: " + " ".join(f"{r:.2f}x" for r in per_cycle)
+        + (f" (median {statistics.median(per_cycle):.2f}x)" if per_cycle else ""),
+    ]
+    rows = [
+        ("without merge", ops["without"], *summary("without"), "never"),
+        ("with merge", ops["with"], *summary("with"), "throughout the slot"),
+    ]
+    return notes, table(rows)
+
+
 def main():
     started = time.time()
     load_before = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -346,45 +561,14 @@ def main():
             rate = peak * LOAD
             log(f"peak {fmt(peak)} ops/s ({CONNECTIONS} connections x pipeline {PIPELINE}); "
                 f"fixed rate {fmt(rate)}")
-        runs = {"without": [], "with": []}
-        first_merge = None
-        for round_id in range(ROUNDS):
-            for name in ("without", "with"):
-                run = measured_run(rate, name == "with")
-                runs[name].append(run)
-                if name == "with" and first_merge is None and run["merge_durations"]:
-                    first_merge = run["merge_durations"][0]
-                extra = ""
-                if name == "with":
-                    durations = ", ".join(f"{d:.1f}" for d in run["merge_durations"])
-                    extra = (f", {run['merges']:.0f} merges ({durations} s), "
-                             f"coverage {100 * run['coverage']:.0f}%")
-                log(f"  round {round_id + 1} {name:7}: {fmt(run['ops_s'])} ops/s, "
-                    f"p50 {fmt(run['p50'])} p99 {fmt(run['p99'])} "
-                    f"p99.9 {fmt(run['p999'])} us{extra}")
-                if name == "without" and run["merges"]:
-                    log("  ! a merge ran during a run without merges")
-                if run["errors"] or run["merge_failures"]:
-                    log(f"  ! errors {run['errors']}, merge replies {run['merge_failures']}")
+        if METHOD == "runs":
+            notes, lines = runs_method(rate)
+        else:
+            notes, lines = interleaved_method(rate)
         shape_after = info()
     finally:
         stop_server(server)
 
-    wo, wi = runs["without"], runs["with"]
-    p99_ratio = median(wi, "p99") / median(wo, "p99")
-    per_round = " ".join(f"{w['p99'] / o['p99']:.2f}x" for o, w in zip(wo, wi))
-    coverage = [100 * r["coverage"] for r in wi]
-    merges_per_run = [r["merges"] for r in wi]
-    lines = [
-        "| condition | achieved ops/s | p50 µs | p99 µs | p99.9 µs | merge running |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, rs in (("without merge", wo), ("with merge", wi)):
-        cov = f"{statistics.median(coverage):.0f}% of the window" if rs is wi else "never"
-        lines.append(f"| {name} | {fmt(median(rs, 'ops_s'))} | {fmt(median(rs, 'p50'))} "
-                     f"| {fmt(median(rs, 'p99'))} | {fmt(median(rs, 'p999'))} | {cov} |")
-    lines.append(f"| **ratio with/without** | | {median(wi, 'p50') / median(wo, 'p50'):.2f}x "
-                 f"| **{p99_ratio:.2f}x** | {median(wi, 'p999') / median(wo, 'p999'):.2f}x | |")
     out = [
         "- command: `" + E["ML_CMDLINE"].strip() + "`",
         f"- one shard on CPU {SERVER_CPUS}, client on CPU {CLIENT_CPUS}; "
@@ -397,14 +581,8 @@ def main():
         f"dead; live {shape_after.get('live_bytes', 0) / 2**20:.0f} MiB at the end",
         f"- workload: SET:GET {RATIO}, {CONNECTIONS} connections x pipeline {PIPELINE}, "
         f"fixed rate {fmt(rate)} ops/s"
-        + (f" ({LOAD:g} x peak {fmt(peak)})" if peak == peak else "")
-        + f", {DURATION:g} s per run, {ROUNDS} rounds alternating without / with; medians",
-        f"- with merge: MERGE looped back to back from 0.05 s after the client starts; "
-        f"merges per run {', '.join(f'{m:.0f}' for m in merges_per_run)}; "
-        f"share of the window with a merge in progress {', '.join(f'{c:.0f}%' for c in coverage)}"
-        + (f"; the first merge (all the preload's garbage) took {first_merge:.1f} s"
-           if first_merge else ""),
-        f"- p99 ratio per round: {per_round}",
+        + (f" ({LOAD:g} x peak {fmt(peak)})" if peak == peak else ""),
+        *notes,
         f"- load average before: {load_before}; after: "
         + " ".join(open("/proc/loadavg").read().split()[:3])
         + f"; wall time {time.time() - started:.0f} s",

@@ -86,6 +86,13 @@ pub struct Args {
     /// Seed of the request generators (0 picks one from the clock).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write the measured phase's latencies per slot of intended send time
+    /// to this file as JSON (see `--timeline-slot-ms`).
+    #[arg(long)]
+    pub timeline: Option<std::path::PathBuf>,
+    /// Slot length of `--timeline`, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub timeline_slot_ms: u64,
 }
 
 /// A list of CPU ids, parsed from `0,2-3`.
@@ -296,6 +303,8 @@ pub struct Config {
     pub quiet: bool,
     /// Generator seed.
     pub seed: u64,
+    /// `--timeline` output file and slot length.
+    pub timeline: Option<(std::path::PathBuf, Duration)>,
 }
 
 impl Config {
@@ -315,6 +324,9 @@ impl Config {
         }
         if args.keys == 0 {
             return Err("--keys must be at least 1".into());
+        }
+        if args.timeline_slot_ms == 0 {
+            return Err("--timeline-slot-ms must be at least 1".into());
         }
         if !(0.0..=100.0).contains(&args.del) {
             return Err("--del is a percentage between 0 and 100".into());
@@ -379,6 +391,10 @@ impl Config {
             spin_before_park: Duration::from_micros(args.spin_us),
             quiet: args.quiet,
             seed: args.seed,
+            timeline: args
+                .timeline
+                .clone()
+                .map(|path| (path, Duration::from_millis(args.timeline_slot_ms))),
         })
     }
 

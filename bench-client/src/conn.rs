@@ -490,6 +490,9 @@ impl Conn {
                         let (payload, error) =
                             judge_reply(stats, config, expect_presence, key_buf, &request, reply);
                         stats.record(request.op, latency_ns, payload, error);
+                        if let Some(timeline) = stats.timeline.as_mut() {
+                            timeline.record(request.intended, latency_ns);
+                        }
                     });
                     match fed {
                         Err(error) => {

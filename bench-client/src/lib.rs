@@ -11,6 +11,7 @@
 //! - [`value`]: filler and self-checking (`--verify`) values;
 //! - [`resp`]: request encoding and the streaming reply parser;
 //! - [`stats`]: per-thread counters and hdrhistogram latencies;
+//! - [`timeline`]: `--timeline` latencies per slot of intended send time;
 //! - [`info`]: `--server-stats` INFO snapshots and deltas;
 //! - [`report`]: the final table and JSON.
 
@@ -25,6 +26,7 @@ pub mod report;
 pub mod resp;
 pub mod runner;
 pub mod stats;
+pub mod timeline;
 pub mod value;
 
 pub use args::{Args, Config};

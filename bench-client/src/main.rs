@@ -22,6 +22,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some((path, slot)) = &report.config.timeline {
+        let timeline = report.total().timeline.unwrap_or_else(|| {
+            shardcask_bench::timeline::Timeline::new(std::time::Instant::now(), 0.0, *slot)
+        });
+        let text = timeline.to_json();
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("error: writing --timeline {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     if json {
         println!("{}", report::format_json(&report));
     } else {

@@ -17,6 +17,7 @@ use crate::conn::{Conn, OpMix, Phase, ThreadCtx};
 use crate::info::{self, InfoDelta};
 use crate::keys::KeyChooser;
 use crate::stats::{LatencySummary, ThreadStats, new_histogram};
+use crate::timeline::Timeline;
 use crate::value::Pattern;
 
 /// Bytes in flight per connection during preload (caps the window for
@@ -369,6 +370,12 @@ async fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, g
     }
 
     let start = Instant::now();
+    if let Some((_, slot)) = &config.timeline {
+        let start_unix = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        ctx.stats.borrow_mut().timeline = Some(Timeline::new(start, start_unix, *slot));
+    }
     let (deadline, budget) = match config.stop_at {
         StopAt::Duration(duration) => (Some(start + duration), u64::MAX),
         StopAt::Requests(total) => (None, share_of(total, range.clone(), config.nr_connections)),

@@ -6,6 +6,8 @@
 
 use hdrhistogram::Histogram;
 
+use crate::timeline::Timeline;
+
 /// Highest latency tracked exactly (one hour, in ns); above it values are
 /// clamped.
 const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
@@ -123,6 +125,8 @@ pub struct ThreadStats {
     pub interval_errors: u64,
     /// Latencies since the last progress snapshot.
     pub interval_latency: Histogram<u64>,
+    /// Latencies by intended send time (`--timeline`, measured phase only).
+    pub timeline: Option<Timeline>,
 }
 
 impl Default for ThreadStats {
@@ -153,6 +157,7 @@ impl ThreadStats {
             interval_ops: 0,
             interval_errors: 0,
             interval_latency: new_histogram(),
+            timeline: None,
         }
     }
 
@@ -243,6 +248,11 @@ impl ThreadStats {
         }
         if self.first_mismatch.is_none() {
             self.first_mismatch.clone_from(&other.first_mismatch);
+        }
+        match (&mut self.timeline, &other.timeline) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.timeline = Some(theirs.clone()),
+            _ => {}
         }
     }
 }
