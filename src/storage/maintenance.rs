@@ -12,7 +12,7 @@ use super::hint::{self, HintEntry, HintHeader, HintWriter};
 use super::io::LogFile;
 use super::keydir::pack_location;
 use super::merge::{self, is_expired};
-use super::pacer::Pacer;
+use super::pacer::{BACKGROUND_IO, Pacer};
 use super::record;
 use super::state::{Inner, add};
 use super::window::Window;
@@ -107,7 +107,7 @@ async fn build_hint(
 ) -> Result<bool, StorageError> {
     let rollbacks_before = inner.counters.rollbacks.get();
     let file_len = file.file_size().await.map_err(os_err)?;
-    let mut window = Window::new(file, file_len);
+    let mut window = Window::new(file, file_len).with_chunk(BACKGROUND_IO as u64);
     let mut writer = HintWriter::new();
     let (mut flush_all, mut max_seq, mut file_seq, mut offset) = (false, 0u64, 0u64, 0u64);
     let mut pacer = Pacer::new();

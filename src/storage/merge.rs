@@ -54,16 +54,12 @@ use super::hint::{self, HintEntry, HintHeader, HintWriter};
 use super::io::{LogFile, OpenMode};
 use super::keydir::pack_location;
 use super::maintenance::settle;
-use super::pacer::Pacer;
+use super::pacer::{BACKGROUND_IO, Pacer};
 use super::record::{self, Header};
 use super::state::{Inner, add};
 use super::swap::{finish_swap, swap_file};
 use super::window::Window;
 use super::{MergeMode, MergeReport, StorageError};
-
-/// Output bytes gathered before one DMA write: small writes keep each one
-/// short on the device, ahead of the foreground's log writes and syncs.
-const WRITE_CHUNK: usize = 256 << 10;
 
 pub(super) fn abandoned(reason: &str) -> StorageError {
     StorageError::MergeAbandoned(reason.to_string())
@@ -275,7 +271,7 @@ impl Run<'_> {
             out.moved.records.push((out.moved.keys.len(), offset));
         }
         out.hint.push(&HintEntry::of_record(header, key, offset));
-        if out.pending.len() >= WRITE_CHUNK {
+        if out.pending.len() >= BACKGROUND_IO {
             out.write_pending(false).await?;
             self.pacer.io_turn(self.inner).await;
         }
@@ -291,7 +287,7 @@ impl Run<'_> {
         };
         let file_len = file.file_size().await.map_err(os_err)?;
         self.report.bytes_in += file_len;
-        let mut window = Window::new(file, file_len);
+        let mut window = Window::new(file, file_len).with_chunk(BACKGROUND_IO as u64);
         let (mut offset, mut file_seq) = (0u64, 0u64);
         let older_outside = self.oldest_outside < file_id;
         while offset < file_len {
@@ -536,9 +532,14 @@ pub(super) async fn merge(
     }
     finish_swap(inner, &inputs, &run.dropped_current);
 
-    // Step 6: delete the inputs, oldest first.
+    // Step 6: delete the inputs, oldest first, one at a time with a rest
+    // after each (see `Pacer::rest_after`): deleted back to back, the
+    // journal commits that free their blocks held up the foreground's
+    // fdatasyncs for a few milliseconds each, long enough for requests to
+    // queue up for a quarter of a second at the end of every merge.
     for &file_id in &inputs {
         run.pacer.io_turn(inner).await;
+        let step = Instant::now();
         inner
             .backend
             .remove(&hint_file_path(&inner.dir, file_id))
@@ -548,6 +549,7 @@ pub(super) async fn merge(
             .remove(&data_file_path(&inner.dir, file_id))
             .await?;
         inner.backend.sync_dir(&inner.dir).await?;
+        run.pacer.rest_after(step.elapsed()).await;
     }
     let mut report = run.report;
     report.duration = started.elapsed();

@@ -32,6 +32,8 @@ pub(super) struct Window {
     joined_start: u64,
     pub(super) bytes_read: u64,
     pub(super) reads: u64,
+    /// Length of one read (at least; a record longer than it is read whole).
+    chunk: u64,
     /// Chunks to keep in flight ahead of the window (0: none).
     read_ahead: usize,
     /// Reads in flight ahead of the window, in file order: offset and task.
@@ -48,15 +50,25 @@ impl Window {
             joined_start: 0,
             bytes_read: 0,
             reads: 0,
+            chunk: SCAN_CHUNK,
             read_ahead: 0,
             ahead: VecDeque::new(),
         }
     }
 
-    /// Keeps `chunks` reads of [`SCAN_CHUNK`] in flight ahead of a window
-    /// that moves forward, for a scan that has the disk to itself (open).
+    /// Keeps `chunks` reads in flight ahead of a window that moves
+    /// forward, for a scan that has the disk to itself (open).
     pub(super) fn with_read_ahead(mut self, chunks: usize) -> Window {
         self.read_ahead = chunks;
+        self
+    }
+
+    /// Reads `len` bytes at a time instead of [`SCAN_CHUNK`]: background
+    /// scans keep each of their reads short, because every foreground I/O
+    /// queued behind one in the device waits for it.
+    pub(super) fn with_chunk(mut self, len: u64) -> Window {
+        assert!(len > 0, "a window reads something");
+        self.chunk = len;
         self
     }
 
@@ -85,14 +97,16 @@ impl Window {
     /// the executor submits all queued reads at once: so while the window's
     /// owner works on one chunk, the disk is reading the next ones.
     fn queue_ahead(&mut self, next: u64) {
-        let mut pos = self.ahead.back().map_or(next, |(at, _)| at + SCAN_CHUNK);
+        let chunk = self.chunk;
+        let mut pos = self.ahead.back().map_or(next, |(at, _)| at + chunk);
         while self.ahead.len() < self.read_ahead && pos < self.file_len {
             let file = self.file.clone();
-            let task = glommio::spawn_local(async move {
-                file.read_at_aligned(pos, SCAN_CHUNK as usize).await
-            });
+            let task =
+                glommio::spawn_local(
+                    async move { file.read_at_aligned(pos, chunk as usize).await },
+                );
             self.ahead.push_back((pos, task));
-            pos += SCAN_CHUNK;
+            pos += chunk;
         }
     }
 
@@ -120,7 +134,7 @@ impl Window {
         };
         while read_from < wanted_end {
             let missing = wanted_end - read_from;
-            let read_len = missing.max(SCAN_CHUNK);
+            let read_len = missing.max(self.chunk);
             let read_len = read_len.div_ceil(alignment) * alignment;
             let result = if let Some(task) = self.take_ahead(read_from) {
                 task.await
@@ -138,7 +152,7 @@ impl Window {
                 return Ok(false);
             }
             let next = read_from + result.len() as u64;
-            if self.read_ahead > 0 && read_from.is_multiple_of(SCAN_CHUNK) {
+            if self.read_ahead > 0 && read_from.is_multiple_of(self.chunk) {
                 self.queue_ahead(next);
             }
             self.chunks.push_back((read_from, result));
@@ -222,7 +236,7 @@ impl Window {
         let mut all_zero = true;
         let mut offset = from;
         while offset < self.file_len {
-            let chunk = (self.file_len - offset).min(SCAN_CHUNK);
+            let chunk = (self.file_len - offset).min(self.chunk);
             if !self.ensure(offset, chunk).await? {
                 break;
             }
@@ -262,9 +276,10 @@ mod tests {
         std::fs::write(&path, &content).unwrap();
         run(move || async move {
             let file = open_sealed(&Backend::Dma, &path).await.unwrap();
-            for read_ahead in [0, 4] {
-                let mut window =
-                    Window::new(file.clone(), content.len() as u64).with_read_ahead(read_ahead);
+            for (read_ahead, read_len) in [(0, SCAN_CHUNK), (4, SCAN_CHUNK), (0, 64 << 10)] {
+                let mut window = Window::new(file.clone(), content.len() as u64)
+                    .with_read_ahead(read_ahead)
+                    .with_chunk(read_len);
                 let chunk = SCAN_CHUNK;
                 let ranges = [
                     (0, 100),
