@@ -67,7 +67,7 @@ impl Timeline {
         }
     }
 
-    /// Number of slots holding anything.
+    /// Number of slots, up to the last one a request was recorded in.
     pub fn len(&self) -> usize {
         self.slots.len()
     }

@@ -1,5 +1,7 @@
-//! Pacing for background work (merge, hint builds): short CPU slices and
-//! one disk I/O per group commit, so foreground requests keep their latency.
+//! Pacing for background work (merge, hint builds): short CPU slices, one
+//! short disk I/O per group commit, and a rest after each step that costs
+//! the foreground through the filesystem (deleting a merged file), so
+//! foreground requests keep their latency.
 
 use std::time::{Duration, Instant};
 
