@@ -105,7 +105,7 @@ fn measure_order(nr_keys: u64) {
         })
         .collect();
     let mut by_slot: Vec<u32> = (0..nr_keys as u32).collect();
-    by_slot.sort_by_key(|&index| shardcask::router::slot::key_slot(&keys[index as usize]));
+    by_slot.sort_by_key(|&index| shardcask::keyspace::key_slot(&keys[index as usize]));
     for (name, order) in [
         ("key order", (0..nr_keys as u32).collect::<Vec<u32>>()),
         ("by slot", by_slot),

@@ -11,18 +11,24 @@
 //!   header's length for allocation) and reply encoding.
 //! - [`commands`]: a request's arguments become a [`commands::Command`]; keyed
 //!   commands are applied to a shard's store by [`commands::exec`].
-//! - [`router`]: key -> hash slot -> owning shard, and the cross-shard mesh
-//!   that carries batches of commands to their owner and the replies back.
+//! - [`router`]: key -> owning shard, and the cross-shard mesh that carries
+//!   batches of commands to their owner and the replies back.
 //! - [`storage`]: the per-shard Bitcask engine: record codec, log files with
 //!   DMA group commit, keydir, recovery.
 //! - [`stats`]: per-shard counters and latency histograms, the periodic
 //!   per-core table, and INFO.
+//!
+//! A leaf that every layer may use (it imports nothing from the crate):
+//!
+//! - [`keyspace`]: slot hashing: CRC16 hash slot, hashtags, slot ranges and
+//!   the slot -> shard split.
 
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod commands;
 pub mod config;
+pub mod keyspace;
 pub mod protocol;
 pub mod router;
 pub mod server;

@@ -1,10 +1,9 @@
-//! Routing: which shard owns a key ([`slot`]), the messages shards exchange,
+//! Routing: which shard owns a key (by [`crate::keyspace`]), the messages shards exchange,
 //! and the mesh that carries them ([`mesh`]).
 
 pub mod mesh;
 pub mod oneshot;
 pub mod plan;
-pub mod slot;
 
 use bytes::Bytes;
 

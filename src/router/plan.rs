@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 
-use super::slot::shard_for;
 use crate::commands::Command;
+use crate::keyspace::shard_for;
 use crate::protocol::Reply;
 
 /// The key of a single-key command; `None` for multi-key and server-level

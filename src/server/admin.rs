@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::shard::{Shard, now_ms};
 use crate::commands::{ClientSub, Command, CommandSub, glob_match};
+use crate::keyspace::{NR_SLOTS, shard_for, shard_for_slot};
 use crate::protocol::Reply;
-use crate::router::slot::{NR_SLOTS, shard_for, shard_for_slot};
 use crate::router::{ShardRequest, ShardResponse};
 use crate::stats::{ShardSnapshot, bump};
 

@@ -19,7 +19,7 @@
 //! the key's [`Version`](super::Version)), the record and value lengths and
 //! the expiry.
 
-use crate::router::slot::{NR_SLOTS, key_slot};
+use crate::keyspace::{NR_SLOTS, key_slot};
 
 use self::table::{Hasher, SlotTable};
 

@@ -413,7 +413,7 @@ impl Store {
     }
 
     /// Calls `f` for every live (unexpired at `now_ms`) key whose hash slot
-    /// (see `crate::router::slot::key_slot`) is `slot`. The keydir is kept
+    /// (see `crate::keyspace::key_slot`) is `slot`. The keydir is kept
     /// per slot so this visits only that slot's keys; SCAN builds its stable
     /// cursor on it.
     ///

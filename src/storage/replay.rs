@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::keydir::{Entry, Keydir, pack_location};
 use super::log::FileStat;
 use super::record::{FLAG_FLUSH_ALL, FLAG_TOMBSTONE, HEADER_LEN};
-use crate::router::slot::{NR_SLOTS, key_slot};
+use crate::keyspace::{NR_SLOTS, key_slot};
 
 /// Queued records applied at once, at most (bounds the batch's memory).
 /// Tiny in unit tests, so their reopens cross batch boundaries everywhere.

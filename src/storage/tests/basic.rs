@@ -294,7 +294,7 @@ fn expired_keys_are_invisible_and_stay_expired() {
         ));
         store.put(b"short", b"v", 2_000).unwrap();
         let mut seen = Vec::new();
-        let slot = crate::router::slot::key_slot(b"short");
+        let slot = crate::keyspace::key_slot(b"short");
         store.for_each_key_in_slot(slot, 2_000, &mut |key, _| seen.push(key.to_vec()));
         assert!(seen.is_empty());
 

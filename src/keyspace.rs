@@ -1,4 +1,5 @@
-//! Key -> hash slot -> shard: the pure partitioning functions.
+//! Slot hashing, a leaf module (it imports nothing from the crate, and every
+//! layer may use it): key -> hash slot -> shard.
 //!
 //! Keys are placed exactly as Redis Cluster places them: CRC16 (XMODEM) of the
 //! key, or of the first non-empty `{hashtag}` inside it, modulo 16384. Each
