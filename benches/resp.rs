@@ -136,7 +136,7 @@ fn bench_encode() {
         // is written, then clear it (the connection reuses its buffer).
         measure(&format!("encode: {name}"), payload, || {
             for _ in 0..16 {
-                black_box(&reply).encode(&mut out);
+                black_box(&reply).encode(&mut out, shardcask::protocol::Protocol::Resp2);
             }
             black_box(&out);
             out.clear();

@@ -7,4 +7,4 @@ pub mod selfcheck;
 
 pub use input::InputBuffer;
 pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request, pending_request_len};
-pub use reply::Reply;
+pub use reply::{Protocol, Reply};

@@ -36,7 +36,7 @@ pub fn drain(buf: &mut BytesMut, out: &mut Vec<String>) -> bool {
                     }
                     Err(reply) => {
                         let mut encoded = BytesMut::new();
-                        reply.encode(&mut encoded);
+                        reply.encode(&mut encoded, crate::protocol::Protocol::Resp2);
                         assert!(!encoded.is_empty());
                     }
                 }

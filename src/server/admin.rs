@@ -104,7 +104,7 @@ fn command_info(row: &CommandRow) -> Reply {
     Reply::Array(vec![
         Reply::bulk(name.as_bytes()),
         Reply::Integer(arity),
-        Reply::Array(flags.iter().map(|f| Reply::Status((*f).into())).collect()),
+        Reply::Set(flags.iter().map(|f| Reply::Status((*f).into())).collect()),
         Reply::Integer(first),
         Reply::Integer(last),
         Reply::Integer(step),
@@ -130,32 +130,6 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         Command::Quit => Reply::OK,
         Command::Select(0) => Reply::OK,
         Command::Select(_) => Reply::err("ERR DB index is out of range"),
-        Command::Hello { protover, setname } => {
-            if protover.is_some_and(|version| version != 2) {
-                return Some(Reply::err("NOPROTO unsupported protocol version"));
-            }
-            if let Some(name) = setname
-                && let Some(client) = shard.clients.borrow_mut().get_mut(&client_id)
-            {
-                client.name = name.clone();
-            }
-            Reply::Array(vec![
-                Reply::bulk(b"server"),
-                Reply::bulk(b"redis"),
-                Reply::bulk(b"version"),
-                Reply::bulk(REDIS_COMPAT_VERSION.as_bytes()),
-                Reply::bulk(b"proto"),
-                Reply::Integer(2),
-                Reply::bulk(b"id"),
-                Reply::Integer(client_id as i64),
-                Reply::bulk(b"mode"),
-                Reply::bulk(b"standalone"),
-                Reply::bulk(b"role"),
-                Reply::bulk(b"master"),
-                Reply::bulk(b"modules"),
-                Reply::Array(Vec::new()),
-            ])
-        }
         Command::Command(sub) => command_command(sub),
         Command::Client(sub) => return client_command(shard, client_id, sub),
         Command::ConfigGet(patterns) => {
@@ -165,11 +139,13 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
                     .iter()
                     .any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes()))
                 {
-                    out.push(Reply::bulk(name.as_bytes()));
-                    out.push(Reply::Bulk(Bytes::from(value)));
+                    out.push((
+                        Reply::bulk(name.as_bytes()),
+                        Reply::Bulk(Bytes::from(value)),
+                    ));
                 }
             }
-            Reply::Array(out)
+            Reply::Map(out)
         }
         Command::ConfigOther(sub) => {
             if sub.eq_ignore_ascii_case(b"resetstat") {
@@ -222,24 +198,29 @@ fn command_command(sub: &CommandSub) -> Reply {
             };
             let mut out = Vec::new();
             for row in rows {
-                out.push(Reply::bulk(row.0.as_bytes()));
-                out.push(Reply::Array(vec![
-                    Reply::bulk(b"summary"),
-                    Reply::Bulk(Bytes::from(format!(
-                        "The Redis {} command, served by shardcask",
-                        row.0.to_uppercase()
-                    ))),
-                    Reply::bulk(b"since"),
-                    Reply::bulk(b"1.0.0"),
-                    Reply::bulk(b"group"),
-                    Reply::bulk(if row.3 > 0 {
-                        b"string".as_slice()
-                    } else {
-                        b"server".as_slice()
-                    }),
-                ]));
+                out.push((
+                    Reply::bulk(row.0.as_bytes()),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk(b"summary"),
+                            Reply::Bulk(Bytes::from(format!(
+                                "The Redis {} command, served by shardcask",
+                                row.0.to_uppercase()
+                            ))),
+                        ),
+                        (Reply::bulk(b"since"), Reply::bulk(b"1.0.0")),
+                        (
+                            Reply::bulk(b"group"),
+                            Reply::bulk(if row.3 > 0 {
+                                b"string".as_slice()
+                            } else {
+                                b"server".as_slice()
+                            }),
+                        ),
+                    ]),
+                ));
             }
-            Reply::Array(out)
+            Reply::Map(out)
         }
     }
 }
@@ -271,7 +252,7 @@ fn client_command(shard: &Shard, client_id: u64, sub: &ClientSub) -> Option<Repl
         ClientSub::Info => {
             drop(clients);
             let line = shard_client_line(shard, client_id);
-            Reply::Bulk(Bytes::from(line + "\n"))
+            Reply::verbatim(line + "\n")
         }
         ClientSub::List => return None,
     })
@@ -283,11 +264,12 @@ fn shard_client_line(shard: &Shard, client_id: u64) -> String {
         return String::new();
     };
     format!(
-        "id={client_id} addr={} laddr={} name={} age={} db=0 resp=2 lib-name={} lib-ver={} shard={}",
+        "id={client_id} addr={} laddr={} name={} age={} db=0 resp={} lib-name={} lib-ver={} shard={}",
         c.addr,
         c.laddr,
         String::from_utf8_lossy(&c.name),
         c.since.elapsed().as_secs(),
+        c.protocol.version(),
         String::from_utf8_lossy(&c.lib_name),
         String::from_utf8_lossy(&c.lib_ver),
         shard.id
@@ -411,9 +393,9 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
                     }
                 }
             }
-            Reply::Bulk(Bytes::from(text))
+            Reply::verbatim(text)
         }
-        Command::Info(sections) => Reply::Bulk(Bytes::from(info(shard, &sections).await)),
+        Command::Info(sections) => Reply::verbatim(info(shard, &sections).await),
         Command::Shutdown => {
             tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
             super::shutdown::request();

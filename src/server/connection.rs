@@ -27,10 +27,11 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::admin;
+use super::session::{Intercepted, Session};
 use super::shard::{ClientInfo, Shard};
 use crate::commands::{ClientSub, Command};
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
-use crate::protocol::{InputBuffer, ParseLimits, Parsed, Reply, parse_request};
+use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
 use crate::router::plan::{Gather, Split, gather, keys_of, split};
 use crate::router::{ShardRequest, ShardResponse};
 use crate::stats::bump;
@@ -110,6 +111,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
             since: now,
             last_active: now,
             last_cmd: "NULL",
+            protocol: Protocol::Resp2,
         },
     );
     let limits = ParseLimits {
@@ -123,6 +125,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     // while big requests keep coming (see `protocol::input`).
     let mut input = InputBuffer::new();
     let mut output = BytesMut::with_capacity(16 * 1024);
+    let mut session = Session::new();
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
         let read = futures_lite::future::or(
@@ -160,13 +163,30 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
         loop {
             match parse_request(input.pending(), &limits) {
                 Ok(Parsed::Command(args)) => {
-                    if plan(&shard, client_id, args, &mut batch, &mut output).await == After::Close
+                    if plan(
+                        &shard,
+                        client_id,
+                        &mut session,
+                        args,
+                        &mut batch,
+                        &mut output,
+                    )
+                    .await
+                        == After::Close
                     {
                         after = After::Close;
                         break;
                     }
                     if batch.slots.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
-                        flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
+                        flush_batch(
+                            &shard,
+                            &session,
+                            &mut batch,
+                            &mut output,
+                            started,
+                            &mut sizer,
+                        )
+                        .await;
                         if write_out(&shard, client_id, &mut stream, &mut output)
                             .await
                             .is_err()
@@ -178,16 +198,32 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                 Ok(Parsed::Empty) => continue,
                 Ok(Parsed::Incomplete) => break,
                 Err(error) => {
-                    flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
+                    flush_batch(
+                        &shard,
+                        &session,
+                        &mut batch,
+                        &mut output,
+                        started,
+                        &mut sizer,
+                    )
+                    .await;
                     bump(&shard.stats.protocol_errors, 1);
                     tracing::debug!(client_id, %error, "protocol error, closing connection");
-                    Reply::error(error.message()).encode(&mut output);
+                    Reply::error(error.message()).encode(&mut output, session.protocol);
                     after = After::Close;
                     break;
                 }
             }
         }
-        flush_batch(&shard, &mut batch, &mut output, started, &mut sizer).await;
+        flush_batch(
+            &shard,
+            &session,
+            &mut batch,
+            &mut output,
+            started,
+            &mut sizer,
+        )
+        .await;
         if write_out(&shard, client_id, &mut stream, &mut output)
             .await
             .is_err()
@@ -204,6 +240,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
 /// lets the sizer learn from the size of its replies.
 async fn flush_batch(
     shard: &Rc<Shard>,
+    session: &Session,
     batch: &mut Batch,
     output: &mut BytesMut,
     started: Instant,
@@ -212,7 +249,7 @@ async fn flush_batch(
     let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
     let before = output.len();
     let nr_commands = pending.slots.len();
-    run_batch(shard, pending, output, started).await;
+    run_batch(shard, pending, output, started, session.protocol).await;
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
 
@@ -285,6 +322,7 @@ async fn write_out(
 async fn plan(
     shard: &Rc<Shard>,
     client_id: u64,
+    session: &mut Session,
     args: Vec<bytes::Bytes>,
     batch: &mut Batch,
     output: &mut BytesMut,
@@ -296,6 +334,19 @@ async fn plan(
             return After::Continue;
         }
     };
+    // The session's hook: HELLO switches the protocol. It acts at once, so
+    // the batch before it is encoded in the protocol it was asked in.
+    let before = session.protocol;
+    let command = match session.intercept(shard, client_id, command) {
+        Intercepted::Route(command) => command,
+        Intercepted::Answered(reply) => {
+            let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+            run_batch(shard, pending, output, Instant::now(), before).await;
+            reply.encode(output, session.protocol);
+            return After::Continue;
+        }
+    };
+    let protocol = session.protocol;
     if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
         client.last_active = Instant::now();
         client.last_cmd = command.name();
@@ -339,7 +390,7 @@ async fn plan(
                 });
             }
             Split::CrossShardMSetNx(pairs) => {
-                return barrier(shard, Command::MSetNx(pairs), batch, output).await;
+                return barrier(shard, Command::MSetNx(pairs), batch, output, protocol).await;
             }
         }
         return After::Continue;
@@ -361,7 +412,7 @@ async fn plan(
         | Command::Scan { .. }
         | Command::Info(_)
         | Command::Shutdown
-        | Command::Merge { .. } => barrier(shard, command, batch, output).await,
+        | Command::Merge { .. } => barrier(shard, command, batch, output, protocol).await,
         other => {
             batch.slots.push(Slot::Ready(Reply::error(format!(
                 "ERR command '{}' is not served here",
@@ -378,12 +429,13 @@ async fn barrier(
     command: Command,
     batch: &mut Batch,
     output: &mut BytesMut,
+    protocol: Protocol,
 ) -> After {
     let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
-    run_batch(shard, pending, output, Instant::now()).await;
+    run_batch(shard, pending, output, Instant::now(), protocol).await;
     match admin::with_shards(shard, command).await {
         Some(reply) => {
-            reply.encode(output);
+            reply.encode(output, protocol);
             After::Continue
         }
         None => After::Close,
@@ -392,7 +444,13 @@ async fn barrier(
 
 /// Sends each shard its group (the own shard's runs inline), then encodes
 /// every reply in request order.
-async fn run_batch(shard: &Rc<Shard>, batch: Batch, output: &mut BytesMut, started: Instant) {
+async fn run_batch(
+    shard: &Rc<Shard>,
+    batch: Batch,
+    output: &mut BytesMut,
+    started: Instant,
+    protocol: Protocol,
+) {
     if batch.slots.is_empty() {
         return;
     }
@@ -459,7 +517,7 @@ async fn run_batch(shard: &Rc<Shard>, batch: Batch, output: &mut BytesMut, start
                 gather(how, nr_keys, answered)
             }
         };
-        reply.encode(output);
+        reply.encode(output, protocol);
     }
     shard.stats.record_latency(started.elapsed(), nr_commands);
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod session;
 pub mod shard;
 pub mod shutdown;
 

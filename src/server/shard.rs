@@ -49,6 +49,8 @@ pub struct ClientInfo {
     pub last_active: Instant,
     /// Name of the last command.
     pub last_cmd: &'static str,
+    /// The protocol it speaks (HELLO).
+    pub protocol: crate::protocol::Protocol,
 }
 
 /// The state one executor owns.
@@ -318,13 +320,14 @@ impl Shard {
             .iter()
             .map(|(id, c)| {
                 format!(
-                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2 lib-name={} lib-ver={} shard={}",
+                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
                     c.addr,
                     c.laddr,
                     String::from_utf8_lossy(&c.name),
                     now.duration_since(c.since).as_secs(),
                     now.duration_since(c.last_active).as_secs(),
                     c.last_cmd,
+                    c.protocol.version(),
                     String::from_utf8_lossy(&c.lib_name),
                     String::from_utf8_lossy(&c.lib_ver),
                     self.id
