@@ -9,27 +9,14 @@ use super::{
 };
 use crate::protocol::Reply;
 
-/// Parses `args` if `name` (lower case) is a connection command.
-pub(super) fn parse(name: &[u8], args: &[Bytes]) -> Option<Result<Command, Reply>> {
-    Some(match name {
-        b"ping" => ping(args),
-        b"echo" => check_arity(args, 2, "echo").map(|()| Command::Echo(args[1].clone())),
-        b"quit" => Ok(Command::Quit),
-        b"select" => select(args),
-        b"hello" => hello(args),
-        b"client" => client(args),
-        _ => return None,
-    })
-}
-
-fn ping(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn ping(args: &[Bytes]) -> Result<Command, Reply> {
     if args.len() > 2 {
         return Err(wrong_arity("ping"));
     }
     Ok(Command::Ping(args.get(1).cloned()))
 }
 
-fn select(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn select(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, 2, "select")?;
     // Redis reads the index as a C int.
     let index = int_arg(&args[1])?;
@@ -50,7 +37,7 @@ fn is_valid_client_attr(value: &[u8]) -> bool {
 const BAD_CLIENT_NAME: Reply =
     Reply::err("ERR Client names cannot contain spaces, newlines or special characters.");
 
-fn hello(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn hello(args: &[Bytes]) -> Result<Command, Reply> {
     let mut protover = None;
     let mut next = 1;
     if let Some(version) = args.get(1) {
@@ -97,7 +84,7 @@ fn hello(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::Hello { protover, setname })
 }
 
-fn client(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn client(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -2, "client")?;
     let sub = args[1].to_ascii_lowercase();
     let parsed = match sub.as_slice() {

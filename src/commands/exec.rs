@@ -21,7 +21,7 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-use crate::commands::Command;
+use crate::commands::{Command, server_command};
 use crate::protocol::Reply;
 use crate::storage::{PutIf, Resident, StorageError, Store, Ticket, Version};
 
@@ -114,7 +114,7 @@ async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, 
         C::Ttl(key, in_ms) => keys::ttl(store, &key, in_ms, false, ctx),
         C::ExpireTime(key, in_ms) => keys::ttl(store, &key, in_ms, true, ctx),
         C::Persist(key) => keys::persist(store, &key, ctx).await?,
-        server_level => Reply::error(format!(
+        server_level @ server_command!() => Reply::error(format!(
             "ERR '{}' is a server command and cannot run on a shard",
             server_level.name()
         )),

@@ -4,45 +4,14 @@
 
 use bytes::Bytes;
 
-use super::strings::key_only;
 use super::{
     Command, ExpireCondition, Expiry, check_arity, int_arg, invalid_expire, is, wall_clock_ms,
 };
 use crate::protocol::Reply;
 
-/// Parses `args` if `name` (lower case) is a generic key command.
-pub(super) fn parse(name: &[u8], args: &[Bytes]) -> Option<Result<Command, Reply>> {
-    Some(match name {
-        b"del" => many_keys(args, "del", Command::Del),
-        b"unlink" => many_keys(args, "unlink", Command::Unlink),
-        b"exists" => many_keys(args, "exists", Command::Exists),
-        b"type" => key_only(args, "type", Command::Type),
-        b"expire" => expire(args, "expire", TimeKind::RelativeSeconds),
-        b"pexpire" => expire(args, "pexpire", TimeKind::RelativeMs),
-        b"expireat" => expire(args, "expireat", TimeKind::AbsoluteSeconds),
-        b"pexpireat" => expire(args, "pexpireat", TimeKind::AbsoluteMs),
-        b"ttl" => key_only(args, "ttl", |key| Command::Ttl(key, false)),
-        b"pttl" => key_only(args, "pttl", |key| Command::Ttl(key, true)),
-        b"expiretime" => key_only(args, "expiretime", |key| Command::ExpireTime(key, false)),
-        b"pexpiretime" => key_only(args, "pexpiretime", |key| Command::ExpireTime(key, true)),
-        b"persist" => key_only(args, "persist", Command::Persist),
-        _ => return None,
-    })
-}
-
-/// `NAME key [key ...]`
-fn many_keys(
-    args: &[Bytes],
-    name: &str,
-    build: impl FnOnce(Vec<Bytes>) -> Command,
-) -> Result<Command, Reply> {
-    check_arity(args, -2, name)?;
-    Ok(build(args[1..].to_vec()))
-}
-
 /// How the time argument of an EXPIRE-family command is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimeKind {
+pub(super) enum TimeKind {
     /// EXPIRE: seconds from now.
     RelativeSeconds,
     /// PEXPIRE: ms from now.
@@ -58,7 +27,7 @@ enum TimeKind {
 ///
 /// A time at or before now (EXPIRE with a negative number, EXPIREAT in the
 /// past) becomes `In(0)` / `At(0)`: either way the key is deleted.
-fn expire(args: &[Bytes], name: &str, kind: TimeKind) -> Result<Command, Reply> {
+pub(super) fn expire(args: &[Bytes], name: &str, kind: TimeKind) -> Result<Command, Reply> {
     check_arity(args, -3, name)?;
     let condition = expire_condition(&args[3..])?;
     let amount = int_arg(&args[2])?;

@@ -2,23 +2,37 @@
 //! keyed commands to one shard's store.
 //!
 //! CONTRACT (the router and server are written against it):
-//! - [`Command::parse`] turns the argument vector of one request into a
-//!   `Command`, or the exact Redis 7 error reply (unknown command, wrong
-//!   arity, syntax error, not an integer, invalid expire time, ...).
-//! - [`exec::execute`] applies a *keyed* command (every variant from `Get`
-//!   down) to one shard's store. Multi-key commands arrive there already
-//!   split: a `MGet`/`Del`/`Exists`/`MSet`... holding only this shard's keys.
-//! - The server-level variants (from `Ping` to `Scan`) are answered by
-//!   `crate::server`, never by `exec::execute`.
+//! - [`table`] holds one [`CommandSpec`] per command name: arity, flags, key
+//!   specs and docs as Redis 7 gives them, its parser and its [`Route`].
+//!   [`Command::parse`] finds the row, checks the arity and runs the parser,
+//!   giving a `Command` or the exact Redis 7 error reply. COMMAND, routing,
+//!   `is_write` and the per-command name come from the row
+//!   ([`Command::spec`]).
+//! - [`exec::execute`] applies a *keyed* command to one shard's store.
+//!   Multi-key commands arrive there already split: a `MGet`/`Del`/
+//!   `Exists`/`MSet`... holding only this shard's keys.
+//! - The other commands are answered by `crate::server`, never by
+//!   `exec::execute`.
+//!
+//! Adding a command: a row in `specs/<group>.rs` (copy Redis's `COMMAND
+//! INFO`/`DOCS` for it), a variant here, and its arm in each exhaustive
+//! match the compiler then points at: [`Command::spec`], [`Command::keys`]
+//! (keyed.rs, with the `keyed_command!`/`server_command!` patterns), and the
+//! one that answers it (`exec` for keyed commands, `crate::server` for the
+//! rest). Nothing matches the command type with a wildcard, so a command
+//! that is not routed does not compile.
 //!
 //! Every type here is `Send`: commands travel between cores over the mesh.
 
 mod connection;
 pub mod exec;
 mod glob;
+mod keyed;
 mod keys;
 mod server;
+mod specs;
 mod strings;
+pub mod table;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +41,9 @@ use bytes::Bytes;
 use crate::protocol::Reply;
 
 pub use glob::glob_match;
+pub use keyed::Keys;
+pub(crate) use keyed::{keyed_command, server_command};
+pub use table::{COMMANDS, CommandSpec, Gather, KeySpec, Route, lookup};
 
 /// When an expiry is given relative to now or as an absolute time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +119,8 @@ pub enum CommandSub {
     Info(Vec<Bytes>),
     /// COMMAND LIST
     List,
+    /// COMMAND GETKEYS command [arg ...]
+    GetKeys(Vec<Bytes>),
 }
 
 /// Sub-commands of CLIENT.
@@ -244,92 +263,13 @@ impl Command {
         let Some(first) = args.first() else {
             return Err(Reply::err("ERR empty command"));
         };
-        // Every known name is short; a longer one cannot match.
-        let mut name_buf = [0u8; 16];
-        let name: &[u8] = if first.len() <= name_buf.len() {
-            let name = &mut name_buf[..first.len()];
-            name.copy_from_slice(first);
-            name.make_ascii_lowercase();
-            name
-        } else {
-            b""
+        let Some(spec) = lookup(first) else {
+            return Err(unknown_command(&args));
         };
-        strings::parse(name, &args)
-            .or_else(|| keys::parse(name, &args))
-            .or_else(|| connection::parse(name, &args))
-            .or_else(|| server::parse(name, &args))
-            .unwrap_or_else(|| Err(unknown_command(&args)))
-    }
-
-    /// The lower-case command name, for stats and errors.
-    pub fn name(&self) -> &'static str {
-        use Command as C;
-        match self {
-            C::Ping(_) => "ping",
-            C::Echo(_) => "echo",
-            C::Quit => "quit",
-            C::Select(_) => "select",
-            C::Hello { .. } => "hello",
-            C::Command(_) => "command",
-            C::Client(_) => "client",
-            C::ConfigGet(_) | C::ConfigOther(_) => "config",
-            C::Info(_) => "info",
-            C::Time => "time",
-            C::DbSize => "dbsize",
-            C::FlushAll => "flushall",
-            C::Shutdown => "shutdown",
-            C::Merge { background: false } => "merge",
-            C::Merge { background: true } => "bgrewriteaof",
-            C::Keys(_) => "keys",
-            C::Scan { .. } => "scan",
-            C::Get(_) => "get",
-            C::Set { .. } => "set",
-            C::SetNx(..) => "setnx",
-            C::GetSet(..) => "getset",
-            C::GetDel(_) => "getdel",
-            C::GetEx(..) => "getex",
-            C::MGet(_) => "mget",
-            C::MSet(_) => "mset",
-            C::MSetNx(_) => "msetnx",
-            C::Del(_) => "del",
-            C::Unlink(_) => "unlink",
-            C::Exists(_) => "exists",
-            C::Type(_) => "type",
-            C::Strlen(_) => "strlen",
-            C::Append(..) => "append",
-            C::IncrBy(..) => "incrby",
-            C::GetRange(..) => "getrange",
-            C::SetRange(..) => "setrange",
-            C::Expire(..) => "expire",
-            C::Ttl(_, false) => "ttl",
-            C::Ttl(_, true) => "pttl",
-            C::ExpireTime(_, false) => "expiretime",
-            C::ExpireTime(_, true) => "pexpiretime",
-            C::Persist(_) => "persist",
+        if !spec.arity_fits(args.len()) {
+            return Err(wrong_arity(spec.name));
         }
-    }
-
-    /// True for commands that may write.
-    pub fn is_write(&self) -> bool {
-        use Command as C;
-        match self {
-            C::FlushAll
-            | C::Set { .. }
-            | C::SetNx(..)
-            | C::GetSet(..)
-            | C::GetDel(_)
-            | C::MSet(_)
-            | C::MSetNx(_)
-            | C::Del(_)
-            | C::Unlink(_)
-            | C::Append(..)
-            | C::IncrBy(..)
-            | C::SetRange(..)
-            | C::Expire(..)
-            | C::Persist(_) => true,
-            C::GetEx(_, expiry) => *expiry != GetExExpiry::Keep,
-            _ => false,
-        }
+        (spec.parse)(&args)
     }
 }
 

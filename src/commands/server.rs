@@ -10,31 +10,11 @@ use super::{
 };
 use crate::protocol::Reply;
 
-/// Parses `args` if `name` (lower case) is a server-level command.
-pub(super) fn parse(name: &[u8], args: &[Bytes]) -> Option<Result<Command, Reply>> {
-    Some(match name {
-        b"command" => command(args),
-        b"config" => config(args),
-        b"info" => Ok(Command::Info(args[1..].iter().map(lower).collect())),
-        b"time" => check_arity(args, 1, "time").map(|()| Command::Time),
-        b"dbsize" => check_arity(args, 1, "dbsize").map(|()| Command::DbSize),
-        b"flushall" | b"flushdb" => flush(args),
-        b"shutdown" => shutdown(args),
-        b"merge" => check_arity(args, 1, "merge").map(|()| Command::Merge { background: false }),
-        b"bgrewriteaof" => {
-            check_arity(args, 1, "bgrewriteaof").map(|()| Command::Merge { background: true })
-        }
-        b"keys" => check_arity(args, 2, "keys").map(|()| Command::Keys(args[1].clone())),
-        b"scan" => scan(args),
-        _ => return None,
-    })
-}
-
 pub(super) fn lower(arg: &Bytes) -> Bytes {
     Bytes::from(arg.to_ascii_lowercase())
 }
 
-fn command(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn command(args: &[Bytes]) -> Result<Command, Reply> {
     let Some(sub) = args.get(1) else {
         return Ok(Command::Command(CommandSub::All));
     };
@@ -45,6 +25,10 @@ fn command(args: &[Bytes]) -> Result<Command, Reply> {
             CommandSub::Count
         }
         b"docs" => CommandSub::Docs(args[2..].to_vec()),
+        b"getkeys" => {
+            check_arity(args, -3, "command|getkeys")?;
+            CommandSub::GetKeys(args[2..].to_vec())
+        }
         b"info" => CommandSub::Info(args[2..].to_vec()),
         b"list" => {
             // FILTERBY MODULE|ACLCAT|PATTERN value is accepted; the filter
@@ -63,7 +47,7 @@ fn command(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::Command(parsed))
 }
 
-fn config(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn config(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -2, "config")?;
     let sub = args[1].to_ascii_lowercase();
     match sub.as_slice() {
@@ -85,7 +69,7 @@ fn config(args: &[Bytes]) -> Result<Command, Reply> {
     }
 }
 
-fn flush(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn flush(args: &[Bytes]) -> Result<Command, Reply> {
     match &args[1..] {
         [] => Ok(Command::FlushAll),
         [mode] if is(mode, "sync") || is(mode, "async") => Ok(Command::FlushAll),
@@ -93,7 +77,7 @@ fn flush(args: &[Bytes]) -> Result<Command, Reply> {
     }
 }
 
-fn shutdown(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn shutdown(args: &[Bytes]) -> Result<Command, Reply> {
     let (mut save, mut nosave, mut other_flag, mut abort) = (false, false, false, false);
     for option in &args[1..] {
         if is(option, "nosave") {
@@ -118,7 +102,7 @@ fn shutdown(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::Shutdown)
 }
 
-fn scan(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn scan(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -2, "scan")?;
     let cursor = parse_cursor(&args[1]).ok_or(Reply::err("ERR invalid cursor"))?;
     let mut pattern = None;

@@ -10,52 +10,16 @@ use super::{
 };
 use crate::protocol::Reply;
 
-/// Parses `args` if `name` (lower case) is a string command.
-pub(super) fn parse(name: &[u8], args: &[Bytes]) -> Option<Result<Command, Reply>> {
-    Some(match name {
-        b"get" => key_only(args, "get", Command::Get),
-        b"set" => set(args),
-        b"setnx" => key_value(args, "setnx", Command::SetNx),
-        b"getset" => key_value(args, "getset", Command::GetSet),
-        b"getdel" => key_only(args, "getdel", Command::GetDel),
-        b"getex" => getex(args),
-        b"mget" => check_arity(args, -2, "mget").map(|()| Command::MGet(args[1..].to_vec())),
-        b"mset" => pairs(args, "mset").map(Command::MSet),
-        b"msetnx" => pairs(args, "msetnx").map(Command::MSetNx),
-        b"strlen" => key_only(args, "strlen", Command::Strlen),
-        b"append" => key_value(args, "append", Command::Append),
-        b"incr" => key_only(args, "incr", |key| Command::IncrBy(key, 1)),
-        b"decr" => key_only(args, "decr", |key| Command::IncrBy(key, -1)),
-        b"incrby" => incrby(args, false),
-        b"decrby" => incrby(args, true),
-        b"getrange" => getrange(args),
-        b"setrange" => setrange(args),
-        _ => return None,
-    })
-}
-
-/// `NAME key`
-pub(super) fn key_only(
-    args: &[Bytes],
-    name: &str,
-    build: impl FnOnce(Bytes) -> Command,
-) -> Result<Command, Reply> {
-    check_arity(args, 2, name)?;
-    Ok(build(args[1].clone()))
-}
-
 /// `NAME key value`
-fn key_value(
+pub(super) fn key_value(
     args: &[Bytes],
-    name: &str,
     build: impl FnOnce(Bytes, Bytes) -> Command,
 ) -> Result<Command, Reply> {
-    check_arity(args, 3, name)?;
     Ok(build(args[1].clone(), args[2].clone()))
 }
 
 /// `NAME key value [key value ...]`
-fn pairs(args: &[Bytes], name: &str) -> Result<Vec<(Bytes, Bytes)>, Reply> {
+pub(super) fn pairs(args: &[Bytes], name: &str) -> Result<Vec<(Bytes, Bytes)>, Reply> {
     if args.len() < 3 || args.len().is_multiple_of(2) {
         return Err(wrong_arity(name));
     }
@@ -154,7 +118,7 @@ fn expiry_of(unit: ExpiryUnit, value: &[u8], command: &str) -> Result<Expiry, Re
     }
 }
 
-fn set(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn set(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -3, "set")?;
     let options = string_options(args, 3, true)?;
     let expiry = match &options.expiry {
@@ -178,7 +142,7 @@ fn set(args: &[Bytes]) -> Result<Command, Reply> {
     })
 }
 
-fn getex(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn getex(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -2, "getex")?;
     let options = string_options(args, 2, false)?;
     // Redis validates the time only once it has found the key; here it is
@@ -192,7 +156,7 @@ fn getex(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::GetEx(args[1].clone(), expiry))
 }
 
-fn incrby(args: &[Bytes], decrement: bool) -> Result<Command, Reply> {
+pub(super) fn incrby(args: &[Bytes], decrement: bool) -> Result<Command, Reply> {
     check_arity(args, 3, if decrement { "decrby" } else { "incrby" })?;
     let delta = int_arg(&args[2])?;
     let delta = if decrement {
@@ -205,14 +169,14 @@ fn incrby(args: &[Bytes], decrement: bool) -> Result<Command, Reply> {
     Ok(Command::IncrBy(args[1].clone(), delta))
 }
 
-fn getrange(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn getrange(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, 4, "getrange")?;
     let start = int_arg(&args[2])?;
     let end = int_arg(&args[3])?;
     Ok(Command::GetRange(args[1].clone(), start, end))
 }
 
-fn setrange(args: &[Bytes]) -> Result<Command, Reply> {
+pub(super) fn setrange(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, 4, "setrange")?;
     let offset = int_arg(&args[2])?;
     let offset = u64::try_from(offset).map_err(|_| Reply::err("ERR offset is out of range"))?;

@@ -4,54 +4,23 @@
 
 use bytes::Bytes;
 
-use crate::commands::Command;
+pub use crate::commands::Gather;
+use crate::commands::{Command, Keys, Route};
 use crate::keyspace::shard_for;
 use crate::protocol::Reply;
 
 /// The key of a single-key command; `None` for multi-key and server-level
 /// commands. The common case of routing, without allocating.
 pub fn single_key(command: &Command) -> Option<&Bytes> {
-    use Command as C;
-    match command {
-        C::Get(k)
-        | C::GetDel(k)
-        | C::GetEx(k, _)
-        | C::Type(k)
-        | C::Strlen(k)
-        | C::IncrBy(k, _)
-        | C::GetRange(k, _, _)
-        | C::Ttl(k, _)
-        | C::ExpireTime(k, _)
-        | C::Persist(k)
-        | C::Expire(k, _, _) => Some(k),
-        C::Set { key, .. } => Some(key),
-        C::SetNx(k, _) | C::GetSet(k, _) | C::Append(k, _) | C::SetRange(k, _, _) => Some(k),
-        _ => None,
+    match command.keys() {
+        Keys::One(key) => Some(key),
+        Keys::None | Keys::List(_) | Keys::Pairs(_) => None,
     }
 }
 
 /// The keys a keyed command touches; empty for server-level commands.
 pub fn keys_of(command: &Command) -> Vec<&Bytes> {
-    use Command as C;
-    if let Some(key) = single_key(command) {
-        return vec![key];
-    }
-    match command {
-        C::MGet(keys) | C::Del(keys) | C::Unlink(keys) | C::Exists(keys) => keys.iter().collect(),
-        C::MSet(pairs) | C::MSetNx(pairs) => pairs.iter().map(|(k, _)| k).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// How the replies of a split command's parts become one reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gather {
-    /// MGET: place each part's array elements at their argument positions.
-    Array,
-    /// DEL, UNLINK, EXISTS: add the parts' integers.
-    Sum,
-    /// MSET: OK when every part is OK.
-    AllOk,
+    command.keys().to_vec()
 }
 
 /// One shard's part of a split command.
@@ -77,12 +46,10 @@ pub enum Split {
         /// Number of keys in the original command.
         nr_keys: usize,
     },
-    /// MSETNX across shards: must be latched on every shard (see the server).
-    CrossShardMSetNx(Vec<(Bytes, Bytes)>),
+    /// A command whose keys span shards and that must change them all or
+    /// none (MSETNX): the server latches the keys on every shard.
+    Latched(Command),
 }
-
-/// Builds one shard's part from the argument positions of its keys.
-type PartBuilder<'a> = Box<dyn Fn(&[usize]) -> Command + 'a>;
 
 /// Routes a keyed command among `nr_shards` shards.
 pub fn split(command: Command, nr_shards: usize) -> Split {
@@ -99,44 +66,27 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
     if keys.iter().all(|k| shard_for(k, nr_shards) == first) {
         return Split::One(first, command);
     }
-    let nr_keys = keys.len();
-    let owners: Vec<usize> = keys.iter().map(|k| shard_for(k, nr_shards)).collect();
-    let group = |positions: &mut Vec<Vec<usize>>| {
-        for (index, &owner) in owners.iter().enumerate() {
-            positions[owner].push(index);
+    let gather = match command.spec().route {
+        Route::Keyed(Gather::Latched) => return Split::Latched(command),
+        Route::Keyed(gather @ (Gather::Array | Gather::Sum | Gather::AllOk)) => gather,
+        // Keys that must share a slot: the owner of the first answers (a
+        // CROSSSLOT check belongs in front of this).
+        Route::Keyed(Gather::One) | Route::Session | Route::Here | Route::Everywhere => {
+            return Split::One(first, command);
         }
     };
+    let nr_keys = keys.len();
     let mut positions = vec![Vec::new(); nr_shards];
-    group(&mut positions);
-    let (gather, build): (Gather, PartBuilder<'_>) = match &command {
-        Command::MGet(keys) => (
-            Gather::Array,
-            Box::new(move |p| Command::MGet(pick(keys, p))),
-        ),
-        Command::Del(keys) => (Gather::Sum, Box::new(move |p| Command::Del(pick(keys, p)))),
-        Command::Unlink(keys) => (
-            Gather::Sum,
-            Box::new(move |p| Command::Unlink(pick(keys, p))),
-        ),
-        Command::Exists(keys) => (
-            Gather::Sum,
-            Box::new(move |p| Command::Exists(pick(keys, p))),
-        ),
-        Command::MSet(pairs) => (
-            Gather::AllOk,
-            Box::new(move |p| Command::MSet(pick(pairs, p))),
-        ),
-        Command::MSetNx(pairs) => return Split::CrossShardMSetNx(pairs.clone()),
-        // Single-key commands always land on one shard above.
-        _ => return Split::One(first, command),
-    };
+    for (index, key) in keys.iter().enumerate() {
+        positions[shard_for(key, nr_shards)].push(index);
+    }
     let parts = positions
         .into_iter()
         .enumerate()
         .filter(|(_, p)| !p.is_empty())
         .map(|(shard, positions)| Part {
             shard,
-            command: build(&positions),
+            command: command.with_keys(&positions),
             positions,
         })
         .collect();
@@ -145,10 +95,6 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
         gather,
         nr_keys,
     }
-}
-
-fn pick<T: Clone>(items: &[T], positions: &[usize]) -> Vec<T> {
-    positions.iter().map(|&i| items[i].clone()).collect()
 }
 
 /// Combines the replies of a split command's parts, given with their parts'
@@ -177,6 +123,11 @@ pub fn gather(gather: Gather, nr_keys: usize, parts: Vec<(Vec<usize>, Reply)>) -
                 .sum(),
         ),
         Gather::AllOk => Reply::OK,
+        // Never split, so never gathered: one part answers for all.
+        Gather::One | Gather::Latched => parts.into_iter().next().map_or(
+            Reply::err("ERR internal error: no part answered"),
+            |(_, r)| r,
+        ),
     }
 }
 

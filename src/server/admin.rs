@@ -7,7 +7,9 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::shard::{Shard, now_ms};
-use crate::commands::{ClientSub, Command, CommandSub, glob_match};
+use crate::commands::{
+    COMMANDS, ClientSub, Command, CommandSpec, CommandSub, glob_match, keyed_command, lookup,
+};
 use crate::keyspace::{NR_SLOTS, shard_for, shard_for_slot};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
@@ -15,111 +17,6 @@ use crate::stats::{ShardSnapshot, bump};
 
 /// The Redis version we answer as (clients gate features on it).
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
-
-/// Name, arity, flags, first key, last key, step: COMMAND's table.
-type CommandRow = (&'static str, i64, &'static [&'static str], i64, i64, i64);
-
-/// Every command we serve, as `COMMAND INFO` describes it.
-pub const COMMAND_TABLE: &[CommandRow] = &[
-    ("append", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("bgrewriteaof", 1, &["admin", "noscript"], 0, 0, 0),
-    (
-        "client",
-        -2,
-        &["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-    ),
-    ("command", -1, &["loading", "stale"], 0, 0, 0),
-    (
-        "config",
-        -2,
-        &["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-    ),
-    ("dbsize", 1, &["readonly", "fast"], 0, 0, 0),
-    ("decr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("decrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("del", -2, &["write"], 1, -1, 1),
-    ("echo", 2, &["fast"], 0, 0, 0),
-    ("exists", -2, &["readonly", "fast"], 1, -1, 1),
-    ("expire", -3, &["write", "fast"], 1, 1, 1),
-    ("expireat", -3, &["write", "fast"], 1, 1, 1),
-    ("expiretime", 2, &["readonly", "fast"], 1, 1, 1),
-    ("flushall", -1, &["write"], 0, 0, 0),
-    ("flushdb", -1, &["write"], 0, 0, 0),
-    ("get", 2, &["readonly", "fast"], 1, 1, 1),
-    ("getdel", 2, &["write", "fast"], 1, 1, 1),
-    ("getex", -2, &["write", "fast"], 1, 1, 1),
-    ("getrange", 4, &["readonly"], 1, 1, 1),
-    ("getset", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    (
-        "hello",
-        -1,
-        &["noscript", "loading", "stale", "fast"],
-        0,
-        0,
-        0,
-    ),
-    ("incr", 2, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("incrby", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("info", -1, &["loading", "stale"], 0, 0, 0),
-    ("keys", 2, &["readonly"], 0, 0, 0),
-    ("merge", 1, &["admin", "noscript"], 0, 0, 0),
-    ("mget", -2, &["readonly", "fast"], 1, -1, 1),
-    ("mset", -3, &["write", "denyoom"], 1, -1, 2),
-    ("msetnx", -3, &["write", "denyoom"], 1, -1, 2),
-    ("persist", 2, &["write", "fast"], 1, 1, 1),
-    ("pexpire", -3, &["write", "fast"], 1, 1, 1),
-    ("pexpireat", -3, &["write", "fast"], 1, 1, 1),
-    ("pexpiretime", 2, &["readonly", "fast"], 1, 1, 1),
-    ("ping", -1, &["fast"], 0, 0, 0),
-    ("pttl", 2, &["readonly", "fast"], 1, 1, 1),
-    ("quit", -1, &["fast"], 0, 0, 0),
-    ("scan", -2, &["readonly"], 0, 0, 0),
-    ("select", 2, &["loading", "stale", "fast"], 0, 0, 0),
-    ("set", -3, &["write", "denyoom"], 1, 1, 1),
-    ("setnx", 3, &["write", "denyoom", "fast"], 1, 1, 1),
-    ("setrange", 4, &["write", "denyoom"], 1, 1, 1),
-    (
-        "shutdown",
-        -1,
-        &["admin", "noscript", "loading", "stale"],
-        0,
-        0,
-        0,
-    ),
-    ("strlen", 2, &["readonly", "fast"], 1, 1, 1),
-    ("time", 1, &["loading", "stale", "fast"], 0, 0, 0),
-    ("ttl", 2, &["readonly", "fast"], 1, 1, 1),
-    ("type", 2, &["readonly", "fast"], 1, 1, 1),
-    ("unlink", -2, &["write", "fast"], 1, -1, 1),
-];
-
-fn command_info(row: &CommandRow) -> Reply {
-    let (name, arity, flags, first, last, step) = *row;
-    Reply::Array(vec![
-        Reply::bulk(name.as_bytes()),
-        Reply::Integer(arity),
-        Reply::Set(flags.iter().map(|f| Reply::Status((*f).into())).collect()),
-        Reply::Integer(first),
-        Reply::Integer(last),
-        Reply::Integer(step),
-        Reply::Array(Vec::new()),
-        Reply::Array(Vec::new()),
-        Reply::Array(Vec::new()),
-        Reply::Array(Vec::new()),
-    ])
-}
-
-fn find_command(name: &[u8]) -> Option<&'static CommandRow> {
-    COMMAND_TABLE
-        .iter()
-        .find(|row| row.0.as_bytes().eq_ignore_ascii_case(name))
-}
 
 /// Answers a server-level command that needs no other shard, or `None` when
 /// the command needs the others.
@@ -166,61 +63,68 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
                 Reply::Bulk(Bytes::from((micros % 1_000_000).to_string())),
             ])
         }
-        _ => return None,
+        // Answered by the session, by every shard, or by the keys' owners.
+        Command::Hello { .. }
+        | Command::Info(_)
+        | Command::DbSize
+        | Command::FlushAll
+        | Command::Shutdown
+        | Command::Merge { .. }
+        | Command::Keys(_)
+        | Command::Scan { .. }
+        | keyed_command!() => return None,
     };
     Some(reply)
 }
 
 fn command_command(sub: &CommandSub) -> Reply {
+    let all_info = || Reply::Array(COMMANDS.iter().map(|spec| spec.info_reply()).collect());
     match sub {
-        CommandSub::All => Reply::Array(COMMAND_TABLE.iter().map(command_info).collect()),
-        CommandSub::Count => Reply::Integer(COMMAND_TABLE.len() as i64),
+        CommandSub::All => all_info(),
+        CommandSub::Count => Reply::Integer(COMMANDS.len() as i64),
         CommandSub::List => Reply::Array(
-            COMMAND_TABLE
+            COMMANDS
                 .iter()
-                .map(|r| Reply::bulk(r.0.as_bytes()))
+                .map(|spec| Reply::bulk(spec.name.as_bytes()))
                 .collect(),
         ),
-        CommandSub::Info(names) if names.is_empty() => {
-            Reply::Array(COMMAND_TABLE.iter().map(command_info).collect())
-        }
+        CommandSub::Info(names) if names.is_empty() => all_info(),
         CommandSub::Info(names) => Reply::Array(
             names
                 .iter()
-                .map(|n| find_command(n).map_or(Reply::NilArray, command_info))
+                .map(|name| lookup(name).map_or(Reply::NilArray, |spec| spec.info_reply()))
                 .collect(),
         ),
         CommandSub::Docs(names) => {
-            let rows: Vec<&CommandRow> = if names.is_empty() {
-                COMMAND_TABLE.iter().collect()
+            let specs: Vec<&CommandSpec> = if names.is_empty() {
+                COMMANDS.to_vec()
             } else {
-                names.iter().filter_map(|n| find_command(n)).collect()
+                names.iter().filter_map(|name| lookup(name)).collect()
             };
-            let mut out = Vec::new();
-            for row in rows {
-                out.push((
-                    Reply::bulk(row.0.as_bytes()),
-                    Reply::Map(vec![
-                        (
-                            Reply::bulk(b"summary"),
-                            Reply::Bulk(Bytes::from(format!(
-                                "The Redis {} command, served by shardcask",
-                                row.0.to_uppercase()
-                            ))),
-                        ),
-                        (Reply::bulk(b"since"), Reply::bulk(b"1.0.0")),
-                        (
-                            Reply::bulk(b"group"),
-                            Reply::bulk(if row.3 > 0 {
-                                b"string".as_slice()
-                            } else {
-                                b"server".as_slice()
-                            }),
-                        ),
-                    ]),
-                ));
+            Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|spec| (Reply::bulk(spec.name.as_bytes()), spec.docs_reply()))
+                    .collect(),
+            )
+        }
+        CommandSub::GetKeys(args) => {
+            let Some(spec) = lookup(&args[0]) else {
+                return Reply::err("ERR Invalid command specified");
+            };
+            if !spec.arity_fits(args.len()) {
+                return Reply::err("ERR Invalid number of arguments specified for command");
             }
-            Reply::Map(out)
+            let positions = spec.key_positions(args.len());
+            if positions.is_empty() {
+                return Reply::err("ERR The command has no key arguments");
+            }
+            Reply::Array(
+                positions
+                    .into_iter()
+                    .map(|position| Reply::Bulk(args[position].clone()))
+                    .collect(),
+            )
         }
     }
 }
@@ -402,7 +306,25 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             return None;
         }
         Command::MSetNx(pairs) => msetnx_across_shards(shard, pairs).await,
-        _ => Reply::err("ERR internal error: not a server command"),
+        Command::Ping(_)
+        | Command::Echo(_)
+        | Command::Quit
+        | Command::Select(_)
+        | Command::Hello { .. }
+        | Command::Command(_)
+        | Command::Client(_)
+        | Command::ConfigGet(_)
+        | Command::ConfigOther(_)
+        | Command::Time => Reply::error(format!(
+            "ERR internal error: '{}' is not answered by every shard",
+            command.name()
+        )),
+        // MSETNX above is the one keyed command that comes here.
+        #[allow(unreachable_patterns)]
+        keyed_command!() => Reply::error(format!(
+            "ERR internal error: '{}' is not answered by every shard",
+            command.name()
+        )),
     };
     Some(reply)
 }

@@ -29,7 +29,7 @@ use glommio::net::TcpStream;
 use super::admin;
 use super::session::{Intercepted, Session};
 use super::shard::{ClientInfo, Shard};
-use crate::commands::{ClientSub, Command};
+use crate::commands::{Command, Route};
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
 use crate::router::plan::{Gather, Split, gather, keys_of, split};
@@ -351,76 +351,82 @@ async fn plan(
         client.last_active = Instant::now();
         client.last_cmd = command.name();
     }
-    let keys = keys_of(&command);
-    if !keys.is_empty() {
-        let max_key = shard.config.max_key_size as usize;
-        if keys.iter().any(|k| k.len() > max_key) {
+    match command.spec().route {
+        Route::Keyed(_) => plan_keyed(shard, command, batch, output, protocol).await,
+        Route::Here => match admin::immediate(shard, client_id, &command) {
+            Some(reply) => {
+                batch.slots.push(Slot::Ready(reply));
+                bump(&shard.stats.others, 1);
+                if command == Command::Quit {
+                    After::Close
+                } else {
+                    After::Continue
+                }
+            }
+            // CLIENT LIST: a container answered here whose sub-command asks every shard.
+            None => barrier(shard, command, batch, output, protocol).await,
+        },
+        Route::Everywhere => barrier(shard, command, batch, output, protocol).await,
+        Route::Session => {
             batch.slots.push(Slot::Ready(Reply::error(format!(
-                "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
+                "ERR '{}' is a connection command and was not answered by the session",
+                command.name()
             ))));
-            return After::Continue;
+            After::Continue
         }
-        match split(command, shard.nr_shards) {
-            Split::One(target, command) => {
-                let index = batch.push_to(target, command);
-                batch.slots.push(Slot::One {
-                    shard: target,
-                    index,
-                });
-            }
-            Split::Parts {
-                parts,
-                gather,
-                nr_keys,
-            } => {
-                let parts = parts
-                    .into_iter()
-                    .map(|part| {
-                        (
-                            part.shard,
-                            batch.push_to(part.shard, part.command),
-                            part.positions,
-                        )
-                    })
-                    .collect();
-                batch.slots.push(Slot::Parts {
-                    gather,
-                    nr_keys,
-                    parts,
-                });
-            }
-            Split::CrossShardMSetNx(pairs) => {
-                return barrier(shard, Command::MSetNx(pairs), batch, output, protocol).await;
-            }
-        }
+    }
+}
+
+/// Adds a keyed command to the batch: whole to its shard, split in parts, or
+/// (latched across shards) run as a barrier.
+async fn plan_keyed(
+    shard: &Rc<Shard>,
+    command: Command,
+    batch: &mut Batch,
+    output: &mut BytesMut,
+    protocol: Protocol,
+) -> After {
+    let max_key = shard.config.max_key_size as usize;
+    if keys_of(&command).iter().any(|k| k.len() > max_key) {
+        batch.slots.push(Slot::Ready(Reply::error(format!(
+            "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
+        ))));
         return After::Continue;
     }
-    if let Some(reply) = admin::immediate(shard, client_id, &command) {
-        batch.slots.push(Slot::Ready(reply));
-        bump(&shard.stats.others, 1);
-        return if command == Command::Quit {
-            After::Close
-        } else {
-            After::Continue
-        };
-    }
-    match command {
-        Command::Client(ClientSub::List)
-        | Command::DbSize
-        | Command::FlushAll
-        | Command::Keys(_)
-        | Command::Scan { .. }
-        | Command::Info(_)
-        | Command::Shutdown
-        | Command::Merge { .. } => barrier(shard, command, batch, output, protocol).await,
-        other => {
-            batch.slots.push(Slot::Ready(Reply::error(format!(
-                "ERR command '{}' is not served here",
-                other.name()
-            ))));
-            After::Continue
+    match split(command, shard.nr_shards) {
+        Split::One(target, command) => {
+            let index = batch.push_to(target, command);
+            batch.slots.push(Slot::One {
+                shard: target,
+                index,
+            });
+        }
+        Split::Parts {
+            parts,
+            gather,
+            nr_keys,
+        } => {
+            let parts = parts
+                .into_iter()
+                .map(|part| {
+                    (
+                        part.shard,
+                        batch.push_to(part.shard, part.command),
+                        part.positions,
+                    )
+                })
+                .collect();
+            batch.slots.push(Slot::Parts {
+                gather,
+                nr_keys,
+                parts,
+            });
+        }
+        Split::Latched(command) => {
+            return barrier(shard, command, batch, output, protocol).await;
         }
     }
+    After::Continue
 }
 
 /// Runs everything batched so far, then `command`, appending both replies.

@@ -1,0 +1,336 @@
+//! The generic key family: one [`CommandSpec`] per command (arity, flags, key specs and docs as Redis 7 gives them, the parser and the route).
+
+use super::*;
+
+/// DEL: Delete a key
+pub static DEL: CommandSpec = CommandSpec {
+    name: "del",
+    arity: -2,
+    flags: &["write"],
+    acl_categories: &["@keyspace", "@write", "@slow"],
+    tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+    key_specs: &[KeySpec {
+        flags: &["RM", "delete"],
+        index: 1,
+        last_key: -1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Delete a key",
+    complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+    parse: |a| Ok(Command::Del(a[1..].to_vec())),
+    route: Route::Keyed(Gather::Sum),
+};
+
+/// EXISTS: Determine if a key exists
+pub static EXISTS: CommandSpec = CommandSpec {
+    name: "exists",
+    arity: -2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+    key_specs: &[KeySpec {
+        flags: &["RO"],
+        index: 1,
+        last_key: -1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Determine if a key exists",
+    complexity: "O(N) where N is the number of keys to check.",
+    parse: |a| Ok(Command::Exists(a[1..].to_vec())),
+    route: Route::Keyed(Gather::Sum),
+};
+
+/// EXPIRE: Set a key's time to live in seconds
+pub static EXPIRE: CommandSpec = CommandSpec {
+    name: "expire",
+    arity: -3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Set a key's time to live in seconds",
+    complexity: "O(1)",
+    parse: |a| key_cmds::expire(a, "expire", TimeKind::RelativeSeconds),
+    route: Route::Keyed(Gather::One),
+};
+
+/// EXPIREAT: Set the expiration for a key as a UNIX timestamp
+pub static EXPIREAT: CommandSpec = CommandSpec {
+    name: "expireat",
+    arity: -3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.2.0",
+    summary: "Set the expiration for a key as a UNIX timestamp",
+    complexity: "O(1)",
+    parse: |a| key_cmds::expire(a, "expireat", TimeKind::AbsoluteSeconds),
+    route: Route::Keyed(Gather::One),
+};
+
+/// EXPIRETIME: Get the expiration Unix timestamp for a key
+pub static EXPIRETIME: CommandSpec = CommandSpec {
+    name: "expiretime",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "7.0.0",
+    summary: "Get the expiration Unix timestamp for a key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::ExpireTime(a[1].clone(), false)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// KEYS: Find all keys matching the given pattern
+pub static KEYS: CommandSpec = CommandSpec {
+    name: "keys",
+    arity: 2,
+    flags: &["readonly"],
+    acl_categories: &["@keyspace", "@read", "@slow", "@dangerous"],
+    tips: &["request_policy:all_shards", "nondeterministic_output_order"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Find all keys matching the given pattern",
+    complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+    parse: |a| Ok(Command::Keys(a[1].clone())),
+    route: Route::Everywhere,
+};
+
+/// PERSIST: Remove the expiration from a key
+pub static PERSIST: CommandSpec = CommandSpec {
+    name: "persist",
+    arity: 2,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.2.0",
+    summary: "Remove the expiration from a key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Persist(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};
+
+/// PEXPIRE: Set a key's time to live in milliseconds
+pub static PEXPIRE: CommandSpec = CommandSpec {
+    name: "pexpire",
+    arity: -3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.6.0",
+    summary: "Set a key's time to live in milliseconds",
+    complexity: "O(1)",
+    parse: |a| key_cmds::expire(a, "pexpire", TimeKind::RelativeMs),
+    route: Route::Keyed(Gather::One),
+};
+
+/// PEXPIREAT: Set the expiration for a key as a UNIX timestamp specified in milliseconds
+pub static PEXPIREAT: CommandSpec = CommandSpec {
+    name: "pexpireat",
+    arity: -3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.6.0",
+    summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+    complexity: "O(1)",
+    parse: |a| key_cmds::expire(a, "pexpireat", TimeKind::AbsoluteMs),
+    route: Route::Keyed(Gather::One),
+};
+
+/// PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds
+pub static PEXPIRETIME: CommandSpec = CommandSpec {
+    name: "pexpiretime",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "7.0.0",
+    summary: "Get the expiration Unix timestamp for a key in milliseconds",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::ExpireTime(a[1].clone(), true)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// PTTL: Get the time to live for a key in milliseconds
+pub static PTTL: CommandSpec = CommandSpec {
+    name: "pttl",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &["nondeterministic_output"],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.6.0",
+    summary: "Get the time to live for a key in milliseconds",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Ttl(a[1].clone(), true)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// SCAN: Incrementally iterate the keys space
+pub static SCAN: CommandSpec = CommandSpec {
+    name: "scan",
+    arity: -2,
+    flags: &["readonly"],
+    acl_categories: &["@keyspace", "@read", "@slow"],
+    tips: &["nondeterministic_output", "request_policy:special"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "generic",
+    since: "2.8.0",
+    summary: "Incrementally iterate the keys space",
+    complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+    parse: server_cmds::scan,
+    route: Route::Everywhere,
+};
+
+/// TTL: Get the time to live for a key in seconds
+pub static TTL: CommandSpec = CommandSpec {
+    name: "ttl",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &["nondeterministic_output"],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Get the time to live for a key in seconds",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Ttl(a[1].clone(), false)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// TYPE: Determine the type stored at key
+pub static TYPE: CommandSpec = CommandSpec {
+    name: "type",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Determine the type stored at key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Type(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};
+
+/// UNLINK: Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.
+pub static UNLINK: CommandSpec = CommandSpec {
+    name: "unlink",
+    arity: -2,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+    key_specs: &[KeySpec {
+        flags: &["RM", "delete"],
+        index: 1,
+        last_key: -1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 1),
+    group: "generic",
+    since: "4.0.0",
+    summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+    complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+    parse: |a| Ok(Command::Unlink(a[1..].to_vec())),
+    route: Route::Keyed(Gather::Sum),
+};

@@ -1,0 +1,20 @@
+//! Every command's one definition, grouped as Redis groups them. Each
+//! [`CommandSpec`] is built from what Redis 7 answers to `COMMAND INFO` and
+//! `COMMAND DOCS` for the command, plus how we parse and route it.
+
+mod connection;
+mod generic;
+mod server;
+mod string;
+
+pub use connection::*;
+pub use generic::*;
+pub use server::*;
+pub use string::*;
+
+use super::keys::TimeKind;
+use super::table::{CommandSpec, Gather, KeySpec, Route};
+use super::{
+    Command, connection as connection_cmds, keys as key_cmds, server as server_cmds,
+    strings as string_cmds,
+};

@@ -1,0 +1,188 @@
+//! The server family: one [`CommandSpec`] per command (arity, flags, key specs and docs as Redis 7 gives them, the parser and the route).
+
+use super::*;
+
+/// BGREWRITEAOF: Asynchronously rewrite the append-only file
+pub static BGREWRITEAOF: CommandSpec = CommandSpec {
+    name: "bgrewriteaof",
+    arity: 1,
+    flags: &["admin", "noscript", "no_async_loading"],
+    acl_categories: &["@admin", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Asynchronously rewrite the append-only file",
+    complexity: "O(1)",
+    parse: |_| Ok(Command::Merge { background: true }),
+    route: Route::Everywhere,
+};
+
+/// COMMAND: Get array of Redis command details
+pub static COMMAND: CommandSpec = CommandSpec {
+    name: "command",
+    arity: -1,
+    flags: &["loading", "stale"],
+    acl_categories: &["@slow", "@connection"],
+    tips: &["nondeterministic_output_order"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "2.8.13",
+    summary: "Get array of Redis command details",
+    complexity: "O(N) where N is the total number of Redis commands",
+    parse: server_cmds::command,
+    route: Route::Here,
+};
+
+/// CONFIG: A container for server configuration commands
+pub static CONFIG: CommandSpec = CommandSpec {
+    name: "config",
+    arity: -2,
+    flags: &[],
+    acl_categories: &["@slow"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "2.0.0",
+    summary: "A container for server configuration commands",
+    complexity: "Depends on subcommand.",
+    parse: server_cmds::config,
+    route: Route::Here,
+};
+
+/// DBSIZE: Return the number of keys in the selected database
+pub static DBSIZE: CommandSpec = CommandSpec {
+    name: "dbsize",
+    arity: 1,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &["request_policy:all_shards", "response_policy:agg_sum"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Return the number of keys in the selected database",
+    complexity: "O(1)",
+    parse: |_| Ok(Command::DbSize),
+    route: Route::Everywhere,
+};
+
+/// FLUSHALL: Remove all keys from all databases
+pub static FLUSHALL: CommandSpec = CommandSpec {
+    name: "flushall",
+    arity: -1,
+    flags: &["write"],
+    acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Remove all keys from all databases",
+    complexity: "O(N) where N is the total number of keys in all databases",
+    parse: server_cmds::flush,
+    route: Route::Everywhere,
+};
+
+/// FLUSHDB: Remove all keys from the current database
+pub static FLUSHDB: CommandSpec = CommandSpec {
+    name: "flushdb",
+    arity: -1,
+    flags: &["write"],
+    acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Remove all keys from the current database",
+    complexity: "O(N) where N is the number of keys in the selected database",
+    parse: server_cmds::flush,
+    route: Route::Everywhere,
+};
+
+/// INFO: Get information and statistics about the server
+pub static INFO: CommandSpec = CommandSpec {
+    name: "info",
+    arity: -1,
+    flags: &["loading", "stale"],
+    acl_categories: &["@slow", "@dangerous"],
+    tips: &[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Get information and statistics about the server",
+    complexity: "O(1)",
+    parse: |a| {
+        Ok(Command::Info(
+            a[1..].iter().map(server_cmds::lower).collect(),
+        ))
+    },
+    route: Route::Everywhere,
+};
+
+/// SHUTDOWN: Synchronously save the dataset to disk and then shut down the server
+pub static SHUTDOWN: CommandSpec = CommandSpec {
+    name: "shutdown",
+    arity: -1,
+    flags: &[
+        "admin",
+        "noscript",
+        "loading",
+        "stale",
+        "no_multi",
+        "allow_busy",
+    ],
+    acl_categories: &["@admin", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Synchronously save the dataset to disk and then shut down the server",
+    complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+    parse: server_cmds::shutdown,
+    route: Route::Everywhere,
+};
+
+/// TIME: Return the current server time
+pub static TIME: CommandSpec = CommandSpec {
+    name: "time",
+    arity: 1,
+    flags: &["loading", "stale", "fast"],
+    acl_categories: &["@fast"],
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "2.6.0",
+    summary: "Return the current server time",
+    complexity: "O(1)",
+    parse: |_| Ok(Command::Time),
+    route: Route::Here,
+};
+
+/// MERGE (shardcask's own): compact every shard's log now and reply with the bytes reclaimed.
+pub static MERGE: CommandSpec = CommandSpec {
+    name: "merge",
+    arity: 1,
+    flags: &["admin", "noscript"],
+    acl_categories: &["@admin", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "0.1.0",
+    summary: "Compact every shard's log files now (shardcask)",
+    complexity: "O(N) where N is the number of bytes in the log files",
+    parse: |_| Ok(Command::Merge { background: false }),
+    route: Route::Everywhere,
+};

@@ -1,0 +1,397 @@
+//! The string family: one [`CommandSpec`] per command (arity, flags, key specs and docs as Redis 7 gives them, the parser and the route).
+
+use super::*;
+
+/// APPEND: Append a value to a key
+pub static APPEND: CommandSpec = CommandSpec {
+    name: "append",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "insert"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.0.0",
+    summary: "Append a value to a key",
+    complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+    parse: |a| string_cmds::key_value(a, Command::Append),
+    route: Route::Keyed(Gather::One),
+};
+
+/// DECR: Decrement the integer value of a key by one
+pub static DECR: CommandSpec = CommandSpec {
+    name: "decr",
+    arity: 2,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Decrement the integer value of a key by one",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::IncrBy(a[1].clone(), -1)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// DECRBY: Decrement the integer value of a key by the given number
+pub static DECRBY: CommandSpec = CommandSpec {
+    name: "decrby",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Decrement the integer value of a key by the given number",
+    complexity: "O(1)",
+    parse: |a| string_cmds::incrby(a, true),
+    route: Route::Keyed(Gather::One),
+};
+
+/// GET: Get the value of a key
+pub static GET: CommandSpec = CommandSpec {
+    name: "get",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@read", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Get the value of a key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Get(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};
+
+/// GETDEL: Get the value of a key and delete the key
+pub static GETDEL: CommandSpec = CommandSpec {
+    name: "getdel",
+    arity: 2,
+    flags: &["write", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "delete"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "6.2.0",
+    summary: "Get the value of a key and delete the key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::GetDel(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};
+
+/// GETEX: Get the value of a key and optionally set its expiration
+pub static GETEX: CommandSpec = CommandSpec {
+    name: "getex",
+    arity: -2,
+    flags: &["write", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "6.2.0",
+    summary: "Get the value of a key and optionally set its expiration",
+    complexity: "O(1)",
+    parse: string_cmds::getex,
+    route: Route::Keyed(Gather::One),
+};
+
+/// GETRANGE: Get a substring of the string stored at a key
+pub static GETRANGE: CommandSpec = CommandSpec {
+    name: "getrange",
+    arity: 4,
+    flags: &["readonly"],
+    acl_categories: &["@read", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.4.0",
+    summary: "Get a substring of the string stored at a key",
+    complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+    parse: string_cmds::getrange,
+    route: Route::Keyed(Gather::One),
+};
+
+/// GETSET: Set the string value of a key and return its old value
+pub static GETSET: CommandSpec = CommandSpec {
+    name: "getset",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Set the string value of a key and return its old value",
+    complexity: "O(1)",
+    parse: |a| string_cmds::key_value(a, Command::GetSet),
+    route: Route::Keyed(Gather::One),
+};
+
+/// INCR: Increment the integer value of a key by one
+pub static INCR: CommandSpec = CommandSpec {
+    name: "incr",
+    arity: 2,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Increment the integer value of a key by one",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::IncrBy(a[1].clone(), 1)),
+    route: Route::Keyed(Gather::One),
+};
+
+/// INCRBY: Increment the integer value of a key by the given amount
+pub static INCRBY: CommandSpec = CommandSpec {
+    name: "incrby",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Increment the integer value of a key by the given amount",
+    complexity: "O(1)",
+    parse: |a| string_cmds::incrby(a, false),
+    route: Route::Keyed(Gather::One),
+};
+
+/// MGET: Get the values of all the given keys
+pub static MGET: CommandSpec = CommandSpec {
+    name: "mget",
+    arity: -2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@read", "@string", "@fast"],
+    tips: &["request_policy:multi_shard"],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: -1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Get the values of all the given keys",
+    complexity: "O(N) where N is the number of keys to retrieve.",
+    parse: |a| Ok(Command::MGet(a[1..].to_vec())),
+    route: Route::Keyed(Gather::Array),
+};
+
+/// MSET: Set multiple keys to multiple values
+pub static MSET: CommandSpec = CommandSpec {
+    name: "mset",
+    arity: -3,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &[
+        "request_policy:multi_shard",
+        "response_policy:all_succeeded",
+    ],
+    key_specs: &[KeySpec {
+        flags: &["OW", "update"],
+        index: 1,
+        last_key: -1,
+        key_step: 2,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 2),
+    group: "string",
+    since: "1.0.1",
+    summary: "Set multiple keys to multiple values",
+    complexity: "O(N) where N is the number of keys to set.",
+    parse: |a| string_cmds::pairs(a, "mset").map(Command::MSet),
+    route: Route::Keyed(Gather::AllOk),
+};
+
+/// MSETNX: Set multiple keys to multiple values, only if none of the keys exist
+pub static MSETNX: CommandSpec = CommandSpec {
+    name: "msetnx",
+    arity: -3,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &["request_policy:multi_shard", "response_policy:agg_min"],
+    key_specs: &[KeySpec {
+        flags: &["OW", "insert"],
+        index: 1,
+        last_key: -1,
+        key_step: 2,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 2),
+    group: "string",
+    since: "1.0.1",
+    summary: "Set multiple keys to multiple values, only if none of the keys exist",
+    complexity: "O(N) where N is the number of keys to set.",
+    parse: |a| string_cmds::pairs(a, "msetnx").map(Command::MSetNx),
+    route: Route::Keyed(Gather::Latched),
+};
+
+/// SET: Set the string value of a key
+pub static SET: CommandSpec = CommandSpec {
+    name: "set",
+    arity: -3,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update", "variable_flags"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Set the string value of a key",
+    complexity: "O(1)",
+    parse: string_cmds::set,
+    route: Route::Keyed(Gather::One),
+};
+
+/// SETNX: Set the value of a key, only if the key does not exist
+pub static SETNX: CommandSpec = CommandSpec {
+    name: "setnx",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["OW", "insert"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Set the value of a key, only if the key does not exist",
+    complexity: "O(1)",
+    parse: |a| string_cmds::key_value(a, Command::SetNx),
+    route: Route::Keyed(Gather::One),
+};
+
+/// SETRANGE: Overwrite part of a string at key starting at the specified offset
+pub static SETRANGE: CommandSpec = CommandSpec {
+    name: "setrange",
+    arity: 4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.2.0",
+    summary: "Overwrite part of a string at key starting at the specified offset",
+    complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+    parse: string_cmds::setrange,
+    route: Route::Keyed(Gather::One),
+};
+
+/// STRLEN: Get the length of the value stored in a key
+pub static STRLEN: CommandSpec = CommandSpec {
+    name: "strlen",
+    arity: 2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@read", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.2.0",
+    summary: "Get the length of the value stored in a key",
+    complexity: "O(1)",
+    parse: |a| Ok(Command::Strlen(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};

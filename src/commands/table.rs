@@ -1,0 +1,381 @@
+//! The command table: one [`CommandSpec`] per command name, the single
+//! place a command's name, arity, flags, key positions, docs, parser and
+//! route are given. `Command::parse` finds the row, checks the arity and
+//! calls its parser; COMMAND answers from the rows; the connection routes by
+//! [`CommandSpec::route`]; `Command::name`/`is_write` read the row that
+//! [`Command::spec`] picks for each variant (an exhaustive match: a variant
+//! without a row does not compile).
+
+use bytes::Bytes;
+
+use super::{Command, GetExExpiry, specs};
+use crate::protocol::Reply;
+
+/// One command, as Redis 7's command table describes it plus how we serve it.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n > 0` exactly n arguments (name included), `n < 0` at least -n.
+    pub arity: i32,
+    /// Command flags (`write`, `readonly`, `fast`, `denyoom`, ...).
+    pub flags: &'static [&'static str],
+    /// ACL categories (`@read`, `@string`, ...).
+    pub acl_categories: &'static [&'static str],
+    /// Command tips (`request_policy:multi_shard`, ...): cluster clients read them.
+    pub tips: &'static [&'static str],
+    /// Key specifications: where the keys are and what is done to them.
+    pub key_specs: &'static [KeySpec],
+    /// The legacy (first key, last key, step) triple of `COMMAND INFO`.
+    pub legacy_keys: (i32, i32, i32),
+    /// The group `COMMAND DOCS` reports (`string`, `generic`, `server`, ...).
+    pub group: &'static str,
+    /// The Redis version that introduced the command.
+    pub since: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Time complexity, as Redis documents it.
+    pub complexity: &'static str,
+    /// Turns the arguments (name included, arity already checked) into a
+    /// [`Command`] or Redis's error reply.
+    pub parse: fn(&[Bytes]) -> Result<Command, Reply>,
+    /// Who answers it and, for keyed commands, how split parts gather.
+    pub route: Route,
+}
+
+/// One key specification of the `index` + `range` kind (every command we
+/// serve uses that kind).
+#[derive(Debug)]
+pub struct KeySpec {
+    /// Key spec flags (`RO`, `RW`, `OW`, `RM`, `access`, `update`, `insert`, `delete`).
+    pub flags: &'static [&'static str],
+    /// Argument index of the first key.
+    pub index: i32,
+    /// Last key relative to `index` (0: just it), or from the end when negative (-1: the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub key_step: i32,
+    /// With `last_key` -1: 0 all keys, n a 1/n share of the arguments.
+    pub limit: i32,
+}
+
+/// Who answers a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The connection's own session state (HELLO, MULTI, ...).
+    Session,
+    /// The connection's shard, without asking the others (PING, CONFIG GET, ...).
+    Here,
+    /// Every shard, as a barrier after the keyed commands before it (DBSIZE, INFO, ...).
+    Everywhere,
+    /// The shard(s) owning its keys.
+    Keyed(Gather),
+}
+
+/// How the replies of a keyed command's per-shard parts become one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gather {
+    /// Never split: its keys must share a slot, or it has one key.
+    One,
+    /// MGET: place each part's array elements at their argument positions.
+    Array,
+    /// DEL, UNLINK, EXISTS, TOUCH: add the parts' integers.
+    Sum,
+    /// MSET: OK when every part is OK.
+    AllOk,
+    /// MSETNX: the keys are latched on every shard, then all or none written.
+    Latched,
+}
+
+/// Every command, sorted by name.
+pub static COMMANDS: &[&CommandSpec] = &[
+    &specs::APPEND,
+    &specs::BGREWRITEAOF,
+    &specs::CLIENT,
+    &specs::COMMAND,
+    &specs::CONFIG,
+    &specs::DBSIZE,
+    &specs::DECR,
+    &specs::DECRBY,
+    &specs::DEL,
+    &specs::ECHO,
+    &specs::EXISTS,
+    &specs::EXPIRE,
+    &specs::EXPIREAT,
+    &specs::EXPIRETIME,
+    &specs::FLUSHALL,
+    &specs::FLUSHDB,
+    &specs::GET,
+    &specs::GETDEL,
+    &specs::GETEX,
+    &specs::GETRANGE,
+    &specs::GETSET,
+    &specs::HELLO,
+    &specs::INCR,
+    &specs::INCRBY,
+    &specs::INFO,
+    &specs::KEYS,
+    &specs::MERGE,
+    &specs::MGET,
+    &specs::MSET,
+    &specs::MSETNX,
+    &specs::PERSIST,
+    &specs::PEXPIRE,
+    &specs::PEXPIREAT,
+    &specs::PEXPIRETIME,
+    &specs::PING,
+    &specs::PTTL,
+    &specs::QUIT,
+    &specs::SCAN,
+    &specs::SELECT,
+    &specs::SET,
+    &specs::SETNX,
+    &specs::SETRANGE,
+    &specs::SHUTDOWN,
+    &specs::STRLEN,
+    &specs::TIME,
+    &specs::TTL,
+    &specs::TYPE,
+    &specs::UNLINK,
+];
+
+/// The row of a command name, any case.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let lower: &[u8] = lower;
+    COMMANDS
+        .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
+        .ok()
+        .map(|index| COMMANDS[index])
+}
+
+impl CommandSpec {
+    /// True when the command has `flag` (`write`, `readonly`, ...).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// True when the arguments' count fits the arity.
+    pub fn arity_fits(&self, nr_args: usize) -> bool {
+        let arity = self.arity as i64;
+        let nr_args = nr_args as i64;
+        if arity > 0 {
+            nr_args == arity
+        } else {
+            nr_args >= -arity
+        }
+    }
+
+    /// The command's `COMMAND INFO` entry, as Redis 7 shapes it.
+    pub fn info_reply(&self) -> Reply {
+        let statuses = |items: &[&str]| {
+            Reply::Set(
+                items
+                    .iter()
+                    .map(|s| Reply::Status(s.to_string().into()))
+                    .collect(),
+            )
+        };
+        let (first, last, step) = self.legacy_keys;
+        Reply::Array(vec![
+            Reply::bulk(self.name.as_bytes()),
+            Reply::Integer(i64::from(self.arity)),
+            statuses(self.flags),
+            Reply::Integer(i64::from(first)),
+            Reply::Integer(i64::from(last)),
+            Reply::Integer(i64::from(step)),
+            statuses(self.acl_categories),
+            Reply::Set(
+                self.tips
+                    .iter()
+                    .map(|t| Reply::bulk(t.as_bytes()))
+                    .collect(),
+            ),
+            Reply::Set(self.key_specs.iter().map(|k| k.reply()).collect()),
+            Reply::Set(Vec::new()),
+        ])
+    }
+
+    /// The command's `COMMAND DOCS` entry (summary, since, group, complexity).
+    pub fn docs_reply(&self) -> Reply {
+        let field =
+            |name: &str, value: &str| (Reply::bulk(name.as_bytes()), Reply::bulk(value.as_bytes()));
+        Reply::Map(vec![
+            field("summary", self.summary),
+            field("since", self.since),
+            field("group", self.group),
+            field("complexity", self.complexity),
+        ])
+    }
+
+    /// The argument positions of the keys in `args` (name at 0), as
+    /// `COMMAND GETKEYS` finds them from the key specs.
+    pub fn key_positions(&self, nr_args: usize) -> Vec<usize> {
+        let mut positions = Vec::new();
+        for spec in self.key_specs {
+            let first = spec.index as usize;
+            if first >= nr_args {
+                continue;
+            }
+            let last = if spec.last_key >= 0 {
+                first + spec.last_key as usize
+            } else if spec.limit > 1 {
+                let available = nr_args - first;
+                first + available / spec.limit as usize - 1
+            } else {
+                (nr_args as i64 + i64::from(spec.last_key)) as usize
+            };
+            let step = spec.key_step.max(1) as usize;
+            let mut position = first;
+            while position <= last.min(nr_args - 1) {
+                positions.push(position);
+                position += step;
+            }
+        }
+        positions
+    }
+}
+
+impl KeySpec {
+    fn reply(&self) -> Reply {
+        let key = |name: &str| Reply::bulk(name.as_bytes());
+        Reply::Map(vec![
+            (
+                key("flags"),
+                Reply::Set(
+                    self.flags
+                        .iter()
+                        .map(|f| Reply::Status(f.to_string().into()))
+                        .collect(),
+                ),
+            ),
+            (
+                key("begin_search"),
+                Reply::Map(vec![
+                    (key("type"), key("index")),
+                    (
+                        key("spec"),
+                        Reply::Map(vec![(key("index"), Reply::Integer(i64::from(self.index)))]),
+                    ),
+                ]),
+            ),
+            (
+                key("find_keys"),
+                Reply::Map(vec![
+                    (key("type"), key("range")),
+                    (
+                        key("spec"),
+                        Reply::Map(vec![
+                            (key("lastkey"), Reply::Integer(i64::from(self.last_key))),
+                            (key("keystep"), Reply::Integer(i64::from(self.key_step))),
+                            (key("limit"), Reply::Integer(i64::from(self.limit))),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])
+    }
+}
+
+impl Command {
+    /// The table row of this command. (Variants that several names parse
+    /// into, such as `IncrBy` from INCR/DECR/INCRBY/DECRBY, answer with the
+    /// row of the general form.)
+    pub fn spec(&self) -> &'static CommandSpec {
+        use Command as C;
+        match self {
+            C::Ping(_) => &specs::PING,
+            C::Echo(_) => &specs::ECHO,
+            C::Quit => &specs::QUIT,
+            C::Select(_) => &specs::SELECT,
+            C::Hello { .. } => &specs::HELLO,
+            C::Command(_) => &specs::COMMAND,
+            C::Client(_) => &specs::CLIENT,
+            C::ConfigGet(_) | C::ConfigOther(_) => &specs::CONFIG,
+            C::Info(_) => &specs::INFO,
+            C::Time => &specs::TIME,
+            C::DbSize => &specs::DBSIZE,
+            C::FlushAll => &specs::FLUSHALL,
+            C::Shutdown => &specs::SHUTDOWN,
+            C::Merge { background: false } => &specs::MERGE,
+            C::Merge { background: true } => &specs::BGREWRITEAOF,
+            C::Keys(_) => &specs::KEYS,
+            C::Scan { .. } => &specs::SCAN,
+            C::Get(_) => &specs::GET,
+            C::Set { .. } => &specs::SET,
+            C::SetNx(..) => &specs::SETNX,
+            C::GetSet(..) => &specs::GETSET,
+            C::GetDel(_) => &specs::GETDEL,
+            C::GetEx(..) => &specs::GETEX,
+            C::MGet(_) => &specs::MGET,
+            C::MSet(_) => &specs::MSET,
+            C::MSetNx(_) => &specs::MSETNX,
+            C::Del(_) => &specs::DEL,
+            C::Unlink(_) => &specs::UNLINK,
+            C::Exists(_) => &specs::EXISTS,
+            C::Type(_) => &specs::TYPE,
+            C::Strlen(_) => &specs::STRLEN,
+            C::Append(..) => &specs::APPEND,
+            C::IncrBy(..) => &specs::INCRBY,
+            C::GetRange(..) => &specs::GETRANGE,
+            C::SetRange(..) => &specs::SETRANGE,
+            C::Expire(..) => &specs::EXPIRE,
+            C::Ttl(_, false) => &specs::TTL,
+            C::Ttl(_, true) => &specs::PTTL,
+            C::ExpireTime(_, false) => &specs::EXPIRETIME,
+            C::ExpireTime(_, true) => &specs::PEXPIRETIME,
+            C::Persist(_) => &specs::PERSIST,
+        }
+    }
+
+    /// The lower-case command name, for stats and errors.
+    pub fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// True for commands that may write: the row's `write` flag, except a
+    /// GETEX without options, which only reads.
+    pub fn is_write(&self) -> bool {
+        match self {
+            Command::GetEx(_, GetExExpiry::Keep) => false,
+            other => other.spec().has_flag("write"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_every_name_is_found() {
+        for pair in COMMANDS.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} before {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        for spec in COMMANDS {
+            assert!(std::ptr::eq(
+                lookup(spec.name.to_uppercase().as_bytes()).unwrap(),
+                *spec
+            ));
+            assert!(spec.name.len() <= 32);
+        }
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'x'; 100]).is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_the_key_specs() {
+        assert_eq!(specs::GET.key_positions(2), vec![1]);
+        assert_eq!(specs::MSET.key_positions(7), vec![1, 3, 5]);
+        assert_eq!(specs::DEL.key_positions(4), vec![1, 2, 3]);
+        assert!(specs::PING.key_positions(1).is_empty());
+    }
+}
