@@ -20,6 +20,13 @@
 //! (the key's bytes are a cache miss of their own). Writes drop the value of
 //! the record they supersede eagerly, so stale values do not take up space.
 //!
+//! A lookup needs no map at all when the keydir names the node: an insert
+//! returns the node's index (the *cache slot*), the keydir keeps it next to
+//! the key, and [`Cache::get_at`] goes straight to that node, checking that
+//! it still holds the record the keydir points at (nodes are reused, and a
+//! cleared cache starts over). The map by location stays for writes and
+//! merges, which drop or move a record's value.
+//!
 //! Small values ([`INLINE_LEN`] bytes or less) live inside their node and a
 //! hit copies them out: one allocation touched instead of three (node,
 //! shared header, bytes), and no atomic reference count.
@@ -45,6 +52,8 @@ const MAX_SECOND_LAPS: usize = 8;
 const NIL: usize = usize::MAX;
 const PROBATION: usize = 0;
 const PROTECTED: usize = 1;
+/// The segment of a node on the free list.
+const FREE: usize = 2;
 
 /// A cached value: inside the node when small, else shared.
 enum Stored {
@@ -196,6 +205,7 @@ impl Cache {
     fn drop_node(&mut self, index: usize) {
         self.unlink(index);
         self.nodes[index].value = Stored::Shared(Bytes::new());
+        self.nodes[index].segment = FREE;
         self.map.remove(&self.nodes[index].version);
         self.free.push(index);
     }
@@ -203,6 +213,21 @@ impl Cache {
     /// The value of the record at `version`, if cached.
     pub fn get(&mut self, version: u64) -> Option<Bytes> {
         let index = *self.map.get(&version)?;
+        self.hit(index)
+    }
+
+    /// The value of the record at `version` if cache slot `slot` (from
+    /// [`Cache::insert`]) still holds it: no map lookup.
+    pub fn get_at(&mut self, slot: u32, version: u64) -> Option<Bytes> {
+        let node = self.nodes.get(slot as usize)?;
+        if node.version != version || node.segment == FREE {
+            return None;
+        }
+        self.hit(slot as usize)
+    }
+
+    /// A hit on node `index`: its value, and the node promoted.
+    fn hit(&mut self, index: usize) -> Option<Bytes> {
         let node = &mut self.nodes[index];
         if node.segment == PROTECTED {
             node.referenced = true;
@@ -215,19 +240,50 @@ impl Cache {
         Some(value)
     }
 
-    /// Caches `value` as read from the record at `version`.
-    pub fn insert(&mut self, version: u64, value: Bytes) {
-        let value = Stored::new(value);
+    /// Caches `value` as read from (or written to) the record at
+    /// `version`; returns its cache slot, or `None` when the value is too
+    /// big to be cached.
+    pub fn insert(&mut self, version: u64, value: Bytes) -> Option<u32> {
+        self.insert_stored(version, Stored::new(value))
+    }
+
+    /// [`Cache::insert`] from a borrowed value (copied only if it fits).
+    pub fn insert_from(&mut self, version: u64, value: &[u8]) -> Option<u32> {
+        if !self.fits(value.len()) {
+            self.remove(version);
+            return None;
+        }
+        let stored = if value.len() <= INLINE_LEN {
+            let mut bytes = [0; INLINE_LEN];
+            bytes[..value.len()].copy_from_slice(value);
+            Stored::Inline {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else {
+            Stored::Shared(Bytes::copy_from_slice(value))
+        };
+        self.insert_stored(version, stored)
+    }
+
+    /// True when a value of `len` bytes may be cached.
+    fn fits(&self, len: usize) -> bool {
+        let outside = if len <= INLINE_LEN { 0 } else { len as u64 };
+        self.budget != 0 && outside + ENTRY_OVERHEAD <= self.budget / MAX_ENTRY_FRACTION
+    }
+
+    fn insert_stored(&mut self, version: u64, value: Stored) -> Option<u32> {
         let charge = value.outside() + ENTRY_OVERHEAD;
         if self.budget == 0 || charge > self.budget / MAX_ENTRY_FRACTION {
             self.remove(version);
-            return;
+            return None;
         }
-        if let Some(&index) = self.map.get(&version) {
+        let index = if let Some(&index) = self.map.get(&version) {
             self.unlink(index);
             self.nodes[index].value = value;
             let segment = self.nodes[index].segment;
             self.push_front(index, segment);
+            index
         } else {
             let node = Node {
                 value,
@@ -249,8 +305,14 @@ impl Cache {
             };
             self.map.insert(version, index);
             self.push_front(index, PROBATION);
-        }
+            index
+        };
         self.balance();
+        // Balancing may have evicted the newcomer itself (a budget smaller
+        // than a few entries).
+        let node = &self.nodes[index];
+        (node.segment != FREE && node.version == version && index < u32::MAX as usize)
+            .then_some(index as u32)
     }
 
     /// Forgets the value of the record at `version` (it was superseded).
@@ -405,5 +467,30 @@ mod tests {
         assert_eq!(cache.bytes(), 4 * ENTRY_OVERHEAD + INLINE_LEN as u64 + 1);
         cache.insert(3, Bytes::from(vec![9u8; INLINE_LEN]));
         assert_eq!(cache.get(3), Some(Bytes::from(vec![9u8; INLINE_LEN])));
+    }
+
+    #[test]
+    fn a_slot_leads_only_to_the_record_it_was_given_for() {
+        let mut cache = Cache::new(1 << 20);
+        let slot = cache.insert(1, value(10)).unwrap();
+        assert_eq!(cache.get_at(slot, 1), Some(value(10)));
+        assert_eq!(cache.get_at(slot, 2), None, "another record");
+        assert_eq!(cache.get_at(slot + 1, 1), None, "another slot");
+        cache.remove(1);
+        assert_eq!(cache.get_at(slot, 1), None, "freed");
+        // The node is reused for another record.
+        assert_eq!(cache.insert_from(3, b"three"), Some(slot));
+        assert_eq!(cache.get_at(slot, 1), None);
+        assert_eq!(cache.get_at(slot, 3), Some(Bytes::from_static(b"three")));
+        cache.relocate(3, 4);
+        assert_eq!(cache.get_at(slot, 3), None, "moved by a merge");
+        assert_eq!(cache.get_at(slot, 4), Some(Bytes::from_static(b"three")));
+        cache.clear();
+        assert_eq!(cache.get_at(slot, 4), None, "cleared");
+        // Too big for the budget: no slot, and no stale value left.
+        let mut small = Cache::new(8 * (ENTRY_OVERHEAD + 100));
+        assert!(small.insert(5, value(50)).is_some());
+        assert_eq!(small.insert_from(5, &[1; 200]), None);
+        assert_eq!(small.get(5), None);
     }
 }

@@ -21,8 +21,10 @@
 
 use crate::keyspace::{NR_SLOTS, key_slot};
 
+pub use self::packed::NO_CACHE;
 use self::table::{Hasher, SlotTable};
 
+mod packed;
 mod table;
 
 /// Bits of a packed location used by the offset; the file id sits above.
@@ -129,6 +131,23 @@ impl Keydir {
         self.slots[key_slot(key) as usize].get(key, self.hasher.hash_one(key))
     }
 
+    /// The entry of `key`, expired or not, and the slot where the value cache
+    /// holds its value ([`NO_CACHE`] when it holds none; a hint the cache
+    /// checks against the entry's location).
+    pub fn get_cached(&self, key: &[u8]) -> Option<(Entry, u32)> {
+        self.slots[key_slot(key) as usize].get_cached(key, self.hasher.hash_one(key))
+    }
+
+    /// Records that the value of `key`'s record at `location` is in cache
+    /// slot `cache`; nothing happens when `key` has moved on. True if set.
+    pub fn set_cache(&mut self, key: &[u8], location: u64, cache: u32) -> bool {
+        let slot = key_slot(key) as usize;
+        let set = self.slots[slot].set_cache(key, self.hasher.hash_one(key), location, cache);
+        // A record given the field leaves a dead one behind.
+        self.maintain(slot);
+        set
+    }
+
     /// True when `key`'s hash slot can take one more record (a slot's
     /// records are capped at 4 GiB); a write must not start otherwise.
     pub fn has_room(&self, key: &[u8]) -> bool {
@@ -137,15 +156,27 @@ impl Keydir {
 
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.insert_in_slot(key_slot(key), key, entry)
+        self.insert_in_slot(key_slot(key), key, entry, NO_CACHE)
+    }
+
+    /// Sets the entry of `key` whose value sits in cache slot `cache`;
+    /// returns the previous entry.
+    pub fn insert_cached(&mut self, key: &[u8], entry: Entry, cache: u32) -> Option<Entry> {
+        self.insert_in_slot(key_slot(key), key, entry, cache)
     }
 
     /// [`Keydir::insert`] for a caller that knows `key`'s slot.
-    pub(super) fn insert_in_slot(&mut self, slot: u16, key: &[u8], entry: Entry) -> Option<Entry> {
+    pub(super) fn insert_in_slot(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        entry: Entry,
+        cache: u32,
+    ) -> Option<Entry> {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;
         let hash = self.hasher.hash_one(key);
-        let previous = self.slots[slot].insert(key, hash, &entry, &self.hasher);
+        let previous = self.slots[slot].insert(key, hash, &entry, cache, &self.hasher);
         match previous {
             None => self.len += 1,
             // A replaced record of another shape leaves a dead one behind.
@@ -208,7 +239,7 @@ impl Keydir {
 
     /// Bytes a key of `key_len` bytes takes in its slot, at most.
     pub(super) fn record_size(key_len: usize, has_expiry: bool) -> usize {
-        table::record_size(key_len, has_expiry)
+        packed::record_size(key_len, has_expiry)
     }
 
     /// Returns arena space reserved by a bulk load but not used (keys that
@@ -340,6 +371,32 @@ mod tests {
         assert_eq!(keydir.remove(b"b"), Some(entry(3, 0)));
         assert_eq!(keydir.remove(b"b"), None);
         assert_eq!(keydir.len(), 0);
+    }
+
+    #[test]
+    fn cache_slots_ride_with_the_entry() {
+        let mut keydir = Keydir::new();
+        let key = b"0123456789abcdef";
+        keydir.insert(key, implied(key, 1, 5, 0));
+        assert_eq!(
+            keydir.get_cached(key),
+            Some((implied(key, 1, 5, 0), NO_CACHE))
+        );
+        assert!(!keydir.set_cache(key, 2, 7), "the key is elsewhere");
+        assert!(keydir.set_cache(key, 1, 7));
+        assert_eq!(keydir.get_cached(key), Some((implied(key, 1, 5, 0), 7)));
+        // Rewritten: the field stays (in place), with the new slot or none.
+        keydir.insert_cached(key, implied(key, 2, 6, 0), 8);
+        assert_eq!(keydir.get_cached(key).unwrap().1, 8);
+        keydir.insert(key, implied(key, 3, 6, 9));
+        assert_eq!(
+            keydir.get_cached(key),
+            Some((implied(key, 3, 6, 9), NO_CACHE))
+        );
+        keydir.insert_cached(b"new", implied(b"new", 4, 1, 0), 0);
+        assert_eq!(keydir.get_cached(b"new").unwrap().1, 0);
+        keydir.check();
+        assert!(!keydir.set_cache(b"absent", 1, 1));
     }
 
     #[test]

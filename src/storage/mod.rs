@@ -76,6 +76,14 @@ use self::log::{Appended, FileStat, LogState, Notify, Undo, UndoOp, Waiters};
 use self::state::{Counters, Inner, add};
 pub use self::types::*;
 
+/// Values up to this many bytes are cached when written. A larger value
+/// would push many small ones out of the cache's probation segment (where
+/// the values written but not yet read again wait), costs a copy on every
+/// write, and is cheap to read back: a large DMA read runs at the disk's
+/// bandwidth, where a small one pays a whole random read's latency for a few
+/// bytes. 4 KiB is one filesystem block.
+pub const WRITE_CACHE_MAX: usize = 4096;
+
 /// One shard's store.
 ///
 /// The handle the rest of the server holds (`Rc<Store>`); dropping the last
@@ -212,23 +220,26 @@ impl Store {
     /// value cache), else the entry to read from disk. Callers serving many
     /// GETs answer the resident ones straight away, with no future each.
     pub fn get_resident(&self, key: &[u8], now_ms: u64) -> Resident {
-        let entry = match self.inner.keydir.borrow().get(key) {
-            Some(entry) if !entry.is_expired(now_ms) => entry,
+        let (entry, slot) = match self.inner.keydir.borrow().get_cached(key) {
+            Some((entry, slot)) if !entry.is_expired(now_ms) => (entry, slot),
             _ => return Resident::Found(None),
         };
+        // The keydir names the cache node: no second lookup.
+        if slot != keydir::NO_CACHE
+            && let Some(data) = self.inner.cache.borrow_mut().get_at(slot, entry.location)
+        {
+            add(&self.inner.counters.cache_hits, 1);
+            return Resident::Found(Some(Value {
+                data,
+                meta: meta_of(&entry),
+            }));
+        }
         let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
         let log = self.inner.log.borrow();
         if let Some(bytes) = log.buffered(file_id, offset, len) {
             let value = &bytes[bytes.len() - entry.value_len as usize..];
             return Resident::Found(Some(Value {
                 data: Bytes::copy_from_slice(value),
-                meta: meta_of(&entry),
-            }));
-        }
-        if let Some(data) = self.inner.cache.borrow_mut().get(entry.location) {
-            add(&self.inner.counters.cache_hits, 1);
-            return Resident::Found(Some(Value {
-                data,
                 meta: meta_of(&entry),
             }));
         }
@@ -263,10 +274,20 @@ impl Store {
             ));
         }
         let data = Bytes::copy_from_slice(record::value_of(&header, &read));
-        self.inner
-            .cache
-            .borrow_mut()
-            .insert(entry.location, data.clone());
+        // The key may have moved on during the read; then its old value is
+        // not worth a place.
+        if self.inner.keydir.borrow().get(key).map(|now| now.location) == Some(entry.location)
+            && let Some(slot) = self
+                .inner
+                .cache
+                .borrow_mut()
+                .insert(entry.location, data.clone())
+        {
+            self.inner
+                .keydir
+                .borrow_mut()
+                .set_cache(key, entry.location, slot);
+        }
         Ok(Some(Value { data, meta }))
     }
 
@@ -301,7 +322,20 @@ impl Store {
             value_len: value.len() as u32,
             expire_at_ms,
         };
-        let previous = self.inner.keydir.borrow_mut().insert(key, entry);
+        // The value is in hand: the GETs that follow a SET need no disk read.
+        let slot = if value.len() <= WRITE_CACHE_MAX {
+            self.inner
+                .cache
+                .borrow_mut()
+                .insert_from(appended.location, value)
+        } else {
+            None
+        };
+        let previous = self.inner.keydir.borrow_mut().insert_cached(
+            key,
+            entry,
+            slot.unwrap_or(keydir::NO_CACHE),
+        );
         log.revive(&entry);
         self.superseded(&mut log, key, previous, false, &appended);
         drop(log);

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::keydir::{Entry, Keydir, pack_location};
+use super::keydir::{Entry, Keydir, NO_CACHE, pack_location};
 use super::log::FileStat;
 use super::record::{FLAG_FLUSH_ALL, FLAG_TOMBSTONE, HEADER_LEN};
 use crate::keyspace::{NR_SLOTS, key_slot};
@@ -291,7 +291,8 @@ impl Replay {
                 value_len: record.value_len,
                 expire_at_ms: record.expire_at_ms,
             };
-            self.keydir.insert_in_slot(slot, record.key, entry)
+            self.keydir
+                .insert_in_slot(slot, record.key, entry, NO_CACHE)
         };
         if let Some(previous) = previous {
             let stat = self.stats.entry(previous.file_id()).or_default();

@@ -1,21 +1,7 @@
 //! One hash slot's keys: an append-only arena of packed records and an
 //! open-addressing index into it.
 //!
-//! # Record format (in the arena)
-//!
-//! ```text
-//! varint   (key_len << 3) | flags      usually 1 byte (keys < 16 B) or 2
-//! u64 LE   location                    (file_id << 40) | offset
-//! u32 LE   record_len
-//! u32 LE   value_len                   only with FLAG_VALUE_LEN
-//! u64 LE   expire_at_ms                only with FLAG_EXPIRY
-//! [u8]     key
-//! ```
-//!
-//! A record needs no explicit `value_len` when it equals
-//! `record_len - HEADER_LEN - key_len`, which holds for every record the
-//! engine writes; the flag keeps any other entry exact. A 16-byte key without
-//! expiry costs 13 bytes beyond the key here.
+//! Records are packed as `packed.rs` describes.
 //!
 //! An update of the same shape (same flags) overwrites the record in place;
 //! otherwise, and on removal, the record is marked dead (`FLAG_DEAD` in the
@@ -40,20 +26,11 @@
 //! removal moves `DRAIN_STEP` of its buckets, so no single write rehashes
 //! the whole slot.
 
-use super::super::record::HEADER_LEN;
 use super::Entry;
-
-/// Record flag: removed or superseded; skipped, reclaimed by compaction.
-const FLAG_DEAD: u64 = 1;
-/// Record flag: an `expire_at_ms` field is present.
-const FLAG_EXPIRY: u64 = 2;
-/// Record flag: a `value_len` field is present.
-const FLAG_VALUE_LEN: u64 = 4;
-/// Bits of the first varint taken by flags.
-const FLAG_BITS: u32 = 3;
-
-/// Bytes of the location and record length fields.
-const FIXED_LEN: usize = 12;
+use super::packed::{
+    FLAG_CACHE, FLAG_DEAD, Layout, MIN_ARENA_GROWTH, NO_CACHE, append, cache_of, entry_of,
+    flags_for, layout, max_record_size, read_u64, set_cache, write_fields,
+};
 
 /// Tag of a bucket never used since the last rebuild.
 const TAG_EMPTY: u8 = 0;
@@ -148,24 +125,8 @@ fn probe_offset(index: &[Bucket], hash: u64, at: usize) -> Option<usize> {
     }
 }
 
-/// Smallest arena growth step, in bytes.
-const MIN_ARENA_GROWTH: usize = 128;
-
 /// The hasher every slot of a keydir shares.
 pub(super) type Hasher = ahash::RandomState;
-
-/// Where a record's parts are, parsed from its first bytes.
-#[derive(Clone, Copy)]
-struct Layout {
-    /// Flag bits of the header varint.
-    flags: u64,
-    /// Arena offset of the location field.
-    fields: usize,
-    /// Arena offset of the key.
-    key: usize,
-    /// Arena offset one past the record.
-    end: usize,
-}
 
 /// One index bucket: 5 bytes, alignment 1.
 #[derive(Clone, Copy, Default)]
@@ -209,34 +170,6 @@ fn tag_of(hash: u64) -> u8 {
     ((hash >> 56) as u8).max(2)
 }
 
-/// The shape flags `entry` needs next to a key of `key_len` bytes.
-fn flags_for(key_len: usize, entry: &Entry) -> u64 {
-    let mut flags = 0;
-    if entry.expire_at_ms != 0 {
-        flags |= FLAG_EXPIRY;
-    }
-    if HEADER_LEN as u64 + key_len as u64 + entry.value_len as u64 != entry.record_len as u64 {
-        flags |= FLAG_VALUE_LEN;
-    }
-    flags
-}
-
-/// Arena bytes of a record for a key of `key_len` bytes whose value length
-/// is implied by its record length (as for every record the engine writes).
-pub(super) fn record_size(key_len: usize, has_expiry: bool) -> usize {
-    let header = ((key_len as u64) << FLAG_BITS) | FLAG_EXPIRY;
-    let varint_len = (64 - header.leading_zeros() as usize).div_ceil(7);
-    varint_len + FIXED_LEN + key_len + if has_expiry { 8 } else { 0 }
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-}
-
 impl SlotTable {
     /// Live keys in this slot.
     pub fn len(&self) -> usize {
@@ -245,33 +178,7 @@ impl SlotTable {
 
     /// Parses the record at `at`.
     fn layout(&self, at: usize) -> Layout {
-        let mut header = 0u64;
-        let mut shift = 0;
-        let mut pos = at;
-        loop {
-            let byte = self.arena[pos];
-            pos += 1;
-            header |= ((byte & 0x7f) as u64) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        let flags = header & ((1 << FLAG_BITS) - 1);
-        let key_len = (header >> FLAG_BITS) as usize;
-        let mut key = pos + FIXED_LEN;
-        if flags & FLAG_VALUE_LEN != 0 {
-            key += 4;
-        }
-        if flags & FLAG_EXPIRY != 0 {
-            key += 8;
-        }
-        Layout {
-            flags,
-            fields: pos,
-            key,
-            end: key + key_len,
-        }
+        layout(&self.arena, at)
     }
 
     fn key_of(&self, layout: &Layout) -> &[u8] {
@@ -279,101 +186,13 @@ impl SlotTable {
     }
 
     fn entry_of(&self, layout: &Layout) -> Entry {
-        let location = read_u64(&self.arena, layout.fields);
-        let record_len = read_u32(&self.arena, layout.fields + 8);
-        let mut at = layout.fields + FIXED_LEN;
-        let value_len = if layout.flags & FLAG_VALUE_LEN != 0 {
-            at += 4;
-            read_u32(&self.arena, at - 4)
-        } else {
-            let key_len = (layout.end - layout.key) as u32;
-            record_len - HEADER_LEN as u32 - key_len
-        };
-        let expire_at_ms = if layout.flags & FLAG_EXPIRY != 0 {
-            read_u64(&self.arena, at)
-        } else {
-            0
-        };
-        Entry {
-            location,
-            record_len,
-            value_len,
-            expire_at_ms,
-        }
-    }
-
-    /// Writes `entry`'s fields into a record of the same shape.
-    fn write_fields(&mut self, layout: &Layout, entry: &Entry) {
-        let mut at = layout.fields;
-        self.arena[at..at + 8].copy_from_slice(&entry.location.to_le_bytes());
-        self.arena[at + 8..at + 12].copy_from_slice(&entry.record_len.to_le_bytes());
-        at += FIXED_LEN;
-        if layout.flags & FLAG_VALUE_LEN != 0 {
-            self.arena[at..at + 4].copy_from_slice(&entry.value_len.to_le_bytes());
-            at += 4;
-        }
-        if layout.flags & FLAG_EXPIRY != 0 {
-            self.arena[at..at + 8].copy_from_slice(&entry.expire_at_ms.to_le_bytes());
-        }
+        entry_of(&self.arena, layout)
     }
 
     /// True when a record for a key of `key_len` bytes still fits in this
-    /// slot's arena (offsets are `u32`): the varint header, the fixed part,
-    /// the key, a value length and an expiry at most.
+    /// slot's arena (offsets are `u32`).
     pub(super) fn has_room(&self, key_len: usize) -> bool {
-        self.arena.len() + 10 + FIXED_LEN + key_len + 4 + 8 <= u32::MAX as usize
-    }
-
-    /// Appends a record; returns its offset.
-    ///
-    /// Panics when the slot's arena would pass 4 GiB; writers check
-    /// [`SlotTable::has_room`] first.
-    fn append(&mut self, key: &[u8], entry: &Entry) -> u32 {
-        let flags = flags_for(key.len(), entry);
-        let mut header = ((key.len() as u64) << FLAG_BITS) | flags;
-        let mut varint = [0u8; 10];
-        let mut varint_len = 0;
-        loop {
-            let byte = (header & 0x7f) as u8;
-            header >>= 7;
-            if header == 0 {
-                varint[varint_len] = byte;
-                varint_len += 1;
-                break;
-            }
-            varint[varint_len] = byte | 0x80;
-            varint_len += 1;
-        }
-        let mut record_len = varint_len + FIXED_LEN + key.len();
-        if flags & FLAG_VALUE_LEN != 0 {
-            record_len += 4;
-        }
-        if flags & FLAG_EXPIRY != 0 {
-            record_len += 8;
-        }
-        let offset = self.arena.len();
-        assert!(
-            offset + record_len <= u32::MAX as usize,
-            "keydir: one hash slot holds more than 4 GiB of keys"
-        );
-        if self.arena.capacity() - offset < record_len {
-            // Grow by a quarter, not double: the arena is most of the memory.
-            let step = record_len.max(MIN_ARENA_GROWTH).max(offset / 4);
-            self.arena.reserve_exact(step);
-        }
-        self.arena.extend_from_slice(&varint[..varint_len]);
-        self.arena.extend_from_slice(&entry.location.to_le_bytes());
-        self.arena
-            .extend_from_slice(&entry.record_len.to_le_bytes());
-        if flags & FLAG_VALUE_LEN != 0 {
-            self.arena.extend_from_slice(&entry.value_len.to_le_bytes());
-        }
-        if flags & FLAG_EXPIRY != 0 {
-            self.arena
-                .extend_from_slice(&entry.expire_at_ms.to_le_bytes());
-        }
-        self.arena.extend_from_slice(key);
-        offset as u32
+        self.arena.len() + max_record_size(key_len) <= u32::MAX as usize
     }
 
     /// Marks the record at `at` dead.
@@ -512,14 +331,59 @@ impl SlotTable {
         }
     }
 
+    /// The arena offset of `key`'s record.
+    fn record_at(&self, key: &[u8], hash: u64) -> Option<usize> {
+        self.record_at_found(self.find(key, hash))
+    }
+
     /// The entry of `key` (`hash` is the keydir hasher's hash of `key`).
     pub fn get(&self, key: &[u8], hash: u64) -> Option<Entry> {
-        let at = match self.find(key, hash) {
-            Found::New(bucket) => self.buckets[bucket].offset(),
-            Found::Old(bucket) => self.old[bucket].offset(),
-            Found::Absent(_) => return None,
-        };
+        let at = self.record_at(key, hash)?;
         Some(self.entry_of(&self.layout(at)))
+    }
+
+    /// The entry of `key` and its cache slot ([`NO_CACHE`] when none).
+    pub fn get_cached(&self, key: &[u8], hash: u64) -> Option<(Entry, u32)> {
+        let at = self.record_at(key, hash)?;
+        let layout = self.layout(at);
+        Some((self.entry_of(&layout), cache_of(&self.arena, &layout)))
+    }
+
+    /// Sets the cache slot of `key` if its record is still at `location`;
+    /// true if it was. A record without the field is rewritten with it
+    /// (leaving a dead one behind) unless `cache` is [`NO_CACHE`].
+    pub fn set_cache(&mut self, key: &[u8], hash: u64, location: u64, cache: u32) -> bool {
+        let found = self.find(key, hash);
+        let Some(at) = self.record_at_found(found) else {
+            return false;
+        };
+        let layout = self.layout(at);
+        if read_u64(&self.arena, layout.fields) != location {
+            return false;
+        }
+        if layout.flags & FLAG_CACHE != 0 {
+            set_cache(&mut self.arena, &layout, cache);
+        } else if cache != NO_CACHE && self.has_room(key.len()) {
+            let entry = self.entry_of(&layout);
+            self.kill_record(&layout, at);
+            let moved = append(
+                &mut self.arena,
+                key,
+                &entry,
+                layout.flags | FLAG_CACHE,
+                cache,
+            );
+            self.bucket_mut(found).offset = moved.to_le_bytes();
+        }
+        true
+    }
+
+    fn record_at_found(&self, found: Found) -> Option<usize> {
+        match found {
+            Found::New(bucket) => Some(self.buckets[bucket].offset()),
+            Found::Old(bucket) => Some(self.old[bucket].offset()),
+            Found::Absent(_) => None,
+        }
     }
 
     /// Hints the CPU to load the home bucket of `hash` (no effect on the
@@ -531,17 +395,24 @@ impl SlotTable {
         prefetch_line(&self.buckets[home(hash, self.buckets.len())]);
     }
 
-    /// Sets the entry of `key`; returns the previous one.
+    /// Sets the entry of `key` and its cache slot; returns the previous
+    /// entry. A record that has a cache slot field keeps it (set to `cache`,
+    /// maybe [`NO_CACHE`]), so it is overwritten in place.
     pub fn insert(
         &mut self,
         key: &[u8],
         hash: u64,
         entry: &Entry,
+        cache: u32,
         hasher: &Hasher,
     ) -> Option<Entry> {
         self.drain_step(hasher);
         if (self.used + 1) * 5 > self.buckets.len() * 4 {
             self.grow(hasher);
+        }
+        let mut flags = flags_for(key.len(), entry);
+        if cache != NO_CACHE {
+            flags |= FLAG_CACHE;
         }
         match self.find(key, hash) {
             Found::Absent(bucket) => {
@@ -549,7 +420,8 @@ impl SlotTable {
                     self.used += 1;
                 }
                 self.buckets[bucket].tag = tag_of(hash);
-                self.buckets[bucket].offset = (self.append(key, entry)).to_le_bytes();
+                let at = append(&mut self.arena, key, entry, flags, cache);
+                self.buckets[bucket].offset = at.to_le_bytes();
                 self.live += 1;
                 None
             }
@@ -557,11 +429,12 @@ impl SlotTable {
                 let at = self.bucket_mut(found).offset();
                 let layout = self.layout(at);
                 let previous = self.entry_of(&layout);
-                if layout.flags == flags_for(key.len(), entry) {
-                    self.write_fields(&layout, entry);
+                if layout.flags == flags | (layout.flags & FLAG_CACHE) {
+                    write_fields(&mut self.arena, &layout, entry, cache);
                 } else {
                     self.kill_record(&layout, at);
-                    let moved = self.append(key, entry);
+                    let flags = flags | (layout.flags & FLAG_CACHE);
+                    let moved = append(&mut self.arena, key, entry, flags, cache);
                     self.bucket_mut(found).offset = moved.to_le_bytes();
                 }
                 Some(previous)
@@ -587,10 +460,8 @@ impl SlotTable {
 
     /// Points `key` at `to` if it points at `from`; true if it did.
     pub fn relocate(&mut self, key: &[u8], hash: u64, from: u64, to: u64) -> bool {
-        let at = match self.find(key, hash) {
-            Found::New(bucket) => self.buckets[bucket].offset(),
-            Found::Old(bucket) => self.old[bucket].offset(),
-            Found::Absent(_) => return false,
+        let Some(at) = self.record_at(key, hash) else {
+            return false;
         };
         let layout = self.layout(at);
         if read_u64(&self.arena, layout.fields) != from {

@@ -229,8 +229,14 @@ fn the_cache_serves_repeated_reads_and_never_a_stale_value() {
         store.wait_durable(ticket).await.unwrap();
         assert_eq!(must_get(&store, b"k", NOW).await, b"one");
         assert_eq!(must_get(&store, b"k", NOW).await, b"one");
+        // The write left its value in the cache.
         let stats = store.stats();
-        assert_eq!((stats.cache_misses, stats.cache_hits), (1, 1), "{stats:?}");
+        assert_eq!((stats.cache_misses, stats.cache_hits), (0, 2), "{stats:?}");
+        // A value too big to be cached on write: read once from disk.
+        assert_eq!(must_get(&store, b"pad", NOW).await, [0; 5000]);
+        assert_eq!(must_get(&store, b"pad", NOW).await, [0; 5000]);
+        let stats = store.stats();
+        assert_eq!((stats.cache_misses, stats.cache_hits), (1, 3), "{stats:?}");
         let ticket = store.put(b"k", b"two", 0).unwrap();
         store.wait_durable(ticket).await.unwrap();
         store.roll_over().unwrap();

@@ -3,6 +3,7 @@
 //! glommio executor.
 
 mod basic;
+mod cache;
 mod crash;
 mod merge;
 mod model;
