@@ -133,39 +133,10 @@ fn redis_crate_over_resp3() {
     assert!(matches!(docs, Value::Map(_)), "{docs:?}");
 }
 
-/// Runs `script` with python3 and redis-py against `server`; under CI=true a
-/// missing python or redis-py fails the test, elsewhere it is skipped loudly.
-pub fn run_redis_py(server: &Server, script: &str) {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .output();
-    if !probe.is_ok_and(|out| out.status.success()) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with redis-py is required under CI=true (pip install redis)"
-        );
-        eprintln!(
-            "\n!!!!! SKIPPED: python3 with redis-py is not installed (pip install redis) !!!!!\n"
-        );
-        return;
-    }
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .env("PORT", server.addr.port().to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "redis-py script failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn redis_py_default_configuration() {
     let server = Server::start(2, &[]);
-    run_redis_py(
+    common::run_redis_py(
         &server,
         r#"
 import os, redis

@@ -82,6 +82,11 @@ macro_rules! server_command {
             | $crate::commands::Command::Merge { .. }
             | $crate::commands::Command::Keys(_)
             | $crate::commands::Command::Scan { .. }
+            | $crate::commands::Command::Multi
+            | $crate::commands::Command::Exec
+            | $crate::commands::Command::Discard
+            | $crate::commands::Command::Watch(_)
+            | $crate::commands::Command::Unwatch
     };
 }
 pub(crate) use server_command;
@@ -111,7 +116,12 @@ impl Command {
             | C::Shutdown
             | C::Merge { .. }
             | C::Keys(_)
-            | C::Scan { .. } => Keys::None,
+            | C::Scan { .. }
+            | C::Multi
+            | C::Exec
+            | C::Discard
+            | C::Unwatch => Keys::None,
+            C::Watch(keys) => Keys::List(keys),
             C::Get(key)
             | C::GetDel(key)
             | C::GetEx(key, _)
@@ -162,6 +172,11 @@ impl Command {
             | C::Merge { .. }
             | C::Keys(_)
             | C::Scan { .. }
+            | C::Multi
+            | C::Exec
+            | C::Discard
+            | C::Watch(_)
+            | C::Unwatch
             | C::Get(_)
             | C::GetDel(_)
             | C::GetEx(..)

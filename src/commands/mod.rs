@@ -197,6 +197,17 @@ pub enum Command {
         type_filter: Option<Bytes>,
     },
 
+    /// MULTI
+    Multi,
+    /// EXEC
+    Exec,
+    /// DISCARD
+    Discard,
+    /// WATCH key [key ...]
+    Watch(Vec<Bytes>),
+    /// UNWATCH
+    Unwatch,
+
     // ---- keyed: applied by `exec::execute` on the owning shard ----
     /// GET key
     Get(Bytes),

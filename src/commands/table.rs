@@ -98,7 +98,9 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::DECR,
     &specs::DECRBY,
     &specs::DEL,
+    &specs::DISCARD,
     &specs::ECHO,
+    &specs::EXEC,
     &specs::EXISTS,
     &specs::EXPIRE,
     &specs::EXPIREAT,
@@ -119,6 +121,7 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::MGET,
     &specs::MSET,
     &specs::MSETNX,
+    &specs::MULTI,
     &specs::PERSIST,
     &specs::PEXPIRE,
     &specs::PEXPIREAT,
@@ -137,6 +140,8 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::TTL,
     &specs::TYPE,
     &specs::UNLINK,
+    &specs::UNWATCH,
+    &specs::WATCH,
 ];
 
 /// The row of a command name, any case.
@@ -304,6 +309,11 @@ impl Command {
             C::Merge { background: true } => &specs::BGREWRITEAOF,
             C::Keys(_) => &specs::KEYS,
             C::Scan { .. } => &specs::SCAN,
+            C::Multi => &specs::MULTI,
+            C::Exec => &specs::EXEC,
+            C::Discard => &specs::DISCARD,
+            C::Watch(_) => &specs::WATCH,
+            C::Unwatch => &specs::UNWATCH,
             C::Get(_) => &specs::GET,
             C::Set { .. } => &specs::SET,
             C::SetNx(..) => &specs::SETNX,

@@ -45,6 +45,17 @@ pub enum ShardRequest {
     /// Hold writes to these keys until `Unlatch` (cross-shard MSETNX), and
     /// answer whether any of them exists.
     Latch(Vec<Bytes>),
+    /// The current version of each key (`None`: absent or expired), for
+    /// WATCH; with `latch`, the keys are latched first (EXEC).
+    Versions {
+        /// The keys.
+        keys: Vec<Bytes>,
+        /// Latch them first (waiting for earlier latches), as `Latch` does.
+        latch: bool,
+    },
+    /// Keyed commands of a transaction whose keys this connection latched:
+    /// run in order without waiting for latches, answered once durable.
+    LatchedBatch(Vec<Command>),
     /// Release a `Latch`, first writing `pairs` if given.
     Unlatch {
         /// The latched keys.
@@ -73,4 +84,6 @@ pub enum ShardResponse {
     Stats(Box<ShardSnapshot>),
     /// CLIENT LIST lines.
     Lines(Vec<String>),
+    /// Key versions (`Versions`), in request order.
+    Versions(Vec<Option<u64>>),
 }

@@ -65,6 +65,11 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         }
         // Answered by the session, by every shard, or by the keys' owners.
         Command::Hello { .. }
+        | Command::Multi
+        | Command::Exec
+        | Command::Discard
+        | Command::Watch(_)
+        | Command::Unwatch
         | Command::Info(_)
         | Command::DbSize
         | Command::FlushAll
@@ -311,6 +316,11 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
         | Command::Quit
         | Command::Select(_)
         | Command::Hello { .. }
+        | Command::Multi
+        | Command::Exec
+        | Command::Discard
+        | Command::Watch(_)
+        | Command::Unwatch
         | Command::Command(_)
         | Command::Client(_)
         | Command::ConfigGet(_)

@@ -27,7 +27,7 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::admin;
-use super::session::{Intercepted, Session};
+use super::session::Session;
 use super::shard::{ClientInfo, Shard};
 use crate::commands::{Command, Route};
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
@@ -330,22 +330,21 @@ async fn plan(
     let command = match Command::parse(args) {
         Ok(command) => command,
         Err(reply) => {
+            session.reject();
             batch.slots.push(Slot::Ready(reply));
             return After::Continue;
         }
     };
-    // The session's hook: HELLO switches the protocol. It acts at once, so
-    // the batch before it is encoded in the protocol it was asked in.
-    let before = session.protocol;
-    let command = match session.intercept(shard, client_id, command) {
-        Intercepted::Route(command) => command,
-        Intercepted::Answered(reply) => {
-            let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
-            run_batch(shard, pending, output, Instant::now(), before).await;
-            reply.encode(output, session.protocol);
-            return After::Continue;
-        }
-    };
+    // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
+    // inside MULTI): the commands before it run first, in the protocol they
+    // were asked in.
+    if session.wants(&command) {
+        let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+        run_batch(shard, pending, output, Instant::now(), session.protocol).await;
+        let reply = session.answer(shard, client_id, command).await;
+        reply.encode(output, session.protocol);
+        return After::Continue;
+    }
     let protocol = session.protocol;
     if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
         client.last_active = Instant::now();

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod session;
 pub mod shard;
 pub mod shutdown;
+pub mod transaction;
 
 use std::fs::File;
 use std::net::SocketAddr;

@@ -1,11 +1,18 @@
 //! Per-connection protocol state, kept out of the connection loop: the RESP
-//! version `HELLO` chose. The loop calls one hook, [`Session::intercept`],
-//! on every parsed command before routing it, and encodes its replies in
-//! [`Session::protocol`].
+//! version `HELLO` chose, and the transaction being queued (MULTI) with the
+//! keys it WATCHes. The loop asks [`Session::wants`] of every parsed
+//! command; those it wants go to [`Session::answer`] (after the commands
+//! before them ran), and every reply is encoded in [`Session::protocol`].
+//! A request that fails to parse is reported with [`Session::reject`].
+
+use std::rc::Rc;
+
+use bytes::Bytes;
 
 use super::admin::REDIS_COMPAT_VERSION;
 use super::shard::Shard;
-use crate::commands::Command;
+use super::transaction::{self, Watched};
+use crate::commands::{Command, Route};
 use crate::protocol::{Protocol, Reply};
 
 /// What one connection remembers between its commands.
@@ -13,29 +20,95 @@ use crate::protocol::{Protocol, Reply};
 pub struct Session {
     /// The protocol replies are encoded in; `HELLO 2|3` switches it.
     pub protocol: Protocol,
-}
-
-/// What the connection does with a command after [`Session::intercept`].
-pub enum Intercepted {
-    /// The session answered it.
-    Answered(Reply),
-    /// Not a session command: route it as usual.
-    Route(Command),
+    /// Commands queued since MULTI; `None` outside a transaction.
+    queued: Option<Vec<Command>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    dirty: bool,
+    /// WATCHed keys and their versions when watched.
+    watched: Vec<Watched>,
 }
 
 impl Session {
-    /// A new connection's session (RESP2).
+    /// A new connection's session (RESP2, no transaction).
     pub fn new() -> Session {
         Session::default()
     }
 
-    /// The hook: answers the commands that change this connection's state.
-    pub fn intercept(&mut self, shard: &Shard, client_id: u64, command: Command) -> Intercepted {
+    /// True when the session answers `command` itself: the connection
+    /// commands (HELLO, MULTI, EXEC, DISCARD, WATCH, UNWATCH) and, inside
+    /// MULTI, every command but QUIT (it is queued).
+    pub fn wants(&self, command: &Command) -> bool {
+        command.spec().route == Route::Session
+            || (self.queued.is_some() && *command != Command::Quit)
+    }
+
+    /// A request failed to parse: inside MULTI, the transaction is dirty.
+    pub fn reject(&mut self) {
+        if self.queued.is_some() {
+            self.dirty = true;
+        }
+    }
+
+    /// Answers a command [`Session::wants`].
+    pub async fn answer(&mut self, shard: &Rc<Shard>, client_id: u64, command: Command) -> Reply {
+        if let Some(queued) = &mut self.queued {
+            return match command {
+                Command::Exec => {
+                    let queued = self.queued.take().unwrap_or_default();
+                    let watched = std::mem::take(&mut self.watched);
+                    if std::mem::take(&mut self.dirty) {
+                        return Reply::err(
+                            "EXECABORT Transaction discarded because of previous errors.",
+                        );
+                    }
+                    transaction::exec(shard, client_id, queued, watched).await
+                }
+                Command::Discard => {
+                    self.queued = None;
+                    self.dirty = false;
+                    self.watched.clear();
+                    Reply::OK
+                }
+                Command::Multi => Reply::err("ERR MULTI calls can not be nested"),
+                Command::Watch(_) => Reply::err("ERR WATCH inside MULTI is not allowed"),
+                other => {
+                    let max_key = shard.config.max_key_size as usize;
+                    if other.keys().to_vec().iter().any(|key| key.len() > max_key) {
+                        self.dirty = true;
+                        return Reply::error(format!(
+                            "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
+                        ));
+                    }
+                    queued.push(other);
+                    Reply::Status("QUEUED".into())
+                }
+            };
+        }
         match command {
-            Command::Hello { protover, setname } => {
-                Intercepted::Answered(self.hello(shard, client_id, protover, setname))
+            Command::Hello { protover, setname } => self.hello(shard, client_id, protover, setname),
+            Command::Multi => {
+                self.queued = Some(Vec::new());
+                Reply::OK
             }
-            other => Intercepted::Route(other),
+            Command::Exec => Reply::err("ERR EXEC without MULTI"),
+            Command::Discard => Reply::err("ERR DISCARD without MULTI"),
+            Command::Watch(keys) => {
+                let versions = transaction::versions(shard, &keys).await;
+                for (key, version) in keys.into_iter().zip(versions) {
+                    if !self.watched.iter().any(|(watched, _)| *watched == key) {
+                        self.watched.push((key, version));
+                    }
+                }
+                Reply::OK
+            }
+            Command::Unwatch => {
+                self.watched.clear();
+                Reply::OK
+            }
+            other => Reply::error(format!(
+                "ERR internal error: '{}' is not a session command",
+                other.name()
+            )),
         }
     }
 
@@ -44,7 +117,7 @@ impl Session {
         shard: &Shard,
         client_id: u64,
         protover: Option<i64>,
-        setname: Option<bytes::Bytes>,
+        setname: Option<Bytes>,
     ) -> Reply {
         match protover {
             Some(2) => self.protocol = Protocol::Resp2,

@@ -153,6 +153,20 @@ impl Shard {
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
             ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
             ShardRequest::Latch(keys) => ShardResponse::Count(self.latch(keys).await),
+            ShardRequest::Versions { keys, latch } => {
+                if latch {
+                    self.latch(keys.clone()).await;
+                }
+                let now = now_ms();
+                ShardResponse::Versions(
+                    keys.iter()
+                        .map(|key| self.store.meta(key, now).map(|meta| meta.version.0))
+                        .collect(),
+                )
+            }
+            ShardRequest::LatchedBatch(commands) => {
+                ShardResponse::Replies(self.execute_unlatched(commands).await)
+            }
             ShardRequest::Unlatch { keys, pairs } => {
                 let reply = match pairs {
                     Some(pairs) => {

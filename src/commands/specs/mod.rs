@@ -6,11 +6,13 @@ mod connection;
 mod generic;
 mod server;
 mod string;
+mod transactions;
 
 pub use connection::*;
 pub use generic::*;
 pub use server::*;
 pub use string::*;
+pub use transactions::*;
 
 use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};

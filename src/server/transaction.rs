@@ -1,0 +1,297 @@
+//! EXEC: runs a connection's queued commands so that no other client sees
+//! part of them, after checking that no WATCHed key changed.
+//!
+//! Every key the transaction names (its commands' keys and the watched ones)
+//! is latched on its owning shard, shard by shard in ascending order (as a
+//! cross-shard MSETNX does, so two of them cannot deadlock). While latched,
+//! other connections' commands on those keys wait. The watched keys'
+//! versions are read under the latch; if any differs from the one WATCH
+//! saw (written, deleted or expired since), nothing runs and EXEC answers
+//! the null array. Otherwise the commands run in order, consecutive keyed
+//! commands as one batch per shard (each shard acknowledges once its writes
+//! are durable), and only then are all the latches released. A transaction
+//! whose keys live on one shard thus costs that shard three requests:
+//! latch-and-read-versions, the batch, unlatch.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::admin;
+use super::shard::Shard;
+use crate::commands::{Command, Gather, Route};
+use crate::keyspace::shard_for;
+use crate::protocol::Reply;
+use crate::router::plan::{Split, gather, keys_of, split};
+use crate::router::{ShardRequest, ShardResponse};
+
+/// A watched key and its version when WATCH ran (`None`: absent).
+pub type Watched = (Bytes, Option<u64>);
+
+/// The versions of `keys` now, for WATCH.
+pub async fn versions(shard: &Rc<Shard>, keys: &[Bytes]) -> Vec<Option<u64>> {
+    let mut by_shard: Vec<Vec<(usize, Bytes)>> = vec![Vec::new(); shard.nr_shards];
+    for (index, key) in keys.iter().enumerate() {
+        by_shard[shard_for(key, shard.nr_shards)].push((index, key.clone()));
+    }
+    let mut out = vec![None; keys.len()];
+    for (target, entries) in by_shard.into_iter().enumerate() {
+        if entries.is_empty() {
+            continue;
+        }
+        let (positions, keys): (Vec<usize>, Vec<Bytes>) = entries.into_iter().unzip();
+        let request = ShardRequest::Versions { keys, latch: false };
+        if let Some(ShardResponse::Versions(found)) =
+            admin::call_shard(shard, target, request).await
+        {
+            for (position, version) in positions.into_iter().zip(found) {
+                out[position] = version;
+            }
+        }
+    }
+    out
+}
+
+/// Runs a transaction; the reply EXEC gives.
+pub async fn exec(
+    shard: &Rc<Shard>,
+    client_id: u64,
+    queued: Vec<Command>,
+    watched: Vec<Watched>,
+) -> Reply {
+    let nr_shards = shard.nr_shards;
+    let mut latch_keys: Vec<Vec<Bytes>> = vec![Vec::new(); nr_shards];
+    for command in &queued {
+        for key in keys_of(command) {
+            latch_keys[shard_for(key, nr_shards)].push(key.clone());
+        }
+    }
+    for (key, _) in &watched {
+        latch_keys[shard_for(key, nr_shards)].push(key.clone());
+    }
+    let mut current: HashMap<Bytes, Option<u64>> = HashMap::new();
+    for (target, keys) in latch_keys.iter_mut().enumerate() {
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            continue;
+        }
+        let request = ShardRequest::Versions {
+            keys: keys.clone(),
+            latch: true,
+        };
+        match admin::call_shard(shard, target, request).await {
+            Some(ShardResponse::Versions(found)) => {
+                current.extend(keys.iter().cloned().zip(found));
+            }
+            _ => {
+                unlatch(shard, &latch_keys[..target]).await;
+                return Reply::err("ERR a shard did not answer");
+            }
+        }
+    }
+    let unchanged = watched
+        .iter()
+        .all(|(key, version)| current.get(key).copied().flatten() == *version);
+    let reply = if unchanged {
+        Reply::Array(run(shard, client_id, queued).await)
+    } else {
+        Reply::NilArray
+    };
+    unlatch(shard, &latch_keys).await;
+    reply
+}
+
+async fn unlatch(shard: &Rc<Shard>, latch_keys: &[Vec<Bytes>]) {
+    for (target, keys) in latch_keys.iter().enumerate() {
+        if !keys.is_empty() {
+            let request = ShardRequest::Unlatch {
+                keys: keys.clone(),
+                pairs: None,
+            };
+            let _ = admin::call_shard(shard, target, request).await;
+        }
+    }
+}
+
+/// Where one queued command's reply comes from.
+enum Slot {
+    Ready(Reply),
+    One(usize, usize),
+    Parts(Gather, usize, Vec<(usize, usize, Vec<usize>)>),
+}
+
+/// Consecutive keyed commands, grouped per shard.
+struct Step {
+    slots: Vec<Slot>,
+    per_shard: Vec<Vec<Command>>,
+}
+
+impl Step {
+    fn new(nr_shards: usize) -> Step {
+        Step {
+            slots: Vec::new(),
+            per_shard: vec![Vec::new(); nr_shards],
+        }
+    }
+
+    fn push(&mut self, target: usize, command: Command) -> usize {
+        self.per_shard[target].push(command);
+        self.per_shard[target].len() - 1
+    }
+}
+
+/// Runs the queued commands in order under the latches; one reply each.
+async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Command>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(queued.len());
+    let mut step = Step::new(shard.nr_shards);
+    for command in queued {
+        match command.spec().route {
+            Route::Keyed(_) => match split(command, shard.nr_shards) {
+                Split::One(target, command) => {
+                    let index = step.push(target, command);
+                    step.slots.push(Slot::One(target, index));
+                }
+                Split::Parts {
+                    parts,
+                    gather,
+                    nr_keys,
+                } => {
+                    let parts = parts
+                        .into_iter()
+                        .map(|part| {
+                            let index = step.push(part.shard, part.command);
+                            (part.shard, index, part.positions)
+                        })
+                        .collect();
+                    step.slots.push(Slot::Parts(gather, nr_keys, parts));
+                }
+                Split::Latched(command) => {
+                    flush(shard, &mut step, &mut replies).await;
+                    replies.push(latched_here(shard, command).await);
+                }
+            },
+            Route::Here => {
+                flush(shard, &mut step, &mut replies).await;
+                let reply = match admin::immediate(shard, client_id, &command) {
+                    Some(reply) => reply,
+                    None => admin::with_shards(shard, command)
+                        .await
+                        .unwrap_or(Reply::OK),
+                };
+                replies.push(reply);
+            }
+            Route::Everywhere => {
+                flush(shard, &mut step, &mut replies).await;
+                replies.push(
+                    admin::with_shards(shard, command)
+                        .await
+                        .unwrap_or(Reply::OK),
+                );
+            }
+            Route::Session => {
+                step.slots.push(Slot::Ready(match command {
+                    Command::Unwatch => Reply::OK,
+                    other => Reply::error(format!(
+                        "ERR {} inside MULTI is not supported",
+                        other.name().to_uppercase()
+                    )),
+                }));
+            }
+        }
+    }
+    flush(shard, &mut step, &mut replies).await;
+    replies
+}
+
+/// Runs a step's per-shard groups concurrently and appends their replies in
+/// order.
+async fn flush(shard: &Rc<Shard>, step: &mut Step, replies: &mut Vec<Reply>) {
+    let pending = std::mem::replace(step, Step::new(shard.nr_shards));
+    if pending.slots.is_empty() {
+        return;
+    }
+    let tasks: Vec<_> = pending
+        .per_shard
+        .into_iter()
+        .enumerate()
+        .filter(|(_, commands)| !commands.is_empty())
+        .map(|(target, commands)| {
+            let me = shard.clone();
+            let task = glommio::spawn_local(async move {
+                admin::call_shard(&me, target, ShardRequest::LatchedBatch(commands)).await
+            });
+            (target, task)
+        })
+        .collect();
+    let mut results: Vec<Vec<Reply>> = vec![Vec::new(); shard.nr_shards];
+    for (target, task) in tasks {
+        if let Some(ShardResponse::Replies(found)) = task.await {
+            results[target] = found;
+        }
+    }
+    let mut take = |target: usize, index: usize| {
+        results[target]
+            .get_mut(index)
+            .map_or(Reply::err("ERR shard unavailable"), |r| {
+                std::mem::replace(r, Reply::Nil)
+            })
+    };
+    for slot in pending.slots {
+        replies.push(match slot {
+            Slot::Ready(reply) => reply,
+            Slot::One(target, index) => take(target, index),
+            Slot::Parts(how, nr_keys, parts) => {
+                let answered = parts
+                    .into_iter()
+                    .map(|(target, index, positions)| (positions, take(target, index)))
+                    .collect();
+                gather(how, nr_keys, answered)
+            }
+        });
+    }
+}
+
+/// A cross-shard all-or-nothing command (MSETNX) inside a transaction: its
+/// keys are already latched, so check and write directly.
+async fn latched_here(shard: &Rc<Shard>, command: Command) -> Reply {
+    let Command::MSetNx(pairs) = command else {
+        return Reply::err("ERR internal error: unexpected latched command");
+    };
+    let mut by_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); shard.nr_shards];
+    for (key, value) in pairs {
+        by_shard[shard_for(&key, shard.nr_shards)].push((key, value));
+    }
+    let mut existing = 0;
+    for (target, pairs) in by_shard.iter().enumerate() {
+        if pairs.is_empty() {
+            continue;
+        }
+        let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
+        let request = ShardRequest::LatchedBatch(vec![Command::Exists(keys)]);
+        match admin::call_shard(shard, target, request).await {
+            Some(ShardResponse::Replies(found)) => match found.first() {
+                Some(Reply::Integer(n)) => existing += n,
+                Some(error) => return error.clone(),
+                None => return Reply::err("ERR shard unavailable"),
+            },
+            _ => return Reply::err("ERR shard unavailable"),
+        }
+    }
+    if existing > 0 {
+        return Reply::Integer(0);
+    }
+    for (target, pairs) in by_shard.into_iter().enumerate() {
+        if pairs.is_empty() {
+            continue;
+        }
+        let request = ShardRequest::LatchedBatch(vec![Command::MSet(pairs)]);
+        if let Some(ShardResponse::Replies(found)) = admin::call_shard(shard, target, request).await
+            && let Some(error) = found.into_iter().find(Reply::is_error)
+        {
+            return error;
+        }
+    }
+    Reply::Integer(1)
+}
