@@ -63,13 +63,36 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of the key that is hashed: the content of the first `{...}` when
 /// it is non-empty, else the whole key (Redis Cluster's hashtag rule).
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{')
-        && let Some(len) = key[open + 1..].iter().position(|&b| b == b'}')
+    if let Some(open) = find_byte(key, b'{')
+        && let Some(len) = find_byte(&key[open + 1..], b'}')
         && len > 0
     {
         return &key[open + 1..open + 1 + len];
     }
     key
+}
+
+/// The first position of `byte` in `data`, eight bytes per step (every
+/// request scans its key for a hashtag; a byte at a time was half of
+/// `key_slot`).
+fn find_byte(data: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * byte as u64;
+    let mut words = data.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let diff = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ pattern;
+        // High bit set in each zero byte of `diff`; a byte above a zero one
+        // may be flagged falsely, never one below, so the lowest flag is exact.
+        let zeros = diff.wrapping_sub(ONES) & !diff & HIGHS;
+        if zeros != 0 {
+            return Some(base + zeros.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| b == byte).map(|at| base + at)
 }
 
 /// The hash slot of a key, in `0..NR_SLOTS`.
@@ -108,6 +131,30 @@ mod tests {
         let data: Vec<u8> = (0..300u32).map(|i| (i * 7919 % 251) as u8).collect();
         for len in 0..data.len() {
             assert_eq!(crc16(&data[..len]), bytewise(&data[..len]), "length {len}");
+        }
+    }
+
+    #[test]
+    fn find_byte_matches_a_plain_scan() {
+        let data: Vec<u8> = (0..40u8)
+            .map(|i| [b'{', b'}', 0x7a, 0xfb, 0][i as usize % 5] ^ (i & 0x80))
+            .collect();
+        for start in 0..data.len() {
+            for end in start..data.len() {
+                let slice = &data[start..end];
+                for byte in [b'{', b'}', 0x7a, 0xfb, 0, b'x'] {
+                    let plain = slice.iter().position(|&b| b == byte);
+                    assert_eq!(find_byte(slice, byte), plain, "{slice:?} {byte}");
+                }
+            }
+        }
+        // Every placement of one byte among others that are one below it.
+        for len in 1..24 {
+            for at in 0..len {
+                let mut data = vec![b'{' - 1; len];
+                data[at] = b'{';
+                assert_eq!(find_byte(&data, b'{'), Some(at));
+            }
         }
     }
 
