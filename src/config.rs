@@ -23,6 +23,24 @@ pub enum SyncPolicy {
     Never,
 }
 
+impl SyncPolicy {
+    /// The policy as the flag spells it (`always`, `batch`, `never`), as
+    /// Redis spells `appendfsync`'s values.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncPolicy::Always => "always",
+            SyncPolicy::Batch => "batch",
+            SyncPolicy::Never => "never",
+        }
+    }
+}
+
+impl std::fmt::Display for SyncPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// shardcask: a thread-per-core Bitcask key-value server speaking the Redis protocol.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None, args_override_self = true)]
@@ -102,6 +120,11 @@ pub struct Config {
     /// Seconds between per-core stats tables on stdout; 0 turns them off.
     #[arg(long, default_value_t = 10)]
     pub stats_interval: u64,
+
+    /// Serve Prometheus metrics (`GET /metrics`, text format) on this
+    /// address, e.g. `127.0.0.1:9121`; port 0 picks one [default: off].
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A parsed `--cpus` list.
@@ -182,7 +205,7 @@ impl Config {
             ("save", String::new()),
             ("maxmemory", "0".into()),
             ("shards", self.nr_shards().to_string()),
-            ("sync", format!("{:?}", self.sync).to_lowercase()),
+            ("sync", self.sync.as_str().to_string()),
             ("sync-interval-ms", self.sync_interval_ms.to_string()),
             ("max-file-size", self.max_file_size.to_string()),
             ("max-key-size", self.max_key_size.to_string()),

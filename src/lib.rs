@@ -15,8 +15,9 @@
 //!   batches of commands to their owner and the replies back.
 //! - [`storage`]: the per-shard Bitcask engine: record codec, log files with
 //!   DMA group commit, keydir, recovery.
-//! - [`stats`]: per-shard counters and latency histograms, the periodic
-//!   per-core table, and INFO.
+//! - [`metrics`]: every per-shard figure declared once (name, kind, unit,
+//!   help); the counters shards bump, and the views generated from the list:
+//!   the periodic per-core table, INFO sections, Prometheus text.
 //!
 //! A leaf that every layer may use (it imports nothing from the crate):
 //!
@@ -29,8 +30,8 @@
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 pub mod server;
-pub mod stats;
 pub mod storage;

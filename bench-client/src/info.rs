@@ -6,6 +6,12 @@
 //!   `errorstat_*`) gives one field per numeric `k`;
 //! - plain `name:number` lines count in the `# Stats` and `# CPU` sections
 //!   (`total_commands_processed`, `used_cpu_sys`, ...).
+//!
+//! Levels are not counters: their change over a run means nothing (a shard
+//! holding 10,000 keys before and after a GET run did not hold 0). Fields
+//! named by shardcask's `gauges:` line (in `# Cores`) and Redis's
+//! `# Keyspace` lines are marked [`InfoField::gauge`] and reported with their
+//! value after the run.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -25,6 +31,8 @@ pub struct InfoField {
     pub key: String,
     /// Value.
     pub value: f64,
+    /// A level (keys, connections, ratios), not a counter.
+    pub gauge: bool,
 }
 
 /// The numeric fields of one INFO reply, in reply order.
@@ -41,6 +49,8 @@ pub struct InfoDelta {
     pub before: f64,
     /// Value after the run.
     pub after: f64,
+    /// A level: show `after`, never the delta.
+    pub gauge: bool,
 }
 
 impl InfoDelta {
@@ -95,6 +105,11 @@ pub fn fetch_info(addr: &str, timeout: Duration) -> Result<String, String> {
 
 /// Extracts the numeric fields of an INFO text.
 pub fn parse_info(text: &str) -> InfoSnapshot {
+    let gauges: Vec<&str> = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("gauges:"))
+        .map(|list| list.split(',').map(str::trim).collect())
+        .unwrap_or_default();
     let mut fields = Vec::new();
     let mut section = String::new();
     for line in text.lines().map(str::trim) {
@@ -115,10 +130,12 @@ pub fn parse_info(text: &str) -> InfoSnapshot {
                 if let Some((key, number)) = pair.split_once('=')
                     && let Ok(number) = number.trim().parse::<f64>()
                 {
+                    let key = key.trim();
                     fields.push(InfoField {
                         name: name.to_string(),
-                        key: key.trim().to_string(),
+                        key: key.to_string(),
                         value: number,
+                        gauge: section == "keyspace" || gauges.contains(&key),
                     });
                 }
             }
@@ -129,6 +146,7 @@ pub fn parse_info(text: &str) -> InfoSnapshot {
                 name: name.to_string(),
                 key: String::new(),
                 value: number,
+                gauge: false,
             });
         }
     }
@@ -154,6 +172,7 @@ pub fn diff(before: &InfoSnapshot, after: &InfoSnapshot) -> Vec<InfoDelta> {
                 key: field.key.clone(),
                 before: old,
                 after: field.value,
+                gauge: field.gauge,
             })
         })
         .collect()
@@ -168,7 +187,7 @@ pub fn sum_over_cores(deltas: &[InfoDelta], key: &str) -> Option<f64> {
             .name
             .strip_prefix("core")
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-        if is_core && delta.key == key {
+        if is_core && delta.key == key && !delta.gauge {
             found = true;
             sum += delta.delta();
         }
@@ -183,11 +202,11 @@ mod tests {
     const BEFORE: &str = "# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:10\r\n\
 # Stats\r\ntotal_commands_processed:100\r\ninstantaneous_ops_per_sec:5\r\nrejected_calls:x\r\n\
 # CPU\r\nused_cpu_sys:1.50\r\n\
-# Cores\r\ncore0:ops=10,get=4,set=6,fwd_in=0,bytes_read=100,note=abc\r\ncore1:ops=5,get=5\r\n\
+# Cores\r\ngauges:keys,avg_batch\r\ncore0:ops=10,get=4,set=6,fwd_in=0,bytes_read=100,note=abc,keys=500,avg_batch=3.5\r\ncore1:ops=5,get=5\r\n\
 # Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n";
     const AFTER: &str = "# Stats\r\ntotal_commands_processed:350\r\ninstantaneous_ops_per_sec:9\r\n\
 # CPU\r\nused_cpu_sys:2.00\r\n\
-# Cores\r\ncore0:ops=110,get=44,set=66,fwd_in=7,bytes_read=1100\r\ncore1:ops=55,get=55\r\n\
+# Cores\r\ngauges:keys,avg_batch\r\ncore0:ops=110,get=44,set=66,fwd_in=7,bytes_read=1100,keys=500,avg_batch=2.5\r\ncore1:ops=55,get=55\r\n\
 core2:ops=1\r\n# Keyspace\r\ndb0:keys=13,expires=0,avg_ttl=0\r\n";
 
     #[test]
@@ -228,6 +247,23 @@ core2:ops=1\r\n# Keyspace\r\ndb0:keys=13,expires=0,avg_ttl=0\r\n";
         );
         assert_eq!(delta("db0", "keys"), Some(10.0));
         assert_eq!(sum_over_cores(&deltas, "ops"), Some(151.0));
+        let keys = deltas
+            .iter()
+            .find(|d| d.name == "core0" && d.key == "keys")
+            .unwrap();
+        assert!(keys.gauge, "named by the gauges: line");
+        assert_eq!(keys.after, 500.0);
+        assert!(
+            deltas
+                .iter()
+                .any(|d| d.name == "db0" && d.key == "keys" && d.gauge)
+        );
+        assert!(!deltas.iter().any(|d| d.name == "gauges"));
+        assert_eq!(
+            sum_over_cores(&deltas, "keys"),
+            None,
+            "levels do not sum as deltas"
+        );
         assert_eq!(sum_over_cores(&deltas, "nothing"), None);
     }
 }

@@ -253,12 +253,29 @@ fn format_server(deltas: &[InfoDelta], error: Option<&str>, client: &Row) -> Str
                     delta.delta() / seconds
                 );
             }
-        } else if group.iter().any(|d| d.delta() != 0.0) || name.starts_with("core") {
-            let fields: Vec<String> = group
+        } else if group.iter().any(|d| d.delta() != 0.0 || d.gauge) || name.starts_with("core") {
+            // Counters as their change over the run; levels (gauges) as
+            // they stand at its end.
+            let counters: Vec<String> = group
                 .iter()
+                .filter(|d| !d.gauge)
                 .map(|d| format!("{}={}", d.key, format_number(d.delta())))
                 .collect();
-            let _ = writeln!(out, "  {:<28} {}", name, fields.join(" "));
+            let levels: Vec<String> = group
+                .iter()
+                .filter(|d| d.gauge)
+                .map(|d| format!("{}={}", d.key, format_number(d.after)))
+                .collect();
+            let mut line = counters.join(" ");
+            if !levels.is_empty() {
+                if !line.is_empty() {
+                    line.push_str(" | now: ");
+                } else {
+                    line.push_str("now: ");
+                }
+                line.push_str(&levels.join(" "));
+            }
+            let _ = writeln!(out, "  {:<28} {}", name, line);
         }
     }
     out
@@ -372,9 +389,10 @@ pub fn format_json(report: &Report) -> String {
             .iter()
             .map(|d| {
                 format!(
-                    "{{\"name\":{},\"key\":{},\"before\":{},\"after\":{},\"delta\":{}}}",
+                    "{{\"name\":{},\"key\":{},\"gauge\":{},\"before\":{},\"after\":{},\"delta\":{}}}",
                     json_string(&d.name),
                     json_string(&d.key),
+                    d.gauge,
                     json_number(d.before),
                     json_number(d.after),
                     json_number(d.delta())

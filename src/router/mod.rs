@@ -8,8 +8,8 @@ pub mod plan;
 use bytes::Bytes;
 
 use crate::commands::Command;
+use crate::metrics::ShardSnapshot;
 use crate::protocol::Reply;
-use crate::stats::ShardSnapshot;
 
 /// Work one shard asks of another (or of itself, without the mesh).
 pub enum ShardRequest {

@@ -6,14 +6,17 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::shard::{Shard, now_ms};
+use super::shard::Shard;
 use crate::commands::{
     COMMANDS, ClientSub, Command, CommandSpec, CommandSub, glob_match, keyed_command, lookup,
 };
 use crate::keyspace::{NR_SLOTS, shard_for, shard_for_slot};
+use crate::metrics::render::{
+    info_commandstats, info_cores, info_errorstats, info_latencystats, info_section_lines,
+};
+use crate::metrics::{MetricId, Section, ShardSnapshot, bump};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
-use crate::stats::{ShardSnapshot, bump};
 
 /// The Redis version we answer as (clients gate features on it).
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
@@ -430,26 +433,49 @@ async fn msetnx_across_shards(shard: &Rc<Shard>, pairs: Vec<(Bytes, Bytes)>) -> 
     error.unwrap_or(Reply::Integer(i64::from(commit)))
 }
 
-/// INFO text for the requested sections (default: all of ours).
+/// INFO's sections in order; `true` for those `INFO` with no argument
+/// shows (Redis leaves commandstats and latencystats to `all`).
+const INFO_SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("cpu", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("keyspace", true),
+    ("cores", true),
+];
+
+/// INFO text for the requested sections (Redis's rules: none or `default`
+/// = the default set, `all`/`everything` = every section, else the named
+/// ones).
 async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
+    let named = |name: &str| {
+        sections
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name.as_bytes()))
+    };
     let wanted = |name: &str| {
-        sections.is_empty()
-            || sections.iter().any(|s| {
-                s.eq_ignore_ascii_case(name.as_bytes())
-                    || s.eq_ignore_ascii_case(b"all")
-                    || s.eq_ignore_ascii_case(b"everything")
-                    || s.eq_ignore_ascii_case(b"default")
-            })
+        let default = INFO_SECTIONS
+            .iter()
+            .any(|(section, by_default)| *section == name && *by_default);
+        named(name)
+            || named("all")
+            || named("everything")
+            || (default && (sections.is_empty() || named("default")))
     };
     let snapshots = all_snapshots(shard).await;
-    let total = ShardSnapshot::total(&snapshots);
+    let total = ShardSnapshot::total(&snapshots).unwrap_or_else(|| shard.snapshot());
     let config = &shard.config;
     let mut out = String::new();
     if wanted("server") {
         let uptime = shard.started.elapsed().as_secs();
         let _ = write!(
             out,
-            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nshardcask_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nshards:{}\r\nsync:{:?}\r\n\r\n",
+            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nshardcask_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nshards:{}\r\nsync:{}\r\n\r\n",
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::env::consts::ARCH,
@@ -462,12 +488,9 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
     }
     let (rss, cpu_percent) = process_usage();
     if wanted("clients") {
-        let _ = write!(
-            out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n",
-            total.as_ref().map_or(0, |t| t.connections),
-            config.max_connections
-        );
+        out.push_str("# Clients\r\n");
+        info_section_lines(Section::Clients, &total, &mut out);
+        let _ = write!(out, "maxclients:{}\r\n\r\n", config.max_connections);
     }
     if wanted("memory") {
         let _ = write!(
@@ -476,46 +499,27 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
         );
     }
     if wanted("persistence") {
-        let t = total.as_ref();
         let _ = write!(
             out,
-            "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nrdb_changes_since_last_save:0\r\nsync_policy:{:?}\r\nlog_files:{}\r\ndisk_bytes:{}\r\nlive_bytes:{}\r\ndead_bytes:{}\r\nlog_writes:{}\r\nlog_syncs:{}\r\nused_disk:{}\r\nmax_disk:{}\r\ndisk_full_refusals:{}\r\nmerges:{}\r\nmerge_reclaimed_bytes:{}\r\nmerge_total_ms:{}\r\nmerge_last_ms:{}\r\nhint_files_written:{}\r\nmax_file_fragmentation_percent:{}\r\n\r\n",
+            "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nrdb_changes_since_last_save:0\r\nsync_policy:{}\r\n",
             config.sync,
-            t.map_or(0, |t| t.store.files),
-            t.map_or(0, |t| t.store.disk_bytes),
-            t.map_or(0, |t| t.store.live_bytes),
-            t.map_or(0, |t| t.store.dead_bytes),
-            t.map_or(0, |t| t.store.writes),
-            t.map_or(0, |t| t.store.syncs),
-            t.map_or(0, |t| t.store.used_disk),
-            t.map_or(0, |t| t.store.max_disk),
-            t.map_or(0, |t| t.store.disk_full_refusals),
-            t.map_or(0, |t| t.store.merges),
-            t.map_or(0, |t| t.store.merge_reclaimed),
-            t.map_or(0, |t| t.store.merge_ms),
-            t.map_or(0, |t| t.store.last_merge_ms),
-            t.map_or(0, |t| t.store.hints_written),
-            t.map_or(0, |t| t.store.max_file_frag_percent),
         );
+        info_section_lines(Section::Persistence, &total, &mut out);
+        out.push_str("\r\n");
     }
     if wanted("stats") {
-        let t = total.as_ref();
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nprotocol_errors:{}\r\ncmd_get:{}\r\ncmd_set:{}\r\ncmd_other:{}\r\nforwarded_in:{}\r\nforwarded_out:{}\r\nlatency_p50_us:{}\r\nlatency_p99_us:{}\r\nprocess_cpu_percent:{cpu_percent:.1}\r\n\r\n",
-            t.map_or(0, |t| t.connections_total),
-            t.map_or(0, |t| t.ops()),
-            t.map_or(0, |t| t.net_in),
-            t.map_or(0, |t| t.net_out),
-            t.map_or(0, |t| t.connections_rejected),
-            t.map_or(0, |t| t.protocol_errors),
-            t.map_or(0, |t| t.gets),
-            t.map_or(0, |t| t.sets),
-            t.map_or(0, |t| t.others),
-            t.map_or(0, |t| t.fwd_in),
-            t.map_or(0, |t| t.fwd_out),
-            t.map_or(0, |t| t.latency_quantile(0.5)),
-            t.map_or(0, |t| t.latency_quantile(0.99)),
+            "# Stats\r\ntotal_commands_processed:{}\r\n",
+            total.ops()
+        );
+        info_section_lines(Section::Stats, &total, &mut out);
+        let _ = write!(
+            out,
+            "total_error_replies:{}\r\nlatency_p50_us:{}\r\nlatency_p99_us:{}\r\nprocess_cpu_percent:{cpu_percent:.1}\r\n\r\n",
+            total.commands.total_errors(),
+            total.latency_quantile(0.5),
+            total.latency_quantile(0.99),
         );
     }
     if wanted("cpu") {
@@ -525,58 +529,27 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
             "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n"
         );
     }
+    if wanted("commandstats") {
+        info_commandstats(&total, &mut out);
+    }
+    if wanted("errorstats") {
+        info_errorstats(&total, &mut out);
+    }
+    if wanted("latencystats") {
+        info_latencystats(&total, &mut out);
+    }
     if wanted("keyspace") {
         out.push_str("# Keyspace\r\n");
-        let keys = total.as_ref().map_or(0, |t| t.store.keys);
+        let keys = total.get(MetricId::Keys);
         if keys > 0 {
             let _ = write!(out, "db0:keys={keys},expires=0,avg_ttl=0\r\n");
         }
         out.push_str("\r\n");
     }
     if wanted("cores") {
-        out.push_str("# Cores\r\n");
-        for s in &snapshots {
-            let _ = write!(
-                out,
-                "core{}:cpu={},ops={},get={},set={},other={},fwd_in={},fwd_out={},p50_us={},p99_us={},connections={},bytes_read={},bytes_written={},reads={},writes={},syncs={},avg_batch={:.2},keys={},live_bytes={},dead_bytes={},disk_bytes={},files={},used_disk={},max_disk={},max_file_frag={},merges={},merge_reclaimed={},merge_ms={},cache_hits={},cache_misses={},cache_hit_rate={:.2},cache_bytes={}\r\n",
-                s.shard_id,
-                s.cpu.map_or(-1, |c| c as i64),
-                s.ops(),
-                s.gets,
-                s.sets,
-                s.others,
-                s.fwd_in,
-                s.fwd_out,
-                s.latency_quantile(0.5),
-                s.latency_quantile(0.99),
-                s.connections,
-                s.store.bytes_read,
-                s.store.bytes_written,
-                s.store.reads,
-                s.store.writes,
-                s.store.syncs,
-                s.avg_batch(),
-                s.store.keys,
-                s.store.live_bytes,
-                s.store.dead_bytes,
-                s.store.disk_bytes,
-                s.store.files,
-                s.store.used_disk,
-                s.store.max_disk,
-                s.store.max_file_frag_percent,
-                s.store.merges,
-                s.store.merge_reclaimed,
-                s.store.merge_ms,
-                s.store.cache_hits,
-                s.store.cache_misses,
-                s.cache_hit_percent() / 100.0,
-                s.store.cache_bytes,
-            );
-        }
-        out.push_str("\r\n");
+        info_cores(&snapshots, &mut out);
     }
     bump(&shard.stats.others, 1);
-    let _ = now_ms();
     while out.ends_with("\r\n\r\n") {
         out.truncate(out.len() - 2);
     }

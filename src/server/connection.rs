@@ -30,11 +30,13 @@ use super::admin;
 use super::session::Session;
 use super::shard::{ClientInfo, Shard};
 use crate::commands::{Command, Route};
+use crate::metrics::bump;
+use crate::metrics::commands::BatchCommands;
+use crate::metrics::shard::latency_us;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
 use crate::router::plan::{Gather, Split, gather, keys_of, split};
 use crate::router::{ShardRequest, ShardResponse};
-use crate::stats::bump;
 
 /// Most commands run as one batch before replies are written.
 pub const MAX_BATCH: usize = 512;
@@ -59,6 +61,8 @@ enum Slot {
 struct Batch {
     slots: Vec<Slot>,
     per_shard: Vec<Vec<Command>>,
+    /// The command of each slot, for per-command stats.
+    commands: BatchCommands,
 }
 
 impl Batch {
@@ -66,7 +70,15 @@ impl Batch {
         Batch {
             slots: Vec::new(),
             per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
+            commands: BatchCommands::default(),
         }
+    }
+
+    /// Adds a slot whose reply comes from `command_index`'s command
+    /// (`None`: a request that did not parse).
+    fn push_slot(&mut self, command_index: Option<usize>, slot: Slot) {
+        self.commands.push(command_index);
+        self.slots.push(slot);
     }
 
     fn push_to(&mut self, shard: usize, command: Command) -> usize {
@@ -331,17 +343,20 @@ async fn plan(
         Ok(command) => command,
         Err(reply) => {
             session.reject();
-            batch.slots.push(Slot::Ready(reply));
+            batch.push_slot(None, Slot::Ready(reply));
             return After::Continue;
         }
     };
+    let index = Some(shard.stats.commands.index.of(&command));
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
         let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
         run_batch(shard, pending, output, Instant::now(), session.protocol).await;
+        let started = Instant::now();
         let reply = session.answer(shard, client_id, command).await;
+        record_one(shard, index, started, &reply);
         reply.encode(output, session.protocol);
         return After::Continue;
     }
@@ -351,10 +366,10 @@ async fn plan(
         client.last_cmd = command.name();
     }
     match command.spec().route {
-        Route::Keyed(_) => plan_keyed(shard, command, batch, output, protocol).await,
+        Route::Keyed(_) => plan_keyed(shard, index, command, batch, output, protocol).await,
         Route::Here => match admin::immediate(shard, client_id, &command) {
             Some(reply) => {
-                batch.slots.push(Slot::Ready(reply));
+                batch.push_slot(index, Slot::Ready(reply));
                 bump(&shard.stats.others, 1);
                 if command == Command::Quit {
                     After::Close
@@ -367,10 +382,13 @@ async fn plan(
         },
         Route::Everywhere => barrier(shard, command, batch, output, protocol).await,
         Route::Session => {
-            batch.slots.push(Slot::Ready(Reply::error(format!(
-                "ERR '{}' is a connection command and was not answered by the session",
-                command.name()
-            ))));
+            batch.push_slot(
+                index,
+                Slot::Ready(Reply::error(format!(
+                    "ERR '{}' is a connection command and was not answered by the session",
+                    command.name()
+                ))),
+            );
             After::Continue
         }
     }
@@ -380,6 +398,7 @@ async fn plan(
 /// (latched across shards) run as a barrier.
 async fn plan_keyed(
     shard: &Rc<Shard>,
+    index: Option<usize>,
     command: Command,
     batch: &mut Batch,
     output: &mut BytesMut,
@@ -387,18 +406,24 @@ async fn plan_keyed(
 ) -> After {
     let max_key = shard.config.max_key_size as usize;
     if keys_of(&command).iter().any(|k| k.len() > max_key) {
-        batch.slots.push(Slot::Ready(Reply::error(format!(
-            "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
-        ))));
+        batch.push_slot(
+            index,
+            Slot::Ready(Reply::error(format!(
+                "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
+            ))),
+        );
         return After::Continue;
     }
     match split(command, shard.nr_shards) {
         Split::One(target, command) => {
-            let index = batch.push_to(target, command);
-            batch.slots.push(Slot::One {
-                shard: target,
+            let position = batch.push_to(target, command);
+            batch.push_slot(
                 index,
-            });
+                Slot::One {
+                    shard: target,
+                    index: position,
+                },
+            );
         }
         Split::Parts {
             parts,
@@ -415,11 +440,14 @@ async fn plan_keyed(
                     )
                 })
                 .collect();
-            batch.slots.push(Slot::Parts {
-                gather,
-                nr_keys,
-                parts,
-            });
+            batch.push_slot(
+                index,
+                Slot::Parts {
+                    gather,
+                    nr_keys,
+                    parts,
+                },
+            );
         }
         Split::Latched(command) => {
             return barrier(shard, command, batch, output, protocol).await;
@@ -438,8 +466,12 @@ async fn barrier(
 ) -> After {
     let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
     run_batch(shard, pending, output, Instant::now(), protocol).await;
-    match admin::with_shards(shard, command).await {
+    let started = Instant::now();
+    let index = Some(shard.stats.commands.index.of(&command));
+    let reply = admin::with_shards(shard, command).await;
+    match reply {
         Some(reply) => {
+            record_one(shard, index, started, &reply);
             reply.encode(output, protocol);
             After::Continue
         }
@@ -503,7 +535,7 @@ async fn run_batch(
                 std::mem::replace(r, Reply::Nil)
             })
     };
-    for slot in batch.slots {
+    for (position, slot) in batch.slots.into_iter().enumerate() {
         let reply = match slot {
             Slot::Ready(reply) => reply,
             Slot::One {
@@ -522,9 +554,24 @@ async fn run_batch(
                 gather(how, nr_keys, answered)
             }
         };
+        batch
+            .commands
+            .replied(&shard.stats.commands, position, &reply);
         reply.encode(output, protocol);
     }
-    shard.stats.record_latency(started.elapsed(), nr_commands);
+    let elapsed = started.elapsed();
+    shard.stats.record_latency(elapsed, nr_commands);
+    batch
+        .commands
+        .finish(&shard.stats.commands, latency_us(elapsed));
+}
+
+/// Records one command answered outside a batch (a barrier, HELLO).
+fn record_one(shard: &Shard, index: Option<usize>, started: Instant, reply: &Reply) {
+    let mut one = BatchCommands::default();
+    one.push(index);
+    one.replied(&shard.stats.commands, 0, reply);
+    one.finish(&shard.stats.commands, latency_us(started.elapsed()));
 }
 
 fn replies_of(response: Option<ShardResponse>) -> Vec<Reply> {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod metrics_http;
 pub mod session;
 pub mod shard;
 pub mod shutdown;
@@ -21,8 +22,8 @@ use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
+use crate::metrics::{ShardSnapshot, bump, format_table};
 use crate::router::mesh::{self, Mesh, MeshMsg, RequestHandler};
-use crate::stats::{ShardSnapshot, bump, format_table};
 use crate::storage::{Store, StoreOptions};
 use shard::{Shard, now_ms};
 
@@ -54,6 +55,9 @@ pub enum StartError {
         "cannot listen on {0}: {1} (is another server using the port? pick another with --listen)"
     )]
     Listen(SocketAddr, std::io::Error),
+    /// The `--metrics-listen` address is taken or not bindable.
+    #[error("cannot serve metrics on {0}: {1} (pick another --metrics-listen)")]
+    MetricsListen(SocketAddr, std::io::Error),
     /// An executor could not start.
     #[error("{0}")]
     Executor(String),
@@ -189,6 +193,20 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
     };
     let mut config = config;
     config.listen = listen;
+    // The metrics listener is bound here, so a taken port fails the start
+    // and port 0 is resolved before the ready line; shard 0 serves it.
+    let mut metrics_listener = match config.metrics_listen {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| StartError::MetricsListen(addr, e))?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| StartError::MetricsListen(addr, e))?;
+            config.metrics_listen = Some(bound);
+            Some(std::os::fd::OwnedFd::from(listener))
+        }
+        None => None,
+    };
 
     let memlock = raise_memlock_limit();
     shutdown::block_signals();
@@ -200,6 +218,11 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
         let mesh_builder = mesh_builder.clone();
         let ready_tx = ready_tx.clone();
         let cpu = config.cpu_for_shard(index);
+        let metrics_fd = if index == 0 {
+            metrics_listener.take()
+        } else {
+            None
+        };
         let placement = cpu.map_or(Placement::Unbound, Placement::Fixed);
         let thread = std::thread::Builder::new()
             .name(format!("shard-{index}"))
@@ -216,7 +239,13 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
                         return;
                     }
                 };
-                executor.run(run_shard(Rc::new(config), mesh_builder, cpu, ready_tx));
+                executor.run(run_shard(
+                    Rc::new(config),
+                    mesh_builder,
+                    cpu,
+                    metrics_fd,
+                    ready_tx,
+                ));
             })
             .map_err(|e| StartError::Executor(format!("could not start a shard thread: {e}")))?;
         threads.push(thread);
@@ -234,6 +263,10 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
         }
     }
     shutdown::spawn_signal_thread();
+    // Before the ready line, so whoever waits for that one has seen this.
+    if let Some(addr) = config.metrics_listen {
+        println!("shardcask metrics: http://{addr}/metrics");
+    }
     println!(
         "shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}",
         config.dir.display()
@@ -253,6 +286,7 @@ async fn run_shard(
         glommio::channels::channel_mesh::Full,
     >,
     cpu: Option<usize>,
+    metrics_fd: Option<std::os::fd::OwnedFd>,
     ready: mpsc::Sender<Result<usize, StartError>>,
 ) {
     let (mesh, receivers) = match Mesh::join(mesh_builder).await {
@@ -341,6 +375,13 @@ async fn run_shard(
             Duration::from_secs(config.stats_interval),
         ))
         .detach();
+    }
+
+    if let Some(fd) = metrics_fd {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        // SAFETY: a bound, listening socket whose ownership passes to glommio.
+        let listener = unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) };
+        glommio::spawn_local(metrics_http::serve(shard.clone(), listener)).detach();
     }
 
     accept_loop(&shard, &listener).await;

@@ -16,11 +16,11 @@ use crate::commands::exec::{ExecCtx, execute, execute_resident};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::keyspace::{NR_SLOTS, slot_range};
+use crate::metrics::{ShardSnapshot, ShardStats, bump};
 use crate::protocol::Reply;
 use crate::router::mesh::Mesh;
 use crate::router::oneshot::Event;
 use crate::router::{ShardRequest, ShardResponse};
-use crate::stats::{ShardSnapshot, ShardStats, bump};
 use crate::storage::{MergeMode, StorageError, Store};
 
 /// The current time in ms since the Unix epoch.
@@ -183,7 +183,7 @@ impl Shard {
 
     /// A snapshot of this shard's stats.
     pub fn snapshot(&self) -> ShardSnapshot {
-        self.stats.snapshot(self.id, self.cpu, self.store.stats())
+        self.stats.snapshot(self.id, self.cpu, &self.store.stats())
     }
 
     /// Executes keyed commands in order; replies once every write among

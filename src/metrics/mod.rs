@@ -1,0 +1,18 @@
+//! Metrics: every per-shard figure declared once ([`table`]), the live
+//! counters each shard bumps and their snapshots ([`shard`]), per-command
+//! figures ([`commands`]), and the views generated from the list: the
+//! periodic table and INFO sections ([`render`]) and the Prometheus text
+//! exposition ([`prometheus`]).
+//!
+//! This module sits beside the request path: it reads the storage layer's
+//! counters and the command type, and nothing below it imports it.
+
+pub mod commands;
+pub mod prometheus;
+pub mod render;
+pub mod shard;
+pub mod table;
+
+pub use render::format_table;
+pub use shard::{ShardSnapshot, ShardStats, bump};
+pub use table::{Kind, METRICS, MetricDef, MetricId, NR_METRICS, Section};

@@ -1,0 +1,260 @@
+//! The live counters of one shard and their `Send` snapshots.
+//!
+//! Each shard updates its own [`ShardStats`] (plain `Cell`s, no atomics: one
+//! core owns them). A [`ShardSnapshot`] is the copy that travels over the
+//! mesh to whoever prints the table, answers INFO or serves `/metrics`; its
+//! values are read through the metric list ([`super::METRICS`]), so adding a
+//! metric is one line there.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::commands::{CommandSnapshot, CommandStats};
+use super::table::{Combine, Kind, METRICS, MetricId, NR_METRICS};
+use crate::storage::StoreStats;
+
+/// Highest latency the histograms track, in microseconds (60 s).
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
+}
+
+/// The live counters of one shard.
+pub struct ShardStats {
+    /// GET-family commands executed on this shard (as owner).
+    pub gets: Cell<u64>,
+    /// SET-family (writing) commands executed on this shard.
+    pub sets: Cell<u64>,
+    /// Every other command answered by this shard.
+    pub others: Cell<u64>,
+    /// Commands received from peers for execution here.
+    pub fwd_in: Cell<u64>,
+    /// Commands this shard's connections sent to peers.
+    pub fwd_out: Cell<u64>,
+    /// Connections open on this shard now.
+    pub connections: Cell<u64>,
+    /// Connections accepted since start.
+    pub connections_total: Cell<u64>,
+    /// Connections refused because of `--max-connections`.
+    pub connections_rejected: Cell<u64>,
+    /// Bytes read from clients.
+    pub net_in: Cell<u64>,
+    /// Bytes written to clients.
+    pub net_out: Cell<u64>,
+    /// Protocol errors (connections closed for bad input).
+    pub protocol_errors: Cell<u64>,
+    /// Per-command latency in µs, from parse to reply ready, for commands
+    /// arriving on this shard's connections.
+    pub latency_us: RefCell<Histogram<u64>>,
+    /// Calls, errors and latency by command, for commands arriving on this
+    /// shard's connections.
+    pub commands: CommandStats,
+}
+
+impl Default for ShardStats {
+    fn default() -> Self {
+        ShardStats {
+            gets: Cell::new(0),
+            sets: Cell::new(0),
+            others: Cell::new(0),
+            fwd_in: Cell::new(0),
+            fwd_out: Cell::new(0),
+            connections: Cell::new(0),
+            connections_total: Cell::new(0),
+            connections_rejected: Cell::new(0),
+            net_in: Cell::new(0),
+            net_out: Cell::new(0),
+            protocol_errors: Cell::new(0),
+            latency_us: RefCell::new(new_histogram()),
+            commands: CommandStats::default(),
+        }
+    }
+}
+
+/// Adds `n` to a counter.
+pub fn bump(counter: &Cell<u64>, n: u64) {
+    counter.set(counter.get().wrapping_add(n));
+}
+
+/// The latency to record for `latency`, in µs within the histograms' range.
+pub fn latency_us(latency: Duration) -> u64 {
+    (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US)
+}
+
+impl ShardStats {
+    /// Records `count` commands that each took `latency`.
+    pub fn record_latency(&self, latency: Duration, count: u64) {
+        let _ = self
+            .latency_us
+            .borrow_mut()
+            .record_n(latency_us(latency), count);
+    }
+
+    /// A `Send` copy of the counters, with the store's.
+    pub fn snapshot(
+        &self,
+        shard_id: usize,
+        cpu: Option<usize>,
+        store: &StoreStats,
+    ) -> ShardSnapshot {
+        ShardSnapshot {
+            shard_id,
+            cpu,
+            values: METRICS.iter().map(|def| (def.read)(self, store)).collect(),
+            latency_us: self.latency_us.borrow().clone(),
+            commands: self.commands.snapshot(),
+        }
+    }
+}
+
+/// A point-in-time copy of one shard's metrics (or the sum of several).
+#[derive(Clone, Debug)]
+pub struct ShardSnapshot {
+    /// The shard (meaningless in a combined total).
+    pub shard_id: usize,
+    /// The CPU it is pinned to, if any.
+    pub cpu: Option<usize>,
+    /// Every declared metric's value, by [`MetricId`].
+    pub values: Vec<u64>,
+    /// See [`ShardStats::latency_us`].
+    pub latency_us: Histogram<u64>,
+    /// See [`ShardStats::commands`].
+    pub commands: CommandSnapshot,
+}
+
+impl ShardSnapshot {
+    /// The value of metric `id`.
+    pub fn get(&self, id: MetricId) -> u64 {
+        self.values.get(id as usize).copied().unwrap_or(0)
+    }
+
+    /// Commands executed (as owner).
+    pub fn ops(&self) -> u64 {
+        self.get(MetricId::CmdGet) + self.get(MetricId::CmdSet) + self.get(MetricId::CmdOther)
+    }
+
+    /// Adds `other` into `self` (for the total row): counters and most
+    /// gauges add up, worst-case gauges take the larger.
+    pub fn combine(&mut self, other: &ShardSnapshot) {
+        self.values.resize(NR_METRICS, 0);
+        for (def, (mine, theirs)) in METRICS
+            .iter()
+            .zip(self.values.iter_mut().zip(&other.values))
+        {
+            *mine = match def.combine {
+                Combine::Sum => mine.wrapping_add(*theirs),
+                Combine::Max => (*mine).max(*theirs),
+            };
+        }
+        let _ = self.latency_us.add(&other.latency_us);
+        self.commands.combine(&other.commands);
+    }
+
+    /// The sum of `shards`.
+    pub fn total(shards: &[ShardSnapshot]) -> Option<ShardSnapshot> {
+        let mut iter = shards.iter();
+        let mut total = iter.next()?.clone();
+        for shard in iter {
+            total.combine(shard);
+        }
+        Some(total)
+    }
+
+    /// What happened between `earlier` and `self`: counters subtracted and
+    /// the histogram of just that interval; gauges keep their current value.
+    pub fn since(&self, earlier: &ShardSnapshot) -> ShardSnapshot {
+        let mut delta = self.clone();
+        for (def, (value, before)) in METRICS
+            .iter()
+            .zip(delta.values.iter_mut().zip(&earlier.values))
+        {
+            if def.kind == Kind::Counter {
+                *value -= (*before).min(*value);
+            }
+        }
+        if delta.latency_us.subtract(&earlier.latency_us).is_err() {
+            delta.latency_us.reset();
+        }
+        delta
+    }
+
+    /// Average records per log write (the group-commit batch size).
+    pub fn avg_batch(&self) -> f64 {
+        let writes = self.get(MetricId::LogWrites);
+        if writes == 0 {
+            0.0
+        } else {
+            self.get(MetricId::RecordsFlushed) as f64 / writes as f64
+        }
+    }
+
+    /// Share of reads served by the value cache, in percent (0 without reads).
+    pub fn cache_hit_percent(&self) -> f64 {
+        let hits = self.get(MetricId::CacheHits);
+        let lookups = hits + self.get(MetricId::CacheMisses);
+        if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 * 100.0 / lookups as f64
+        }
+    }
+
+    /// Latency quantile in µs (0 when nothing was recorded).
+    pub fn latency_quantile(&self, q: f64) -> u64 {
+        if self.latency_us.is_empty() {
+            0
+        } else {
+            self.latency_us.value_at_quantile(q)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A shard with `gets` GETs, 10 keys and a batch of 4 records per write.
+    pub(crate) fn snapshot(id: usize, gets: u64) -> ShardSnapshot {
+        let stats = ShardStats::default();
+        stats.gets.set(gets);
+        stats.connections.set(3);
+        stats.record_latency(Duration::from_micros(100), gets);
+        stats.snapshot(
+            id,
+            Some(id),
+            &StoreStats {
+                keys: 10,
+                writes: 2,
+                records_flushed: 8,
+                max_file_frag_percent: 10 * id as u64,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn combine_and_delta() {
+        let a = snapshot(0, 100);
+        let b = snapshot(1, 50);
+        let total = ShardSnapshot::total(&[a.clone(), b]).unwrap();
+        assert_eq!(total.get(MetricId::CmdGet), 150);
+        assert_eq!(total.get(MetricId::Keys), 20);
+        assert_eq!(
+            total.get(MetricId::MaxFileFragmentation),
+            10,
+            "max, not sum"
+        );
+        assert_eq!(total.latency_us.len(), 150);
+        assert_eq!(total.avg_batch(), 4.0);
+        let later = snapshot(0, 300);
+        let delta = later.since(&a);
+        assert_eq!(delta.get(MetricId::CmdGet), 200);
+        assert_eq!(delta.latency_us.len(), 200);
+        // Gauges are levels: the interval shows the current value.
+        assert_eq!(delta.get(MetricId::Keys), 10);
+        assert_eq!(delta.get(MetricId::ConnectedClients), 3);
+    }
+}
