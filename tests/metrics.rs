@@ -279,3 +279,68 @@ fn info_speaks_redis_formats() {
         .unwrap();
     assert!(gauges.split(',').any(|g| g == "keys"));
 }
+
+/// The series a dashboard expression names (`shardcask_...` tokens, with
+/// a histogram's `_bucket`/`_sum`/`_count` suffix dropped).
+fn series_in(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("shardcask_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        let name = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        names.push(name.to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn dashboard_names_only_served_series() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana/shardcask.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("valid JSON");
+    let server = Server::start(2, &["--metrics-listen", "127.0.0.1:0"]);
+    let (_, body) = http_get(
+        metrics_addr(&server),
+        "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    let served: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 10);
+    let mut named = 0;
+    for panel in panels {
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{} has no query", panel["title"]);
+        for target in targets {
+            let expr = target["expr"].as_str().expect("expr");
+            let series = series_in(expr);
+            assert!(!series.is_empty(), "{expr} names no series");
+            for name in series {
+                assert!(
+                    served.contains(&name.as_str()),
+                    "{name} (in {expr}) is not served"
+                );
+                named += 1;
+            }
+        }
+    }
+    // Every declared metric appears somewhere on the dashboard.
+    for name in &served {
+        assert!(
+            panels.iter().any(|p| p.to_string().contains(name)),
+            "{name} is not on the dashboard"
+        );
+    }
+    assert!(named > 0);
+}
