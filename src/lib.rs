@@ -7,6 +7,9 @@
 //! - [`server`]: one glommio executor per shard; the listener each one runs
 //!   on the shared port (SO_REUSEPORT), the connection loop (read, parse every
 //!   complete frame, dispatch, write replies in order), shutdown.
+//! - [`net`]: the client sockets of a shard on a ring of its own (io_uring:
+//!   one RECV or SEND in flight per connection, one kernel entry per busy
+//!   turn, completions that never interrupt a busy shard).
 //! - [`protocol`]: RESP2 request parsing (check, then parse; never trusting a
 //!   header's length for allocation) and reply encoding.
 //! - [`commands`]: a request's arguments become a [`commands::Command`]; keyed
@@ -31,6 +34,7 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod metrics;
+pub mod net;
 pub mod protocol;
 pub mod router;
 pub mod server;

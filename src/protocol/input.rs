@@ -111,12 +111,32 @@ impl InputBuffer {
     ) -> std::io::Result<usize> {
         self.make_room(limits);
         let n = reader.read(&mut self.room).await?;
-        if n == self.room.len() {
+        self.received(n);
+        Ok(n)
+    }
+
+    /// Lends the room of the next read (made as the pending request needs),
+    /// for a read that owns its buffer while the kernel fills it; give it
+    /// back with [`InputBuffer::return_room`].
+    pub fn lend_room(&mut self, limits: &ParseLimits) -> BytesMut {
+        self.make_room(limits);
+        std::mem::take(&mut self.room)
+    }
+
+    /// Takes back the room lent by [`InputBuffer::lend_room`], whose first
+    /// `n` bytes were received.
+    pub fn return_room(&mut self, room: BytesMut, n: usize) {
+        self.room = room;
+        self.received(n);
+    }
+
+    /// Joins the `n` bytes just read into the room onto the pending ones.
+    fn received(&mut self, n: usize) {
+        if n > 0 && n == self.room.len() {
             self.read_size = (self.read_size * 2).min(READ_CHUNK);
         }
         // Contiguous in one allocation: joining is O(1), no copy.
         self.filled.unsplit(self.room.split_to(n));
-        Ok(n)
     }
 
     /// Gives back a big allocation (keeping any pending bytes): for a

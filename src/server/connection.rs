@@ -33,6 +33,7 @@ use crate::commands::{Command, Route};
 use crate::metrics::bump;
 use crate::metrics::commands::BatchCommands;
 use crate::metrics::shard::latency_us;
+use crate::net::Socket;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
 use crate::router::plan::{Gather, Split, gather, keys_of, split};
@@ -87,16 +88,6 @@ impl Batch {
     }
 }
 
-/// How waiting for the next read ended.
-enum Read {
-    /// The read finished (0 bytes: the client closed).
-    Done(std::io::Result<usize>),
-    /// Nothing arrived for [`IDLE_RELEASE`] while a big buffer was held.
-    Idle,
-    /// The server is stopping.
-    Shutdown,
-}
-
 /// What the connection does after a batch.
 #[derive(PartialEq, Eq)]
 enum After {
@@ -104,19 +95,15 @@ enum After {
     Close,
 }
 
-/// Serves one client until it disconnects, misbehaves, or the server stops.
-pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
-    let _ = stream.set_nodelay(true);
+/// Serves one client until it disconnects, misbehaves, or the server stops
+/// (the shard's [`Ring`](crate::net::Ring) is shut down).
+pub async fn serve(shard: Rc<Shard>, socket: Socket, client_id: u64, addr: String, laddr: String) {
     let now = Instant::now();
     shard.clients.borrow_mut().insert(
         client_id,
         ClientInfo {
-            addr: stream
-                .peer_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string()),
-            laddr: stream
-                .local_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            addr,
+            laddr,
             name: Default::default(),
             lib_name: Default::default(),
             lib_ver: Default::default(),
@@ -131,7 +118,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
         ..ParseLimits::default()
     };
     let timeout = shard.config.client_output_timeout;
-    let _ = stream.set_write_timeout((timeout > 0).then(|| Duration::from_secs(timeout)));
+    let timeout = (timeout > 0).then(|| Duration::from_secs(timeout));
     let mut sizer = BatchSizer::new(shard.config.client_output_limit);
     // Read straight into, sized by the request being received, and kept
     // while big requests keep coming (see `protocol::input`).
@@ -140,33 +127,37 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
     let mut session = Session::new();
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
-        let read = futures_lite::future::or(
-            async { Read::Done(input.read_from(&mut stream, &limits).await) },
-            async {
-                let idle = async {
-                    if holds_big {
-                        glommio::timer::sleep(IDLE_RELEASE).await;
-                    } else {
-                        futures_lite::future::pending::<()>().await;
-                    }
-                    Read::Idle
-                };
-                let shutdown = async {
-                    shard.shutdown.wait().await;
-                    Read::Shutdown
-                };
-                futures_lite::future::or(shutdown, idle).await
-            },
-        )
-        .await;
-        let n = match read {
-            Read::Done(Ok(0)) | Read::Done(Err(_)) | Read::Shutdown => break,
-            Read::Idle => {
+        let mut recv = socket.recv(input.lend_room(&limits));
+        let (result, room) = if holds_big {
+            let done = futures_lite::future::or(async { Some((&mut recv).await) }, async {
+                glommio::timer::sleep(IDLE_RELEASE).await;
+                None
+            })
+            .await;
+            match done {
+                Some(done) => done,
+                None => {
+                    // Idle: cancel, keeping whatever arrived meanwhile.
+                    recv.cancel();
+                    recv.await
+                }
+            }
+        } else {
+            recv.await
+        };
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) && !socket.is_shut_down() => {
+                input.return_room(room, 0);
                 input.release();
                 continue;
             }
-            Read::Done(Ok(n)) => n,
+            Err(_) => break,
         };
+        input.return_room(room, n);
+        if n == 0 {
+            break;
+        }
         bump(&shard.stats.net_in, n as u64);
 
         let started = Instant::now();
@@ -199,7 +190,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
                             &mut sizer,
                         )
                         .await;
-                        if write_out(&shard, client_id, &mut stream, &mut output)
+                        if write_out(&shard, client_id, &socket, &mut output, timeout)
                             .await
                             .is_err()
                         {
@@ -236,7 +227,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
             &mut sizer,
         )
         .await;
-        if write_out(&shard, client_id, &mut stream, &mut output)
+        if write_out(&shard, client_id, &socket, &mut output, timeout)
             .await
             .is_err()
             || after == After::Close
@@ -244,7 +235,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream, client_id: u64) {
             break;
         }
     }
-    let _ = stream.close().await;
+    drop(socket);
     shard.clients.borrow_mut().remove(&client_id);
 }
 
@@ -299,33 +290,36 @@ impl BatchSizer {
     }
 }
 
-/// Writes every pending reply. The socket's write timeout
-/// (`--client-output-timeout`) fails the write when the client accepts
-/// nothing for that long; the caller then drops the connection.
+/// Writes every pending reply. A client that accepts no byte of them for
+/// `timeout` (`--client-output-timeout`) fails the write; the caller then
+/// drops the connection.
 async fn write_out(
     shard: &Shard,
     client_id: u64,
-    stream: &mut TcpStream,
+    socket: &Socket,
     output: &mut BytesMut,
+    timeout: Option<Duration>,
 ) -> std::io::Result<()> {
     if output.is_empty() {
         return Ok(());
     }
     bump(&shard.stats.net_out, output.len() as u64);
-    let result = stream.write_all(output).await;
+    let pending = output.len();
+    let (result, mut buf) = socket.send_all(std::mem::take(output), timeout).await;
     if let Err(error) = &result
         && error.kind() == std::io::ErrorKind::TimedOut
     {
         tracing::info!(
             client_id,
-            pending = output.len(),
+            pending,
             "client did not read its replies within --client-output-timeout, disconnecting"
         );
     }
-    output.clear();
-    if output.capacity() > 4 * READ_CHUNK {
-        *output = BytesMut::with_capacity(16 * 1024);
+    buf.clear();
+    if buf.capacity() > 4 * READ_CHUNK {
+        buf = BytesMut::with_capacity(16 * 1024);
     }
+    *output = buf;
     result
 }
 

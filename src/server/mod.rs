@@ -18,11 +18,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
 use crate::metrics::{ShardSnapshot, bump, format_table};
+use crate::net::{Ring, Socket};
 use crate::router::mesh::{self, Mesh, MeshMsg, RequestHandler};
 use crate::storage::{Store, StoreOptions};
 use shard::{Shard, now_ms};
@@ -338,6 +339,19 @@ async fn run_shard(
     });
     mesh.start_receivers(receivers, handler);
 
+    // The client sockets' ring and its driver.
+    let ring = match Ring::new() {
+        Ok(ring) => ring,
+        Err(e) => {
+            let _ = ready.send(Err(StartError::Shard(
+                id,
+                format!("cannot set up the socket io_uring: {e}"),
+            )));
+            return;
+        }
+    };
+    glommio::spawn_local(ring.clone().drive()).detach();
+
     let listener = match bind_listener(config.listen) {
         Ok(listener) => listener,
         Err(e) => {
@@ -350,11 +364,14 @@ async fn run_shard(
     };
     let _ = ready.send(Ok(id));
 
-    // Shutdown watcher: turns the process-wide flag into this shard's event.
+    // Shutdown watcher: turns the process-wide flag into this shard's event;
+    // connections see it as their next receive failing.
     let watcher_shard = shard.clone();
+    let watcher_ring = ring.clone();
     glommio::spawn_local(async move {
         shutdown::wait_requested().await;
         watcher_shard.shutdown.fire();
+        watcher_ring.shut_down();
     })
     .detach();
 
@@ -384,7 +401,7 @@ async fn run_shard(
         glommio::spawn_local(metrics_http::serve(shard.clone(), listener)).detach();
     }
 
-    accept_loop(&shard, &listener).await;
+    accept_loop(&shard, &ring, &listener).await;
     drop(listener);
 
     // Drain: connections finish their in-flight batch and close. A client
@@ -503,7 +520,7 @@ fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
     }
 }
 
-async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
+async fn accept_loop(shard: &Rc<Shard>, ring: &Rc<Ring>, listener: &TcpListener) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             shard.shutdown.wait().await;
@@ -526,12 +543,20 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
             glommio::spawn_local(connection::refuse(stream)).detach();
             continue;
         }
+        let (socket, addr, laddr) = match hand_over(ring, stream) {
+            Ok(handed) => handed,
+            Err(e) => {
+                OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+                tracing::warn!(shard = shard.id, error = %e, "cannot take over an accepted socket");
+                continue;
+            }
+        };
         bump(&shard.stats.connections_total, 1);
         bump(&shard.stats.connections, 1);
         let client_id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
         let conn_shard = shard.clone();
         glommio::spawn_local(async move {
-            connection::serve(conn_shard.clone(), stream, client_id).await;
+            connection::serve(conn_shard.clone(), socket, client_id, addr, laddr).await;
             conn_shard
                 .stats
                 .connections
@@ -540,6 +565,29 @@ async fn accept_loop(shard: &Rc<Shard>, listener: &TcpListener) {
         })
         .detach();
     }
+}
+
+/// Moves an accepted connection from glommio to the shard's ring (a
+/// duplicate of its descriptor: glommio's stream closes its own), with
+/// TCP_NODELAY set; also returns its peer and local addresses.
+fn hand_over(ring: &Rc<Ring>, stream: TcpStream) -> std::io::Result<(Socket, String, String)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let _ = stream.set_nodelay(true);
+    let addr = stream
+        .peer_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string());
+    let laddr = stream
+        .local_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string());
+    // SAFETY: fcntl duplicates a descriptor the stream owns into a new one.
+    let fd = unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    drop(stream);
+    // SAFETY: a fresh descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok((Socket::new(ring.clone(), fd), addr, laddr))
 }
 
 /// Prints the per-core table every `interval` (shard 0 only).

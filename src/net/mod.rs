@@ -1,0 +1,25 @@
+//! Client sockets, in batches per shard: the bottom of the request path.
+//!
+//! glommio stays the runtime (executors, task queues, timers, channels, DMA
+//! files), but its `TcpStream` costs a lot per request: it arms a one-shot
+//! poll after each drained read on a ring set up without
+//! `COOP_TASKRUN`/`DEFER_TASKRUN`, so completions interrupt a busy shard
+//! with inter-processor interrupts, and every read or write is a task wake-up
+//! through its reactor. Here each shard owns a ring of its own
+//! ([`Ring`], the `io-uring` crate) for its client sockets:
+//!
+//! - each connection keeps one RECV or one SEND in flight ([`Socket`]);
+//! - a driver task enters the kernel once per busy turn, submitting every
+//!   queued request and reaping every completion, and wakes the connection
+//!   tasks whose operations completed;
+//! - completions wait for that enter (`DEFER_TASKRUN`) instead of
+//!   interrupting the shard; when it has nothing to do the driver parks on an
+//!   eventfd registered with the ring, read through glommio, so an idle shard
+//!   sleeps in glommio's own wait like any other.
+//!
+//! Bytes go in and out of `BytesMut` buffers the operation owns while the
+//! kernel may touch them, so no buffer is freed or reused under the kernel.
+
+mod ring;
+
+pub use ring::{Op, Ring, Socket};
