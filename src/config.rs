@@ -125,6 +125,18 @@ pub struct Config {
     /// address, e.g. `127.0.0.1:9121`; port 0 picks one [default: off].
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Shard i also listens alone on port BASE+i, and CLUSTER SLOTS/NODES
+    /// show each shard as a primary of its own, so cluster-aware clients
+    /// send every key straight to its core [default: off].
+    #[arg(long, value_name = "BASE")]
+    pub shard_ports: Option<u16>,
+
+    /// Cluster configuration file (TOML, the same on every node: each
+    /// node's 40-hex id, address and slots; see the README). Reloaded on
+    /// CLUSTER RELOAD and SIGHUP [default: this node owns every slot].
+    #[arg(long, value_name = "FILE")]
+    pub cluster_config: Option<PathBuf>,
 }
 
 /// A parsed `--cpus` list.
@@ -205,6 +217,7 @@ impl Config {
             ("save", String::new()),
             ("maxmemory", "0".into()),
             ("shards", self.nr_shards().to_string()),
+            ("cluster-enabled", "yes".into()),
             ("sync", self.sync.as_str().to_string()),
             ("sync-interval-ms", self.sync_interval_ms.to_string()),
             ("max-file-size", self.max_file_size.to_string()),

@@ -14,6 +14,9 @@
 //!   header's length for allocation) and reply encoding.
 //! - [`commands`]: a request's arguments become a [`commands::Command`]; keyed
 //!   commands are applied to a shard's store by [`commands::exec`].
+//! - [`cluster`]: the Redis Cluster slot map (nodes, shard ports, the
+//!   configuration file) and the MOVED/CROSSSLOT decision for a command's
+//!   keys; CLUSTER replies.
 //! - [`router`]: key -> owning shard, and the cross-shard mesh that carries
 //!   batches of commands to their owner and the replies back.
 //! - [`storage`]: the per-shard Bitcask engine: record codec, log files with
@@ -30,6 +33,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod keyspace;

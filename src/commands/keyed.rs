@@ -87,6 +87,7 @@ macro_rules! server_command {
             | $crate::commands::Command::Discard
             | $crate::commands::Command::Watch(_)
             | $crate::commands::Command::Unwatch
+            | $crate::commands::Command::Cluster(_)
     };
 }
 pub(crate) use server_command;
@@ -120,7 +121,8 @@ impl Command {
             | C::Multi
             | C::Exec
             | C::Discard
-            | C::Unwatch => Keys::None,
+            | C::Unwatch
+            | C::Cluster(_) => Keys::None,
             C::Watch(keys) => Keys::List(keys),
             C::Get(key)
             | C::GetDel(key)
@@ -177,6 +179,7 @@ impl Command {
             | C::Discard
             | C::Watch(_)
             | C::Unwatch
+            | C::Cluster(_)
             | C::Get(_)
             | C::GetDel(_)
             | C::GetEx(..)

@@ -24,6 +24,7 @@
 //!
 //! Every type here is `Send`: commands travel between cores over the mesh.
 
+mod cluster;
 mod connection;
 pub mod exec;
 mod glob;
@@ -40,6 +41,7 @@ use bytes::Bytes;
 
 use crate::protocol::Reply;
 
+pub use cluster::ClusterSub;
 pub use glob::glob_match;
 pub use keyed::Keys;
 pub(crate) use keyed::{keyed_command, server_command};
@@ -183,6 +185,8 @@ pub enum Command {
         /// BGREWRITEAOF: reply at once, merge in the background.
         background: bool,
     },
+    /// CLUSTER ..., READONLY, READWRITE, ASKING
+    Cluster(ClusterSub),
     /// KEYS pattern
     Keys(Bytes),
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use super::{Command, GetExExpiry, specs};
+use super::{ClusterSub, Command, GetExExpiry, specs};
 use crate::protocol::Reply;
 
 /// One command, as Redis 7's command table describes it plus how we serve it.
@@ -90,8 +90,10 @@ pub enum Gather {
 /// Every command, sorted by name.
 pub static COMMANDS: &[&CommandSpec] = &[
     &specs::APPEND,
+    &specs::ASKING,
     &specs::BGREWRITEAOF,
     &specs::CLIENT,
+    &specs::CLUSTER,
     &specs::COMMAND,
     &specs::CONFIG,
     &specs::DBSIZE,
@@ -129,6 +131,8 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::PING,
     &specs::PTTL,
     &specs::QUIT,
+    &specs::READONLY,
+    &specs::READWRITE,
     &specs::SCAN,
     &specs::SELECT,
     &specs::SET,
@@ -314,6 +318,20 @@ impl Command {
             C::Discard => &specs::DISCARD,
             C::Watch(_) => &specs::WATCH,
             C::Unwatch => &specs::UNWATCH,
+            C::Cluster(sub) => match sub {
+                ClusterSub::ReadOnly => &specs::READONLY,
+                ClusterSub::ReadWrite => &specs::READWRITE,
+                ClusterSub::Asking => &specs::ASKING,
+                ClusterSub::Slots
+                | ClusterSub::Shards
+                | ClusterSub::Nodes
+                | ClusterSub::Info
+                | ClusterSub::MyId
+                | ClusterSub::KeySlot(_)
+                | ClusterSub::CountKeysInSlot(_)
+                | ClusterSub::GetKeysInSlot(..)
+                | ClusterSub::Reload => &specs::CLUSTER,
+            },
             C::Get(_) => &specs::GET,
             C::Set { .. } => &specs::SET,
             C::SetNx(..) => &specs::SETNX,

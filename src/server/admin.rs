@@ -80,6 +80,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         | Command::Merge { .. }
         | Command::Keys(_)
         | Command::Scan { .. }
+        | Command::Cluster(_)
         | keyed_command!() => return None,
     };
     Some(reply)
@@ -328,6 +329,7 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
         | Command::Client(_)
         | Command::ConfigGet(_)
         | Command::ConfigOther(_)
+        | Command::Cluster(_)
         | Command::Time => Reply::error(format!(
             "ERR internal error: '{}' is not answered by every shard",
             command.name()
@@ -445,6 +447,7 @@ const INFO_SECTIONS: &[(&str, bool)] = &[
     ("commandstats", false),
     ("errorstats", true),
     ("latencystats", false),
+    ("cluster", true),
     ("keyspace", true),
     ("cores", true),
 ];
@@ -506,6 +509,9 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
         );
         info_section_lines(Section::Persistence, &total, &mut out);
         out.push_str("\r\n");
+    }
+    if wanted("cluster") {
+        out.push_str("# Cluster\r\ncluster_enabled:1\r\n\r\n");
     }
     if wanted("stats") {
         let _ = write!(

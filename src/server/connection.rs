@@ -26,9 +26,9 @@ use bytes::{BufMut, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
-use super::admin;
 use super::session::Session;
 use super::shard::{ClientInfo, Shard};
+use super::{admin, cluster_cmd};
 use crate::commands::{Command, Route};
 use crate::metrics::bump;
 use crate::metrics::commands::BatchCommands;
@@ -96,8 +96,17 @@ enum After {
 }
 
 /// Serves one client until it disconnects, misbehaves, or the server stops
-/// (the shard's [`Ring`](crate::net::Ring) is shut down).
-pub async fn serve(shard: Rc<Shard>, socket: Socket, client_id: u64, addr: String, laddr: String) {
+/// (the shard's [`Ring`](crate::net::Ring) is shut down). `shard_port` is
+/// `Some(shard id)` on the shard's own port (`--shard-ports`), `None` on the
+/// shared port: it decides which keys are served here.
+pub async fn serve(
+    shard: Rc<Shard>,
+    socket: Socket,
+    client_id: u64,
+    addr: String,
+    laddr: String,
+    shard_port: Option<usize>,
+) {
     let now = Instant::now();
     shard.clients.borrow_mut().insert(
         client_id,
@@ -169,6 +178,7 @@ pub async fn serve(shard: Rc<Shard>, socket: Socket, client_id: u64, addr: Strin
                     if plan(
                         &shard,
                         client_id,
+                        shard_port,
                         &mut session,
                         args,
                         &mut batch,
@@ -328,6 +338,7 @@ async fn write_out(
 async fn plan(
     shard: &Rc<Shard>,
     client_id: u64,
+    shard_port: Option<usize>,
     session: &mut Session,
     args: Vec<bytes::Bytes>,
     batch: &mut Batch,
@@ -342,6 +353,14 @@ async fn plan(
         }
     };
     let index = Some(shard.stats.commands.index.of(&command));
+    // Cluster hook: a key of another node (or, on a shard port, of another
+    // shard) is redirected instead of served; inside MULTI that also makes
+    // EXEC fail (EXECABORT), as in Redis Cluster.
+    if let Some(reply) = shard.cluster.check(shard_port, command.keys()) {
+        session.reject();
+        batch.slots.push(Slot::Ready(reply));
+        return After::Continue;
+    }
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
@@ -358,6 +377,20 @@ async fn plan(
     if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
         client.last_active = Instant::now();
         client.last_cmd = command.name();
+    }
+    // Cluster hook: CLUSTER's answers depend on the port asked.
+    if let Command::Cluster(sub) = command {
+        bump(&shard.stats.others, 1);
+        if let Some(reply) = cluster_cmd::immediate(shard, shard_port, &sub) {
+            batch.slots.push(Slot::Ready(reply));
+            return After::Continue;
+        }
+        let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+        run_batch(shard, pending, output, Instant::now(), protocol).await;
+        cluster_cmd::with_shards(shard, sub)
+            .await
+            .encode(output, protocol);
+        return After::Continue;
     }
     match command.spec().route {
         Route::Keyed(_) => plan_keyed(shard, index, command, batch, output, protocol).await,

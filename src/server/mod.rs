@@ -2,6 +2,7 @@
 //! loop each runs on the shared port, periodic stats, and shutdown.
 
 pub mod admin;
+pub mod cluster_cmd;
 pub mod connection;
 pub mod metrics_http;
 pub mod session;
@@ -15,12 +16,13 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::cluster::{ClusterState, LocalNode, View, stored_node_id};
 use crate::config::Config;
 use crate::metrics::{ShardSnapshot, bump, format_table};
 use crate::net::{Ring, Socket};
@@ -65,6 +67,9 @@ pub enum StartError {
     /// A shard failed while starting.
     #[error("shard {0} failed to start: {1}")]
     Shard(usize, String),
+    /// The cluster configuration (or `--shard-ports`) cannot be used.
+    #[error("cluster configuration: {0}")]
+    Cluster(String),
 }
 
 /// How long shutdown waits for connections to finish what is in flight.
@@ -208,6 +213,7 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
         }
         None => None,
     };
+    let cluster = start_cluster(&mut config, nr_shards)?;
 
     let memlock = raise_memlock_limit();
     shutdown::block_signals();
@@ -218,6 +224,7 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
         let config = config.clone();
         let mesh_builder = mesh_builder.clone();
         let ready_tx = ready_tx.clone();
+        let cluster = cluster.clone();
         let cpu = config.cpu_for_shard(index);
         let metrics_fd = if index == 0 {
             metrics_listener.take()
@@ -243,6 +250,7 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
                 executor.run(run_shard(
                     Rc::new(config),
                     mesh_builder,
+                    cluster,
                     cpu,
                     metrics_fd,
                     ready_tx,
@@ -272,11 +280,53 @@ pub fn run(mut config: Config) -> Result<(), StartError> {
         "shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}",
         config.dir.display()
     );
+    if let Some(base) = config.shard_ports {
+        println!(
+            "shard ports: {base}-{} (shard i on {base}+i)",
+            base as usize + nr_shards - 1
+        );
+    }
     for thread in threads {
         let _ = thread.join();
     }
     tracing::info!("all shards stopped; bye");
     Ok(())
+}
+
+/// Reads the cluster configuration (or builds the single-node one), takes
+/// this node's shard ports from it when the file gives them (into
+/// `config.shard_ports`), and checks that every shard port is free.
+fn start_cluster(config: &mut Config, nr_shards: usize) -> Result<Arc<ClusterState>, StartError> {
+    let default_id =
+        stored_node_id(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
+    let cluster = ClusterState::new(LocalNode {
+        listen: config.listen,
+        shard_ports: config.shard_ports,
+        nr_shards,
+        config_file: config.cluster_config.clone(),
+        default_id,
+    })
+    .map_err(StartError::Cluster)?;
+    config.shard_ports = cluster.shard_ports();
+    if let Some(base) = config.shard_ports {
+        if base as usize + nr_shards - 1 > u16::MAX as usize {
+            return Err(StartError::Cluster(format!(
+                "--shard-ports {base} with {nr_shards} shards runs past port 65535"
+            )));
+        }
+        for shard_id in 0..nr_shards {
+            let addr = shard_port_addr(config.listen, base, shard_id);
+            std::net::TcpListener::bind(addr).map_err(|e| StartError::Listen(addr, e))?;
+        }
+    }
+    Ok(cluster)
+}
+
+/// Shard `shard_id`'s own port: the listen address with port `base + shard_id`.
+fn shard_port_addr(listen: SocketAddr, base: u16, shard_id: usize) -> SocketAddr {
+    let mut addr = listen;
+    addr.set_port(base + shard_id as u16);
+    addr
 }
 
 /// Everything one shard does, from joining the mesh to the final sync.
@@ -286,6 +336,7 @@ async fn run_shard(
         MeshMsg,
         glommio::channels::channel_mesh::Full,
     >,
+    cluster: Arc<ClusterState>,
     cpu: Option<usize>,
     metrics_fd: Option<std::os::fd::OwnedFd>,
     ready: mpsc::Sender<Result<usize, StartError>>,
@@ -329,7 +380,13 @@ async fn run_shard(
         ms = report.duration.as_millis() as u64,
         "shard opened"
     );
-    let shard = Rc::new(Shard::new(config.clone(), store.clone(), mesh.clone(), cpu));
+    let shard = Rc::new(Shard::new(
+        config.clone(),
+        store.clone(),
+        mesh.clone(),
+        View::new(cluster),
+        cpu,
+    ));
     let handler_shard = shard.clone();
     let handler: RequestHandler = Rc::new(move |request| {
         if let crate::router::ShardRequest::Batch(commands) = &request {
@@ -360,6 +417,19 @@ async fn run_shard(
                 std::io::Error::other(e.to_string()),
             )));
             return;
+        }
+    };
+    let shard_listener = match config.shard_ports {
+        None => None,
+        Some(base) => {
+            let addr = shard_port_addr(config.listen, base, id);
+            match bind_listener(addr) {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    let _ = ready.send(Err(StartError::Listen(addr, e)));
+                    return;
+                }
+            }
         }
     };
     let _ = ready.send(Ok(id));
@@ -401,8 +471,22 @@ async fn run_shard(
         glommio::spawn_local(metrics_http::serve(shard.clone(), listener)).detach();
     }
 
-    accept_loop(&shard, &ring, &listener).await;
+    if id == 0 {
+        glommio::spawn_local(cluster_cmd::reload_on_hangup(shard.clone())).detach();
+    }
+
+    match &shard_listener {
+        None => accept_loop(&shard, &ring, &listener, None).await,
+        Some(own) => {
+            futures_lite::future::zip(
+                accept_loop(&shard, &ring, &listener, None),
+                accept_loop(&shard, &ring, own, Some(id)),
+            )
+            .await;
+        }
+    }
     drop(listener);
+    drop(shard_listener);
 
     // Drain: connections finish their in-flight batch and close. A client
     // that stopped reading its replies is not waited for past the deadline.
@@ -520,7 +604,14 @@ fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
     }
 }
 
-async fn accept_loop(shard: &Rc<Shard>, ring: &Rc<Ring>, listener: &TcpListener) {
+/// Accepts connections until shutdown; `shard_port` is `Some(id)` for the
+/// shard's own port (cluster-aware clients), `None` for the shared one.
+async fn accept_loop(
+    shard: &Rc<Shard>,
+    ring: &Rc<Ring>,
+    listener: &TcpListener,
+    shard_port: Option<usize>,
+) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             shard.shutdown.wait().await;
@@ -556,7 +647,15 @@ async fn accept_loop(shard: &Rc<Shard>, ring: &Rc<Ring>, listener: &TcpListener)
         let client_id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
         let conn_shard = shard.clone();
         glommio::spawn_local(async move {
-            connection::serve(conn_shard.clone(), socket, client_id, addr, laddr).await;
+            connection::serve(
+                conn_shard.clone(),
+                socket,
+                client_id,
+                addr,
+                laddr,
+                shard_port,
+            )
+            .await;
             conn_shard
                 .stats
                 .connections

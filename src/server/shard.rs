@@ -79,11 +79,19 @@ pub struct Shard {
     pub shutdown: Event,
     /// When the shard started.
     pub started: Instant,
+    /// The cluster slot map (MOVED/CROSSSLOT checks, CLUSTER replies).
+    pub cluster: crate::cluster::View,
 }
 
 impl Shard {
     /// Assembles a shard around its store and mesh end.
-    pub fn new(config: Rc<Config>, store: Rc<Store>, mesh: Rc<Mesh>, cpu: Option<usize>) -> Shard {
+    pub fn new(
+        config: Rc<Config>,
+        store: Rc<Store>,
+        mesh: Rc<Mesh>,
+        cluster: crate::cluster::View,
+        cpu: Option<usize>,
+    ) -> Shard {
         Shard {
             id: mesh.shard_id(),
             nr_shards: mesh.nr_shards(),
@@ -97,6 +105,7 @@ impl Shard {
             latch_released: RefCell::new(Event::new()),
             shutdown: Event::new(),
             started: Instant::now(),
+            cluster,
         }
     }
 

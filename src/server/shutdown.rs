@@ -3,11 +3,18 @@
 //! what is in flight, waits until every shard has drained (peers may still
 //! need each other over the mesh), then syncs its store and exits.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static DRAINED_SHARDS: AtomicUsize = AtomicUsize::new(0);
+/// SIGHUPs received (the cluster configuration is reloaded on each).
+static HANGUPS: AtomicU64 = AtomicU64::new(0);
+
+/// How many SIGHUPs the process received so far.
+pub fn hangups() -> u64 {
+    HANGUPS.load(Ordering::SeqCst)
+}
 
 /// How often shards look at the flag while running.
 pub const POLL: Duration = Duration::from_millis(20);
@@ -38,7 +45,7 @@ pub async fn drained_and_wait_all(nr_shards: usize) {
     }
 }
 
-/// Blocks SIGINT and SIGTERM in the calling thread (and the threads it
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
 /// starts afterwards), so that only [`spawn_signal_thread`] receives them.
 pub fn block_signals() {
     // SAFETY: plain libc signal-mask calls on a stack-allocated set.
@@ -47,12 +54,13 @@ pub fn block_signals() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
-/// Starts a thread that waits for SIGINT/SIGTERM and requests shutdown; a
-/// second signal exits at once.
+/// Starts a thread that waits for SIGINT/SIGTERM and requests shutdown (a
+/// second one exits at once), and counts SIGHUPs.
 pub fn spawn_signal_thread() {
     std::thread::Builder::new()
         .name("signals".into())
@@ -63,9 +71,14 @@ pub fn spawn_signal_thread() {
                 libc::sigemptyset(&mut set);
                 libc::sigaddset(&mut set, libc::SIGINT);
                 libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::sigaddset(&mut set, libc::SIGHUP);
                 let mut signal = 0;
                 loop {
                     if libc::sigwait(&set, &mut signal) != 0 {
+                        continue;
+                    }
+                    if signal == libc::SIGHUP {
+                        HANGUPS.fetch_add(1, Ordering::SeqCst);
                         continue;
                     }
                     if requested() {

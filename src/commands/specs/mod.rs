@@ -2,21 +2,24 @@
 //! [`CommandSpec`] is built from what Redis 7 answers to `COMMAND INFO` and
 //! `COMMAND DOCS` for the command, plus how we parse and route it.
 
+mod cluster;
 mod connection;
 mod generic;
 mod server;
 mod string;
 mod transactions;
 
+pub use cluster::*;
 pub use connection::*;
 pub use generic::*;
 pub use server::*;
 pub use string::*;
 pub use transactions::*;
 
+use super::ClusterSub;
 use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};
 use super::{
-    Command, connection as connection_cmds, keys as key_cmds, server as server_cmds,
-    strings as string_cmds,
+    Command, cluster as cluster_cmds, connection as connection_cmds, keys as key_cmds,
+    server as server_cmds, strings as string_cmds,
 };
