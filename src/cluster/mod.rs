@@ -213,6 +213,11 @@ impl View {
         match keys {
             Keys::None => None,
             Keys::One(key) => check_slots(&topology, shard_port, std::iter::once(slot(key))),
+            Keys::Two(first, second) => check_slots(
+                &topology,
+                shard_port,
+                [slot(first), slot(second)].into_iter(),
+            ),
             Keys::List(keys) => check_slots(&topology, shard_port, keys.iter().map(slot)),
             Keys::Pairs(pairs) => check_slots(
                 &topology,

@@ -16,6 +16,8 @@
 //! The string commands live in `strings`, the generic key commands in
 //! `keys`.
 
+mod bits;
+pub mod computed;
 mod keys;
 mod strings;
 #[cfg(test)]
@@ -114,11 +116,41 @@ async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, 
         C::Ttl(key, in_ms) => keys::ttl(store, &key, in_ms, false, ctx),
         C::ExpireTime(key, in_ms) => keys::ttl(store, &key, in_ms, true, ctx),
         C::Persist(key) => keys::persist(store, &key, ctx).await?,
+        C::IncrByFloat(key, increment) => {
+            strings::incr_by_float(store, &key, &increment, ctx).await?
+        }
+        C::SetBit(key, offset, bit) => bits::setbit(store, &key, offset, bit, ctx).await?,
+        C::GetBit(key, offset) => bits::getbit(store, &key, offset, ctx).await?,
+        C::BitCount(key, range) => bits::bitcount(store, &key, range, ctx).await?,
+        C::BitPos(key, bit, range) => bits::bitpos(store, &key, bit, range, ctx).await?,
+        C::Object(sub, key) => keys::object(store, sub, &key, ctx).await?,
+        C::ObjectHelp => keys::object_help(),
+        C::MemoryUsage(key) => keys::memory_usage(store, &key, ctx).await?,
         server_level @ server_command!() => Reply::error(format!(
             "ERR '{}' is a server command and cannot run on a shard",
             server_level.name()
         )),
     })
+}
+
+/// Applies a computed command's writes (`Some((value, expire_at_ms))`) and
+/// deletes (`None`) to this shard's store; the tickets go into `ctx`.
+pub fn write_raw(
+    store: &Store,
+    writes: &[(bytes::Bytes, Option<(bytes::Bytes, u64)>)],
+    ctx: &mut ExecCtx,
+) -> Result<(), StorageError> {
+    for (key, value) in writes {
+        match value {
+            Some((value, expire_at_ms)) => write(store, key, value, *expire_at_ms, ctx)?,
+            None => {
+                if let Some(ticket) = store.delete(key, ctx.now_ms)? {
+                    ctx.wrote(ticket);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The absolute expiry of `expiry` at `now_ms` (saturating: parsing already

@@ -13,6 +13,8 @@ pub enum Keys<'a> {
     None,
     /// One key.
     One(&'a Bytes),
+    /// Two keys (RENAME, COPY, LCS).
+    Two(&'a Bytes, &'a Bytes),
     /// A list of keys (MGET, DEL, UNLINK, EXISTS, ...).
     List(&'a [Bytes]),
     /// Key/value pairs (MSET, MSETNX).
@@ -25,6 +27,7 @@ impl<'a> Keys<'a> {
         match self {
             Keys::None => Vec::new(),
             Keys::One(key) => vec![key],
+            Keys::Two(first, second) => vec![first, second],
             Keys::List(keys) => keys.iter().collect(),
             Keys::Pairs(pairs) => pairs.iter().map(|(key, _)| key).collect(),
         }
@@ -57,12 +60,21 @@ macro_rules! keyed_command {
             | $crate::commands::Command::Ttl(..)
             | $crate::commands::Command::ExpireTime(..)
             | $crate::commands::Command::Persist(_)
+            | $crate::commands::Command::IncrByFloat(..)
+            | $crate::commands::Command::SetBit(..)
+            | $crate::commands::Command::GetBit(..)
+            | $crate::commands::Command::BitCount(..)
+            | $crate::commands::Command::BitPos(..)
+            | $crate::commands::Command::Object(..)
+            | $crate::commands::Command::ObjectHelp
+            | $crate::commands::Command::MemoryUsage(_)
     };
 }
 pub(crate) use keyed_command;
 
-/// A pattern matching every server-level command (answered by the server
-/// layer, never by a shard's `exec`).
+/// A pattern matching every command answered by the server layer, never
+/// by a shard's `exec`: the server-level ones and those the server computes
+/// under latches (RENAME, COPY, BITOP, LCS).
 macro_rules! server_command {
     () => {
         $crate::commands::Command::Ping(_)
@@ -88,6 +100,12 @@ macro_rules! server_command {
             | $crate::commands::Command::Watch(_)
             | $crate::commands::Command::Unwatch
             | $crate::commands::Command::Cluster(_)
+            | $crate::commands::Command::RandomKey
+            | $crate::commands::Command::Wait
+            | $crate::commands::Command::Rename { .. }
+            | $crate::commands::Command::Copy { .. }
+            | $crate::commands::Command::BitOp { .. }
+            | $crate::commands::Command::Lcs { .. }
     };
 }
 pub(crate) use server_command;
@@ -122,7 +140,20 @@ impl Command {
             | C::Exec
             | C::Discard
             | C::Unwatch
-            | C::Cluster(_) => Keys::None,
+            | C::Cluster(_)
+            | C::RandomKey
+            | C::Wait
+            | C::ObjectHelp => Keys::None,
+            C::Rename { from, to, .. } | C::Copy { from, to, .. } => Keys::Two(from, to),
+            C::Lcs { a, b, .. } => Keys::Two(a, b),
+            C::BitOp { keys, .. } => Keys::List(keys),
+            C::IncrByFloat(key, _)
+            | C::SetBit(key, ..)
+            | C::GetBit(key, _)
+            | C::BitCount(key, _)
+            | C::BitPos(key, ..)
+            | C::Object(_, key)
+            | C::MemoryUsage(key) => Keys::One(key),
             C::Watch(keys) => Keys::List(keys),
             C::Get(key)
             | C::GetDel(key)
@@ -180,6 +211,20 @@ impl Command {
             | C::Watch(_)
             | C::Unwatch
             | C::Cluster(_)
+            | C::RandomKey
+            | C::Wait
+            | C::ObjectHelp
+            | C::Rename { .. }
+            | C::Copy { .. }
+            | C::Lcs { .. }
+            | C::BitOp { .. }
+            | C::IncrByFloat(..)
+            | C::SetBit(..)
+            | C::GetBit(..)
+            | C::BitCount(..)
+            | C::BitPos(..)
+            | C::Object(..)
+            | C::MemoryUsage(_)
             | C::Get(_)
             | C::GetDel(_)
             | C::GetEx(..)

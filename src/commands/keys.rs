@@ -5,9 +5,103 @@
 use bytes::Bytes;
 
 use super::{
-    Command, ExpireCondition, Expiry, check_arity, int_arg, invalid_expire, is, wall_clock_ms,
+    Command, ExpireCondition, Expiry, ObjectSub, check_arity, int_arg, invalid_expire, is,
+    wall_clock_ms,
 };
 use crate::protocol::Reply;
+
+/// RENAME / RENAMENX source destination
+pub(super) fn rename(args: &[Bytes], nx: bool) -> Result<Command, Reply> {
+    Ok(Command::Rename {
+        from: args[1].clone(),
+        to: args[2].clone(),
+        nx,
+    })
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub(super) fn copy(args: &[Bytes]) -> Result<Command, Reply> {
+    let mut replace = false;
+    let mut next = 3;
+    while next < args.len() {
+        let option = &args[next];
+        if is(option, "replace") {
+            replace = true;
+        } else if is(option, "db") && next + 1 < args.len() {
+            // Redis reads a C int; only database 0 exists here.
+            let db = int_arg(&args[next + 1])?;
+            if i32::try_from(db).is_err() {
+                return Err(super::NOT_AN_INTEGER);
+            }
+            if db != 0 {
+                return Err(Reply::err("ERR DB index is out of range"));
+            }
+            next += 1;
+        } else {
+            return Err(super::SYNTAX_ERROR);
+        }
+        next += 1;
+    }
+    if args[1] == args[2] {
+        return Err(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    Ok(Command::Copy {
+        from: args[1].clone(),
+        to: args[2].clone(),
+        replace,
+    })
+}
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP
+pub(super) fn object(args: &[Bytes]) -> Result<Command, Reply> {
+    let sub = args[1].to_ascii_lowercase();
+    let (object_sub, full_name) = match sub.as_slice() {
+        b"help" => {
+            check_arity(args, 2, "object|help")?;
+            return Ok(Command::ObjectHelp);
+        }
+        b"encoding" => (ObjectSub::Encoding, "object|encoding"),
+        b"freq" => (ObjectSub::Freq, "object|freq"),
+        b"idletime" => (ObjectSub::IdleTime, "object|idletime"),
+        b"refcount" => (ObjectSub::RefCount, "object|refcount"),
+        _ => return Err(super::unknown_subcommand(args)),
+    };
+    check_arity(args, 3, full_name)?;
+    Ok(Command::Object(object_sub, args[2].clone()))
+}
+
+/// MEMORY USAGE key [SAMPLES count]
+pub(super) fn memory(args: &[Bytes]) -> Result<Command, Reply> {
+    if !is(&args[1], "usage") {
+        return Err(super::unknown_subcommand(args));
+    }
+    check_arity(args, -3, "memory|usage")?;
+    let mut next = 3;
+    while next < args.len() {
+        if is(&args[next], "samples") && next + 1 < args.len() {
+            if int_arg(&args[next + 1])? < 0 {
+                return Err(super::SYNTAX_ERROR);
+            }
+            next += 2;
+        } else {
+            return Err(super::SYNTAX_ERROR);
+        }
+    }
+    Ok(Command::MemoryUsage(args[2].clone()))
+}
+
+/// WAIT numreplicas timeout: validated as Redis does; there are no replicas.
+pub(super) fn wait(args: &[Bytes]) -> Result<Command, Reply> {
+    let timeout = super::parse_i64(&args[2])
+        .ok_or(Reply::err("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    int_arg(&args[1])?;
+    Ok(Command::Wait)
+}
 
 /// How the time argument of an EXPIRE-family command is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,12 +24,14 @@
 //!
 //! Every type here is `Send`: commands travel between cores over the mesh.
 
+mod bits;
 mod cluster;
 mod connection;
 pub mod exec;
 mod glob;
 mod keyed;
 mod keys;
+mod longdouble;
 mod server;
 mod specs;
 mod strings;
@@ -125,6 +127,79 @@ pub enum CommandSub {
     GetKeys(Vec<Bytes>),
 }
 
+/// The range option of BITCOUNT and BITPOS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitRange {
+    /// First byte or bit (negative: from the end).
+    pub start: i64,
+    /// Last byte or bit, inclusive; `None`: to the end (BITPOS only).
+    pub end: Option<i64>,
+    /// BIT: the indexes count bits, not bytes.
+    pub bits: bool,
+}
+
+/// An argument error Redis reports only once it found the key (BITCOUNT,
+/// BITPOS: on a missing key they answer 0 or -1 whatever follows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LateError {
+    /// `ERR value is not an integer or out of range`
+    NotAnInteger,
+    /// `ERR syntax error`
+    Syntax,
+}
+
+impl LateError {
+    /// The error reply.
+    pub fn reply(self) -> Reply {
+        match self {
+            LateError::NotAnInteger => NOT_AN_INTEGER,
+            LateError::Syntax => SYNTAX_ERROR,
+        }
+    }
+}
+
+/// The operation of BITOP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOpKind {
+    /// AND
+    And,
+    /// OR
+    Or,
+    /// XOR
+    Xor,
+    /// NOT (one source)
+    Not,
+}
+
+/// What LCS answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LcsMode {
+    /// The common subsequence itself.
+    String,
+    /// LEN: its length.
+    Len,
+    /// IDX: the matching ranges and the length.
+    Idx {
+        /// MINMATCHLEN: ranges shorter than this are left out.
+        min_match_len: u64,
+        /// WITHMATCHLEN: each range carries its length.
+        with_match_len: bool,
+    },
+}
+
+/// Sub-commands of OBJECT that look at a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectSub {
+    /// OBJECT ENCODING
+    Encoding,
+    /// OBJECT FREQ
+    Freq,
+    /// OBJECT IDLETIME
+    IdleTime,
+    /// OBJECT REFCOUNT
+    RefCount,
+}
+
 /// Sub-commands of CLIENT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientSub {
@@ -211,6 +286,46 @@ pub enum Command {
     Watch(Vec<Bytes>),
     /// UNWATCH
     Unwatch,
+    /// RANDOMKEY
+    RandomKey,
+    /// WAIT numreplicas timeout (there are no replicas: answers 0)
+    Wait,
+
+    // ---- computed by the server under latches on every key they name ----
+    /// RENAME / RENAMENX source destination
+    Rename {
+        /// Source key.
+        from: Bytes,
+        /// Destination key.
+        to: Bytes,
+        /// RENAMENX: only if the destination does not exist.
+        nx: bool,
+    },
+    /// COPY source destination [DB 0] [REPLACE]
+    Copy {
+        /// Source key.
+        from: Bytes,
+        /// Destination key.
+        to: Bytes,
+        /// REPLACE: overwrite an existing destination.
+        replace: bool,
+    },
+    /// BITOP op destkey key [key ...]
+    BitOp {
+        /// The operation.
+        op: BitOpKind,
+        /// The destination first, then the sources.
+        keys: Vec<Bytes>,
+    },
+    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+    Lcs {
+        /// First key.
+        a: Bytes,
+        /// Second key.
+        b: Bytes,
+        /// What to answer.
+        mode: LcsMode,
+    },
 
     // ---- keyed: applied by `exec::execute` on the owning shard ----
     /// GET key
@@ -268,6 +383,22 @@ pub enum Command {
     ExpireTime(Bytes, bool),
     /// PERSIST key
     Persist(Bytes),
+    /// INCRBYFLOAT key increment (the increment as given, checked when parsed)
+    IncrByFloat(Bytes, Bytes),
+    /// SETBIT key offset 0|1
+    SetBit(Bytes, u64, bool),
+    /// GETBIT key offset
+    GetBit(Bytes, u64),
+    /// BITCOUNT key [start end [BYTE|BIT]]
+    BitCount(Bytes, Result<Option<BitRange>, LateError>),
+    /// BITPOS key bit [start [end [BYTE|BIT]]]
+    BitPos(Bytes, bool, Result<Option<BitRange>, LateError>),
+    /// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key
+    Object(ObjectSub, Bytes),
+    /// OBJECT HELP
+    ObjectHelp,
+    /// MEMORY USAGE key [SAMPLES count]
+    MemoryUsage(Bytes),
 }
 
 impl Command {

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 
 use super::{
-    Command, Expiry, GetExExpiry, SYNTAX_ERROR, SetCondition, SetExpiry, check_arity, int_arg,
-    invalid_expire, is, wall_clock_ms, wrong_arity,
+    Command, Expiry, GetExExpiry, LcsMode, SYNTAX_ERROR, SetCondition, SetExpiry, check_arity,
+    int_arg, invalid_expire, is, wall_clock_ms, wrong_arity,
 };
 use crate::protocol::Reply;
 
@@ -139,6 +139,73 @@ pub(super) fn set(args: &[Bytes]) -> Result<Command, Reply> {
         condition,
         get: options.get,
         expiry,
+    })
+}
+
+/// SETEX key seconds value, PSETEX key milliseconds value.
+pub(super) fn setex(args: &[Bytes], in_ms: bool) -> Result<Command, Reply> {
+    let (unit, name) = if in_ms {
+        (ExpiryUnit::Px, "psetex")
+    } else {
+        (ExpiryUnit::Ex, "setex")
+    };
+    let expiry = expiry_of(unit, &args[2], name)?;
+    Ok(Command::Set {
+        key: args[1].clone(),
+        value: args[3].clone(),
+        condition: SetCondition::Always,
+        get: false,
+        expiry: SetExpiry::Set(expiry),
+    })
+}
+
+/// INCRBYFLOAT key increment: the increment must read as a long double.
+pub(super) fn incrbyfloat(args: &[Bytes]) -> Result<Command, Reply> {
+    if !super::longdouble::is_valid(&args[2]) {
+        return Err(super::longdouble::NOT_A_FLOAT);
+    }
+    Ok(Command::IncrByFloat(args[1].clone(), args[2].clone()))
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+pub(super) fn lcs(args: &[Bytes]) -> Result<Command, Reply> {
+    let (mut len, mut idx, mut with_match_len, mut min_match_len) = (false, false, false, 0u64);
+    let mut next = 3;
+    while next < args.len() {
+        let option = &args[next];
+        if is(option, "idx") {
+            idx = true;
+        } else if is(option, "len") {
+            len = true;
+        } else if is(option, "withmatchlen") {
+            with_match_len = true;
+        } else if is(option, "minmatchlen") && next + 1 < args.len() {
+            min_match_len = int_arg(&args[next + 1])?.max(0) as u64;
+            next += 1;
+        } else {
+            return Err(SYNTAX_ERROR);
+        }
+        next += 1;
+    }
+    if len && idx {
+        return Err(Reply::err(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let mode = if idx {
+        LcsMode::Idx {
+            min_match_len,
+            with_match_len,
+        }
+    } else if len {
+        LcsMode::Len
+    } else {
+        LcsMode::String
+    };
+    Ok(Command::Lcs {
+        a: args[1].clone(),
+        b: args[2].clone(),
+        mode,
     })
 }
 

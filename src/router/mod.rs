@@ -56,6 +56,14 @@ pub enum ShardRequest {
     /// Keyed commands of a transaction whose keys this connection latched:
     /// run in order without waiting for latches, answered once durable.
     LatchedBatch(Vec<Command>),
+    /// The values and absolute expiries (0: none) of keys this connection
+    /// latched (a computed command reading its inputs).
+    ReadRaw(Vec<Bytes>),
+    /// Writes (`Some((value, expire_at_ms))`) or deletes (`None`) keys this
+    /// connection latched; answered once durable.
+    WriteRaw(Vec<(Bytes, Option<(Bytes, u64)>)>),
+    /// One key of this shard picked at random (RANDOMKEY), if it has any.
+    RandomKey(u64),
     /// Release a `Latch`, first writing `pairs` if given.
     Unlatch {
         /// The latched keys.
@@ -86,4 +94,6 @@ pub enum ShardResponse {
     Lines(Vec<String>),
     /// Key versions (`Versions`), in request order.
     Versions(Vec<Option<u64>>),
+    /// Values and absolute expiries (`ReadRaw`), in request order.
+    Raw(Vec<Option<(Bytes, u64)>>),
 }

@@ -14,7 +14,7 @@ use crate::protocol::Reply;
 pub fn single_key(command: &Command) -> Option<&Bytes> {
     match command.keys() {
         Keys::One(key) => Some(key),
-        Keys::None | Keys::List(_) | Keys::Pairs(_) => None,
+        Keys::None | Keys::Two(..) | Keys::List(_) | Keys::Pairs(_) => None,
     }
 }
 
@@ -46,20 +46,29 @@ pub enum Split {
         /// Number of keys in the original command.
         nr_keys: usize,
     },
-    /// A command whose keys span shards and that must change them all or
-    /// none (MSETNX): the server latches the keys on every shard.
+    /// A command that must see and change all its keys at once: MSETNX
+    /// whose keys span shards, and the computed commands (RENAME, COPY,
+    /// BITOP, LCS) wherever their keys are. The server latches the keys.
     Latched(Command),
 }
 
 /// Routes a keyed command among `nr_shards` shards.
 pub fn split(command: Command, nr_shards: usize) -> Split {
-    // Fast paths (every GET and SET): no hashing with one shard, no
-    // allocation for a single key.
+    // Fast path (every GET and SET): no allocation for a single key, no
+    // hashing with one shard.
+    if let Some(key) = single_key(&command) {
+        let target = if nr_shards == 1 {
+            0
+        } else {
+            shard_for(key, nr_shards)
+        };
+        return Split::One(target, command);
+    }
+    if command.spec().route == Route::Keyed(Gather::Computed) {
+        return Split::Latched(command);
+    }
     if nr_shards == 1 {
         return Split::One(0, command);
-    }
-    if let Some(key) = single_key(&command) {
-        return Split::One(shard_for(key, nr_shards), command);
     }
     let keys = keys_of(&command);
     let first = keys.first().map_or(0, |k| shard_for(k, nr_shards));
@@ -67,7 +76,7 @@ pub fn split(command: Command, nr_shards: usize) -> Split {
         return Split::One(first, command);
     }
     let gather = match command.spec().route {
-        Route::Keyed(Gather::Latched) => return Split::Latched(command),
+        Route::Keyed(Gather::Latched | Gather::Computed) => return Split::Latched(command),
         Route::Keyed(gather @ (Gather::Array | Gather::Sum | Gather::AllOk)) => gather,
         // Keys that must share a slot: the owner of the first answers (a
         // CROSSSLOT check belongs in front of this).
@@ -124,7 +133,7 @@ pub fn gather(gather: Gather, nr_keys: usize, parts: Vec<(Vec<usize>, Reply)>) -
         ),
         Gather::AllOk => Reply::OK,
         // Never split, so never gathered: one part answers for all.
-        Gather::One | Gather::Latched => parts.into_iter().next().map_or(
+        Gather::One | Gather::Latched | Gather::Computed => parts.into_iter().next().map_or(
             Reply::err("ERR internal error: no part answered"),
             |(_, r)| r,
         ),

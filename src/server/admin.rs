@@ -67,7 +67,13 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
             ])
         }
         // Answered by the session, by every shard, or by the keys' owners.
+        Command::Wait => Reply::Integer(0),
         Command::Hello { .. }
+        | Command::RandomKey
+        | Command::Rename { .. }
+        | Command::Copy { .. }
+        | Command::BitOp { .. }
+        | Command::Lcs { .. }
         | Command::Multi
         | Command::Exec
         | Command::Discard
@@ -315,6 +321,11 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             return None;
         }
         Command::MSetNx(pairs) => msetnx_across_shards(shard, pairs).await,
+        Command::RandomKey => random_key(shard).await,
+        command @ (Command::Rename { .. }
+        | Command::Copy { .. }
+        | Command::BitOp { .. }
+        | Command::Lcs { .. }) => super::computed::run(shard, command, false).await,
         Command::Ping(_)
         | Command::Echo(_)
         | Command::Quit
@@ -330,7 +341,8 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
         | Command::ConfigGet(_)
         | Command::ConfigOther(_)
         | Command::Cluster(_)
-        | Command::Time => Reply::error(format!(
+        | Command::Time
+        | Command::Wait => Reply::error(format!(
             "ERR internal error: '{}' is not answered by every shard",
             command.name()
         )),
@@ -356,6 +368,24 @@ fn first_error(answers: Vec<Option<ShardResponse>>) -> Option<Reply> {
         }
     }
     None
+}
+
+/// RANDOMKEY: shards are asked in an order starting at a random one (each
+/// picks a random slot and answers its first key at or after it), so every
+/// shard with keys can answer; nil when no shard has any.
+async fn random_key(shard: &Rc<Shard>) -> Reply {
+    let seed = ahash::RandomState::new().hash_one(crate::server::now_ms());
+    let first = (seed % shard.nr_shards as u64) as usize;
+    for step in 0..shard.nr_shards {
+        let target = (first + step) % shard.nr_shards;
+        let request = ShardRequest::RandomKey(seed.rotate_left(17));
+        if let Some(ShardResponse::Keys(mut keys)) = call_shard(shard, target, request).await
+            && let Some(key) = keys.pop()
+        {
+            return Reply::Bulk(key);
+        }
+    }
+    Reply::Nil
 }
 
 /// SCAN: the cursor is the next hash slot to visit. Slots are visited in

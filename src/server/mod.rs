@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cluster_cmd;
+pub mod computed;
 pub mod connection;
 pub mod metrics_http;
 pub mod session;

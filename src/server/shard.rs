@@ -173,6 +173,23 @@ impl Shard {
                         .collect(),
                 )
             }
+            ShardRequest::ReadRaw(keys) => {
+                let now = now_ms();
+                let mut values = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    match self.store.get(key, now).await {
+                        Ok(value) => {
+                            values.push(value.map(|value| (value.data, value.meta.expire_at_ms)))
+                        }
+                        Err(e) => return ShardResponse::Replies(vec![storage_error(&e)]),
+                    }
+                }
+                ShardResponse::Raw(values)
+            }
+            ShardRequest::WriteRaw(writes) => {
+                ShardResponse::Replies(vec![self.write_raw(writes).await])
+            }
+            ShardRequest::RandomKey(seed) => ShardResponse::Keys(self.random_key(seed)),
             ShardRequest::LatchedBatch(commands) => {
                 ShardResponse::Replies(self.execute_unlatched(commands).await)
             }
@@ -357,6 +374,49 @@ impl Shard {
                 )
             })
             .collect()
+    }
+
+    /// Writes or deletes latched keys, then waits until that is durable.
+    async fn write_raw(&self, writes: Vec<(Bytes, Option<(Bytes, u64)>)>) -> Reply {
+        let mut ctx = ExecCtx {
+            now_ms: now_ms(),
+            max_value_size: self.config.max_value_size,
+            ticket: None,
+        };
+        bump(&self.stats.sets, writes.len() as u64);
+        if let Err(e) = crate::commands::exec::write_raw(&self.store, &writes, &mut ctx) {
+            return storage_error(&e);
+        }
+        if let Some(ticket) = ctx.ticket
+            && let Err(e) = self.store.wait_durable(ticket).await
+        {
+            return storage_error(&e);
+        }
+        Reply::OK
+    }
+
+    /// A key of this shard from a slot picked by `seed` (the first key at or
+    /// after it, wrapping around the shard's slots).
+    fn random_key(&self, seed: u64) -> Vec<Bytes> {
+        let range = slot_range(self.id, self.nr_shards);
+        let nr_slots = u64::from(range.end - range.start);
+        if nr_slots == 0 || self.store.is_empty() {
+            return Vec::new();
+        }
+        let now = now_ms();
+        let first = (seed % nr_slots) as u16;
+        for step in 0..nr_slots as u16 {
+            let slot = range.start + (first + step) % nr_slots as u16;
+            let mut found = Vec::new();
+            self.store.for_each_key_in_slot(slot, now, &mut |key, _| {
+                found.push(Bytes::copy_from_slice(key));
+            });
+            if !found.is_empty() {
+                let pick = (seed / nr_slots) as usize % found.len();
+                return vec![found.swap_remove(pick)];
+            }
+        }
+        Vec::new()
     }
 
     /// Latches `keys` (waiting for any earlier latch on them) and returns how

@@ -253,11 +253,11 @@ async fn flush(shard: &Rc<Shard>, step: &mut Step, replies: &mut Vec<Reply>) {
     }
 }
 
-/// A cross-shard all-or-nothing command (MSETNX) inside a transaction: its
-/// keys are already latched, so check and write directly.
+/// A latched command inside a transaction: its keys are already latched, so
+/// MSETNX checks and writes directly, and the computed ones compute.
 async fn latched_here(shard: &Rc<Shard>, command: Command) -> Reply {
     let Command::MSetNx(pairs) = command else {
-        return Reply::err("ERR internal error: unexpected latched command");
+        return super::computed::run(shard, command, true).await;
     };
     let mut by_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); shard.nr_shards];
     for (key, value) in pairs {

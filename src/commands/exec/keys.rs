@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{ExecCtx, MAX_ATTEMPTS, contention, expire_at, write_if};
-use crate::commands::{ExpireCondition, Expiry};
+use crate::commands::{ExpireCondition, Expiry, ObjectSub};
 use crate::protocol::Reply;
 use crate::storage::{StorageError, Store};
 
@@ -142,4 +142,84 @@ pub(super) async fn persist(
         }
     }
     Err(contention())
+}
+
+/// How Redis would encode a string value it stored as given: `int` for a
+/// 64-bit integer of at most 20 characters, `embstr` up to 44 bytes, `raw`
+/// beyond. (Redis also answers `raw` for short values grown by APPEND,
+/// SETRANGE or SETBIT; that history is not kept here.)
+fn encoding_of(data: &[u8]) -> &'static str {
+    if data.len() <= 20 && crate::commands::parse_i64(data).is_some() {
+        "int"
+    } else if data.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+pub(super) async fn object(
+    store: &Store,
+    sub: ObjectSub,
+    key: &[u8],
+    ctx: &ExecCtx,
+) -> Result<Reply, StorageError> {
+    let Some(value) = store.get(key, ctx.now_ms).await? else {
+        return Ok(Reply::Nil);
+    };
+    Ok(match sub {
+        ObjectSub::Encoding => Reply::bulk(encoding_of(&value.data).as_bytes()),
+        ObjectSub::Freq => Reply::err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
+        // Access times are not tracked: every key counts as just used.
+        ObjectSub::IdleTime => Reply::Integer(0),
+        // Redis shares the integers 0..10000 (refcount INT_MAX).
+        ObjectSub::RefCount => match crate::commands::parse_i64(&value.data) {
+            Some(n) if (0..10_000).contains(&n) && value.data.len() <= 20 => {
+                Reply::Integer(i64::from(i32::MAX))
+            }
+            _ => Reply::Integer(1),
+        },
+    })
+}
+
+/// OBJECT HELP, as Redis 7 words it.
+pub(super) fn object_help() -> Reply {
+    const LINES: &[&str] = &[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(
+        LINES
+            .iter()
+            .map(|line| Reply::Status((*line).into()))
+            .collect(),
+    )
+}
+
+/// MEMORY USAGE: an estimate in Redis's terms (key and value bytes plus
+/// the per-key overhead of a Redis dict entry and string object).
+pub(super) async fn memory_usage(
+    store: &Store,
+    key: &[u8],
+    ctx: &ExecCtx,
+) -> Result<Reply, StorageError> {
+    Ok(match store.meta(key, ctx.now_ms) {
+        Some(meta) => Reply::Integer(40 + key.len() as i64 + i64::from(meta.value_len)),
+        None => Reply::Nil,
+    })
 }

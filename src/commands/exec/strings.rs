@@ -16,7 +16,7 @@ pub(super) fn bulk_or_nil(value: Option<&Value>) -> Reply {
 
 /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)` unless a
 /// value of `old_len + added` bytes is allowed.
-fn check_length(old_len: u64, added: u64, ctx: &ExecCtx) -> Result<(), Reply> {
+pub(super) fn check_length(old_len: u64, added: u64, ctx: &ExecCtx) -> Result<(), Reply> {
     // The store keeps value lengths in a u32.
     let limit = ctx.max_value_size.min(u64::from(u32::MAX));
     match old_len.checked_add(added) {
@@ -334,6 +334,31 @@ pub(super) async fn setrange(
         let expected = old.as_ref().map(|old| old.meta.version);
         if write_if(store, key, &value, expire_at_ms, expected, ctx)? {
             return Ok(Reply::Integer(new_len as i64));
+        }
+    }
+    Err(contention())
+}
+
+pub(super) async fn incr_by_float(
+    store: &Store,
+    key: &[u8],
+    increment: &[u8],
+    ctx: &mut ExecCtx,
+) -> Result<Reply, StorageError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let old = store.get(key, ctx.now_ms).await?;
+        let updated = match crate::commands::longdouble::increment(
+            old.as_ref().map(|old| &old.data[..]),
+            increment,
+        ) {
+            Ok(updated) => updated,
+            Err(reply) => return Ok(reply),
+        };
+        // INCRBYFLOAT keeps the key's TTL.
+        let expire_at_ms = old.as_ref().map_or(0, |old| old.meta.expire_at_ms);
+        let expected = old.as_ref().map(|old| old.meta.version);
+        if write_if(store, key, updated.as_bytes(), expire_at_ms, expected, ctx)? {
+            return Ok(Reply::Bulk(Bytes::from(updated)));
         }
     }
     Err(contention())

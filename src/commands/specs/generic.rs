@@ -334,3 +334,173 @@ pub static UNLINK: CommandSpec = CommandSpec {
     parse: |a| Ok(Command::Unlink(a[1..].to_vec())),
     route: Route::Keyed(Gather::Sum),
 };
+
+/// RENAME: Rename a key
+pub static RENAME: CommandSpec = CommandSpec {
+    name: "rename",
+    arity: 3,
+    flags: &["write"],
+    acl_categories: &["@keyspace", "@write", "@slow"],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            flags: &["RW", "access", "delete"],
+            index: 1,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            flags: &["OW", "update"],
+            index: 2,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+    ],
+    legacy_keys: (1, 2, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Rename a key",
+    complexity: "O(1)",
+    parse: |a| key_cmds::rename(a, false),
+    route: Route::Keyed(Gather::Computed),
+};
+
+/// RENAMENX: Rename a key, only if the new key does not exist
+pub static RENAMENX: CommandSpec = CommandSpec {
+    name: "renamenx",
+    arity: 3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            flags: &["RW", "access", "delete"],
+            index: 1,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            flags: &["OW", "insert"],
+            index: 2,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+    ],
+    legacy_keys: (1, 2, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Rename a key, only if the new key does not exist",
+    complexity: "O(1)",
+    parse: |a| key_cmds::rename(a, true),
+    route: Route::Keyed(Gather::Computed),
+};
+
+/// COPY: Copy a key
+pub static COPY: CommandSpec = CommandSpec {
+    name: "copy",
+    arity: -3,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@keyspace", "@write", "@slow"],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            flags: &["RO", "access"],
+            index: 1,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            flags: &["OW", "update"],
+            index: 2,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+    ],
+    legacy_keys: (1, 2, 1),
+    group: "generic",
+    since: "6.2.0",
+    summary: "Copy a key",
+    complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+    parse: key_cmds::copy,
+    route: Route::Keyed(Gather::Computed),
+};
+
+/// TOUCH: Alters the last access time of a key(s). Returns the number of existing keys specified.
+pub static TOUCH: CommandSpec = CommandSpec {
+    name: "touch",
+    arity: -2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@keyspace", "@read", "@fast"],
+    tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+    key_specs: &[KeySpec {
+        flags: &["RO"],
+        index: 1,
+        last_key: -1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, -1, 1),
+    group: "generic",
+    since: "3.2.1",
+    summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+    complexity: "O(N) where N is the number of keys that will be touched.",
+    parse: |a| Ok(Command::Exists(a[1..].to_vec())),
+    route: Route::Keyed(Gather::Sum),
+};
+
+/// RANDOMKEY: Return a random key from the keyspace
+pub static RANDOMKEY: CommandSpec = CommandSpec {
+    name: "randomkey",
+    arity: 1,
+    flags: &["readonly"],
+    acl_categories: &["@keyspace", "@read", "@slow"],
+    tips: &["request_policy:all_shards", "nondeterministic_output"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Return a random key from the keyspace",
+    complexity: "O(1)",
+    parse: |_| Ok(Command::RandomKey),
+    route: Route::Everywhere,
+};
+
+/// OBJECT: A container for object introspection commands
+pub static OBJECT: CommandSpec = CommandSpec {
+    name: "object",
+    arity: -2,
+    flags: &[],
+    acl_categories: &["@slow"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "generic",
+    since: "2.2.3",
+    summary: "A container for object introspection commands",
+    complexity: "Depends on subcommand.",
+    parse: key_cmds::object,
+    route: Route::Keyed(Gather::One),
+};
+
+/// WAIT: Wait for the synchronous replication of all the write commands sent in the context of the current connection
+pub static WAIT: CommandSpec = CommandSpec {
+    name: "wait",
+    arity: 3,
+    flags: &["noscript"],
+    acl_categories: &["@slow", "@connection"],
+    tips: &["request_policy:all_shards", "response_policy:agg_min"],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "generic",
+    since: "3.0.0",
+    summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+    complexity: "O(1)",
+    parse: key_cmds::wait,
+    route: Route::Here,
+};

@@ -2,6 +2,7 @@
 //! [`CommandSpec`] is built from what Redis 7 answers to `COMMAND INFO` and
 //! `COMMAND DOCS` for the command, plus how we parse and route it.
 
+mod bitmap;
 mod cluster;
 mod connection;
 mod generic;
@@ -9,6 +10,7 @@ mod server;
 mod string;
 mod transactions;
 
+pub use bitmap::*;
 pub use cluster::*;
 pub use connection::*;
 pub use generic::*;
@@ -20,6 +22,6 @@ use super::ClusterSub;
 use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};
 use super::{
-    Command, cluster as cluster_cmds, connection as connection_cmds, keys as key_cmds,
-    server as server_cmds, strings as string_cmds,
+    Command, bits as bit_cmds, cluster as cluster_cmds, connection as connection_cmds,
+    keys as key_cmds, server as server_cmds, strings as string_cmds,
 };

@@ -186,3 +186,20 @@ pub static MERGE: CommandSpec = CommandSpec {
     parse: |_| Ok(Command::Merge { background: false }),
     route: Route::Everywhere,
 };
+
+/// MEMORY: A container for memory diagnostics commands
+pub static MEMORY: CommandSpec = CommandSpec {
+    name: "memory",
+    arity: -2,
+    flags: &[],
+    acl_categories: &["@slow"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "4.0.0",
+    summary: "A container for memory diagnostics commands",
+    complexity: "Depends on subcommand.",
+    parse: key_cmds::memory,
+    route: Route::Keyed(Gather::One),
+};

@@ -395,3 +395,118 @@ pub static STRLEN: CommandSpec = CommandSpec {
     parse: |a| Ok(Command::Strlen(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
+
+/// SETEX: Set the value and expiration of a key
+pub static SETEX: CommandSpec = CommandSpec {
+    name: "setex",
+    arity: 4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["OW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.0.0",
+    summary: "Set the value and expiration of a key",
+    complexity: "O(1)",
+    parse: |a| string_cmds::setex(a, false),
+    route: Route::Keyed(Gather::One),
+};
+
+/// PSETEX: Set the value and expiration in milliseconds of a key
+pub static PSETEX: CommandSpec = CommandSpec {
+    name: "psetex",
+    arity: 4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["OW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.6.0",
+    summary: "Set the value and expiration in milliseconds of a key",
+    complexity: "O(1)",
+    parse: |a| string_cmds::setex(a, true),
+    route: Route::Keyed(Gather::One),
+};
+
+/// SUBSTR: Get a substring of the string stored at a key
+pub static SUBSTR: CommandSpec = CommandSpec {
+    name: "substr",
+    arity: 4,
+    flags: &["readonly"],
+    acl_categories: &["@read", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "1.0.0",
+    summary: "Get a substring of the string stored at a key",
+    complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+    parse: string_cmds::getrange,
+    route: Route::Keyed(Gather::One),
+};
+
+/// INCRBYFLOAT: Increment the float value of a key by the given amount
+pub static INCRBYFLOAT: CommandSpec = CommandSpec {
+    name: "incrbyfloat",
+    arity: 3,
+    flags: &["write", "denyoom", "fast"],
+    acl_categories: &["@write", "@string", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "string",
+    since: "2.6.0",
+    summary: "Increment the float value of a key by the given amount",
+    complexity: "O(1)",
+    parse: string_cmds::incrbyfloat,
+    route: Route::Keyed(Gather::One),
+};
+
+/// LCS: Find longest common substring
+pub static LCS: CommandSpec = CommandSpec {
+    name: "lcs",
+    arity: -3,
+    flags: &["readonly"],
+    acl_categories: &["@read", "@string", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 1,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 2, 1),
+    group: "string",
+    since: "7.0.0",
+    summary: "Find longest common substring",
+    complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+    parse: string_cmds::lcs,
+    route: Route::Keyed(Gather::Computed),
+};

@@ -1,0 +1,161 @@
+//! Parsing of the bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP.
+//! Applying them is `exec`'s job (BITOP's: the server's, see `Route`).
+
+use bytes::Bytes;
+
+use super::{BitOpKind, BitRange, Command, LateError, SYNTAX_ERROR, is, parse_i64, wrong_arity};
+use crate::protocol::Reply;
+
+/// Redis's limit on a bit offset: within a 512 MB string (proto-max-bulk-len).
+const MAX_BIT_OFFSET: u64 = 512 * 1024 * 1024 * 8;
+
+/// A bit offset as Redis's `getBitOffsetFromArgument` reads it.
+fn bit_offset(arg: &[u8]) -> Result<u64, Reply> {
+    parse_i64(arg)
+        .and_then(|offset| u64::try_from(offset).ok())
+        .filter(|&offset| offset < MAX_BIT_OFFSET)
+        .ok_or(Reply::err(
+            "ERR bit offset is not an integer or out of range",
+        ))
+}
+
+pub(super) fn setbit(args: &[Bytes]) -> Result<Command, Reply> {
+    let offset = bit_offset(&args[2])?;
+    let bit = match args[3].as_ref() {
+        b"0" => false,
+        b"1" => true,
+        _ => return Err(Reply::err("ERR bit is not an integer or out of range")),
+    };
+    Ok(Command::SetBit(args[1].clone(), offset, bit))
+}
+
+pub(super) fn getbit(args: &[Bytes]) -> Result<Command, Reply> {
+    Ok(Command::GetBit(args[1].clone(), bit_offset(&args[2])?))
+}
+
+/// `[BYTE|BIT]` at the end of a range.
+fn unit(arg: Option<&Bytes>) -> Result<bool, LateError> {
+    match arg {
+        None => Ok(false),
+        Some(arg) if is(arg, "bit") => Ok(true),
+        Some(arg) if is(arg, "byte") => Ok(false),
+        Some(_) => Err(LateError::Syntax),
+    }
+}
+
+fn late_int(arg: &[u8]) -> Result<i64, LateError> {
+    parse_i64(arg).ok_or(LateError::NotAnInteger)
+}
+
+pub(super) fn bitcount(args: &[Bytes]) -> Result<Command, Reply> {
+    let range = match args.len() {
+        2 => Ok(None),
+        4 | 5 => (|| {
+            let start = late_int(&args[2])?;
+            let end = late_int(&args[3])?;
+            let bits = unit(args.get(4))?;
+            Ok(Some(BitRange {
+                start,
+                end: Some(end),
+                bits,
+            }))
+        })(),
+        _ => Err(LateError::Syntax),
+    };
+    Ok(Command::BitCount(args[1].clone(), range))
+}
+
+pub(super) fn bitpos(args: &[Bytes]) -> Result<Command, Reply> {
+    let bit = match parse_i64(&args[2]) {
+        Some(0) => false,
+        Some(1) => true,
+        Some(_) => return Err(Reply::err("ERR The bit argument must be 1 or 0.")),
+        None => return Err(super::NOT_AN_INTEGER),
+    };
+    let range = match args.len() {
+        3 => Ok(None),
+        4..=6 => (|| {
+            let start = late_int(&args[3])?;
+            let end = args.get(4).map(|end| late_int(end)).transpose()?;
+            let bits = unit(args.get(5))?;
+            Ok(Some(BitRange { start, end, bits }))
+        })(),
+        _ => Err(LateError::Syntax),
+    };
+    Ok(Command::BitPos(args[1].clone(), bit, range))
+}
+
+pub(super) fn bitop(args: &[Bytes]) -> Result<Command, Reply> {
+    let op = &args[1];
+    let op = if is(op, "and") {
+        BitOpKind::And
+    } else if is(op, "or") {
+        BitOpKind::Or
+    } else if is(op, "xor") {
+        BitOpKind::Xor
+    } else if is(op, "not") {
+        BitOpKind::Not
+    } else {
+        return Err(SYNTAX_ERROR);
+    };
+    if op == BitOpKind::Not && args.len() != 4 {
+        return Err(Reply::err(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
+    }
+    if args.len() < 4 {
+        return Err(wrong_arity("bitop"));
+    }
+    Ok(Command::BitOp {
+        op,
+        keys: args[2..].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{b, parse, parse_err};
+    use super::*;
+
+    #[test]
+    fn bit_commands_parse_like_redis() {
+        assert_eq!(parse("setbit k 7 1"), Ok(Command::SetBit(b("k"), 7, true)));
+        assert_eq!(
+            parse_err("setbit k -1 1"),
+            "ERR bit offset is not an integer or out of range"
+        );
+        assert_eq!(
+            parse_err("setbit k 4294967296 1"),
+            "ERR bit offset is not an integer or out of range"
+        );
+        assert_eq!(
+            parse_err("setbit k 1 2"),
+            "ERR bit is not an integer or out of range"
+        );
+        assert_eq!(
+            parse("getbit k 4294967295"),
+            Ok(Command::GetBit(b("k"), 4294967295))
+        );
+        assert_eq!(
+            parse("bitcount k a b"),
+            Ok(Command::BitCount(b("k"), Err(LateError::NotAnInteger)))
+        );
+        assert_eq!(
+            parse("bitcount k 1"),
+            Ok(Command::BitCount(b("k"), Err(LateError::Syntax)))
+        );
+        assert_eq!(
+            parse_err("bitpos k 2"),
+            "ERR The bit argument must be 1 or 0."
+        );
+        assert_eq!(parse_err("bitop foo d s"), "ERR syntax error");
+        assert_eq!(
+            parse_err("bitop not d s s"),
+            "ERR BITOP NOT must be called with a single source key."
+        );
+        assert_eq!(
+            parse_err("bitop and d"),
+            "ERR wrong number of arguments for 'bitop' command"
+        );
+    }
+}

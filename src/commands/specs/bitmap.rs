@@ -1,0 +1,127 @@
+//! The bitmap family: one [`CommandSpec`] per command (arity, flags, key specs and docs as Redis 7 gives them, the parser and the route).
+
+use super::*;
+
+/// SETBIT: Sets or clears the bit at offset in the string value stored at key
+pub static SETBIT: CommandSpec = CommandSpec {
+    name: "setbit",
+    arity: 4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@bitmap", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "2.2.0",
+    summary: "Sets or clears the bit at offset in the string value stored at key",
+    complexity: "O(1)",
+    parse: bit_cmds::setbit,
+    route: Route::Keyed(Gather::One),
+};
+
+/// GETBIT: Returns the bit value at offset in the string value stored at key
+pub static GETBIT: CommandSpec = CommandSpec {
+    name: "getbit",
+    arity: 3,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@read", "@bitmap", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "2.2.0",
+    summary: "Returns the bit value at offset in the string value stored at key",
+    complexity: "O(1)",
+    parse: bit_cmds::getbit,
+    route: Route::Keyed(Gather::One),
+};
+
+/// BITCOUNT: Count set bits in a string
+pub static BITCOUNT: CommandSpec = CommandSpec {
+    name: "bitcount",
+    arity: -2,
+    flags: &["readonly"],
+    acl_categories: &["@read", "@bitmap", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "2.6.0",
+    summary: "Count set bits in a string",
+    complexity: "O(N)",
+    parse: bit_cmds::bitcount,
+    route: Route::Keyed(Gather::One),
+};
+
+/// BITPOS: Find first bit set or clear in a string
+pub static BITPOS: CommandSpec = CommandSpec {
+    name: "bitpos",
+    arity: -3,
+    flags: &["readonly"],
+    acl_categories: &["@read", "@bitmap", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "2.8.7",
+    summary: "Find first bit set or clear in a string",
+    complexity: "O(N)",
+    parse: bit_cmds::bitpos,
+    route: Route::Keyed(Gather::One),
+};
+
+/// BITOP: Perform bitwise operations between strings
+pub static BITOP: CommandSpec = CommandSpec {
+    name: "bitop",
+    arity: -4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@bitmap", "@slow"],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            flags: &["OW", "update"],
+            index: 2,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            flags: &["RO", "access"],
+            index: 3,
+            last_key: -1,
+            key_step: 1,
+            limit: 0,
+        },
+    ],
+    legacy_keys: (2, -1, 1),
+    group: "bitmap",
+    since: "2.6.0",
+    summary: "Perform bitwise operations between strings",
+    complexity: "O(N)",
+    parse: bit_cmds::bitop,
+    route: Route::Keyed(Gather::Computed),
+};
