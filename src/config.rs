@@ -121,6 +121,20 @@ pub struct Config {
     #[arg(long, default_value_t = 10)]
     pub stats_interval: u64,
 
+    /// Log a batch of commands (one pipeline read, parse to replies ready)
+    /// that took at least this many microseconds to SLOWLOG; -1 = never.
+    #[arg(long, default_value_t = 10000, allow_negative_numbers = true)]
+    pub slowlog_log_slower_than: i64,
+
+    /// Entries SLOWLOG keeps per shard.
+    #[arg(long, default_value_t = 128)]
+    pub slowlog_max_len: usize,
+
+    /// Sample batches that took at least this many milliseconds as the
+    /// `command` event of LATENCY LATEST/HISTORY; 0 = off.
+    #[arg(long, default_value_t = 0)]
+    pub latency_monitor_threshold: u64,
+
     /// Serve Prometheus metrics (`GET /metrics`, text format) on this
     /// address, e.g. `127.0.0.1:9121`; port 0 picks one [default: off].
     #[arg(long)]
@@ -238,6 +252,15 @@ impl Config {
             ),
             ("max-disk", self.max_disk.unwrap_or(0).to_string()),
             ("merge-interval", self.merge_interval.to_string()),
+            (
+                "slowlog-log-slower-than",
+                self.slowlog_log_slower_than.to_string(),
+            ),
+            ("slowlog-max-len", self.slowlog_max_len.to_string()),
+            (
+                "latency-monitor-threshold",
+                self.latency_monitor_threshold.to_string(),
+            ),
         ]
     }
 }

@@ -118,6 +118,7 @@ pub(super) fn client(args: &[Bytes]) -> Result<Command, Reply> {
             client_list_filters(&args[2..])?;
             ClientSub::List
         }
+        b"kill" => ClientSub::Kill(super::introspection::client_kill(args)?),
         _ => return Err(unknown_subcommand(args)),
     };
     Ok(Command::Client(parsed))
@@ -304,8 +305,8 @@ mod tests {
             "ERR wrong number of arguments for 'client' command"
         );
         assert_eq!(
-            parse_err("client kill x"),
-            "ERR unknown subcommand 'kill'. Try CLIENT HELP."
+            parse_err("client pause x"),
+            "ERR unknown subcommand 'pause'. Try CLIENT HELP."
         );
     }
 }

@@ -87,6 +87,8 @@ macro_rules! server_command {
             | $crate::commands::Command::ConfigGet(_)
             | $crate::commands::Command::ConfigOther(_)
             | $crate::commands::Command::Info(_)
+            | $crate::commands::Command::Slowlog(_)
+            | $crate::commands::Command::Latency(_)
             | $crate::commands::Command::Time
             | $crate::commands::Command::DbSize
             | $crate::commands::Command::FlushAll
@@ -129,6 +131,8 @@ impl Command {
             | C::ConfigGet(_)
             | C::ConfigOther(_)
             | C::Info(_)
+            | C::Slowlog(_)
+            | C::Latency(_)
             | C::Time
             | C::DbSize
             | C::FlushAll
@@ -198,6 +202,8 @@ impl Command {
             | C::ConfigGet(_)
             | C::ConfigOther(_)
             | C::Info(_)
+            | C::Slowlog(_)
+            | C::Latency(_)
             | C::Time
             | C::DbSize
             | C::FlushAll

@@ -29,6 +29,7 @@ mod cluster;
 mod connection;
 pub mod exec;
 mod glob;
+pub mod introspection;
 mod keyed;
 mod keys;
 mod longdouble;
@@ -45,6 +46,7 @@ use crate::protocol::Reply;
 
 pub use cluster::ClusterSub;
 pub use glob::glob_match;
+pub use introspection::{ClientKillFilter, LatencySub, SlowlogSub, command_name_matches};
 pub use keyed::Keys;
 pub(crate) use keyed::{keyed_command, server_command};
 pub use table::{COMMANDS, CommandSpec, Gather, KeySpec, Route, lookup};
@@ -215,6 +217,8 @@ pub enum ClientSub {
     List,
     /// CLIENT INFO
     Info,
+    /// CLIENT KILL addr | CLIENT KILL filter value ...
+    Kill(ClientKillFilter),
 }
 
 /// One parsed request.
@@ -246,6 +250,10 @@ pub enum Command {
     ConfigOther(Bytes),
     /// INFO [section ...]
     Info(Vec<Bytes>),
+    /// SLOWLOG GET|LEN|RESET|HELP
+    Slowlog(SlowlogSub),
+    /// LATENCY LATEST|HISTORY|RESET|HISTOGRAM|HELP
+    Latency(LatencySub),
     /// TIME
     Time,
     /// DBSIZE

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 
 use crate::commands::{COMMANDS, Command, CommandSpec};
 use crate::protocol::Reply;
+use bytes::Bytes;
 
 /// The name of the command at `index` (its row in the command table).
 pub fn command_name(index: usize) -> &'static str {
@@ -186,6 +187,44 @@ impl BatchCommands {
                 .map(usize::from);
             stats.record_error(index, message.as_bytes());
         }
+    }
+
+    /// A slow-log entry's arguments: the first command's name, and for a
+    /// batch of several a summary such as `(pipeline batch of 512: get x500,
+    /// set x12)` (the arguments themselves are not kept on the hot path).
+    pub fn describe(&self) -> Vec<Bytes> {
+        let name = |index: u8| {
+            if index == NOT_A_COMMAND {
+                "(unparsed)"
+            } else {
+                command_name(usize::from(index))
+            }
+        };
+        let mut args: Vec<Bytes> = self
+            .indices
+            .first()
+            .map(|&first| Bytes::from(name(first).to_ascii_uppercase()))
+            .into_iter()
+            .collect();
+        if self.indices.len() > 1 {
+            let mut counts: Vec<(u8, usize)> = Vec::new();
+            for &index in &self.indices {
+                match counts.iter_mut().find(|(i, _)| *i == index) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((index, 1)),
+                }
+            }
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|&(index, n)| format!("{} x{n}", name(index)))
+                .collect();
+            args.push(Bytes::from(format!(
+                "(pipeline batch of {}: {})",
+                self.indices.len(),
+                parts.join(", ")
+            )));
+        }
+        args
     }
 
     /// Records every command of the batch as taking `latency_us`, one

@@ -1,6 +1,7 @@
 //! Metrics: every per-shard figure declared once ([`table`]), the live
 //! counters each shard bumps and their snapshots ([`shard`]), per-command
-//! figures ([`commands`]), and the views generated from the list: the
+//! figures ([`commands`]), the slow log and latency events ([`slowlog`]),
+//! and the views generated from the list: the
 //! periodic table and INFO sections ([`render`]) and the Prometheus text
 //! exposition ([`prometheus`]).
 //!
@@ -11,6 +12,7 @@ pub mod commands;
 pub mod prometheus;
 pub mod render;
 pub mod shard;
+pub mod slowlog;
 pub mod table;
 
 pub use render::format_table;

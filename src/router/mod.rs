@@ -42,6 +42,28 @@ pub enum ShardRequest {
     Stats,
     /// The shard's client list (CLIENT LIST), one line per connection.
     ClientList,
+    /// Close the connections matching the filter (CLIENT KILL) except, with
+    /// SKIPME, `requester`; answered with the count.
+    ClientKill {
+        /// Which connections.
+        filter: crate::commands::ClientKillFilter,
+        /// The asking connection.
+        requester: u64,
+    },
+    /// The shard's slow-log entries (`None`: all), or with `reset` clear
+    /// them and answer the count.
+    Slowlog {
+        /// How many of the newest.
+        count: Option<usize>,
+        /// Clear instead.
+        reset: bool,
+    },
+    /// The shard's latency events; with `reset`, drop the named ones (all
+    /// when empty) and answer the count.
+    LatencyEvents {
+        /// Events to reset, if resetting.
+        reset: Option<Vec<Bytes>>,
+    },
     /// Hold writes to these keys until `Unlatch` (cross-shard MSETNX), and
     /// answer whether any of them exists.
     Latch(Vec<Bytes>),
@@ -92,6 +114,10 @@ pub enum ShardResponse {
     Stats(Box<ShardSnapshot>),
     /// CLIENT LIST lines.
     Lines(Vec<String>),
+    /// Slow-log entries, newest first.
+    Slowlog(Vec<crate::metrics::slowlog::SlowlogEntry>),
+    /// Latency events.
+    LatencyEvents(Vec<crate::metrics::slowlog::LatencyEvent>),
     /// Key versions (`Versions`), in request order.
     Versions(Vec<Option<u64>>),
     /// Values and absolute expiries (`ReadRaw`), in request order.

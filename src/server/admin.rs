@@ -80,6 +80,8 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         | Command::Watch(_)
         | Command::Unwatch
         | Command::Info(_)
+        | Command::Slowlog(_)
+        | Command::Latency(_)
         | Command::DbSize
         | Command::FlushAll
         | Command::Shutdown
@@ -173,7 +175,7 @@ fn client_command(shard: &Shard, client_id: u64, sub: &ClientSub) -> Option<Repl
             let line = shard_client_line(shard, client_id);
             Reply::verbatim(line + "\n")
         }
-        ClientSub::List => return None,
+        ClientSub::List | ClientSub::Kill(_) => return None,
     })
 }
 
@@ -248,7 +250,7 @@ pub async fn all_snapshots(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
 
 /// Answers a server-level command that involves other shards. Returns the
 /// reply, or `None` when the connection must close without one (SHUTDOWN).
-pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
+pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) -> Option<Reply> {
     let reply = match command {
         Command::DbSize => Reply::Integer(
             scatter(shard, || ShardRequest::DbSize)
@@ -315,6 +317,11 @@ pub async fn with_shards(shard: &Rc<Shard>, command: Command) -> Option<Reply> {
             Reply::verbatim(text)
         }
         Command::Info(sections) => Reply::verbatim(info(shard, &sections).await),
+        Command::Slowlog(sub) => super::introspect::slowlog(shard, sub).await,
+        Command::Latency(sub) => super::introspect::latency(shard, sub).await,
+        Command::Client(ClientSub::Kill(filter)) => {
+            super::introspect::client_kill(shard, client_id, filter).await
+        }
         Command::Shutdown => {
             tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
             super::shutdown::request();

@@ -60,6 +60,10 @@ enum Slot {
 
 /// The keyed commands collected so far, before they run.
 struct Batch {
+    /// The connection it belongs to (for the slow log).
+    client_id: u64,
+    /// One per command, in request order; added only through
+    /// [`Batch::push_slot`], which keeps `commands` aligned with it.
     slots: Vec<Slot>,
     per_shard: Vec<Vec<Command>>,
     /// The command of each slot, for per-command stats.
@@ -67,12 +71,19 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(nr_shards: usize) -> Batch {
+    fn new(nr_shards: usize, client_id: u64) -> Batch {
         Batch {
+            client_id,
             slots: Vec::new(),
             per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
             commands: BatchCommands::default(),
         }
+    }
+
+    /// The batch so far, leaving an empty one in its place.
+    fn take(&mut self) -> Batch {
+        let fresh = Batch::new(self.per_shard.len(), self.client_id);
+        std::mem::replace(self, fresh)
     }
 
     /// Adds a slot whose reply comes from `command_index`'s command
@@ -120,6 +131,10 @@ pub async fn serve(
             last_active: now,
             last_cmd: "NULL",
             protocol: Protocol::Resp2,
+            tot_cmds: 0,
+            tot_net_in: 0,
+            tot_net_out: 0,
+            fd: socket.raw_fd(),
         },
     );
     let limits = ParseLimits {
@@ -168,9 +183,12 @@ pub async fn serve(
             break;
         }
         bump(&shard.stats.net_in, n as u64);
+        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+            client.tot_net_in += n as u64;
+        }
 
         let started = Instant::now();
-        let mut batch = Batch::new(shard.nr_shards);
+        let mut batch = Batch::new(shard.nr_shards, client_id);
         let mut after = After::Continue;
         loop {
             match parse_request(input.pending(), &limits) {
@@ -259,7 +277,7 @@ async fn flush_batch(
     started: Instant,
     sizer: &mut BatchSizer,
 ) {
-    let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+    let pending = batch.take();
     let before = output.len();
     let nr_commands = pending.slots.len();
     run_batch(shard, pending, output, started, session.protocol).await;
@@ -315,6 +333,9 @@ async fn write_out(
     }
     bump(&shard.stats.net_out, output.len() as u64);
     let pending = output.len();
+    if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+        client.tot_net_out += pending as u64;
+    }
     let (result, mut buf) = socket.send_all(std::mem::take(output), timeout).await;
     if let Err(error) = &result
         && error.kind() == std::io::ErrorKind::TimedOut
@@ -358,18 +379,18 @@ async fn plan(
     // EXEC fail (EXECABORT), as in Redis Cluster.
     if let Some(reply) = shard.cluster.check(shard_port, command.keys()) {
         session.reject();
-        batch.slots.push(Slot::Ready(reply));
+        batch.push_slot(index, Slot::Ready(reply));
         return After::Continue;
     }
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
-        let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+        let pending = batch.take();
         run_batch(shard, pending, output, Instant::now(), session.protocol).await;
         let started = Instant::now();
         let reply = session.answer(shard, client_id, command).await;
-        record_one(shard, index, started, &reply);
+        record_one(shard, client_id, index, started, &reply);
         reply.encode(output, session.protocol);
         return After::Continue;
     }
@@ -377,15 +398,16 @@ async fn plan(
     if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
         client.last_active = Instant::now();
         client.last_cmd = command.name();
+        client.tot_cmds += 1;
     }
     // Cluster hook: CLUSTER's answers depend on the port asked.
     if let Command::Cluster(sub) = command {
         bump(&shard.stats.others, 1);
         if let Some(reply) = cluster_cmd::immediate(shard, shard_port, &sub) {
-            batch.slots.push(Slot::Ready(reply));
+            batch.push_slot(index, Slot::Ready(reply));
             return After::Continue;
         }
-        let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+        let pending = batch.take();
         run_batch(shard, pending, output, Instant::now(), protocol).await;
         cluster_cmd::with_shards(shard, sub)
             .await
@@ -491,14 +513,15 @@ async fn barrier(
     output: &mut BytesMut,
     protocol: Protocol,
 ) -> After {
-    let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+    let pending = batch.take();
     run_batch(shard, pending, output, Instant::now(), protocol).await;
     let started = Instant::now();
     let index = Some(shard.stats.commands.index.of(&command));
-    let reply = admin::with_shards(shard, command).await;
+    let client_id = batch.client_id;
+    let reply = admin::with_shards(shard, client_id, command).await;
     match reply {
         Some(reply) => {
-            record_one(shard, index, started, &reply);
+            record_one(shard, client_id, index, started, &reply);
             reply.encode(output, protocol);
             After::Continue
         }
@@ -588,17 +611,29 @@ async fn run_batch(
     }
     let elapsed = started.elapsed();
     shard.stats.record_latency(elapsed, nr_commands);
-    batch
-        .commands
-        .finish(&shard.stats.commands, latency_us(elapsed));
+    let elapsed_us = latency_us(elapsed);
+    batch.commands.finish(&shard.stats.commands, elapsed_us);
+    if shard.introspection.is_slow(elapsed_us) {
+        shard.note_slow(batch.client_id, &batch.commands, elapsed_us);
+    }
 }
 
 /// Records one command answered outside a batch (a barrier, HELLO).
-fn record_one(shard: &Shard, index: Option<usize>, started: Instant, reply: &Reply) {
+fn record_one(
+    shard: &Shard,
+    client_id: u64,
+    index: Option<usize>,
+    started: Instant,
+    reply: &Reply,
+) {
     let mut one = BatchCommands::default();
     one.push(index);
     one.replied(&shard.stats.commands, 0, reply);
-    one.finish(&shard.stats.commands, latency_us(started.elapsed()));
+    let elapsed_us = latency_us(started.elapsed());
+    one.finish(&shard.stats.commands, elapsed_us);
+    if shard.introspection.is_slow(elapsed_us) {
+        shard.note_slow(client_id, &one, elapsed_us);
+    }
 }
 
 fn replies_of(response: Option<ShardResponse>) -> Vec<Reply> {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cluster_cmd;
 pub mod computed;
 pub mod connection;
+pub mod introspect;
 pub mod metrics_http;
 pub mod session;
 pub mod shard;

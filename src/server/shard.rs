@@ -12,10 +12,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ahash::AHashSet;
 use bytes::Bytes;
 
+use crate::commands::ClientKillFilter;
 use crate::commands::exec::{ExecCtx, execute, execute_resident};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::keyspace::{NR_SLOTS, slot_range};
+use crate::metrics::commands::BatchCommands;
+use crate::metrics::slowlog::Introspection;
 use crate::metrics::{ShardSnapshot, ShardStats, bump};
 use crate::protocol::Reply;
 use crate::router::mesh::Mesh;
@@ -51,6 +54,15 @@ pub struct ClientInfo {
     pub last_cmd: &'static str,
     /// The protocol it speaks (HELLO).
     pub protocol: crate::protocol::Protocol,
+    /// Commands it sent.
+    pub tot_cmds: u64,
+    /// Bytes read from it.
+    pub tot_net_in: u64,
+    /// Bytes written to it.
+    pub tot_net_out: u64,
+    /// Its socket, which CLIENT KILL shuts down (valid while this entry
+    /// exists: the connection removes it right after closing the socket).
+    pub fd: std::os::fd::RawFd,
 }
 
 /// The state one executor owns.
@@ -69,6 +81,8 @@ pub struct Shard {
     pub mesh: Rc<Mesh>,
     /// Counters and histograms.
     pub stats: ShardStats,
+    /// The slow log and latency events.
+    pub introspection: Introspection,
     /// Connections served by this shard, by client id.
     pub clients: RefCell<BTreeMap<u64, ClientInfo>>,
     /// Keys held by a cross-shard MSETNX: commands touching them wait.
@@ -92,6 +106,13 @@ impl Shard {
         cluster: crate::cluster::View,
         cpu: Option<usize>,
     ) -> Shard {
+        let introspection = Introspection::new(
+            mesh.shard_id(),
+            mesh.nr_shards(),
+            config.slowlog_log_slower_than,
+            config.slowlog_max_len,
+            config.latency_monitor_threshold,
+        );
         Shard {
             id: mesh.shard_id(),
             nr_shards: mesh.nr_shards(),
@@ -100,6 +121,7 @@ impl Shard {
             store,
             mesh,
             stats: ShardStats::default(),
+            introspection,
             clients: RefCell::new(BTreeMap::new()),
             latched: RefCell::new(AHashSet::new()),
             latch_released: RefCell::new(Event::new()),
@@ -161,6 +183,24 @@ impl Shard {
             }
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
             ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
+            ShardRequest::ClientKill { filter, requester } => {
+                ShardResponse::Count(self.kill_clients(&filter, requester))
+            }
+            ShardRequest::Slowlog { reset: true, .. } => {
+                let count = self.introspection.len() as u64;
+                self.introspection.reset();
+                ShardResponse::Count(count)
+            }
+            ShardRequest::Slowlog {
+                count,
+                reset: false,
+            } => ShardResponse::Slowlog(self.introspection.entries(count)),
+            ShardRequest::LatencyEvents { reset: Some(names) } => {
+                ShardResponse::Count(self.introspection.reset_events(&names))
+            }
+            ShardRequest::LatencyEvents { reset: None } => {
+                ShardResponse::LatencyEvents(self.introspection.events())
+            }
             ShardRequest::Latch(keys) => ShardResponse::Count(self.latch(keys).await),
             ShardRequest::Versions { keys, latch } => {
                 if latch {
@@ -353,6 +393,43 @@ impl Shard {
         keys
     }
 
+    /// Adds a slow batch of `client_id` to the slow log / latency events.
+    pub fn note_slow(&self, client_id: u64, commands: &BatchCommands, duration_us: u64) {
+        self.introspection.note(duration_us, now_ms() / 1000, || {
+            let clients = self.clients.borrow();
+            let (addr, name) = clients
+                .get(&client_id)
+                .map_or_else(Default::default, |c| (c.addr.clone(), c.name.clone()));
+            (commands.describe(), addr, name)
+        });
+    }
+
+    /// Fires the kill switch of every connection matching `filter`.
+    fn kill_clients(&self, filter: &ClientKillFilter, requester: u64) -> u64 {
+        let clients = self.clients.borrow();
+        let mut killed = 0;
+        for (id, client) in clients.iter() {
+            let matches = filter.id.is_none_or(|wanted| wanted == *id)
+                && filter
+                    .addr
+                    .as_ref()
+                    .is_none_or(|addr| addr[..] == *client.addr.as_bytes())
+                && filter
+                    .laddr
+                    .as_ref()
+                    .is_none_or(|laddr| laddr[..] == *client.laddr.as_bytes())
+                && !(filter.skip_me && *id == requester);
+            if matches {
+                // The pending receive completes with end of file and the
+                // connection closes after its current batch.
+                // SAFETY: shutdown(2) on a descriptor the connection owns.
+                unsafe { libc::shutdown(client.fd, libc::SHUT_RDWR) };
+                killed += 1;
+            }
+        }
+        killed
+    }
+
     fn client_lines(&self) -> Vec<String> {
         let now = Instant::now();
         self.clients
@@ -360,7 +437,7 @@ impl Shard {
             .iter()
             .map(|(id, c)| {
                 format!(
-                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} shard={}",
+                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
                     c.addr,
                     c.laddr,
                     String::from_utf8_lossy(&c.name),
@@ -370,6 +447,9 @@ impl Shard {
                     c.protocol.version(),
                     String::from_utf8_lossy(&c.lib_name),
                     String::from_utf8_lossy(&c.lib_ver),
+                    c.tot_net_in,
+                    c.tot_net_out,
+                    c.tot_cmds,
                     self.id
                 )
             })

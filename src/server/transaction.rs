@@ -176,7 +176,7 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Command>) -> Vec<Rep
                 flush(shard, &mut step, &mut replies).await;
                 let reply = match admin::immediate(shard, client_id, &command) {
                     Some(reply) => reply,
-                    None => admin::with_shards(shard, command)
+                    None => admin::with_shards(shard, client_id, command)
                         .await
                         .unwrap_or(Reply::OK),
                 };
@@ -185,7 +185,7 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Command>) -> Vec<Rep
             Route::Everywhere => {
                 flush(shard, &mut step, &mut replies).await;
                 replies.push(
-                    admin::with_shards(shard, command)
+                    admin::with_shards(shard, client_id, command)
                         .await
                         .unwrap_or(Reply::OK),
                 );
