@@ -64,6 +64,11 @@ pub struct Args {
     /// Write self-checking values (key, version, CRC32C) and check every GET.
     #[arg(long)]
     pub verify: bool,
+    /// Read the slot map (CLUSTER SLOTS) from --addr and send each key
+    /// straight to its owner: connections are spread over the primaries and
+    /// each sends only keys of its primary's slots; -MOVED is followed.
+    #[arg(long)]
+    pub cluster: bool,
     /// Print the final report as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -303,6 +308,9 @@ pub struct Config {
     pub quiet: bool,
     /// Generator seed.
     pub seed: u64,
+    /// `--cluster`: the slot map, read by [`crate::runner::run`] before
+    /// the threads start (`Some` of an empty map until then).
+    pub cluster: Option<std::sync::Arc<crate::cluster::SlotMap>>,
     /// `--timeline` output file and slot length.
     pub timeline: Option<(std::path::PathBuf, Duration)>,
 }
@@ -391,6 +399,13 @@ impl Config {
             spin_before_park: Duration::from_micros(args.spin_us),
             quiet: args.quiet,
             seed: args.seed,
+            cluster: args.cluster.then(|| {
+                std::sync::Arc::new(crate::cluster::SlotMap {
+                    primaries: Vec::new(),
+                    slot_owner: Vec::new(),
+                    keys_of: Vec::new(),
+                })
+            }),
             timeline: args
                 .timeline
                 .clone()

@@ -21,6 +21,7 @@ use glommio::net::TcpStream;
 use glommio::timer::Timer;
 
 use crate::args::Config;
+use crate::cluster::{SlotMap, moved_target};
 use crate::keys::{KeyChooser, Rng, write_key};
 use crate::resp::{self, Reply, ReplyParser};
 use crate::stats::{Op, ThreadStats};
@@ -141,6 +142,11 @@ enum Event {
 pub struct Conn {
     /// Global connection index (0..connections).
     pub conn_index: usize,
+    /// The server it talks to: `--addr`, or with `--cluster` its primary.
+    addr: String,
+    /// With `--cluster`: the slot map and this connection's primary, whose
+    /// keys it sends (key indexes are positions in that primary's list).
+    primary: Option<(std::sync::Arc<SlotMap>, usize)>,
     stream: Option<TcpStream>,
     write_buf: Vec<u8>,
     /// Bytes of `write_buf` already written.
@@ -164,8 +170,16 @@ impl Conn {
         } else {
             0
         };
+        let primary = config.cluster.as_ref().map(|map| {
+            let primary = map.primary_of_conn(conn_index);
+            (map.clone(), primary)
+        });
         Conn {
             conn_index,
+            addr: primary
+                .as_ref()
+                .map_or_else(|| config.addr.clone(), |(map, p)| map.primaries[*p].clone()),
+            primary,
             stream: None,
             write_buf: Vec::with_capacity(4096),
             write_pos: 0,
@@ -176,6 +190,19 @@ impl Conn {
             key_buf: Vec::with_capacity(config.key_prefix.len() + 20),
             timer: None,
             replies_since_connect: 0,
+        }
+    }
+
+    /// The keys this connection draws from: (number of keys, this
+    /// connection's index and the number of connections sharing them), for
+    /// [`KeyChooser::new`] and the preload stripes.
+    pub fn key_space(&self, config: &Config) -> (u64, usize, usize) {
+        match &self.primary {
+            None => (config.nr_keys, self.conn_index, config.nr_connections),
+            Some((map, primary)) => {
+                let (rank, count) = map.rank_of_conn(self.conn_index, config.nr_connections);
+                (map.keys_of[*primary].len() as u64, rank, count)
+            }
         }
     }
 
@@ -192,7 +219,7 @@ impl Conn {
         // again, so the client cannot hang before its first request.
         let mut attempt = 1;
         let connected = loop {
-            let connect = async { Some(TcpStream::connect(ctx.config.addr.as_str()).await) };
+            let connect = async { Some(TcpStream::connect(self.addr.as_str()).await) };
             let timeout = async {
                 glommio::timer::sleep(CONNECT_TIMEOUT).await;
                 None
@@ -217,7 +244,7 @@ impl Conn {
             Err(error) => {
                 let mut stats = ctx.stats.borrow_mut();
                 stats.connect_failures += 1;
-                stats.note_error(|| format!("connect to {}: {error}", ctx.config.addr));
+                stats.note_error(|| format!("connect to {}: {error}", self.addr));
                 false
             }
         }
@@ -316,8 +343,12 @@ impl Conn {
             key_buf,
             timer,
             replies_since_connect,
+            primary,
             ..
         } = self;
+        // With --cluster, key choices index this primary's key list.
+        let key_list = primary.as_ref().map(|(map, p)| &map.keys_of[*p]);
+        let mut redirects: Vec<(InFlight, String)> = Vec::new();
         let stream = stream.as_mut().expect("drive needs a connected socket");
         let timer = timer.as_mut().expect("timer made in run_phase");
         let mut timer_at: Option<Instant> = None;
@@ -361,7 +392,8 @@ impl Conn {
                 };
                 budget.set(budget.get() - 1);
                 let op = mix.choose(rng);
-                let key_index = keys.next_index(rng);
+                let chosen = keys.next_index(rng);
+                let key_index = key_list.map_or(chosen, |list| list[chosen as usize]);
                 key_buf.clear();
                 write_key(key_buf, &config.key_prefix, key_index);
                 let mut value_len = 0;
@@ -467,51 +499,142 @@ impl Conn {
                 Event::Io { wrote, read } => {
                     *write_pos += wrote;
                     last_progress = Instant::now();
-                    let mut stats = ctx.stats.borrow_mut();
-                    stats.bytes_out += wrote as u64;
-                    stats.bytes_in += read as u64;
-                    if read == 0 {
-                        continue;
+                    // The stats borrow ends before any MOVED is followed.
+                    {
+                        let mut stats_guard = ctx.stats.borrow_mut();
+                        stats_guard.bytes_out += wrote as u64;
+                        stats_guard.bytes_in += read as u64;
+                        if read == 0 {
+                            continue;
+                        }
+                        let received_at = last_progress;
+                        let stats = &mut *stats_guard;
+                        let mut unsolicited = false;
+                        let fed = parser.feed(&read_buf[..read], |reply| {
+                            let Some(request) = in_flight.pop_front() else {
+                                unsolicited = true;
+                                return;
+                            };
+                            *replies_since_connect += 1;
+                            let latency_ns = received_at
+                                .saturating_duration_since(request.intended)
+                                .as_nanos()
+                                .min(u128::from(u64::MAX))
+                                as u64;
+                            if let Reply::Error(text) = reply
+                                && let Some(target) = moved_target(text)
+                            {
+                                redirects.push((request, target));
+                                return;
+                            }
+                            let (payload, error) = judge_reply(
+                                stats,
+                                config,
+                                expect_presence,
+                                key_buf,
+                                &request,
+                                reply,
+                            );
+                            stats.record(request.op, latency_ns, payload, error);
+                            if let Some(timeline) = stats.timeline.as_mut() {
+                                timeline.record(request.intended, latency_ns);
+                            }
+                        });
+                        match fed {
+                            Err(error) => {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    error.to_string(),
+                                ));
+                            }
+                            Ok(_) if unsolicited => {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "reply without a request",
+                                ));
+                            }
+                            Ok(_) => {}
+                        }
                     }
-                    let received_at = last_progress;
-                    let stats = &mut *stats;
-                    let mut unsolicited = false;
-                    let fed = parser.feed(&read_buf[..read], |reply| {
-                        let Some(request) = in_flight.pop_front() else {
-                            unsolicited = true;
-                            return;
-                        };
-                        *replies_since_connect += 1;
-                        let latency_ns = received_at
-                            .saturating_duration_since(request.intended)
-                            .as_nanos()
-                            .min(u128::from(u64::MAX))
-                            as u64;
-                        let (payload, error) =
-                            judge_reply(stats, config, expect_presence, key_buf, &request, reply);
-                        stats.record(request.op, latency_ns, payload, error);
-                        if let Some(timeline) = stats.timeline.as_mut() {
-                            timeline.record(request.intended, latency_ns);
-                        }
-                    });
-                    match fed {
-                        Err(error) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                error.to_string(),
-                            ));
-                        }
-                        Ok(_) if unsolicited => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                "reply without a request",
-                            ));
-                        }
-                        Ok(_) => {}
+                    for (request, target) in redirects.drain(..) {
+                        follow_moved(ctx, &request, &target, expect_presence, key_buf).await;
                     }
                 }
             }
         }
+    }
+}
+
+/// Sends a request that got `-MOVED` again, to the address named, on a
+/// connection of its own, and records its reply (latency from the first
+/// send). A SET is sent again with a fresh value.
+async fn follow_moved(
+    ctx: &ThreadCtx,
+    request: &InFlight,
+    target: &str,
+    expect_presence: bool,
+    key_buf: &mut Vec<u8>,
+) {
+    let config = &*ctx.config;
+    ctx.stats.borrow_mut().moved += 1;
+    key_buf.clear();
+    write_key(key_buf, &config.key_prefix, request.key_index);
+    let mut out = Vec::with_capacity(request.value_len + 64);
+    match request.op {
+        Op::Get => resp::encode_get(&mut out, key_buf),
+        Op::Del => resp::encode_del(&mut out, key_buf),
+        Op::Set => {
+            resp::encode_set_start(&mut out, key_buf, request.value_len);
+            if config.verify {
+                let version = ctx.take_version();
+                value::append_verified(&mut out, &ctx.pattern, key_buf, version, request.value_len);
+            } else {
+                value::append_plain(&mut out, &ctx.pattern, 0, request.value_len);
+            }
+            resp::encode_set_end(&mut out);
+        }
+    }
+    let capture = if config.verify {
+        config.value_size.max
+    } else {
+        0
+    };
+    let mut parser = ReplyParser::new(capture);
+    let mut buf = vec![0u8; READ_BUFFER_SIZE];
+    let answered = async {
+        let mut stream = TcpStream::connect(target)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        futures_lite::AsyncWriteExt::write_all(&mut stream, &out).await?;
+        loop {
+            let n = futures_lite::AsyncReadExt::read(&mut stream, &mut buf).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            let mut done = false;
+            let mut stats = ctx.stats.borrow_mut();
+            parser
+                .feed(&buf[..n], |reply| {
+                    done = true;
+                    let latency_ns = request.intended.elapsed().as_nanos() as u64;
+                    let (payload, error) =
+                        judge_reply(&mut stats, config, expect_presence, key_buf, request, reply);
+                    stats.record(request.op, latency_ns, payload, error);
+                })
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            if done {
+                return Ok(());
+            }
+        }
+    };
+    let timeout = async {
+        glommio::timer::sleep(config.timeout).await;
+        Err(io::Error::from(io::ErrorKind::TimedOut))
+    };
+    if let Err(error) = futures_lite::future::or(answered, timeout).await {
+        let mut stats = ctx.stats.borrow_mut();
+        stats.lose_requests(1);
+        stats.note_error(|| format!("following MOVED to {target}: {error}"));
     }
 }
 

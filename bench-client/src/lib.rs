@@ -6,6 +6,8 @@
 //! - [`runner`]: one pinned glommio executor per thread, the start gate, the
 //!   per-second progress line, preload then the measured phase;
 //! - [`conn`]: one connection's request loop: window, rate, reconnects;
+//! - [`cluster`]: `--cluster`: the slot map (CLUSTER SLOTS), keys per
+//!   primary, MOVED targets;
 //! - [`keys`]: PRNG, key distributions (uniform, zipf, sequential), key
 //!   formatting;
 //! - [`value`]: filler and self-checking (`--verify`) values;
@@ -19,6 +21,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod args;
+pub mod cluster;
 pub mod conn;
 pub mod info;
 pub mod keys;

@@ -170,6 +170,9 @@ pub fn format_table(report: &Report) -> String {
         total.connect_failures,
         total.disconnects
     );
+    if report.config.cluster.is_some() {
+        let _ = writeln!(out, "cluster: {} MOVED replies followed", total.moved);
+    }
     if let Some(error) = &total.first_error {
         let _ = writeln!(out, "first error: {error}");
     }
@@ -350,7 +353,7 @@ pub fn format_json(report: &Report) -> String {
         out,
         "\"get_hits\":{},\"get_misses\":{},\"verified\":{},\"mismatches\":{},\
 \"error_replies\":{},\"unexpected_replies\":{},\"lost_requests\":{},\"timed_out\":{},\
-\"connect_failures\":{},\"disconnects\":{},\"bytes_out\":{},\"bytes_in\":{},\
+\"connect_failures\":{},\"disconnects\":{},\"moved\":{},\"bytes_out\":{},\"bytes_in\":{},\
 \"first_error\":{},\"first_mismatch\":{},\"failed_threads\":[{}]",
         total.get_hits,
         total.get_misses,
@@ -362,6 +365,7 @@ pub fn format_json(report: &Report) -> String {
         total.timed_out,
         total.connect_failures,
         total.disconnects,
+        total.moved,
         total.bytes_out,
         total.bytes_in,
         json_option(&total.first_error),

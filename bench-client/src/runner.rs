@@ -172,7 +172,25 @@ impl Gate {
 }
 
 /// Runs the benchmark described by `config`.
-pub fn run(config: Config) -> Result<Report, String> {
+pub fn run(mut config: Config) -> Result<Report, String> {
+    if config.cluster.is_some() {
+        let map = crate::cluster::SlotMap::fetch(&config.addr, &config.key_prefix, config.nr_keys)?;
+        if config.nr_connections < map.primaries.len() {
+            return Err(format!(
+                "--cluster: {} primaries need at least as many --connections",
+                map.primaries.len()
+            ));
+        }
+        if !config.quiet {
+            eprintln!(
+                "cluster: {} primaries ({}); keys per primary {:?}",
+                map.primaries.len(),
+                map.primaries.join(" "),
+                map.keys_of.iter().map(Vec::len).collect::<Vec<_>>()
+            );
+        }
+        config.cluster = Some(Arc::new(map));
+    }
     let config = Arc::new(config);
     let (tx, rx) = mpsc::channel();
     let gate = Arc::new(Gate::new());
@@ -347,9 +365,12 @@ async fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, g
             send_interval: None,
             stagger: Duration::ZERO,
         };
-        let budgets = range
-            .clone()
-            .map(|index| preload_keys_of(index, config.nr_connections, config.nr_keys))
+        let budgets = conns
+            .iter()
+            .map(|conn| {
+                let (nr_keys, index, nr_conns) = conn.key_space(&config);
+                preload_keys_of(index, nr_conns, nr_keys)
+            })
             .collect::<Vec<_>>();
         conns = run_phase_on_all(
             &ctx,
@@ -429,12 +450,8 @@ async fn run_phase_on_all(
         .zip(budgets)
         .map(|(mut conn, budget)| {
             let (ctx, phase) = (ctx.clone(), phase.clone());
-            let mut keys = KeyChooser::new(
-                distribution,
-                config.nr_keys,
-                conn.conn_index,
-                config.nr_connections,
-            );
+            let (nr_keys, index, nr_conns) = conn.key_space(config);
+            let mut keys = KeyChooser::new(distribution, nr_keys, index, nr_conns);
             glommio::spawn_local(async move {
                 let budget = Cell::new(budget);
                 conn.run_phase(&ctx, &phase, &budget, mix, &mut keys).await;
@@ -466,12 +483,8 @@ async fn run_phase_shared(
         .into_iter()
         .map(|mut conn| {
             let (ctx, phase, budget) = (ctx.clone(), phase.clone(), budget.clone());
-            let mut keys = KeyChooser::new(
-                config.distribution,
-                config.nr_keys,
-                conn.conn_index,
-                config.nr_connections,
-            );
+            let (nr_keys, index, nr_conns) = conn.key_space(config);
+            let mut keys = KeyChooser::new(config.distribution, nr_keys, index, nr_conns);
             glommio::spawn_local(async move {
                 conn.run_phase(&ctx, &phase, &budget, mix, &mut keys).await;
             })

@@ -107,6 +107,8 @@ pub struct ThreadStats {
     pub connect_failures: u64,
     /// Connections that broke (EOF, I/O error, protocol error, timeout).
     pub disconnects: u64,
+    /// `-MOVED` replies followed (`--cluster`).
+    pub moved: u64,
     /// Requests in flight when their connection broke: never answered.
     pub lost_requests: u64,
     /// Of those, the ones lost to `--timeout`.
@@ -148,6 +150,7 @@ impl ThreadStats {
             unexpected_replies: 0,
             connect_failures: 0,
             disconnects: 0,
+            moved: 0,
             lost_requests: 0,
             timed_out: 0,
             bytes_out: 0,
@@ -239,6 +242,7 @@ impl ThreadStats {
         self.unexpected_replies += other.unexpected_replies;
         self.connect_failures += other.connect_failures;
         self.disconnects += other.disconnects;
+        self.moved += other.moved;
         self.lost_requests += other.lost_requests;
         self.timed_out += other.timed_out;
         self.bytes_out += other.bytes_out;
