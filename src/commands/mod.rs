@@ -309,7 +309,7 @@ pub enum Command {
         /// RENAMENX: only if the destination does not exist.
         nx: bool,
     },
-    /// COPY source destination [DB 0] [REPLACE]
+    /// `COPY source destination [DB 0] [REPLACE]`
     Copy {
         /// Source key.
         from: Bytes,
@@ -325,7 +325,7 @@ pub enum Command {
         /// The destination first, then the sources.
         keys: Vec<Bytes>,
     },
-    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`
     Lcs {
         /// First key.
         a: Bytes,

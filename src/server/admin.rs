@@ -324,7 +324,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         }
         Command::Shutdown => {
             tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
-            super::shutdown::request();
+            shard.shared.request();
             return None;
         }
         Command::MSetNx(pairs) => msetnx_across_shards(shard, pairs).await,

@@ -82,10 +82,10 @@ async fn keys_in_slot(shard: &Rc<Shard>, slot: u16) -> Vec<Bytes> {
 /// Reloads the configuration file whenever the process gets SIGHUP (run
 /// on one shard: the slot map is shared).
 pub async fn reload_on_hangup(shard: Rc<Shard>) {
-    let mut seen = super::shutdown::hangups();
+    let mut seen = shard.shared.hangups();
     while !shard.shutdown.is_fired() {
         glommio::timer::sleep(super::shutdown::POLL).await;
-        let now = super::shutdown::hangups();
+        let now = shard.shared.hangups();
         if now == seen {
             continue;
         }

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -76,11 +75,6 @@ pub enum StartError {
 
 /// How long shutdown waits for connections to finish what is in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Connections open across all shards (for `--max-connections`).
-static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
-/// Client ids, unique across shards.
-static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// An exclusive `flock` on `<dir>/LOCK`, held for the life of the process.
 pub struct DirLock {
@@ -178,121 +172,290 @@ fn describe_executor_error(error: &glommio::GlommioError<()>, memlock: u64) -> S
     }
 }
 
-/// Runs the server until shutdown. Prints one line to stdout once every
-/// shard listens: `shardcask ready: listening on ADDR with N shard(s)`.
-pub fn run(mut config: Config) -> Result<(), StartError> {
-    let nr_shards = config.nr_shards();
-    std::fs::create_dir_all(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
-    // One absolute path from here on: in logs, INFO, and every file opened.
-    config.dir =
-        std::fs::canonicalize(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
-    let _lock = DirLock::acquire(&config.dir)?;
-    check_shard_count(&config.dir, nr_shards)?;
-
-    // Resolve the port once (so port 0 means one ephemeral port for all
-    // shards) and fail early, with a clear message, if it is taken: a plain
-    // bind refuses a port held by anyone, SO_REUSEPORT or not.
-    let listen = {
-        let probe = std::net::TcpListener::bind(config.listen)
-            .map_err(|e| StartError::Listen(config.listen, e))?;
-        probe
-            .local_addr()
-            .map_err(|e| StartError::Listen(config.listen, e))?
-    };
-    let mut config = config;
-    config.listen = listen;
-    // The metrics listener is bound here, so a taken port fails the start
-    // and port 0 is resolved before the ready line; shard 0 serves it.
-    let mut metrics_listener = match config.metrics_listen {
-        Some(addr) => {
-            let listener = std::net::TcpListener::bind(addr)
-                .map_err(|e| StartError::MetricsListen(addr, e))?;
-            let bound = listener
-                .local_addr()
-                .map_err(|e| StartError::MetricsListen(addr, e))?;
-            config.metrics_listen = Some(bound);
-            Some(std::os::fd::OwnedFd::from(listener))
-        }
-        None => None,
-    };
-    let cluster = start_cluster(&mut config, nr_shards)?;
-
-    let memlock = raise_memlock_limit();
+/// Runs the server until shutdown (SIGINT/SIGTERM or SHUTDOWN): the
+/// binary's whole life. Prints one line to stdout once every shard listens:
+/// `shardcask ready: listening on ADDR with N shard(s)`.
+pub fn run(config: Config) -> Result<(), StartError> {
+    // Before any shard thread starts, so they inherit the blocked signals
+    // and only the signal thread takes them.
     shutdown::block_signals();
-    let mesh_builder = mesh::builder(nr_shards);
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartError>>();
-    let mut threads = Vec::new();
-    for index in 0..nr_shards {
-        let config = config.clone();
-        let mesh_builder = mesh_builder.clone();
-        let ready_tx = ready_tx.clone();
-        let cluster = cluster.clone();
-        let cpu = config.cpu_for_shard(index);
-        let metrics_fd = if index == 0 {
-            metrics_listener.take()
-        } else {
-            None
-        };
-        let placement = cpu.map_or(Placement::Unbound, Placement::Fixed);
-        let thread = std::thread::Builder::new()
-            .name(format!("shard-{index}"))
-            .spawn(move || {
-                let executor = match LocalExecutorBuilder::new(placement)
-                    .name(&format!("shard-{index}"))
-                    .make()
-                {
-                    Ok(executor) => executor,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(StartError::Executor(describe_executor_error(
-                            &e, memlock,
-                        ))));
-                        return;
-                    }
-                };
-                executor.run(run_shard(
-                    Rc::new(config),
-                    mesh_builder,
-                    cluster,
-                    cpu,
-                    metrics_fd,
-                    ready_tx,
-                ));
-            })
-            .map_err(|e| StartError::Executor(format!("could not start a shard thread: {e}")))?;
-        threads.push(thread);
-    }
-    drop(ready_tx);
-    for _ in 0..nr_shards {
-        match ready_rx.recv() {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => return Err(error),
-            Err(_) => {
-                return Err(StartError::Executor(
-                    "a shard exited during start-up".into(),
-                ));
-            }
-        }
-    }
-    shutdown::spawn_signal_thread();
+    let server = ServerBuilder::from_config(config).start()?;
+    shutdown::spawn_signal_thread(server.shared.clone());
+    let config = &server.config;
     // Before the ready line, so whoever waits for that one has seen this.
     if let Some(addr) = config.metrics_listen {
         println!("shardcask metrics: http://{addr}/metrics");
     }
     println!(
-        "shardcask ready: listening on {listen} with {nr_shards} shard(s), data in {}",
+        "shardcask ready: listening on {} with {} shard(s), data in {}",
+        config.listen,
+        server.nr_shards,
         config.dir.display()
     );
     if let Some(base) = config.shard_ports {
         println!(
             "shard ports: {base}-{} (shard i on {base}+i)",
-            base as usize + nr_shards - 1
+            base as usize + server.nr_shards - 1
         );
     }
-    for thread in threads {
-        let _ = thread.join();
-    }
+    server.wait();
     tracing::info!("all shards stopped; bye");
     Ok(())
+}
+
+/// Builds a server and starts it in this process, on threads of its own
+/// (one executor per shard), returning a [`ServerHandle`]: its bound
+/// address, a shutdown and a wait. The binary is [`run`] over this; tests
+/// start servers in-process on ephemeral ports with it.
+///
+/// ```no_run
+/// let server = shardcask::server::ServerBuilder::new()
+///     .listen("127.0.0.1:0".parse().unwrap())
+///     .dir("/tmp/shardcask-example")
+///     .shards(2)
+///     .start()
+///     .expect("started");
+/// println!("listening on {}", server.addr());
+/// server.shutdown();
+/// server.wait();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    config: Config,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder::new()
+    }
+}
+
+impl ServerBuilder {
+    /// Every setting at its flag's default.
+    pub fn new() -> ServerBuilder {
+        use clap::Parser;
+        ServerBuilder {
+            config: Config::parse_from(["shardcask"]),
+        }
+    }
+
+    /// From settings parsed (or built) elsewhere.
+    pub fn from_config(config: Config) -> ServerBuilder {
+        ServerBuilder { config }
+    }
+
+    /// The address every shard listens on (`--listen`; port 0 picks one).
+    pub fn listen(mut self, addr: SocketAddr) -> ServerBuilder {
+        self.config.listen = addr;
+        self
+    }
+
+    /// The data directory (`--dir`).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> ServerBuilder {
+        self.config.dir = dir.into();
+        self
+    }
+
+    /// Number of shards (`--shards`).
+    pub fn shards(mut self, nr_shards: usize) -> ServerBuilder {
+        self.config.shards = Some(nr_shards);
+        self
+    }
+
+    /// Pin executors to CPUs or not (`--no-pin`).
+    pub fn pin(mut self, pin: bool) -> ServerBuilder {
+        self.config.no_pin = !pin;
+        self
+    }
+
+    /// Serve Prometheus metrics on `addr` (`--metrics-listen`).
+    pub fn metrics_listen(mut self, addr: SocketAddr) -> ServerBuilder {
+        self.config.metrics_listen = Some(addr);
+        self
+    }
+
+    /// Any other setting.
+    pub fn configure(mut self, change: impl FnOnce(&mut Config)) -> ServerBuilder {
+        change(&mut self.config);
+        self
+    }
+
+    /// Opens every shard's store and listens; returns once every shard
+    /// serves.
+    pub fn start(self) -> Result<ServerHandle, StartError> {
+        let mut config = self.config;
+        let nr_shards = config.nr_shards();
+        std::fs::create_dir_all(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
+        // One absolute path from here on: in logs, INFO, and every file opened.
+        config.dir = std::fs::canonicalize(&config.dir)
+            .map_err(|e| StartError::Dir(config.dir.clone(), e))?;
+        let _lock = DirLock::acquire(&config.dir)?;
+        check_shard_count(&config.dir, nr_shards)?;
+
+        // Resolve the port once (so port 0 means one ephemeral port for all
+        // shards) and fail early, with a clear message, if it is taken: a plain
+        // bind refuses a port held by anyone, SO_REUSEPORT or not.
+        let listen = {
+            let probe = std::net::TcpListener::bind(config.listen)
+                .map_err(|e| StartError::Listen(config.listen, e))?;
+            probe
+                .local_addr()
+                .map_err(|e| StartError::Listen(config.listen, e))?
+        };
+        config.listen = listen;
+        // The metrics listener is bound here, so a taken port fails the start
+        // and port 0 is resolved before the ready line; shard 0 serves it.
+        let mut metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                let listener = std::net::TcpListener::bind(addr)
+                    .map_err(|e| StartError::MetricsListen(addr, e))?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| StartError::MetricsListen(addr, e))?;
+                config.metrics_listen = Some(bound);
+                Some(std::os::fd::OwnedFd::from(listener))
+            }
+            None => None,
+        };
+        let cluster = start_cluster(&mut config, nr_shards)?;
+
+        let memlock = raise_memlock_limit();
+        let shared = Arc::new(shutdown::Shared::default());
+        let mesh_builder = mesh::builder(nr_shards);
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartError>>();
+        let mut threads = Vec::new();
+        for index in 0..nr_shards {
+            let config = config.clone();
+            let mesh_builder = mesh_builder.clone();
+            let ready_tx = ready_tx.clone();
+            let cluster = cluster.clone();
+            let shared = shared.clone();
+            let cpu = config.cpu_for_shard(index);
+            let metrics_fd = if index == 0 {
+                metrics_listener.take()
+            } else {
+                None
+            };
+            let placement = cpu.map_or(Placement::Unbound, Placement::Fixed);
+            let thread = std::thread::Builder::new()
+                .name(format!("shard-{index}"))
+                .spawn(move || {
+                    let executor = match LocalExecutorBuilder::new(placement)
+                        .name(&format!("shard-{index}"))
+                        .make()
+                    {
+                        Ok(executor) => executor,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(StartError::Executor(
+                                describe_executor_error(&e, memlock),
+                            )));
+                            return;
+                        }
+                    };
+                    executor.run(run_shard(
+                        Rc::new(config),
+                        mesh_builder,
+                        cluster,
+                        shared,
+                        cpu,
+                        metrics_fd,
+                        ready_tx,
+                    ));
+                })
+                .map_err(|e| {
+                    StartError::Executor(format!("could not start a shard thread: {e}"))
+                })?;
+            threads.push(thread);
+        }
+        drop(ready_tx);
+        for _ in 0..nr_shards {
+            match ready_rx.recv() {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    // The shards that did start stop again.
+                    shared.request();
+                    return Err(error);
+                }
+                Err(_) => {
+                    return Err(StartError::Executor(
+                        "a shard exited during start-up".into(),
+                    ));
+                }
+            }
+        }
+        Ok(ServerHandle {
+            config,
+            nr_shards,
+            shared,
+            threads,
+            _lock,
+        })
+    }
+}
+
+/// A running server: its addresses, a way to stop it and to wait for it.
+/// Dropping it stops the server and waits.
+pub struct ServerHandle {
+    /// Its settings, with the addresses actually bound.
+    config: Config,
+    nr_shards: usize,
+    shared: Arc<shutdown::Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    _lock: DirLock,
+}
+
+impl ServerHandle {
+    /// The address every shard listens on (the port picked, for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.config.listen
+    }
+
+    /// Where `/metrics` is served, with `--metrics-listen`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.config.metrics_listen
+    }
+
+    /// The settings it runs with (absolute data directory, bound ports).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of shards.
+    pub fn nr_shards(&self) -> usize {
+        self.nr_shards
+    }
+
+    /// Asks the server to stop: shards stop accepting, drain their
+    /// connections, sync and exit (as on SIGTERM or SHUTDOWN).
+    pub fn shutdown(&self) {
+        self.shared.request();
+    }
+
+    /// True once a stop was asked for (by [`ServerHandle::shutdown`], a
+    /// signal or SHUTDOWN).
+    pub fn is_stopping(&self) -> bool {
+        self.shared.requested()
+    }
+
+    /// Waits until every shard has stopped (after a shutdown request).
+    pub fn wait(mut self) {
+        self.join();
+    }
+
+    fn join(&mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown();
+            self.join();
+        }
+    }
 }
 
 /// Reads the cluster configuration (or builds the single-node one), takes
@@ -339,6 +502,7 @@ async fn run_shard(
         glommio::channels::channel_mesh::Full,
     >,
     cluster: Arc<ClusterState>,
+    shared: Arc<shutdown::Shared>,
     cpu: Option<usize>,
     metrics_fd: Option<std::os::fd::OwnedFd>,
     ready: mpsc::Sender<Result<usize, StartError>>,
@@ -387,6 +551,7 @@ async fn run_shard(
         store.clone(),
         mesh.clone(),
         View::new(cluster),
+        shared,
         cpu,
     ));
     let handler_shard = shard.clone();
@@ -441,7 +606,7 @@ async fn run_shard(
     let watcher_shard = shard.clone();
     let watcher_ring = ring.clone();
     glommio::spawn_local(async move {
-        shutdown::wait_requested().await;
+        watcher_shard.shared.wait_requested().await;
         watcher_shard.shutdown.fire();
         watcher_ring.shut_down();
     })
@@ -503,7 +668,7 @@ async fn run_shard(
             "closing connections that did not drain in time"
         );
     }
-    shutdown::drained_and_wait_all(shard.nr_shards).await;
+    shard.shared.drained_and_wait_all(shard.nr_shards).await;
     if let Err(e) = store.close().await {
         tracing::error!(shard = id, error = %e, "final sync failed");
     } else {
@@ -629,9 +794,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        let open = OPEN_CONNECTIONS.fetch_add(1, Ordering::SeqCst) + 1;
-        if open > shard.config.max_connections {
-            OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+        if !shard.shared.admit_connection(shard.config.max_connections) {
             bump(&shard.stats.connections_rejected, 1);
             glommio::spawn_local(connection::refuse(stream)).detach();
             continue;
@@ -639,14 +802,14 @@ async fn accept_loop(
         let (socket, addr, laddr) = match hand_over(ring, stream) {
             Ok(handed) => handed,
             Err(e) => {
-                OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+                shard.shared.release_connection();
                 tracing::warn!(shard = shard.id, error = %e, "cannot take over an accepted socket");
                 continue;
             }
         };
         bump(&shard.stats.connections_total, 1);
         bump(&shard.stats.connections, 1);
-        let client_id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+        let client_id = shard.shared.next_client_id();
         let conn_shard = shard.clone();
         glommio::spawn_local(async move {
             connection::serve(
@@ -662,7 +825,7 @@ async fn accept_loop(
                 .stats
                 .connections
                 .set(conn_shard.stats.connections.get() - 1);
-            OPEN_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+            conn_shard.shared.release_connection();
         })
         .detach();
     }

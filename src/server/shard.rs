@@ -95,6 +95,9 @@ pub struct Shard {
     pub started: Instant,
     /// The cluster slot map (MOVED/CROSSSLOT checks, CLUSTER replies).
     pub cluster: crate::cluster::View,
+    /// What this server's shards share across threads (stop flag,
+    /// connection count, client ids).
+    pub shared: std::sync::Arc<super::shutdown::Shared>,
 }
 
 impl Shard {
@@ -104,6 +107,7 @@ impl Shard {
         store: Rc<Store>,
         mesh: Rc<Mesh>,
         cluster: crate::cluster::View,
+        shared: std::sync::Arc<super::shutdown::Shared>,
         cpu: Option<usize>,
     ) -> Shard {
         let introspection = Introspection::new(
@@ -128,6 +132,7 @@ impl Shard {
             shutdown: Event::new(),
             started: Instant::now(),
             cluster,
+            shared,
         }
     }
 

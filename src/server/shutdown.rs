@@ -1,47 +1,95 @@
-//! Process-wide shutdown: SIGINT/SIGTERM or the SHUTDOWN command set one
-//! flag; every shard notices it, stops accepting, lets its connections finish
-//! what is in flight, waits until every shard has drained (peers may still
-//! need each other over the mesh), then syncs its store and exits.
+//! Shutdown: SIGINT/SIGTERM, the SHUTDOWN command or a
+//! [`ServerHandle`](super::ServerHandle) set one flag per server; every
+//! shard notices it, stops accepting, lets its connections finish what is in
+//! flight, waits until every shard has drained (peers may still need each
+//! other over the mesh), then syncs its store and exits.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-static DRAINED_SHARDS: AtomicUsize = AtomicUsize::new(0);
-/// SIGHUPs received (the cluster configuration is reloaded on each).
-static HANGUPS: AtomicU64 = AtomicU64::new(0);
-
-/// How many SIGHUPs the process received so far.
-pub fn hangups() -> u64 {
-    HANGUPS.load(Ordering::SeqCst)
-}
-
-/// How often shards look at the flag while running.
+/// How often shards look at the stop flag while running.
 pub const POLL: Duration = Duration::from_millis(20);
 
-/// Asks the whole server to stop.
-pub fn request() {
-    REQUESTED.store(true, Ordering::SeqCst);
+/// What the shards of one server share across their threads (the only
+/// state besides the mesh): the stop flag, the drain count, SIGHUPs, the
+/// open connections (for `--max-connections`) and client ids. One per
+/// server, so several servers can run in one process (tests).
+#[derive(Debug)]
+pub struct Shared {
+    requested: AtomicBool,
+    drained_shards: AtomicUsize,
+    hangups: AtomicU64,
+    /// Connections open across all shards.
+    open_connections: AtomicUsize,
+    /// The next client id (unique across shards).
+    next_client_id: AtomicU64,
 }
 
-/// True once a stop was asked for.
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
-
-/// Resolves once a stop was asked for.
-pub async fn wait_requested() {
-    while !requested() {
-        glommio::timer::sleep(POLL).await;
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            requested: AtomicBool::new(false),
+            drained_shards: AtomicUsize::new(0),
+            hangups: AtomicU64::new(0),
+            open_connections: AtomicUsize::new(0),
+            next_client_id: AtomicU64::new(1),
+        }
     }
 }
 
-/// Called by a shard whose connections are all closed; resolves once every
-/// one of the `nr_shards` shards has drained.
-pub async fn drained_and_wait_all(nr_shards: usize) {
-    DRAINED_SHARDS.fetch_add(1, Ordering::SeqCst);
-    while DRAINED_SHARDS.load(Ordering::SeqCst) < nr_shards {
-        glommio::timer::sleep(Duration::from_millis(5)).await;
+impl Shared {
+    /// Asks the whole server to stop.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// True once a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once a stop was asked for.
+    pub async fn wait_requested(&self) {
+        while !self.requested() {
+            glommio::timer::sleep(POLL).await;
+        }
+    }
+
+    /// Called by a shard whose connections are all closed; resolves once
+    /// every one of the `nr_shards` shards has drained.
+    pub async fn drained_and_wait_all(&self, nr_shards: usize) {
+        self.drained_shards.fetch_add(1, Ordering::SeqCst);
+        while self.drained_shards.load(Ordering::SeqCst) < nr_shards {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// How many SIGHUPs the server received so far.
+    pub fn hangups(&self) -> u64 {
+        self.hangups.load(Ordering::SeqCst)
+    }
+
+    /// Counts a new connection; `false` (and not counted) when `max` are
+    /// open already.
+    pub fn admit_connection(&self, max: usize) -> bool {
+        let open = self.open_connections.fetch_add(1, Ordering::SeqCst) + 1;
+        if open > max {
+            self.open_connections.fetch_sub(1, Ordering::SeqCst);
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Uncounts a connection admitted by [`Shared::admit_connection`].
+    pub fn release_connection(&self) {
+        self.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A client id no other connection of this server has.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
@@ -59,12 +107,12 @@ pub fn block_signals() {
     }
 }
 
-/// Starts a thread that waits for SIGINT/SIGTERM and requests shutdown (a
-/// second one exits at once), and counts SIGHUPs.
-pub fn spawn_signal_thread() {
+/// Starts a thread that waits for SIGINT/SIGTERM and requests `shared`'s
+/// shutdown (a second one exits at once), and counts SIGHUPs.
+pub fn spawn_signal_thread(shared: Arc<Shared>) {
     std::thread::Builder::new()
         .name("signals".into())
-        .spawn(|| {
+        .spawn(move || {
             // SAFETY: sigwait on a set of blocked signals.
             unsafe {
                 let mut set: libc::sigset_t = std::mem::zeroed();
@@ -78,10 +126,10 @@ pub fn spawn_signal_thread() {
                         continue;
                     }
                     if signal == libc::SIGHUP {
-                        HANGUPS.fetch_add(1, Ordering::SeqCst);
+                        shared.hangups.fetch_add(1, Ordering::SeqCst);
                         continue;
                     }
-                    if requested() {
+                    if shared.requested() {
                         eprintln!("second signal: exiting without draining");
                         std::process::exit(1);
                     }
@@ -89,7 +137,7 @@ pub fn spawn_signal_thread() {
                         signal,
                         "signal received: draining connections, syncing, exiting"
                     );
-                    request();
+                    shared.request();
                 }
             }
         })
