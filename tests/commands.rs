@@ -575,3 +575,28 @@ fn per_core_stats_table_is_printed_every_interval() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn client_list_shows_each_clients_latest_command() {
+    // Keyed commands update a client's figures once per batch of input, the
+    // others at once: both must show in CLIENT LIST.
+    let (server, mut con) = start();
+    let mut other = server.client();
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut other).unwrap();
+    let _: () = other.set("latest-command", "x").unwrap();
+    let line = |con: &mut redis::Connection| -> String {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(con).unwrap();
+        list.lines()
+            .find(|line| line.starts_with(&format!("id={id} ")))
+            .unwrap_or_else(|| panic!("client {id} missing from {list}"))
+            .to_string()
+    };
+    let after_set = line(&mut con);
+    assert!(after_set.contains(" cmd=set "), "{after_set}");
+    let _: Option<String> = other.get("latest-command").unwrap();
+    let after_get = line(&mut con);
+    assert!(after_get.contains(" cmd=get "), "{after_get}");
+    let _: i64 = redis::cmd("DBSIZE").query(&mut other).unwrap();
+    let after_dbsize = line(&mut con);
+    assert!(after_dbsize.contains(" cmd=dbsize "), "{after_dbsize}");
+}

@@ -62,7 +62,7 @@ pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
 pub fn execute_resident(store: &Store, cmd: &Command, ctx: &ExecCtx) -> Option<Reply> {
     match cmd {
         Command::Get(key) => match store.get_resident(key, ctx.now_ms) {
-            Resident::Found(value) => Some(strings::bulk_or_nil(value.as_ref())),
+            Resident::Found(value) => Some(strings::into_bulk_or_nil(value)),
             Resident::OnDisk(_) => None,
         },
         _ => None,

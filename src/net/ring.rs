@@ -332,7 +332,8 @@ impl Ring {
                 continue;
             }
             busy_turns = 0;
-            // Park. A completion that raced the last turn either set the
+            // Park. (Spinning 30 us first was measured: no fewer interrupts
+            // at pipeline 16, more CPU per request at pipeline 1.) A completion that raced the last turn either set the
             // task-work flag (seen by has_work after enabling) or signals
             // the eventfd.
             self.uring.borrow_mut().completion().enable_eventfd();

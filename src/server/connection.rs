@@ -36,7 +36,7 @@ use crate::metrics::shard::latency_us;
 use crate::net::Socket;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
-use crate::router::plan::{Gather, Split, gather, keys_of, split};
+use crate::router::plan::{Gather, Split, gather, keys_of, single_key, split};
 use crate::router::{ShardRequest, ShardResponse};
 
 /// Most commands run as one batch before replies are written.
@@ -58,6 +58,37 @@ enum Slot {
     },
 }
 
+/// A client's CLIENT LIST figures gathered over a batch, written with one
+/// lookup in the shard's client map per batch instead of one per command.
+#[derive(Default)]
+struct Activity {
+    /// The latest command (`cmd`), if any since the last flush.
+    last_cmd: Option<&'static str>,
+    /// Commands since the last flush (`tot-cmds`).
+    nr_cmds: u64,
+    /// Bytes received since the last flush (`tot-net-in`).
+    net_in: u64,
+    /// Bytes sent since the last flush (`tot-net-out`).
+    net_out: u64,
+}
+
+impl Activity {
+    /// Adds what was gathered to the client's entry; `now` becomes its last
+    /// activity if it ran a command.
+    fn flush(&mut self, shard: &Shard, client_id: u64, now: Instant) {
+        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+            client.tot_net_in += self.net_in;
+            client.tot_net_out += self.net_out;
+            client.tot_cmds += self.nr_cmds;
+            if let Some(last_cmd) = self.last_cmd {
+                client.last_cmd = last_cmd;
+                client.last_active = now;
+            }
+        }
+        *self = Activity::default();
+    }
+}
+
 /// The keyed commands collected so far, before they run.
 struct Batch {
     /// The connection it belongs to (for the slow log).
@@ -68,21 +99,26 @@ struct Batch {
     per_shard: Vec<Vec<Command>>,
     /// The command of each slot, for per-command stats.
     commands: BatchCommands,
+    /// Commands expected: its vectors are allocated at that size instead
+    /// of growing by doubling.
+    cap: usize,
 }
 
 impl Batch {
-    fn new(nr_shards: usize, client_id: u64) -> Batch {
+    fn new(nr_shards: usize, client_id: u64, cap: usize) -> Batch {
         Batch {
             client_id,
-            slots: Vec::new(),
+            slots: Vec::with_capacity(cap),
             per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
             commands: BatchCommands::default(),
+            cap,
         }
     }
 
-    /// The batch so far, leaving an empty one in its place.
-    fn take(&mut self) -> Batch {
-        let fresh = Batch::new(self.per_shard.len(), self.client_id);
+    /// The batch so far, leaving an empty one in its place that expects
+    /// `cap` commands.
+    fn take(&mut self, cap: usize) -> Batch {
+        let fresh = Batch::new(self.per_shard.len(), self.client_id, cap);
         std::mem::replace(self, fresh)
     }
 
@@ -94,6 +130,9 @@ impl Batch {
     }
 
     fn push_to(&mut self, shard: usize, command: Command) -> usize {
+        if self.per_shard[shard].capacity() == 0 {
+            self.per_shard[shard].reserve(self.cap);
+        }
         self.per_shard[shard].push(command);
         self.per_shard[shard].len() - 1
     }
@@ -149,6 +188,7 @@ pub async fn serve(
     let mut input = InputBuffer::new();
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut session = Session::new();
+    let mut activity = Activity::default();
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
         let mut recv = socket.recv(input.lend_room(&limits));
@@ -183,12 +223,11 @@ pub async fn serve(
             break;
         }
         bump(&shard.stats.net_in, n as u64);
-        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-            client.tot_net_in += n as u64;
-        }
+        activity.net_in += n as u64;
 
+        // One clock read per read of input: batch latency and activity.
         let started = Instant::now();
-        let mut batch = Batch::new(shard.nr_shards, client_id);
+        let mut batch = Batch::new(shard.nr_shards, client_id, sizer.hint());
         let mut after = After::Continue;
         loop {
             match parse_request(input.pending(), &limits) {
@@ -201,6 +240,7 @@ pub async fn serve(
                         args,
                         &mut batch,
                         &mut output,
+                        &mut activity,
                     )
                     .await
                         == After::Close
@@ -218,9 +258,16 @@ pub async fn serve(
                             &mut sizer,
                         )
                         .await;
-                        if write_out(&shard, client_id, &socket, &mut output, timeout)
-                            .await
-                            .is_err()
+                        if write_out(
+                            &shard,
+                            client_id,
+                            &socket,
+                            &mut output,
+                            timeout,
+                            &mut activity,
+                        )
+                        .await
+                        .is_err()
                         {
                             break 'connection;
                         }
@@ -255,13 +302,21 @@ pub async fn serve(
             &mut sizer,
         )
         .await;
-        if write_out(&shard, client_id, &socket, &mut output, timeout)
-            .await
-            .is_err()
+        if write_out(
+            &shard,
+            client_id,
+            &socket,
+            &mut output,
+            timeout,
+            &mut activity,
+        )
+        .await
+        .is_err()
             || after == After::Close
         {
             break;
         }
+        activity.flush(&shard, client_id, started);
     }
     drop(socket);
     shard.clients.borrow_mut().remove(&client_id);
@@ -277,7 +332,7 @@ async fn flush_batch(
     started: Instant,
     sizer: &mut BatchSizer,
 ) {
-    let pending = batch.take();
+    let pending = batch.take(sizer.hint());
     let before = output.len();
     let nr_commands = pending.slots.len();
     run_batch(shard, pending, output, started, session.protocol).await;
@@ -294,6 +349,10 @@ struct BatchSizer {
     limit: u64,
     /// Most commands the next batch may hold.
     cap: usize,
+    /// Commands of the last batch: what the next one likely holds, to size
+    /// its vectors (not `cap`: at pipeline 1 that would allocate room for
+    /// 512 commands per command).
+    last: usize,
 }
 
 /// The batch cap of a new connection.
@@ -304,6 +363,7 @@ impl BatchSizer {
         BatchSizer {
             limit: limit.max(1),
             cap: FIRST_BATCH,
+            last: 1,
         }
     }
 
@@ -312,9 +372,15 @@ impl BatchSizer {
         if nr_commands == 0 {
             return;
         }
+        self.last = nr_commands;
         let per_reply = (bytes as u64 / nr_commands as u64).max(1);
         let fits = (self.limit / per_reply).clamp(1, MAX_BATCH as u64) as usize;
         self.cap = fits.min(self.cap.saturating_mul(2));
+    }
+
+    /// How many commands to make room for in the next batch.
+    fn hint(&self) -> usize {
+        self.last.clamp(1, self.cap)
     }
 }
 
@@ -327,15 +393,14 @@ async fn write_out(
     socket: &Socket,
     output: &mut BytesMut,
     timeout: Option<Duration>,
+    activity: &mut Activity,
 ) -> std::io::Result<()> {
     if output.is_empty() {
         return Ok(());
     }
     bump(&shard.stats.net_out, output.len() as u64);
     let pending = output.len();
-    if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-        client.tot_net_out += pending as u64;
-    }
+    activity.net_out += pending as u64;
     let (result, mut buf) = socket.send_all(std::mem::take(output), timeout).await;
     if let Err(error) = &result
         && error.kind() == std::io::ErrorKind::TimedOut
@@ -356,6 +421,8 @@ async fn write_out(
 
 /// Adds one request to the batch, or answers it at once. Barrier commands
 /// run the batch first and write their reply straight to `output`.
+// The connection's state, passed apart so each piece is borrowed alone.
+#[allow(clippy::too_many_arguments)]
 async fn plan(
     shard: &Rc<Shard>,
     client_id: u64,
@@ -364,6 +431,7 @@ async fn plan(
     args: Vec<bytes::Bytes>,
     batch: &mut Batch,
     output: &mut BytesMut,
+    activity: &mut Activity,
 ) -> After {
     let command = match Command::parse(args) {
         Ok(command) => command,
@@ -386,7 +454,7 @@ async fn plan(
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
-        let pending = batch.take();
+        let pending = batch.take(1);
         run_batch(shard, pending, output, Instant::now(), session.protocol).await;
         let started = Instant::now();
         let reply = session.answer(shard, client_id, command).await;
@@ -395,10 +463,12 @@ async fn plan(
         return After::Continue;
     }
     let protocol = session.protocol;
-    if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-        client.last_active = Instant::now();
-        client.last_cmd = command.name();
-        client.tot_cmds += 1;
+    activity.last_cmd = Some(command.name());
+    activity.nr_cmds += 1;
+    if !matches!(command.spec().route, Route::Keyed(_)) {
+        // What is not keyed may look at this client (CLIENT LIST, INFO): its
+        // figures are brought up to date first (keyed ones once per batch).
+        activity.flush(shard, client_id, Instant::now());
     }
     // Cluster hook: CLUSTER's answers depend on the port asked.
     if let Command::Cluster(sub) = command {
@@ -407,7 +477,7 @@ async fn plan(
             batch.push_slot(index, Slot::Ready(reply));
             return After::Continue;
         }
-        let pending = batch.take();
+        let pending = batch.take(1);
         run_batch(shard, pending, output, Instant::now(), protocol).await;
         cluster_cmd::with_shards(shard, sub)
             .await
@@ -454,7 +524,11 @@ async fn plan_keyed(
     protocol: Protocol,
 ) -> After {
     let max_key = shard.config.max_key_size as usize;
-    if keys_of(&command).iter().any(|k| k.len() > max_key) {
+    let too_long = match single_key(&command) {
+        Some(key) => key.len() > max_key,
+        None => keys_of(&command).iter().any(|k| k.len() > max_key),
+    };
+    if too_long {
         batch.push_slot(
             index,
             Slot::Ready(Reply::error(format!(
@@ -513,7 +587,7 @@ async fn barrier(
     output: &mut BytesMut,
     protocol: Protocol,
 ) -> After {
-    let pending = batch.take();
+    let pending = batch.take(1);
     run_batch(shard, pending, output, Instant::now(), protocol).await;
     let started = Instant::now();
     let index = Some(shard.stats.commands.index.of(&command));

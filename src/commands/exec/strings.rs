@@ -14,6 +14,13 @@ pub(super) fn bulk_or_nil(value: Option<&Value>) -> Reply {
     value.map_or(Reply::Nil, |value| Reply::Bulk(value.data.clone()))
 }
 
+/// [`bulk_or_nil`] for a value in hand: moved, not cloned (cloning a
+/// `Bytes` made from a `Vec` allocates its shared header: one more
+/// allocation per GET).
+pub(super) fn into_bulk_or_nil(value: Option<Value>) -> Reply {
+    value.map_or(Reply::Nil, |value| Reply::Bulk(value.data))
+}
+
 /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)` unless a
 /// value of `old_len + added` bytes is allowed.
 pub(super) fn check_length(old_len: u64, added: u64, ctx: &ExecCtx) -> Result<(), Reply> {
@@ -28,7 +35,7 @@ pub(super) fn check_length(old_len: u64, added: u64, ctx: &ExecCtx) -> Result<()
 }
 
 pub(super) async fn get(store: &Store, key: &[u8], ctx: &ExecCtx) -> Result<Reply, StorageError> {
-    Ok(bulk_or_nil(store.get(key, ctx.now_ms).await?.as_ref()))
+    Ok(into_bulk_or_nil(store.get(key, ctx.now_ms).await?))
 }
 
 pub(super) async fn set(
