@@ -82,6 +82,22 @@ fn queued_replies_and_errors() {
         "EXECABORT Transaction discarded because of previous errors."
     );
     assert_eq!(ok(&mut con, &["EXISTS", "e"]), Value::Int(0));
+    // Bad arguments are queued and fail at EXEC alone, as in Redis; an
+    // unknown sub-command fails the transaction.
+    let mut raw = server.raw();
+    let expected = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-ERR value is not an integer or out of range\r\n+OK\r\n";
+    let got = common::roundtrip(
+        &mut raw,
+        b"MULTI\r\nINCRBY f abc\r\nSET f 1\r\nEXEC\r\n",
+        expected.len(),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+    ok(&mut con, &["MULTI"]);
+    assert_eq!(
+        err(&mut con, &["OBJECT", "FOO", "f"]),
+        "ERR unknown subcommand 'FOO'. Try OBJECT HELP."
+    );
+    assert!(err(&mut con, &["EXEC"]).starts_with("EXECABORT"));
     // The connection is out of MULTI again.
     assert_eq!(ok(&mut con, &["SET", "e", "1"]), Value::Okay);
 }

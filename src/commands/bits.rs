@@ -53,7 +53,12 @@ pub(super) fn bitcount(args: &[Bytes]) -> Result<Command, Reply> {
         4 | 5 => (|| {
             let start = late_int(&args[2])?;
             let end = late_int(&args[3])?;
-            let bits = unit(args.get(4))?;
+            // Both from the end and crossed: 0, before the unit is read.
+            let bits = if start < 0 && end < 0 && start > end {
+                false
+            } else {
+                unit(args.get(4))?
+            };
             Ok(Some(BitRange {
                 start,
                 end: Some(end),
@@ -75,9 +80,10 @@ pub(super) fn bitpos(args: &[Bytes]) -> Result<Command, Reply> {
     let range = match args.len() {
         3 => Ok(None),
         4..=6 => (|| {
+            // Redis reads the unit before the end.
             let start = late_int(&args[3])?;
-            let end = args.get(4).map(|end| late_int(end)).transpose()?;
             let bits = unit(args.get(5))?;
+            let end = args.get(4).map(|end| late_int(end)).transpose()?;
             Ok(Some(BitRange { start, end, bits }))
         })(),
         _ => Err(LateError::Syntax),

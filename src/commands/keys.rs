@@ -94,12 +94,12 @@ pub(super) fn memory(args: &[Bytes]) -> Result<Command, Reply> {
 
 /// WAIT numreplicas timeout: validated as Redis does; there are no replicas.
 pub(super) fn wait(args: &[Bytes]) -> Result<Command, Reply> {
+    int_arg(&args[1])?;
     let timeout = super::parse_i64(&args[2])
         .ok_or(Reply::err("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(Reply::err("ERR timeout is negative"));
     }
-    int_arg(&args[1])?;
     Ok(Command::Wait)
 }
 

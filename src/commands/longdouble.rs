@@ -78,6 +78,7 @@ mod tests {
         assert_eq!(increment(Some(b"abc"), b"1"), Err(NOT_A_FLOAT));
         assert_eq!(increment(None, b" 1"), Err(NOT_A_FLOAT));
         assert_eq!(increment(None, b"nan"), Err(NOT_A_FLOAT));
+        assert_eq!(increment(Some(b"\x001"), b"1"), Err(NOT_A_FLOAT));
         assert_eq!(
             increment(Some(b"1e4932"), b"1e4932").unwrap_err(),
             Reply::err("ERR increment would produce NaN or Infinity")

@@ -91,6 +91,9 @@ pub enum GetExExpiry {
     Set(Expiry),
     /// PERSIST: remove the TTL.
     Persist,
+    /// A time Redis rejects, but only once it found the key (a missing key
+    /// answers nil).
+    Invalid(LateError),
 }
 
 /// NX/XX/GT/LT option of EXPIRE (Redis 7).
@@ -148,6 +151,8 @@ pub enum LateError {
     NotAnInteger,
     /// `ERR syntax error`
     Syntax,
+    /// `ERR invalid expire time in 'getex' command`
+    InvalidGetExTime,
 }
 
 impl LateError {
@@ -156,6 +161,7 @@ impl LateError {
         match self {
             LateError::NotAnInteger => NOT_AN_INTEGER,
             LateError::Syntax => SYNTAX_ERROR,
+            LateError::InvalidGetExTime => invalid_expire("getex"),
         }
     }
 }
@@ -414,16 +420,24 @@ impl Command {
     ///
     /// Errors are the replies Redis 7 gives for the same input, word for word.
     pub fn parse(args: Vec<Bytes>) -> Result<Command, Reply> {
+        (Command::check(&args)?.parse)(&args)
+    }
+
+    /// The first step of [`Command::parse`]: the command's row, or the error
+    /// for an unknown command or a wrong number of arguments (the errors
+    /// that, inside MULTI, fail the transaction at once; the row's parser's
+    /// errors are answered at EXEC, as Redis does).
+    pub fn check(args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         let Some(first) = args.first() else {
             return Err(Reply::err("ERR empty command"));
         };
         let Some(spec) = lookup(first) else {
-            return Err(unknown_command(&args));
+            return Err(unknown_command(args));
         };
         if !spec.arity_fits(args.len()) {
             return Err(wrong_arity(spec.name));
         }
-        (spec.parse)(&args)
+        Ok(spec)
     }
 }
 

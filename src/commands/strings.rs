@@ -5,8 +5,8 @@
 use bytes::Bytes;
 
 use super::{
-    Command, Expiry, GetExExpiry, LcsMode, SYNTAX_ERROR, SetCondition, SetExpiry, check_arity,
-    int_arg, invalid_expire, is, wall_clock_ms, wrong_arity,
+    Command, Expiry, GetExExpiry, LateError, LcsMode, NOT_AN_INTEGER, SYNTAX_ERROR, SetCondition,
+    SetExpiry, check_arity, int_arg, invalid_expire, is, wall_clock_ms, wrong_arity,
 };
 use crate::protocol::Reply;
 
@@ -212,11 +212,14 @@ pub(super) fn lcs(args: &[Bytes]) -> Result<Command, Reply> {
 pub(super) fn getex(args: &[Bytes]) -> Result<Command, Reply> {
     check_arity(args, -2, "getex")?;
     let options = string_options(args, 2, false)?;
-    // Redis validates the time only once it has found the key; here it is
-    // validated up front, so a bad time on a missing key is an error rather
-    // than a nil.
+    // Redis validates the time only once it has found the key: a bad time
+    // on a missing key answers nil.
     let expiry = match &options.expiry {
-        Some((unit, value)) => GetExExpiry::Set(expiry_of(*unit, value, "getex")?),
+        Some((unit, value)) => match expiry_of(*unit, value, "getex") {
+            Ok(expiry) => GetExExpiry::Set(expiry),
+            Err(reply) if reply == NOT_AN_INTEGER => GetExExpiry::Invalid(LateError::NotAnInteger),
+            Err(_) => GetExExpiry::Invalid(LateError::InvalidGetExTime),
+        },
         None if options.persist => GetExExpiry::Persist,
         None => GetExExpiry::Keep,
     };
@@ -409,8 +412,11 @@ mod tests {
             assert_eq!(parse_err(line), "ERR syntax error", "{line}");
         }
         assert_eq!(
-            parse_err("getex k ex 0"),
-            "ERR invalid expire time in 'getex' command"
+            parse("getex k ex 0"),
+            Ok(Command::GetEx(
+                b("k"),
+                GetExExpiry::Invalid(LateError::InvalidGetExTime)
+            ))
         );
         assert_eq!(
             parse_err("getex"),

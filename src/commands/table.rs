@@ -47,6 +47,8 @@ pub struct CommandSpec {
 /// serve uses that kind).
 #[derive(Debug)]
 pub struct KeySpec {
+    /// Redis's note on the spec (empty: none).
+    pub notes: &'static str,
     /// Key spec flags (`RO`, `RW`, `OW`, `RM`, `access`, `update`, `insert`, `delete`).
     pub flags: &'static [&'static str],
     /// Argument index of the first key.
@@ -274,41 +276,50 @@ impl CommandSpec {
 impl KeySpec {
     fn reply(&self) -> Reply {
         let key = |name: &str| Reply::bulk(name.as_bytes());
-        Reply::Map(vec![
-            (
-                key("flags"),
-                Reply::Set(
-                    self.flags
-                        .iter()
-                        .map(|f| Reply::Status(f.to_string().into()))
-                        .collect(),
-                ),
-            ),
-            (
-                key("begin_search"),
-                Reply::Map(vec![
-                    (key("type"), key("index")),
+        let notes = (!self.notes.is_empty()).then(|| (key("notes"), key(self.notes)));
+        Reply::Map(
+            notes
+                .into_iter()
+                .chain([
                     (
-                        key("spec"),
-                        Reply::Map(vec![(key("index"), Reply::Integer(i64::from(self.index)))]),
+                        key("flags"),
+                        Reply::Set(
+                            self.flags
+                                .iter()
+                                .map(|f| Reply::Status(f.to_string().into()))
+                                .collect(),
+                        ),
                     ),
-                ]),
-            ),
-            (
-                key("find_keys"),
-                Reply::Map(vec![
-                    (key("type"), key("range")),
                     (
-                        key("spec"),
+                        key("begin_search"),
                         Reply::Map(vec![
-                            (key("lastkey"), Reply::Integer(i64::from(self.last_key))),
-                            (key("keystep"), Reply::Integer(i64::from(self.key_step))),
-                            (key("limit"), Reply::Integer(i64::from(self.limit))),
+                            (key("type"), key("index")),
+                            (
+                                key("spec"),
+                                Reply::Map(vec![(
+                                    key("index"),
+                                    Reply::Integer(i64::from(self.index)),
+                                )]),
+                            ),
                         ]),
                     ),
-                ]),
-            ),
-        ])
+                    (
+                        key("find_keys"),
+                        Reply::Map(vec![
+                            (key("type"), key("range")),
+                            (
+                                key("spec"),
+                                Reply::Map(vec![
+                                    (key("lastkey"), Reply::Integer(i64::from(self.last_key))),
+                                    (key("keystep"), Reply::Integer(i64::from(self.key_step))),
+                                    (key("limit"), Reply::Integer(i64::from(self.limit))),
+                                ]),
+                            ),
+                        ]),
+                    ),
+                ])
+                .collect(),
+        )
     }
 }
 

@@ -433,9 +433,18 @@ async fn plan(
     output: &mut BytesMut,
     activity: &mut Activity,
 ) -> After {
-    let command = match Command::parse(args) {
-        Ok(command) => command,
-        Err(reply) => {
+    let command = match Command::check(&args).map(|spec| (spec.parse)(&args)) {
+        Ok(Ok(command)) => command,
+        // Inside MULTI a command with bad arguments is queued, to fail at
+        // EXEC; an unknown sub-command or a sub-command's wrong arity fails
+        // the transaction at once, as Redis looks sub-commands up first.
+        Ok(Err(reply)) if session.in_multi() && !is_lookup_error(&reply) => {
+            let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+            run_batch(shard, pending, output, Instant::now(), session.protocol).await;
+            session.queue_failed(reply).encode(output, session.protocol);
+            return After::Continue;
+        }
+        Ok(Err(reply)) | Err(reply) => {
             session.reject();
             batch.push_slot(None, Slot::Ready(reply));
             return After::Continue;
@@ -577,6 +586,14 @@ async fn plan_keyed(
         }
     }
     After::Continue
+}
+
+/// An error Redis gives while looking a command up, before queueing or
+/// running it: an unknown sub-command, or a sub-command's arity (`'object|encoding'`).
+fn is_lookup_error(reply: &Reply) -> bool {
+    matches!(reply, Reply::Error(text)
+        if text.starts_with("ERR unknown subcommand")
+            || (text.starts_with("ERR wrong number of arguments for '") && text.contains('|')))
 }
 
 /// Runs everything batched so far, then `command`, appending both replies.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::admin::REDIS_COMPAT_VERSION;
 use super::shard::Shard;
-use super::transaction::{self, Watched};
+use super::transaction::{self, Queued, Watched};
 use crate::commands::{Command, Route};
 use crate::protocol::{Protocol, Reply};
 
@@ -21,7 +21,7 @@ pub struct Session {
     /// The protocol replies are encoded in; `HELLO 2|3` switches it.
     pub protocol: Protocol,
     /// Commands queued since MULTI; `None` outside a transaction.
-    queued: Option<Vec<Command>>,
+    queued: Option<Vec<Queued>>,
     /// A command failed to queue: EXEC answers EXECABORT.
     dirty: bool,
     /// WATCHed keys and their versions when watched.
@@ -42,7 +42,25 @@ impl Session {
             || (self.queued.is_some() && *command != Command::Quit)
     }
 
-    /// A request failed to parse: inside MULTI, the transaction is dirty.
+    /// True between MULTI and EXEC/DISCARD.
+    pub fn in_multi(&self) -> bool {
+        self.queued.is_some()
+    }
+
+    /// Inside MULTI, queues a command whose arguments were rejected: EXEC
+    /// answers `error` in its place. Returns the reply to give now.
+    pub fn queue_failed(&mut self, error: Reply) -> Reply {
+        match &mut self.queued {
+            Some(queued) => {
+                queued.push(Queued::Failed(error));
+                Reply::Status("QUEUED".into())
+            }
+            None => error,
+        }
+    }
+
+    /// An unknown command or a wrong number of arguments: inside MULTI, the
+    /// transaction is dirty (EXEC answers EXECABORT).
     pub fn reject(&mut self) {
         if self.queued.is_some() {
             self.dirty = true;
@@ -79,7 +97,7 @@ impl Session {
                             "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
                         ));
                     }
-                    queued.push(other);
+                    queued.push(Queued::Command(other));
                     Reply::Status("QUEUED".into())
                 }
             };

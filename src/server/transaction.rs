@@ -26,6 +26,15 @@ use crate::protocol::Reply;
 use crate::router::plan::{Split, gather, keys_of, split};
 use crate::router::{ShardRequest, ShardResponse};
 
+/// One command queued by MULTI.
+#[derive(Debug)]
+pub enum Queued {
+    /// To run at EXEC.
+    Command(Command),
+    /// Its arguments were wrong: EXEC answers this error in its place.
+    Failed(Reply),
+}
+
 /// A watched key and its version when WATCH ran (`None`: absent).
 pub type Watched = (Bytes, Option<u64>);
 
@@ -57,12 +66,15 @@ pub async fn versions(shard: &Rc<Shard>, keys: &[Bytes]) -> Vec<Option<u64>> {
 pub async fn exec(
     shard: &Rc<Shard>,
     client_id: u64,
-    queued: Vec<Command>,
+    queued: Vec<Queued>,
     watched: Vec<Watched>,
 ) -> Reply {
     let nr_shards = shard.nr_shards;
     let mut latch_keys: Vec<Vec<Bytes>> = vec![Vec::new(); nr_shards];
-    for command in &queued {
+    for command in queued.iter().filter_map(|queued| match queued {
+        Queued::Command(command) => Some(command),
+        Queued::Failed(_) => None,
+    }) {
         for key in keys_of(command) {
             latch_keys[shard_for(key, nr_shards)].push(key.clone());
         }
@@ -143,10 +155,17 @@ impl Step {
 }
 
 /// Runs the queued commands in order under the latches; one reply each.
-async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Command>) -> Vec<Reply> {
+async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Reply> {
     let mut replies = Vec::with_capacity(queued.len());
     let mut step = Step::new(shard.nr_shards);
-    for command in queued {
+    for queued in queued {
+        let command = match queued {
+            Queued::Command(command) => command,
+            Queued::Failed(error) => {
+                step.slots.push(Slot::Ready(error));
+                continue;
+            }
+        };
         match command.spec().route {
             Route::Keyed(_) => match split(command, shard.nr_shards) {
                 Split::One(target, command) => {

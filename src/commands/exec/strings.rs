@@ -150,6 +150,7 @@ pub(super) async fn getex(
             }
             GetExExpiry::Persist => 0,
             GetExExpiry::Set(expiry) => expire_at(expiry, ctx.now_ms),
+            GetExExpiry::Invalid(error) => return Ok(error.reply()),
         };
         let expected = Some(old.meta.version);
         if write_if(store, key, &old.data, expire_at_ms, expected, ctx)? {

@@ -10,6 +10,7 @@ pub static SETBIT: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@bitmap", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -33,6 +34,7 @@ pub static GETBIT: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@bitmap", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -56,6 +58,7 @@ pub static BITCOUNT: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@bitmap", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -79,6 +82,7 @@ pub static BITPOS: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@bitmap", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -103,6 +107,7 @@ pub static BITOP: CommandSpec = CommandSpec {
     tips: &[],
     key_specs: &[
         KeySpec {
+            notes: "",
             flags: &["OW", "update"],
             index: 2,
             last_key: 0,
@@ -110,6 +115,7 @@ pub static BITOP: CommandSpec = CommandSpec {
             limit: 0,
         },
         KeySpec {
+            notes: "",
             flags: &["RO", "access"],
             index: 3,
             last_key: -1,

@@ -10,6 +10,7 @@ pub static DEL: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@slow"],
     tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RM", "delete"],
         index: 1,
         last_key: -1,
@@ -33,6 +34,7 @@ pub static EXISTS: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO"],
         index: 1,
         last_key: -1,
@@ -56,6 +58,7 @@ pub static EXPIRE: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -79,6 +82,7 @@ pub static EXPIREAT: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -102,6 +106,7 @@ pub static EXPIRETIME: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -142,6 +147,7 @@ pub static PERSIST: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -165,6 +171,7 @@ pub static PEXPIRE: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -188,6 +195,7 @@ pub static PEXPIREAT: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -211,6 +219,7 @@ pub static PEXPIRETIME: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -234,6 +243,7 @@ pub static PTTL: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &["nondeterministic_output"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -274,6 +284,7 @@ pub static TTL: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &["nondeterministic_output"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -297,6 +308,7 @@ pub static TYPE: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO"],
         index: 1,
         last_key: 0,
@@ -320,6 +332,7 @@ pub static UNLINK: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@fast"],
     tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RM", "delete"],
         index: 1,
         last_key: -1,
@@ -344,6 +357,7 @@ pub static RENAME: CommandSpec = CommandSpec {
     tips: &[],
     key_specs: &[
         KeySpec {
+            notes: "",
             flags: &["RW", "access", "delete"],
             index: 1,
             last_key: 0,
@@ -351,6 +365,7 @@ pub static RENAME: CommandSpec = CommandSpec {
             limit: 0,
         },
         KeySpec {
+            notes: "",
             flags: &["OW", "update"],
             index: 2,
             last_key: 0,
@@ -376,6 +391,7 @@ pub static RENAMENX: CommandSpec = CommandSpec {
     tips: &[],
     key_specs: &[
         KeySpec {
+            notes: "",
             flags: &["RW", "access", "delete"],
             index: 1,
             last_key: 0,
@@ -383,6 +399,7 @@ pub static RENAMENX: CommandSpec = CommandSpec {
             limit: 0,
         },
         KeySpec {
+            notes: "",
             flags: &["OW", "insert"],
             index: 2,
             last_key: 0,
@@ -408,6 +425,7 @@ pub static COPY: CommandSpec = CommandSpec {
     tips: &[],
     key_specs: &[
         KeySpec {
+            notes: "",
             flags: &["RO", "access"],
             index: 1,
             last_key: 0,
@@ -415,6 +433,7 @@ pub static COPY: CommandSpec = CommandSpec {
             limit: 0,
         },
         KeySpec {
+            notes: "",
             flags: &["OW", "update"],
             index: 2,
             last_key: 0,
@@ -439,6 +458,7 @@ pub static TOUCH: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@read", "@fast"],
     tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO"],
         index: 1,
         last_key: -1,

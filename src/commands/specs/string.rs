@@ -10,6 +10,7 @@ pub static APPEND: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "insert"],
         index: 1,
         last_key: 0,
@@ -33,6 +34,7 @@ pub static DECR: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -56,6 +58,7 @@ pub static DECRBY: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -79,6 +82,7 @@ pub static GET: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -102,6 +106,7 @@ pub static GETDEL: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "delete"],
         index: 1,
         last_key: 0,
@@ -125,6 +130,7 @@ pub static GETEX: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "RW and UPDATE because it changes the TTL",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -148,6 +154,7 @@ pub static GETRANGE: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -171,6 +178,7 @@ pub static GETSET: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -194,6 +202,7 @@ pub static INCR: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -217,6 +226,7 @@ pub static INCRBY: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -240,6 +250,7 @@ pub static MGET: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@fast"],
     tips: &["request_policy:multi_shard"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: -1,
@@ -266,6 +277,7 @@ pub static MSET: CommandSpec = CommandSpec {
         "response_policy:all_succeeded",
     ],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["OW", "update"],
         index: 1,
         last_key: -1,
@@ -289,6 +301,7 @@ pub static MSETNX: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@slow"],
     tips: &["request_policy:multi_shard", "response_policy:agg_min"],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["OW", "insert"],
         index: 1,
         last_key: -1,
@@ -312,6 +325,7 @@ pub static SET: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "RW and ACCESS due to the optional `GET` argument",
         flags: &["RW", "access", "update", "variable_flags"],
         index: 1,
         last_key: 0,
@@ -335,6 +349,7 @@ pub static SETNX: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["OW", "insert"],
         index: 1,
         last_key: 0,
@@ -358,6 +373,7 @@ pub static SETRANGE: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "update"],
         index: 1,
         last_key: 0,
@@ -381,6 +397,7 @@ pub static STRLEN: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO"],
         index: 1,
         last_key: 0,
@@ -404,6 +421,7 @@ pub static SETEX: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["OW", "update"],
         index: 1,
         last_key: 0,
@@ -427,6 +445,7 @@ pub static PSETEX: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["OW", "update"],
         index: 1,
         last_key: 0,
@@ -450,6 +469,7 @@ pub static SUBSTR: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 0,
@@ -473,6 +493,7 @@ pub static INCRBYFLOAT: CommandSpec = CommandSpec {
     acl_categories: &["@write", "@string", "@fast"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RW", "access", "update"],
         index: 1,
         last_key: 0,
@@ -496,6 +517,7 @@ pub static LCS: CommandSpec = CommandSpec {
     acl_categories: &["@read", "@string", "@slow"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO", "access"],
         index: 1,
         last_key: 1,

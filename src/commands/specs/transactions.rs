@@ -61,6 +61,7 @@ pub static WATCH: CommandSpec = CommandSpec {
     acl_categories: &["@fast", "@transaction"],
     tips: &[],
     key_specs: &[KeySpec {
+        notes: "",
         flags: &["RO"],
         index: 1,
         last_key: -1,
