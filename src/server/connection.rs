@@ -439,7 +439,7 @@ async fn plan(
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
         Ok(Err(reply)) if session.in_multi() && !is_lookup_error(&reply) => {
-            let pending = std::mem::replace(batch, Batch::new(shard.nr_shards));
+            let pending = batch.take(1);
             run_batch(shard, pending, output, Instant::now(), session.protocol).await;
             session.queue_failed(reply).encode(output, session.protocol);
             return After::Continue;
