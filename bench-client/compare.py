@@ -483,6 +483,28 @@ def machine():
     return f"{os.cpu_count()} CPUs ({model}), kernel {os.uname().release}"
 
 
+def chart(peaks):
+    """Draws the hot-key table's requests per second as a grouped bar chart
+    (SVG next to --out, by shardcask-chart); returns its path, or None."""
+    chart_bin = os.path.join(os.path.dirname(CLIENT_BIN), "shardcask-chart")
+    if not os.path.exists(chart_bin):
+        log(f"no {chart_bin}: no chart")
+        return None
+    base = os.path.splitext(OUT)[0]
+    tsv, svg = base + "-ops.tsv", base + "-ops.svg"
+    rows = [f"{op} P{pipeline} {sync}\t{sc:.0f}\t{rd:.0f}"
+            for (sync, op, pipeline), (sc, rd, _) in sorted(peaks.items())]
+    with open(tsv, "w") as f:
+        f.write(f"shardcask vs Redis, 100 B values ({MODE} mode, medians)\n"
+                "requests/s\nshardcask\tRedis\n" + "\n".join(rows) + "\n")
+    result = subprocess.run([chart_bin, tsv, svg], capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"chart failed: {result.stderr.strip()}")
+        return None
+    log(f"chart written to {svg}")
+    return svg
+
+
 def main():
     started = time.time()
     load_before = loadavg()
@@ -548,6 +570,10 @@ def main():
             "|---|---|---:|---:|---:|---:|",
             *scale_lines, "",
         ]
+    if peaks:
+        svg = chart(peaks)
+        if svg:
+            out += [f"![requests per second, shardcask vs Redis]({os.path.basename(svg)})", ""]
     out.append(f"- load average after: {loadavg()}; wall time {time.time() - started:.0f} s")
     text = "\n".join(out) + "\n"
     print(text)

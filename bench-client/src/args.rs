@@ -98,6 +98,16 @@ pub struct Args {
     /// Slot length of `--timeline`, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub timeline_slot_ms: u64,
+    /// Draw the measured phase as an SVG chart in this file: throughput and
+    /// p50/p99/p99.9 latency per second (per `--timeline-slot-ms` slot with
+    /// `--timeline`), and the latency percentile curve of the whole run.
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
+    /// Write the measured phase's latencies as an HdrHistogram interval log
+    /// (one interval per second, µs, V2 compressed) to this file, for
+    /// HdrHistogram's standard tools (HistogramLogAnalyzer, hdr-plot).
+    #[arg(long)]
+    pub hdr: Option<std::path::PathBuf>,
 }
 
 /// A list of CPU ids, parsed from `0,2-3`.
@@ -313,6 +323,10 @@ pub struct Config {
     pub cluster: Option<std::sync::Arc<crate::cluster::SlotMap>>,
     /// `--timeline` output file and slot length.
     pub timeline: Option<(std::path::PathBuf, Duration)>,
+    /// `--plot` output file.
+    pub plot: Option<std::path::PathBuf>,
+    /// `--hdr` output file.
+    pub hdr: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -410,7 +424,18 @@ impl Config {
                 .timeline
                 .clone()
                 .map(|path| (path, Duration::from_millis(args.timeline_slot_ms))),
+            plot: args.plot.clone(),
+            hdr: args.hdr.clone(),
         })
+    }
+
+    /// The slot length latencies are recorded by, if anything needs them:
+    /// `--timeline`'s, else one second for `--plot` and `--hdr`.
+    pub fn slot(&self) -> Option<Duration> {
+        match &self.timeline {
+            Some((_, slot)) => Some(*slot),
+            None => (self.plot.is_some() || self.hdr.is_some()).then_some(Duration::from_secs(1)),
+        }
     }
 
     /// Connections run by thread `thread_id` (the remainder goes to the

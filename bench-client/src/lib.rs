@@ -15,7 +15,9 @@
 //! - [`stats`]: per-thread counters and hdrhistogram latencies;
 //! - [`timeline`]: `--timeline` latencies per slot of intended send time;
 //! - [`info`]: `--server-stats` INFO snapshots and deltas;
-//! - [`report`]: the final table and JSON.
+//! - [`report`]: the final table and JSON;
+//! - [`plot`]: `--plot` SVG charts (and compare.sh's bar chart);
+//! - [`hdrlog`]: `--hdr` HdrHistogram interval logs.
 
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(rustdoc::broken_intra_doc_links)]
@@ -23,8 +25,10 @@
 pub mod args;
 pub mod cluster;
 pub mod conn;
+pub mod hdrlog;
 pub mod info;
 pub mod keys;
+pub mod plot;
 pub mod report;
 pub mod resp;
 pub mod runner;

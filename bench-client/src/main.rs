@@ -32,6 +32,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if report.config.plot.is_some() || report.config.hdr.is_some() {
+        let total = report.total();
+        let timeline = total.timeline.clone().unwrap_or_else(|| {
+            shardcask_bench::timeline::Timeline::new(
+                std::time::Instant::now(),
+                0.0,
+                std::time::Duration::from_secs(1),
+            )
+        });
+        if let Some(path) = &report.config.plot {
+            let title = format!(
+                "shardcask-bench: {} requests in {:.1} s, {:.0}/s",
+                total.total_ops(),
+                report.elapsed.as_secs_f64(),
+                total.total_ops() as f64 / report.elapsed.as_secs_f64().max(1e-9)
+            );
+            let all_us = shardcask_bench::plot::micros_of(&total.all_latency());
+            let svg = shardcask_bench::plot::render(&title, &timeline, &all_us);
+            if let Err(error) = std::fs::write(path, svg) {
+                eprintln!("error: writing --plot {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        if let Some(path) = &report.config.hdr {
+            let written = std::fs::File::create(path)
+                .map_err(|e| e.to_string())
+                .and_then(|mut file| shardcask_bench::hdrlog::write(&timeline, &mut file));
+            if let Err(error) = written {
+                eprintln!("error: writing --hdr {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     if json {
         println!("{}", report::format_json(&report));
     } else {

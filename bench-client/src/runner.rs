@@ -391,11 +391,11 @@ async fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, g
     }
 
     let start = Instant::now();
-    if let Some((_, slot)) = &config.timeline {
+    if let Some(slot) = config.slot() {
         let start_unix = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        ctx.stats.borrow_mut().timeline = Some(Timeline::new(start, start_unix, *slot));
+        ctx.stats.borrow_mut().timeline = Some(Timeline::new(start, start_unix, slot));
     }
     let (deadline, budget) = match config.stop_at {
         StopAt::Duration(duration) => (Some(start + duration), u64::MAX),

@@ -77,6 +77,21 @@ impl Timeline {
         self.slots.is_empty()
     }
 
+    /// The length of a slot.
+    pub fn slot(&self) -> Duration {
+        self.slot
+    }
+
+    /// Wall-clock start of slot 0, seconds since the Unix epoch.
+    pub fn start_unix(&self) -> f64 {
+        self.start_unix
+    }
+
+    /// The latencies (µs) of slot `index`.
+    pub fn histogram(&self, index: usize) -> Option<&Histogram<u64>> {
+        self.slots.get(index)
+    }
+
     /// Requests recorded in slot `index`.
     pub fn count(&self, index: usize) -> u64 {
         self.slots.get(index).map_or(0, Histogram::len)
