@@ -769,3 +769,66 @@ fn replies_agree_with_redis_over_resp2_and_resp3() {
             .join("\n")
     );
 }
+
+/// Sends `bad` on a fresh connection and reads until the server closes it
+/// (or, for input that is not an error, until the replies stop coming).
+fn answer_to(port: u16, bad: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let _ = stream.write_all(bad);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = std::io::Read::read(&mut stream, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn protocol_errors_are_worded_as_redis_words_them() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let server = Server::start(2, &[]);
+    let long = |prefix: &[u8]| [prefix, &vec![b'1'; 70_000][..]].concat();
+    let cases: Vec<Vec<u8>> = vec![
+        b"*abc\r\n".to_vec(),
+        b"*1\r\n+foo\r\n".to_vec(),
+        b"*1\r\n:5\r\n".to_vec(),
+        b"*2\r\n$3\r\nget\r\n*1\r\n".to_vec(),
+        b"*1\r\n$abc\r\n".to_vec(),
+        b"*1\r\n$-5\r\n".to_vec(),
+        b"*1\r\n$ 3\r\n".to_vec(),
+        b"*1\r\n$3x\r\n".to_vec(),
+        b"*1 \r\n".to_vec(),
+        b"*3000000000\r\n".to_vec(),
+        b"*1\r\n$600000000\r\n".to_vec(),
+        b"*1\n$4\r\nPING\r\n".to_vec(),
+        b"\"unbalanced\r\n".to_vec(),
+        b"set 'a b\r\n".to_vec(),
+        b"ECHO \"a\"b\r\n".to_vec(),
+        b"ECHO \"a\\x41\"\r\nPING\r\n".to_vec(),
+        b"*-1\r\nPING\r\n".to_vec(),
+        b"*0\r\nPING\r\n".to_vec(),
+        b"   \r\nPING\r\n".to_vec(),
+        b"*1\r\n$4\r\nPINGXX*1\r\n$4\r\nPING\r\n".to_vec(),
+        vec![b'x'; 70_000],
+        long(b"*"),
+        long(b"*1\r\n$"),
+    ];
+    for case in &cases {
+        let expected = answer_to(redis.port, case);
+        let got = answer_to(server.addr.port(), case);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "input {:?}",
+            String::from_utf8_lossy(&case[..case.len().min(40)])
+        );
+    }
+}

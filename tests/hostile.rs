@@ -111,7 +111,8 @@ fn absurd_negative_and_non_numeric_lengths() {
         b"*-9223372036854775809\r\n",
         b"*2\r\n$3\r\nGET\r\n:1\r\n",
         b"*2\r\n$3\r\nGET\r\n*1\r\n",
-        b"*1\r\n$3\r\nGETX\r\n",
+        // (A bulk string followed by two bytes other than CRLF is not an
+        // error: Redis skips those two bytes unread, and so does shardcask.)
     ];
     let mut checked = 0;
     for case in cases {

@@ -117,7 +117,7 @@ fn malformed_input_gets_protocol_errors_and_nothing_else_changes() {
     );
     assert_protocol_error_closes(&server, b"*-9x\r\n", "invalid multibulk length");
     assert_protocol_error_closes(&server, b"*99999999999\r\n", "invalid multibulk length");
-    assert_protocol_error_closes(&server, b"*1\r\n+PING\r\n", "expected '$'");
+    assert_protocol_error_closes(&server, b"*1\r\n+PING\r\n", "expected '$', got '+'");
     assert_protocol_error_closes(&server, b"SET a \"unbalanced\r\n", "unbalanced quotes");
     // Random binary garbage that starts like a multibulk.
     assert_protocol_error_closes(

@@ -6,6 +6,8 @@
 //! Requests are either multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or
 //! inline commands (`GET k\r\n`, with Redis's quoting rules).
 
+use std::borrow::Cow;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Limits that bound what a client can make the server hold.
@@ -43,9 +45,14 @@ pub enum Parsed {
 /// A protocol violation: the connection replies with the message and closes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ProtocolError(pub &'static str);
+pub struct ProtocolError(pub Cow<'static, str>);
 
 impl ProtocolError {
+    /// An error with a fixed text.
+    pub const fn new(text: &'static str) -> ProtocolError {
+        ProtocolError(Cow::Borrowed(text))
+    }
+
     /// The error reply text, as Redis words it (without the leading `-`).
     pub fn message(&self) -> String {
         format!("ERR Protocol error: {}", self.0)
@@ -125,12 +132,12 @@ fn read_line_number(
 ) -> Result<Option<(i64, usize)>, ProtocolError> {
     let Some(cr) = find_crlf(buf, pos) else {
         if buf.len() - pos > limits.max_inline_len {
-            return Err(ProtocolError(too_long));
+            return Err(ProtocolError::new(too_long));
         }
         return Ok(None);
     };
     let digits = &buf[pos..cr];
-    let value = parse_i64(digits).ok_or(ProtocolError(invalid))?;
+    let value = parse_i64(digits).ok_or(ProtocolError::new(invalid))?;
     Ok(Some((value, cr + 2)))
 }
 
@@ -170,14 +177,14 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
         return Ok(Checked::Empty(pos));
     }
     if count as u64 > limits.max_args {
-        return Err(ProtocolError("invalid multibulk length"));
+        return Err(ProtocolError::new("invalid multibulk length"));
     }
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(Checked::Incomplete(buf.len()));
         }
         if buf[pos] != b'$' {
-            return Err(ProtocolError(expected_dollar(buf[pos])));
+            return Err(expected_dollar(buf[pos]));
         }
         let Some((len, data_start)) = read_line_number(
             buf,
@@ -190,26 +197,27 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
             return Ok(Checked::Incomplete(buf.len()));
         };
         if len < 0 || len as u64 > limits.max_bulk_len {
-            return Err(ProtocolError("invalid bulk length"));
+            return Err(ProtocolError::new("invalid bulk length"));
         }
         let data_end = data_start + len as usize;
         if buf.len() < data_end + 2 {
             return Ok(Checked::Incomplete(data_end + 2));
         }
-        if &buf[data_end..data_end + 2] != b"\r\n" {
-            return Err(ProtocolError("invalid bulk string terminator"));
-        }
+        // Like Redis, the two bytes after the data are skipped unread.
         pos = data_end + 2;
     }
     Ok(Checked::Complete)
 }
 
-/// Redis's wording for a wrong type byte inside a multibulk request.
-fn expected_dollar(got: u8) -> &'static str {
-    // Redis says "expected '$', got 'X'"; the byte is not echoed back here so
-    // the message can stay static (a client learns the same thing).
-    let _ = got;
-    "expected '$', got something else"
+/// Redis's wording for a wrong type byte inside a multibulk request,
+/// `expected '$', got 'X'` (a CR or LF shows as a space, as Redis keeps an
+/// error reply on one line).
+fn expected_dollar(got: u8) -> ProtocolError {
+    let shown = match got {
+        b'\r' | b'\n' => ' ',
+        other => char::from(other),
+    };
+    ProtocolError(Cow::Owned(format!("expected '$', got '{shown}'")))
 }
 
 /// Step two for `*N`, after [`check_multibulk`] said `Complete`: splits the
@@ -237,12 +245,12 @@ fn take_multibulk(buf: &mut BytesMut) -> Vec<Bytes> {
 fn parse_inline(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline_len {
-            return Err(ProtocolError("too big inline request"));
+            return Err(ProtocolError::new("too big inline request"));
         }
         return Ok(Parsed::Incomplete);
     };
     if nl > limits.max_inline_len {
-        return Err(ProtocolError("too big inline request"));
+        return Err(ProtocolError::new("too big inline request"));
     }
     let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
         nl - 1
@@ -260,7 +268,7 @@ fn parse_inline(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, Prot
 
 /// Splits an inline line into arguments (Redis `sdssplitargs` rules).
 fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
-    const UNBALANCED: ProtocolError = ProtocolError("unbalanced quotes in request");
+    const UNBALANCED: ProtocolError = ProtocolError::new("unbalanced quotes in request");
     let mut args = Vec::new();
     let mut i = 0;
     while i < line.len() {
@@ -401,7 +409,7 @@ mod tests {
     #[test]
     fn inline_commands_and_quotes() {
         let got = parse_all(b"SET k \"a b\\x41\\n\" 'c''\r\nPING\n\r\n").unwrap_err();
-        assert_eq!(got, ProtocolError("unbalanced quotes in request"));
+        assert_eq!(got, ProtocolError::new("unbalanced quotes in request"));
         let got = parse_all(b"SET k \"a b\\x41\\n\" 'it\\'s'\r\nPING\n\r\n").unwrap();
         assert_eq!(
             got,
@@ -421,8 +429,8 @@ mod tests {
             (b"*1\r\n$99999999999999\r\n", "invalid bulk length"),
             (b"*x\r\n", "invalid multibulk length"),
             (b"*99999999999\r\n", "invalid multibulk length"),
-            (b"*1\r\n:1\r\n", "expected '$', got something else"),
-            (b"*1\r\n$1\r\nab\r\n", "invalid bulk string terminator"),
+            (b"*1\r\n:1\r\n", "expected '$', got ':'"),
+            (b"*2\r\n$1\r\na\r\n+x\r\n", "expected '$', got '+'"),
         ];
         for (input, message) in cases {
             assert_eq!(
