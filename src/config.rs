@@ -41,116 +41,164 @@ impl std::fmt::Display for SyncPolicy {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The command line or an environment variable (clap's own message,
+    /// `--help` and `--version` included).
+    #[error("{0}")]
+    Args(#[from] clap::Error),
+    /// The `--config` file.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
 /// shardcask: a thread-per-core Bitcask key-value server speaking the Redis protocol.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None, args_override_self = true)]
 pub struct Config {
     /// Address every shard listens on (SO_REUSEPORT spreads connections).
-    #[arg(long, default_value = "127.0.0.1:6379")]
+    #[arg(long, env = "SHARDCASK_LISTEN", default_value = "127.0.0.1:6379")]
     pub listen: SocketAddr,
 
     /// Data directory; each shard keeps its logs in `<dir>/shard-<id>/`.
-    #[arg(long, default_value = "./shardcask-data")]
+    #[arg(long, env = "SHARDCASK_DIR", default_value = "./shardcask-data")]
     pub dir: PathBuf,
 
     /// Number of shards (one executor each) [default: the CPUs in --cpus, or in the process's affinity mask].
-    #[arg(long)]
+    #[arg(long, env = "SHARDCASK_SHARDS")]
     pub shards: Option<usize>,
 
     /// CPUs to pin shard executors to, e.g. `0,2-3` [default: the process's affinity mask].
-    #[arg(long, value_parser = parse_cpu_list)]
+    #[arg(long, env = "SHARDCASK_CPUS", value_parser = parse_cpu_list)]
     pub cpus: Option<CpuList>,
 
     /// Do not pin executors to CPUs (let the OS schedule them).
-    #[arg(long)]
+    #[arg(long, env = "SHARDCASK_NO_PIN")]
     pub no_pin: bool,
 
     /// Durability of acknowledged writes.
-    #[arg(long, value_enum, default_value = "always")]
+    #[arg(long, env = "SHARDCASK_SYNC", value_enum, default_value = "always")]
     pub sync: SyncPolicy,
 
     /// fdatasync interval for `--sync batch`, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, env = "SHARDCASK_SYNC_INTERVAL_MS", default_value_t = 1000)]
     pub sync_interval_ms: u64,
 
     /// Roll a shard's active log file over at this size.
-    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_MAX_FILE_SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub max_file_size: u64,
 
     /// Longest key accepted.
-    #[arg(long, default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_MAX_KEY_SIZE", default_value = "64KiB", value_parser = parse_size)]
     pub max_key_size: u64,
 
     /// Largest value accepted (also the largest bulk string in a request).
-    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_MAX_VALUE_SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub max_value_size: u64,
 
     /// Most client connections open at once (per server); past it new ones get an error.
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, env = "SHARDCASK_MAX_CONNECTIONS", default_value_t = 10000)]
     pub max_connections: usize,
 
     /// Most reply bytes a connection gathers before writing them: pipelined
     /// requests are run in batches cut to stay near this (a single reply may
     /// be larger), and a client is not read from while its replies wait.
-    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_CLIENT_OUTPUT_LIMIT", default_value = "16MiB", value_parser = parse_size)]
     pub client_output_limit: u64,
 
     /// Seconds a client may leave its pending replies unread (the socket
     /// accepting no byte of them) before it is disconnected; 0 = wait forever.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "SHARDCASK_CLIENT_OUTPUT_TIMEOUT", default_value_t = 60)]
     pub client_output_timeout: u64,
 
     /// Value cache budget for the whole server, split evenly across shards
     /// [default: a quarter of the machine's RAM].
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_CACHE_SIZE", value_parser = parse_size)]
     pub cache_size: Option<u64>,
 
     /// Most bytes the log files of all shards may hold (split evenly across
     /// shards); past it writes get an OOM-style error while reads and DEL go
     /// on, and merges can bring it back under [default: no limit].
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, env = "SHARDCASK_MAX_DISK", value_parser = parse_size)]
     pub max_disk: Option<u64>,
 
     /// Seconds between checks of the merge thresholds (Bitcask's defaults:
     /// start at 60% dead or 512 MiB dead in a file; include files 40% or
     /// 128 MiB dead and files under 10 MiB); 0 = merge only on MERGE/BGREWRITEAOF.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "SHARDCASK_MERGE_INTERVAL", default_value_t = 60)]
     pub merge_interval: u64,
 
     /// Seconds between per-core stats tables on stdout; 0 turns them off.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "SHARDCASK_STATS_INTERVAL", default_value_t = 10)]
     pub stats_interval: u64,
 
     /// Log a batch of commands (one pipeline read, parse to replies ready)
     /// that took at least this many microseconds to SLOWLOG; -1 = never.
-    #[arg(long, default_value_t = 10000, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        env = "SHARDCASK_SLOWLOG_LOG_SLOWER_THAN",
+        default_value_t = 10000,
+        allow_negative_numbers = true
+    )]
     pub slowlog_log_slower_than: i64,
 
     /// Entries SLOWLOG keeps per shard.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, env = "SHARDCASK_SLOWLOG_MAX_LEN", default_value_t = 128)]
     pub slowlog_max_len: usize,
 
     /// Sample batches that took at least this many milliseconds as the
     /// `command` event of LATENCY LATEST/HISTORY; 0 = off.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "SHARDCASK_LATENCY_MONITOR_THRESHOLD", default_value_t = 0)]
     pub latency_monitor_threshold: u64,
 
     /// Serve Prometheus metrics (`GET /metrics`, text format) on this
     /// address, e.g. `127.0.0.1:9121`; port 0 picks one [default: off].
-    #[arg(long)]
+    #[arg(long, env = "SHARDCASK_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Shard i also listens alone on port BASE+i, and CLUSTER SLOTS/NODES
     /// show each shard as a primary of its own, so cluster-aware clients
     /// send every key straight to its core [default: off].
-    #[arg(long, value_name = "BASE")]
+    #[arg(long, env = "SHARDCASK_SHARD_PORTS", value_name = "BASE")]
     pub shard_ports: Option<u16>,
 
     /// Cluster configuration file (TOML, the same on every node: each
     /// node's 40-hex id, address and slots; see the README). Reloaded on
     /// CLUSTER RELOAD and SIGHUP [default: this node owns every slot].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "SHARDCASK_CLUSTER_CONFIG", value_name = "FILE")]
     pub cluster_config: Option<PathBuf>,
+
+    /// Read settings from this TOML file: keys are the flags' long names
+    /// (`listen = "0.0.0.0:6379"`, `max-file-size = "1GiB"`, `no-pin =
+    /// true`); a flag on the command line or a `SHARDCASK_*` variable wins
+    /// over the file.
+    #[arg(long, env = "SHARDCASK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or
+    /// tracing directives (`shardcask=debug,glommio=warn`) [default:
+    /// RUST_LOG, else info].
+    #[arg(long, env = "SHARDCASK_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Log line format on stderr.
+    #[arg(long, env = "SHARDCASK_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 /// A parsed `--cpus` list.
@@ -158,6 +206,79 @@ pub struct Config {
 pub struct CpuList(pub Vec<usize>);
 
 impl Config {
+    /// Reads the settings from the command line `args` (program name
+    /// first), `SHARDCASK_*` environment variables and the `--config` file,
+    /// in that order of precedence, over the defaults.
+    pub fn load<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let command = Config::command();
+        let matches = command.clone().try_get_matches_from(&args)?;
+        let first = Config::from_arg_matches(&matches)?;
+        let Some(path) = first.config.clone() else {
+            return Ok(first);
+        };
+        let file_error = |reason: String| ConfigError::File {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| file_error(e.to_string()))?;
+        let document: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| file_error(e.to_string()))?;
+        // The file's settings become arguments placed before the real ones,
+        // and only for flags neither the command line nor the environment set.
+        let mut file_args: Vec<std::ffi::OsString> = Vec::new();
+        for (key, item) in document.iter() {
+            let long = key.replace('_', "-");
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(long.as_str()) && long != "config")
+                .ok_or_else(|| file_error(format!("unknown setting '{key}'")))?;
+            let from_default = matches!(
+                matches.value_source(arg.get_id().as_str()),
+                None | Some(clap::parser::ValueSource::DefaultValue)
+            );
+            if !from_default {
+                continue;
+            }
+            let value = item
+                .as_value()
+                .ok_or_else(|| file_error(format!("'{key}' is a table, not a setting")))?;
+            let is_flag = !arg.get_action().takes_values();
+            let text = match value {
+                toml_edit::Value::String(s) => s.value().clone(),
+                toml_edit::Value::Integer(i) => i.value().to_string(),
+                toml_edit::Value::Float(f) => f.value().to_string(),
+                toml_edit::Value::Boolean(b) if is_flag => {
+                    if *b.value() {
+                        file_args.push(format!("--{long}").into());
+                    }
+                    continue;
+                }
+                toml_edit::Value::Boolean(b) => b.value().to_string(),
+                _ => {
+                    return Err(file_error(format!(
+                        "'{key}' needs a string, number or boolean"
+                    )));
+                }
+            };
+            if is_flag {
+                return Err(file_error(format!("'{key}' is a switch: true or false")));
+            }
+            file_args.push(format!("--{long}").into());
+            file_args.push(text.into());
+        }
+        let mut combined = vec![args.first().cloned().unwrap_or_else(|| "shardcask".into())];
+        combined.extend(file_args);
+        combined.extend(args.iter().skip(1).cloned());
+        Config::try_parse_from(combined).map_err(|e| file_error(e.to_string()))
+    }
+
     /// The CPUs executors may run on: `--cpus`, else the affinity mask.
     pub fn cpu_set(&self) -> Vec<usize> {
         match &self.cpus {
@@ -333,6 +454,46 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_config_file_under_the_command_line() {
+        let settings = file(
+            "max-file-size = \"1GiB\"\nmerge_interval = 7\nno-pin = true\nsync = \"batch\"\nmax-connections = 55\n",
+        );
+        let path = settings.path().to_str().unwrap();
+        let config =
+            Config::load(["shardcask", "--config", path, "--max-connections", "9"]).unwrap();
+        assert_eq!(config.max_file_size, 1 << 30);
+        assert_eq!(config.merge_interval, 7, "underscores name the flag too");
+        assert!(config.no_pin);
+        assert_eq!(config.sync, SyncPolicy::Batch);
+        assert_eq!(config.max_connections, 9, "the command line wins");
+        // Without --config: the defaults.
+        let plain = Config::load(["shardcask"]).unwrap();
+        assert_eq!(plain.merge_interval, 60);
+    }
+
+    #[test]
+    fn a_bad_config_file_says_what_is_wrong() {
+        let error = |text: &str| {
+            let settings = file(text);
+            let path = settings.path().to_str().unwrap().to_string();
+            Config::load(["shardcask", "--config", &path])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(error("bogus = 1\n").contains("unknown setting 'bogus'"));
+        assert!(error("max-file-size = \"lots\"\n").contains("max-file-size"));
+        assert!(error("no-pin = \"yes\"\n").contains("switch"));
+        assert!(error("[listen]\nx = 1\n").contains("table"));
+        assert!(error("listen = \n").contains("config file"));
+    }
 
     #[test]
     fn sizes_with_suffixes() {
