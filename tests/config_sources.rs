@@ -94,3 +94,26 @@ fn a_bad_config_file_stops_the_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown setting 'bogus-setting'"), "{stderr}");
 }
+
+#[test]
+fn the_systemd_unit_sets_the_limits_and_real_variables() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/shardcask.service"
+    ))
+    .unwrap();
+    assert!(unit.lines().any(|l| l == "LimitMEMLOCK=infinity"));
+    assert!(unit.lines().any(|l| l.starts_with("LimitNOFILE=")));
+    let help = Command::new(env!("CARGO_BIN_EXE_shardcask"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for line in unit.lines().filter(|l| l.starts_with("Environment=SHARDCASK_")) {
+        let name = line["Environment=".len()..].split('=').next().unwrap();
+        assert!(
+            help.contains(&format!("[env: {name}=")),
+            "{name} is not a flag's variable"
+        );
+    }
+}
