@@ -15,7 +15,7 @@
 #   cargo build --release --bin shardcask --bin shardcask-bench
 #   bench-client/cluster-compare.sh [rounds, default 3]
 #
-# Environment: BIN, BENCH (binaries), PORT (first of 8 ports, default 7530),
+# Environment: BIN, BENCH (binaries), PORT (first of 4 ports, default 7530),
 # TESTS ("get set"), REQUESTS (200000), PIPELINE (16), CLIENTS ("redis-benchmark bench").
 set -u
 HERE=$(dirname "$0")
@@ -41,27 +41,30 @@ HZ=$(getconf CLK_TCK)
 ONE_PORT=$PORT
 TWO_PORT=$((PORT + 1))
 SHARD_BASE=$((PORT + 2)) # and +3
-start() { # port dir shards cpus [extra...] -> pid
+STARTED=
+start() { # port dir shards cpus [extra...]; sets STARTED to the pid
   local port=$1 dir=$2 shards=$3 cpus=$4
   shift 4
   "$BIN" --listen "127.0.0.1:$port" --dir "$dir" --shards "$shards" --cpus "$cpus" \
     --stats-interval 0 "$@" >"$dir.log" 2>&1 &
   local pid=$!
+  PIDS+=("$pid")
   for _ in $(seq 200); do
     grep -q "shardcask ready" "$dir.log" 2>/dev/null && break
     sleep 0.05
   done
   grep -q "shardcask ready" "$dir.log" || { echo "server on $port did not start:"; cat "$dir.log"; exit 1; }
-  PIDS+=("$pid")
-  echo "$pid"
+  STARTED=$pid
 }
 info() { # port field -> value
   redis-cli -p "$1" info all | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
 }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-ONE_PID=$(start $ONE_PORT "$WORK/one" 1 0)
-TWO_PID=$(start $TWO_PORT "$WORK/two" 2 0,1 --shard-ports $SHARD_BASE)
+start $ONE_PORT "$WORK/one" 1 0
+ONE_PID=$STARTED
+start $TWO_PORT "$WORK/two" 2 0,1 --shard-ports $SHARD_BASE
+TWO_PID=$STARTED
 
 run_client() { # client test target port -> prints req/s
   local client=$1 test=$2 target=$3 port=$4 cluster=""
