@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Server;
+use shardcask::commands::exec::dump::dump;
 
 /// One reply, with its RESP3 kind kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -325,7 +326,7 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
     let i = rng.pick(INTS);
     let s = |items: &[&str]| items.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let exact = |items: &[&str]| (s(items), Exact);
-    match rng.below(60) {
+    match rng.below(64) {
         0 | 1 => exact(&["GET", k]),
         2 | 3 => {
             let mut args = s(&["SET", k, v]);
@@ -567,6 +568,41 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
             rng.pick(&["0", "x", "1"]),
             rng.pick(&["1", "-1", "x"]),
         ]),
+        // DUMP: Redis LZF-compresses values over 20 bytes; shardcask does not.
+        49 => (s(&["DUMP", k]), Kind),
+        50 | 51 => {
+            let payloads: Vec<Vec<u8>> = vec![
+                dump(b"hello").to_vec(),
+                dump(b"123").to_vec(),
+                dump(b"-40000").to_vec(),
+                dump(&[b'q'; 300]).to_vec(),
+                // 105 times 'a', LZF-compressed by redis-server 7.0.15.
+                b"\x00\xc3\t@i\x01aa\xe0\\\x00\x01aa\n\x00\xf2\xc9\xc5\xb9\xff/qk".to_vec(),
+                b"garbage".to_vec(),
+                {
+                    let mut bad = dump(b"hello").to_vec();
+                    bad[3] ^= 1;
+                    bad
+                },
+            ];
+            let payload = payloads[rng.below(payloads.len())].clone();
+            let ttl = rng.pick(&["0", "100000000", "-1", "x"]);
+            let mut args = s(&["RESTORE", k, ttl]);
+            // Not valid UTF-8: carried as Latin-1 and turned back into bytes on the wire.
+            args.push(payload.iter().map(|&b| char::from(b)).collect());
+            let options: &[&[&str]] = &[
+                &[],
+                &["REPLACE"],
+                &["REPLACE", "ABSTTL"],
+                &["IDLETIME", "5"],
+                &["IDLETIME", "-1"],
+                &["FREQ", "300"],
+                &["FREQ", "5", "IDLETIME", "5"],
+                &["FOO"],
+            ];
+            args.extend(s(options[rng.below(options.len())]));
+            (args, Exact)
+        }
         _ => exact(&["GET", k]),
     }
 }
@@ -602,6 +638,19 @@ fn transaction(rng: &mut Rng, out: &mut Vec<(Vec<String>, Compare)>) {
         vec![rng.pick(&["EXEC", "EXEC", "EXEC", "DISCARD"]).into()],
         Compare::Exact,
     ));
+}
+
+/// An argument's bytes: a RESTORE payload travels as Latin-1 chars (one per
+/// byte); every other argument is its UTF-8.
+fn wire_bytes(arg: &str) -> Vec<u8> {
+    if arg.chars().any(|c| (0x80..0x100).contains(&(c as u32)))
+        && arg.chars().all(|c| (c as u32) < 0x100)
+        && arg.starts_with('\u{0}')
+    {
+        arg.chars().map(|c| c as u8).collect()
+    } else {
+        arg.as_bytes().to_vec()
+    }
 }
 
 fn compare(expected: &V, got: &V, how: Compare) -> bool {
@@ -670,7 +719,7 @@ fn run(
         }
         let wire: Vec<Vec<Vec<u8>>> = batch
             .iter()
-            .map(|(args, _)| args.iter().map(|a| a.as_bytes().to_vec()).collect())
+            .map(|(args, _)| args.iter().map(|a| wire_bytes(a)).collect())
             .collect();
         reference.send(&wire);
         ours.send(&wire);

@@ -18,6 +18,7 @@
 
 mod bits;
 pub mod computed;
+pub mod dump;
 mod keys;
 mod strings;
 #[cfg(test)]
@@ -126,6 +127,17 @@ async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, 
         C::Object(sub, key) => keys::object(store, sub, &key, ctx).await?,
         C::ObjectHelp => keys::object_help(),
         C::MemoryUsage(key) => keys::memory_usage(store, &key, ctx).await?,
+        C::Dump(key) => match store.get(&key, ctx.now_ms).await? {
+            Some(value) => Reply::Bulk(dump::dump(&value.data)),
+            None => Reply::Nil,
+        },
+        C::Restore {
+            key,
+            ttl,
+            payload,
+            replace,
+            absttl,
+        } => keys::restore(store, &key, &ttl, &payload, replace, absttl, ctx)?,
         server_level @ server_command!() => Reply::error(format!(
             "ERR '{}' is a server command and cannot run on a shard",
             server_level.name()

@@ -68,6 +68,8 @@ macro_rules! keyed_command {
             | $crate::commands::Command::Object(..)
             | $crate::commands::Command::ObjectHelp
             | $crate::commands::Command::MemoryUsage(_)
+            | $crate::commands::Command::Dump(_)
+            | $crate::commands::Command::Restore { .. }
     };
 }
 pub(crate) use keyed_command;
@@ -157,7 +159,9 @@ impl Command {
             | C::BitCount(key, _)
             | C::BitPos(key, ..)
             | C::Object(_, key)
-            | C::MemoryUsage(key) => Keys::One(key),
+            | C::MemoryUsage(key)
+            | C::Dump(key)
+            | C::Restore { key, .. } => Keys::One(key),
             C::Watch(keys) => Keys::List(keys),
             C::Get(key)
             | C::GetDel(key)
@@ -231,6 +235,8 @@ impl Command {
             | C::BitPos(..)
             | C::Object(..)
             | C::MemoryUsage(_)
+            | C::Dump(_)
+            | C::Restore { .. }
             | C::Get(_)
             | C::GetDel(_)
             | C::GetEx(..)

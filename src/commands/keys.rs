@@ -92,6 +92,46 @@ pub(super) fn memory(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::MemoryUsage(args[2].clone()))
 }
 
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]:
+/// the options are checked here, the rest once the key is looked up.
+pub(super) fn restore(args: &[Bytes]) -> Result<Command, Reply> {
+    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, false, false);
+    let mut next = 4;
+    while next < args.len() {
+        let option = &args[next];
+        let more = next + 1 < args.len();
+        if is(option, "replace") {
+            replace = true;
+        } else if is(option, "absttl") {
+            absttl = true;
+        } else if is(option, "idletime") && more && !freq {
+            if int_arg(&args[next + 1])? < 0 {
+                return Err(Reply::err("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = true;
+            next += 1;
+        } else if is(option, "freq") && more && !idle {
+            if !(0..=255).contains(&int_arg(&args[next + 1])?) {
+                return Err(Reply::err(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = true;
+            next += 1;
+        } else {
+            return Err(super::SYNTAX_ERROR);
+        }
+        next += 1;
+    }
+    Ok(Command::Restore {
+        key: args[1].clone(),
+        ttl: args[2].clone(),
+        payload: args[3].clone(),
+        replace,
+        absttl,
+    })
+}
+
 /// WAIT numreplicas timeout: validated as Redis does; there are no replicas.
 pub(super) fn wait(args: &[Bytes]) -> Result<Command, Reply> {
     int_arg(&args[1])?;

@@ -413,6 +413,21 @@ pub enum Command {
     ObjectHelp,
     /// MEMORY USAGE key [SAMPLES count]
     MemoryUsage(Bytes),
+    /// DUMP key
+    Dump(Bytes),
+    /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`
+    Restore {
+        /// Key.
+        key: Bytes,
+        /// The TTL as given (checked once the key is known absent, as Redis does).
+        ttl: Bytes,
+        /// The DUMP payload.
+        payload: Bytes,
+        /// REPLACE: overwrite an existing key.
+        replace: bool,
+        /// ABSTTL: the TTL is a Unix time in ms.
+        absttl: bool,
+    },
 }
 
 impl Command {

@@ -223,3 +223,43 @@ pub(super) async fn memory_usage(
         None => Reply::Nil,
     })
 }
+
+/// RESTORE, checking in Redis's order: the key's absence (unless REPLACE),
+/// the TTL, the payload.
+pub(super) fn restore(
+    store: &Store,
+    key: &[u8],
+    ttl: &[u8],
+    payload: &[u8],
+    replace: bool,
+    absttl: bool,
+    ctx: &mut ExecCtx,
+) -> Result<Reply, StorageError> {
+    let exists = store.meta(key, ctx.now_ms).is_some();
+    if exists && !replace {
+        return Ok(Reply::err("BUSYKEY Target key name already exists."));
+    }
+    let Some(ttl) = crate::commands::parse_i64(ttl) else {
+        return Ok(crate::commands::NOT_AN_INTEGER);
+    };
+    if ttl < 0 {
+        return Ok(Reply::err("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = match super::dump::restore(payload, ctx.max_value_size) {
+        Ok(value) => value,
+        Err(super::dump::PayloadError::VersionOrChecksum) => {
+            return Ok(Reply::err("ERR DUMP payload version or checksum are wrong"));
+        }
+        Err(super::dump::PayloadError::BadFormat) => {
+            return Ok(Reply::err("ERR Bad data format"));
+        }
+    };
+    let expire_at_ms = match (ttl, absttl) {
+        (0, _) => 0,
+        (ttl, true) => ttl as u64,
+        (ttl, false) => ctx.now_ms.saturating_add(ttl as u64),
+    };
+    // An already passed expiry deletes the key (super::write does).
+    super::write(store, key, &value, expire_at_ms, ctx)?;
+    Ok(Reply::OK)
+}

@@ -524,3 +524,51 @@ pub static WAIT: CommandSpec = CommandSpec {
     parse: key_cmds::wait,
     route: Route::Here,
 };
+
+/// DUMP: Return a serialized version of the value stored at the specified key.
+pub static DUMP: CommandSpec = CommandSpec {
+    name: "dump",
+    arity: 2,
+    flags: &["readonly"],
+    acl_categories: &["@keyspace", "@read", "@slow"],
+    tips: &["nondeterministic_output"],
+    key_specs: &[KeySpec {
+        notes: "",
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.6.0",
+    summary: "Return a serialized version of the value stored at the specified key.",
+    complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+    parse: |a| Ok(Command::Dump(a[1].clone())),
+    route: Route::Keyed(Gather::One),
+};
+
+/// RESTORE: Create a key using the provided serialized value, previously obtained using DUMP.
+pub static RESTORE: CommandSpec = CommandSpec {
+    name: "restore",
+    arity: -4,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        notes: "",
+        flags: &["OW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "2.6.0",
+    summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+    complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+    parse: key_cmds::restore,
+    route: Route::Keyed(Gather::One),
+};
