@@ -257,6 +257,37 @@ fn shard_ports_send_each_key_to_its_core() {
     // And plain clients on the shared port still see every key.
     let value: i64 = redis::cmd("GET").arg("key:7").query(&mut shared).unwrap();
     assert_eq!(value, 7);
+
+    // DBSIZE, KEYS and SCAN on a shard port see that shard's keys only, so
+    // a cluster client summing them over the primaries counts each once.
+    let total: u64 = redis::cmd("DBSIZE").query(&mut shared).unwrap();
+    let sizes: Vec<u64> = [&mut shard0, &mut shard1]
+        .into_iter()
+        .map(|conn| redis::cmd("DBSIZE").query(conn).unwrap())
+        .collect();
+    assert_eq!(sizes[0] + sizes[1], total, "{sizes:?}");
+    assert!(sizes[0] > 0 && sizes[1] > 0, "{sizes:?}");
+    let keys0: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut shard0).unwrap();
+    assert_eq!(keys0.len() as u64, sizes[0]);
+    let mut scanned = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(7)
+            .query(&mut shard1)
+            .unwrap();
+        scanned.extend(page);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    scanned.sort();
+    scanned.dedup();
+    assert_eq!(scanned.len() as u64, sizes[1]);
+    assert!(scanned.iter().all(|k| !keys0.contains(k)));
 }
 
 /// Three nodes on loopback with one configuration file: node 0 runs two
@@ -478,7 +509,13 @@ fn three_nodes_serve_cluster_clients_unchanged() {
              assert all(rc.get(f'py:{{i}}') == str(i) for i in range(100))\n\
              assert rc.get('user:7') == '7'\n\
              assert len(rc.get_primaries()) == 4, rc.get_primaries()\n\
+             total = sum(redis.Redis(port=p).dbsize() for p in ({}, {}, {}))\n\
+             summed = rc.dbsize(target_nodes=RedisCluster.PRIMARIES)\n\
+             assert summed == total, (summed, total)\n\
              print('ok')\n",
+            addrs[2].port(),
+            addrs[0].port(),
+            addrs[1].port(),
             addrs[2].port()
         );
         let output = Command::new("python3")

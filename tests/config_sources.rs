@@ -61,12 +61,24 @@ fn flags_beat_variables_beat_the_file() {
         .get_connection()
         .unwrap();
     let get = |con: &mut redis::Connection, name: &str| -> String {
-        let pair: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(con).unwrap();
+        let pair: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(con)
+            .unwrap();
         pair.get(1).cloned().unwrap_or_default()
     };
     assert_eq!(get(&mut con, "merge-interval"), "7", "from the file");
-    assert_eq!(get(&mut con, "maxclients"), "77", "the variable beats the file");
-    assert_eq!(get(&mut con, "slowlog-max-len"), "11", "the flag beats the file");
+    assert_eq!(
+        get(&mut con, "maxclients"),
+        "77",
+        "the variable beats the file"
+    );
+    assert_eq!(
+        get(&mut con, "slowlog-max-len"),
+        "11",
+        "the flag beats the file"
+    );
     let _ = redis::cmd("SHUTDOWN").query::<()>(&mut con);
     let status = child.wait().unwrap();
     assert!(status.success());
@@ -92,7 +104,10 @@ fn a_bad_config_file_stops_the_start() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown setting 'bogus-setting'"), "{stderr}");
+    assert!(
+        stderr.contains("unknown setting 'bogus-setting'"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -109,7 +124,10 @@ fn the_systemd_unit_sets_the_limits_and_real_variables() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for line in unit.lines().filter(|l| l.starts_with("Environment=SHARDCASK_")) {
+    for line in unit
+        .lines()
+        .filter(|l| l.starts_with("Environment=SHARDCASK_"))
+    {
         let name = line["Environment=".len()..].split('=').next().unwrap();
         assert!(
             help.contains(&format!("[env: {name}=")),

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::admin::call_shard;
 use super::shard::{Shard, now_ms};
 use crate::cluster::replies;
-use crate::commands::ClusterSub;
-use crate::keyspace::{key_slot, shard_for_slot};
+use crate::commands::{ClusterSub, Command};
+use crate::keyspace::{key_slot, shard_for_slot, slot_range};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
 
@@ -58,6 +58,75 @@ pub async fn with_shards(shard: &Rc<Shard>, sub: ClusterSub) -> Reply {
     match limit {
         None => Reply::Integer(keys.len() as i64),
         Some(count) => Reply::Array(keys.into_iter().take(count).map(Reply::Bulk).collect()),
+    }
+}
+
+/// True for the keyspace-wide commands a shard port answers for its own
+/// shard only (DBSIZE, KEYS, SCAN).
+pub fn is_shard_scoped(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::DbSize | Command::Keys(_) | Command::Scan { .. }
+    )
+}
+
+/// DBSIZE, KEYS or SCAN over shard `own`'s keys only (a connection on its
+/// shard port). SCAN's cursor stays the next slot, within the shard's range.
+pub async fn shard_scoped(shard: &Rc<Shard>, own: usize, command: Command) -> Reply {
+    match command {
+        Command::DbSize => match call_shard(shard, own, ShardRequest::DbSize).await {
+            Some(ShardResponse::Count(n)) => Reply::Integer(n as i64),
+            _ => Reply::err("ERR a shard did not answer"),
+        },
+        Command::Keys(pattern) => match call_shard(shard, own, ShardRequest::Keys(pattern)).await {
+            Some(ShardResponse::Keys(keys)) => {
+                Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
+            }
+            _ => Reply::err("ERR a shard did not answer"),
+        },
+        Command::Scan {
+            cursor,
+            pattern,
+            count,
+            type_filter,
+        } => {
+            let range = slot_range(own, shard.nr_shards);
+            let mut slot = (cursor.min(u64::from(range.end)) as u16).max(range.start);
+            let mut keys = Vec::new();
+            while slot < range.end && keys.len() < count {
+                let request = ShardRequest::Scan {
+                    start_slot: slot,
+                    count: count - keys.len(),
+                    pattern: pattern.clone(),
+                };
+                match call_shard(shard, own, request).await {
+                    Some(ShardResponse::ScanPage {
+                        keys: found,
+                        next_slot,
+                    }) => {
+                        keys.extend(found);
+                        slot = next_slot.max(slot + 1);
+                    }
+                    _ => return Reply::err("ERR a shard did not answer"),
+                }
+            }
+            let next_cursor = if slot >= range.end {
+                0
+            } else {
+                u64::from(slot)
+            };
+            if !type_filter.is_none_or(|t| t.eq_ignore_ascii_case(b"string")) {
+                keys.clear();
+            }
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from(next_cursor.to_string())),
+                Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+            ])
+        }
+        other => Reply::error(format!(
+            "ERR internal error: '{}' is not scoped to a shard",
+            other.name()
+        )),
     }
 }
 

@@ -493,6 +493,20 @@ async fn plan(
             .encode(output, protocol);
         return After::Continue;
     }
+    // Cluster hook: on a shard port DBSIZE, KEYS and SCAN see that shard's
+    // keys only, as a Redis Cluster primary sees its own (a cluster client
+    // sums or chains them over the primaries).
+    if let Some(own) = shard_port
+        && cluster_cmd::is_shard_scoped(&command)
+    {
+        let pending = batch.take(1);
+        run_batch(shard, pending, output, Instant::now(), protocol).await;
+        let started = Instant::now();
+        let reply = cluster_cmd::shard_scoped(shard, own, command).await;
+        record_one(shard, client_id, index, started, &reply);
+        reply.encode(output, protocol);
+        return After::Continue;
+    }
     match command.spec().route {
         Route::Keyed(_) => plan_keyed(shard, index, command, batch, output, protocol).await,
         Route::Here => match admin::immediate(shard, client_id, &command) {
