@@ -603,6 +603,43 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
             args.extend(s(options[rng.below(options.len())]));
             (args, Exact)
         }
+        52 | 53 => {
+            let read_only = rng.chance(20);
+            let mut args = s(&[
+                if read_only { "BITFIELD_RO" } else { "BITFIELD" },
+                rng.pick(&["bits", k]),
+            ]);
+            for _ in 0..rng.below(4) {
+                let kind = rng.pick(&[
+                    "i8", "u8", "i5", "u3", "i64", "u63", "i1", "u1", "u64", "x8", "i16", "u16",
+                ]);
+                let offset = rng.pick(&["0", "3", "#1", "#2", "100", "-1", "x", "7"]);
+                let value = rng.pick(&[
+                    "0",
+                    "1",
+                    "-1",
+                    "100",
+                    "-128",
+                    "127",
+                    "255",
+                    "300",
+                    "x",
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                ]);
+                match rng.below(5) {
+                    0 => args.extend(s(&["GET", kind, offset])),
+                    1 => args.extend(s(&["SET", kind, offset, value])),
+                    2 => args.extend(s(&["INCRBY", kind, offset, value])),
+                    3 => args.extend(s(&[
+                        "OVERFLOW",
+                        rng.pick(&["WRAP", "SAT", "FAIL", "fail", "FOO"]),
+                    ])),
+                    _ => args.push(rng.pick(&["GET", "FOO", "SET"]).into()),
+                }
+            }
+            (args, Exact)
+        }
         _ => exact(&["GET", k]),
     }
 }

@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{BitOpKind, BitRange, Command, LateError, SYNTAX_ERROR, is, parse_i64, wrong_arity};
+use super::{
+    BitFieldAction, BitFieldOp, BitOpKind, BitRange, Command, LateError, Overflow, SYNTAX_ERROR,
+    is, parse_i64, wrong_arity,
+};
 use crate::protocol::Reply;
 
 /// Redis's limit on a bit offset: within a 512 MB string (proto-max-bulk-len).
@@ -115,6 +118,104 @@ pub(super) fn bitop(args: &[Bytes]) -> Result<Command, Reply> {
     Ok(Command::BitOp {
         op,
         keys: args[2..].to_vec(),
+    })
+}
+
+/// A BITFIELD type, `i1`..`i64` or `u1`..`u63`: (signed, bits).
+fn bitfield_type(arg: &[u8]) -> Result<(bool, u32), Reply> {
+    let invalid = Reply::err(
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+    );
+    let signed = match arg.first() {
+        Some(b'i' | b'I') => true,
+        Some(b'u' | b'U') => false,
+        _ => return Err(invalid),
+    };
+    match parse_i64(&arg[1..]) {
+        Some(bits) if bits >= 1 && bits <= if signed { 64 } else { 63 } => {
+            Ok((signed, bits as u32))
+        }
+        _ => Err(invalid),
+    }
+}
+
+/// A BITFIELD offset: `n` bits, or `#n` fields of `bits` bits.
+fn bitfield_offset(arg: &[u8], bits: u32) -> Result<u64, Reply> {
+    let error = Reply::err("ERR bit offset is not an integer or out of range");
+    let (by_field, digits) = match arg {
+        [b'#', rest @ ..] => (true, rest),
+        _ => (false, arg),
+    };
+    let mut offset = parse_i64(digits).ok_or(error.clone())?;
+    if by_field {
+        offset = offset.checked_mul(i64::from(bits)).ok_or(error.clone())?;
+    }
+    u64::try_from(offset)
+        .ok()
+        .filter(|&offset| offset < MAX_BIT_OFFSET)
+        .ok_or(error)
+}
+
+/// BITFIELD and BITFIELD_RO, checked in Redis's order: every operation in
+/// turn (name and argument count, type, offset, value), then BITFIELD_RO's
+/// GET-only rule.
+pub(super) fn bitfield(args: &[Bytes], read_only: bool) -> Result<Command, Reply> {
+    let mut ops = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut next = 2;
+    while next < args.len() {
+        let remaining = args.len() - next - 1;
+        let name = &args[next];
+        let takes_value = if is(name, "get") && remaining >= 2 {
+            false
+        } else if (is(name, "set") || is(name, "incrby")) && remaining >= 3 {
+            true
+        } else if is(name, "overflow") && remaining >= 1 {
+            let mode = &args[next + 1];
+            overflow = if is(mode, "wrap") {
+                Overflow::Wrap
+            } else if is(mode, "sat") {
+                Overflow::Sat
+            } else if is(mode, "fail") {
+                Overflow::Fail
+            } else {
+                return Err(Reply::err("ERR Invalid OVERFLOW type specified"));
+            };
+            next += 2;
+            continue;
+        } else {
+            return Err(SYNTAX_ERROR);
+        };
+        let (signed, bits) = bitfield_type(&args[next + 1])?;
+        let offset = bitfield_offset(&args[next + 2], bits)?;
+        let action = if takes_value {
+            let value = parse_i64(&args[next + 3]).ok_or(super::NOT_AN_INTEGER)?;
+            if is(name, "set") {
+                BitFieldAction::Set(value)
+            } else {
+                BitFieldAction::IncrBy(value)
+            }
+        } else {
+            BitFieldAction::Get
+        };
+        ops.push(BitFieldOp {
+            action,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
+        next += if takes_value { 4 } else { 3 };
+    }
+    if read_only && ops.iter().any(|op| op.action != BitFieldAction::Get) {
+        return Err(Reply::err(
+            "ERR BITFIELD_RO only supports the GET subcommand",
+        ));
+    }
+    Ok(Command::BitField {
+        key: args[1].clone(),
+        ops,
+        read_only,
     })
 }
 

@@ -127,6 +127,7 @@ async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, 
         C::Object(sub, key) => keys::object(store, sub, &key, ctx).await?,
         C::ObjectHelp => keys::object_help(),
         C::MemoryUsage(key) => keys::memory_usage(store, &key, ctx).await?,
+        C::BitField { key, ops, .. } => bits::bitfield(store, &key, &ops, ctx).await?,
         C::Dump(key) => match store.get(&key, ctx.now_ms).await? {
             Some(value) => Reply::Bulk(dump::dump(&value.data)),
             None => Reply::Nil,

@@ -69,6 +69,7 @@ macro_rules! keyed_command {
             | $crate::commands::Command::ObjectHelp
             | $crate::commands::Command::MemoryUsage(_)
             | $crate::commands::Command::Dump(_)
+            | $crate::commands::Command::BitField { .. }
             | $crate::commands::Command::Restore { .. }
     };
 }
@@ -161,6 +162,7 @@ impl Command {
             | C::Object(_, key)
             | C::MemoryUsage(key)
             | C::Dump(key)
+            | C::BitField { key, .. }
             | C::Restore { key, .. } => Keys::One(key),
             C::Watch(keys) => Keys::List(keys),
             C::Get(key)
@@ -236,6 +238,7 @@ impl Command {
             | C::Object(..)
             | C::MemoryUsage(_)
             | C::Dump(_)
+            | C::BitField { .. }
             | C::Restore { .. }
             | C::Get(_)
             | C::GetDel(_)

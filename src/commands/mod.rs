@@ -166,6 +166,43 @@ impl LateError {
     }
 }
 
+/// What one BITFIELD operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitFieldAction {
+    /// GET: read the field.
+    Get,
+    /// SET value: write it, answer the old value.
+    Set(i64),
+    /// INCRBY increment: add, answer the new value.
+    IncrBy(i64),
+}
+
+/// BITFIELD's OVERFLOW modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// WRAP (the default): modulo arithmetic.
+    Wrap,
+    /// SAT: stop at the type's minimum or maximum.
+    Sat,
+    /// FAIL: no write, a null reply.
+    Fail,
+}
+
+/// One BITFIELD operation on a field of `bits` bits at bit `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitFieldOp {
+    /// What it does.
+    pub action: BitFieldAction,
+    /// `i` (signed, 1..=64 bits) or `u` (unsigned, 1..=63 bits).
+    pub signed: bool,
+    /// Width of the field.
+    pub bits: u32,
+    /// First bit of the field (`#n` already multiplied by the width).
+    pub offset: u64,
+    /// The OVERFLOW mode in force for this operation.
+    pub overflow: Overflow,
+}
+
 /// The operation of BITOP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BitOpKind {
@@ -415,6 +452,15 @@ pub enum Command {
     MemoryUsage(Bytes),
     /// DUMP key
     Dump(Bytes),
+    /// BITFIELD / BITFIELD_RO key [GET|SET|INCRBY|OVERFLOW ...]
+    BitField {
+        /// Key.
+        key: Bytes,
+        /// The operations, in order (OVERFLOW folded into each).
+        ops: Vec<BitFieldOp>,
+        /// BITFIELD_RO (only GET).
+        read_only: bool,
+    },
     /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`
     Restore {
         /// Key.

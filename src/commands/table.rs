@@ -98,6 +98,8 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::ASKING,
     &specs::BGREWRITEAOF,
     &specs::BITCOUNT,
+    &specs::BITFIELD,
+    &specs::BITFIELD_RO,
     &specs::BITOP,
     &specs::BITPOS,
     &specs::CLIENT,
@@ -385,6 +387,12 @@ impl Command {
             C::Object(..) | C::ObjectHelp => &specs::OBJECT,
             C::MemoryUsage(_) => &specs::MEMORY,
             C::Dump(_) => &specs::DUMP,
+            C::BitField {
+                read_only: false, ..
+            } => &specs::BITFIELD,
+            C::BitField {
+                read_only: true, ..
+            } => &specs::BITFIELD_RO,
             C::Restore { .. } => &specs::RESTORE,
             C::Get(_) => &specs::GET,
             C::Set { .. } => &specs::SET,

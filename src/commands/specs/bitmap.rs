@@ -131,3 +131,51 @@ pub static BITOP: CommandSpec = CommandSpec {
     parse: bit_cmds::bitop,
     route: Route::Keyed(Gather::Computed),
 };
+
+/// BITFIELD: Perform arbitrary bitfield integer operations on strings
+pub static BITFIELD: CommandSpec = CommandSpec {
+    name: "bitfield",
+    arity: -2,
+    flags: &["write", "denyoom"],
+    acl_categories: &["@write", "@bitmap", "@slow"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        notes: "This command allows both access and modification of the key",
+        flags: &["RW", "access", "update", "variable_flags"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "3.2.0",
+    summary: "Perform arbitrary bitfield integer operations on strings",
+    complexity: "O(1) for each subcommand specified",
+    parse: |a| bit_cmds::bitfield(a, false),
+    route: Route::Keyed(Gather::One),
+};
+
+/// BITFIELD_RO: Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD
+pub static BITFIELD_RO: CommandSpec = CommandSpec {
+    name: "bitfield_ro",
+    arity: -2,
+    flags: &["readonly", "fast"],
+    acl_categories: &["@read", "@bitmap", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        notes: "",
+        flags: &["RO", "access"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "bitmap",
+    since: "6.0.0",
+    summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+    complexity: "O(1) for each subcommand specified",
+    parse: |a| bit_cmds::bitfield(a, true),
+    route: Route::Keyed(Gather::One),
+};
