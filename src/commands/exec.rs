@@ -47,13 +47,33 @@ impl ExecCtx {
     }
 }
 
+/// The Redis reply for a storage error: the one place storage errors become
+/// replies (keyed commands here, FLUSHALL/MERGE/EXEC in the server).
+pub fn error_reply(error: &StorageError) -> Reply {
+    use StorageError as E;
+    match error {
+        // Redis's own code for a write refused by a memory/disk limit.
+        E::DiskFull => Reply::error(error.to_string()),
+        E::Contention
+        | E::Io(_)
+        | E::Corrupt { .. }
+        | E::WriteFailed(_)
+        | E::MergeAbandoned(_)
+        | E::RecordTooLarge { .. }
+        | E::SlotFull
+        | E::OutOfFileIds
+        | E::FileTooLarge { .. }
+        | E::FileShrank(_)
+        | E::Executor(_) => Reply::error(format!("ERR {error}")),
+    }
+}
+
 /// Applies a keyed command to `store`. Server-level commands are a bug here
 /// and get an error reply.
 pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
     match apply(store, cmd, ctx).await {
         Ok(reply) => reply,
-        Err(error @ StorageError::DiskFull) => Reply::error(error.to_string()),
-        Err(error) => Reply::error(format!("ERR {error}")),
+        Err(error) => error_reply(&error),
     }
 }
 
@@ -76,7 +96,7 @@ const MAX_ATTEMPTS: usize = 1000;
 
 /// The error after [`MAX_ATTEMPTS`] lost races.
 fn contention() -> StorageError {
-    StorageError::Other("too many concurrent writes to the key, try again".into())
+    StorageError::Contention
 }
 
 async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, StorageError> {

@@ -585,9 +585,5 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
 
 /// The error reply for a storage failure.
 pub fn storage_error(error: &StorageError) -> Reply {
-    match error {
-        // Already a Redis-style error code (OOM).
-        StorageError::DiskFull => Reply::error(error.to_string()),
-        _ => Reply::error(format!("ERR {error}")),
-    }
+    crate::commands::exec::error_reply(error)
 }

@@ -217,9 +217,10 @@ impl LogState {
     ) -> Result<Appended, StorageError> {
         let record_len = encoded_len(key, value);
         if record_len > MAX_RECORD_LEN {
-            return Err(StorageError::Other(format!(
-                "record of {record_len} bytes is larger than the limit of {MAX_RECORD_LEN}"
-            )));
+            return Err(StorageError::RecordTooLarge {
+                len: record_len,
+                max: MAX_RECORD_LEN,
+            });
         }
         let last = self.segments.back().expect("segments never empty");
         let end = last.end();
@@ -258,7 +259,7 @@ impl LogState {
         let first_free = base.max(self.file_id_floor);
         let file_id = first_free as u64 + skip as u64;
         if file_id > MAX_FILE_ID as u64 {
-            return Err(StorageError::Other("out of log file ids".into()));
+            return Err(StorageError::OutOfFileIds);
         }
         let file_id = file_id as u32;
         // Ids below stay reserved even if this segment is rolled back.

@@ -175,7 +175,7 @@ impl Store {
             maintenance::run_maintenance(Rc::downgrade(&inner)),
             maintenance_queue,
         )
-        .map_err(|error| StorageError::Other(error.to_string()))?
+        .map_err(|error| StorageError::Executor(error.to_string()))?
         .detach();
         Ok(Rc::new(Store { inner }))
     }
@@ -304,16 +304,14 @@ impl Store {
 
     /// Writes `key = value` with absolute expiry `expire_at_ms` (0 = none).
     ///
-    /// Errors: [`StorageError::Other`] when the record would exceed
+    /// Errors: [`StorageError::RecordTooLarge`] when the record would exceed
     /// [`record::MAX_RECORD_LEN`]; [`StorageError::DiskFull`] when it would
     /// take the log files past `max_disk`.
     pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, StorageError> {
         let mut log = self.inner.log.borrow_mut();
         self.check_disk_limit(&log, record::encoded_len(key, value))?;
         if !self.inner.keydir.borrow().has_room(key) {
-            return Err(StorageError::Other(
-                "the key's hash slot holds 4 GiB of keys on this shard; spread the keys over more hashtags".into(),
-            ));
+            return Err(StorageError::SlotFull);
         }
         let appended = log.append(0, expire_at_ms, key, value)?;
         let entry = Entry {
@@ -544,7 +542,7 @@ impl Store {
         match self.inner.maintenance_queue {
             Some(queue) => {
                 glommio::spawn_local_into(task, queue)
-                    .map_err(|error| StorageError::Other(error.to_string()))?
+                    .map_err(|error| StorageError::Executor(error.to_string()))?
                     .await
             }
             None => task.await,

@@ -309,18 +309,15 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         )
         .await?;
         if end > MAX_OFFSET {
-            return Err(StorageError::Other(format!(
-                "{} is larger than the supported {MAX_OFFSET} bytes",
-                path.display()
-            )));
+            return Err(StorageError::FileTooLarge {
+                path: path.to_path_buf(),
+                max: MAX_OFFSET,
+            });
         }
         if is_last {
             let tail_start = end - end % file.alignment();
             if !window.ensure(tail_start, end - tail_start).await? {
-                return Err(StorageError::Other(format!(
-                    "{} shrank during recovery",
-                    path.display()
-                )));
+                return Err(StorageError::FileShrank(path.to_path_buf()));
             }
             active = Some(Segment {
                 file_id,

@@ -198,9 +198,40 @@ pub enum StorageError {
     /// nothing changed.
     #[error("merge abandoned: {0}")]
     MergeAbandoned(String),
-    /// Anything else glommio reports.
-    #[error("{0}")]
-    Other(String),
+    /// A record (key + value + header) larger than the format allows.
+    #[error("record of {len} bytes is larger than the limit of {max}")]
+    RecordTooLarge {
+        /// The record's size.
+        len: u64,
+        /// The format's limit.
+        max: u64,
+    },
+    /// The key's hash slot holds the most keydir bytes one slot can.
+    #[error(
+        "the key's hash slot holds 4 GiB of keys on this shard; spread the keys over more hashtags"
+    )]
+    SlotFull,
+    /// Every log file id is used.
+    #[error("out of log file ids")]
+    OutOfFileIds,
+    /// A log file is larger than offsets can address.
+    #[error("{path} is larger than the supported {max} bytes")]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The largest supported size.
+        max: u64,
+    },
+    /// A log file got shorter while it was being read at open.
+    #[error("{0} shrank during recovery")]
+    FileShrank(PathBuf),
+    /// A read-modify-write lost the race to other writes of its key too many
+    /// times; nothing was written.
+    #[error("too many concurrent writes to the key, try again")]
+    Contention,
+    /// The executor refused a task (its task queue is gone: shutting down).
+    #[error("the shard's executor refused a task: {0}")]
+    Executor(String),
 }
 
 /// What recovery found and did when the shard was opened.

@@ -508,3 +508,31 @@ fn concurrent_read_modify_writes_are_atomic() {
         assert_eq!(s.run("STRLEN a").await, int(201));
     });
 }
+
+#[test]
+fn storage_errors_become_redis_replies_in_one_place() {
+    use crate::storage::StorageError;
+    let text = |error: StorageError| match super::error_reply(&error) {
+        Reply::Error(text) => text.into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        text(StorageError::DiskFull),
+        "OOM command not allowed when used disk space > 'max-disk'"
+    );
+    assert_eq!(
+        text(StorageError::Contention),
+        "ERR too many concurrent writes to the key, try again"
+    );
+    assert_eq!(
+        text(StorageError::RecordTooLarge { len: 10, max: 5 }),
+        "ERR record of 10 bytes is larger than the limit of 5"
+    );
+    assert!(text(StorageError::SlotFull).starts_with("ERR the key's hash slot holds 4 GiB"));
+    assert!(
+        text(StorageError::Io(std::io::Error::from_raw_os_error(
+            libc::EIO
+        )))
+        .starts_with("ERR I/O error: ")
+    );
+}

@@ -357,7 +357,7 @@ fn failed_flush_rolls_back_unacknowledged_writes() {
             store.put(b"c", b"v", 0).unwrap(),
             store.put(b"a", b"v2", 0).unwrap(),
         ];
-        flusher::fail_pending(&store.inner, &StorageError::Other("injected".into()));
+        flusher::fail_pending(&store.inner, &StorageError::WriteFailed("injected".into()));
 
         for ticket in tickets {
             let result = store.wait_durable(ticket).await;

@@ -76,7 +76,7 @@ fn a_value_cached_by_a_failed_write_is_never_served() {
         let failed = store.put(b"a", b"v2", 0).unwrap();
         let lost = store.put(b"b", b"lost", 0).unwrap();
         assert_eq!(must_get(&store, b"a", NOW).await, b"v2");
-        flusher::fail_pending(&store.inner, &StorageError::Other("injected".into()));
+        flusher::fail_pending(&store.inner, &StorageError::WriteFailed("injected".into()));
         for ticket in [failed, lost] {
             let result = store.wait_durable(ticket).await;
             assert!(
