@@ -289,7 +289,9 @@ pub enum Command {
     Client(ClientSub),
     /// CONFIG GET pattern [pattern ...]
     ConfigGet(Vec<Bytes>),
-    /// CONFIG SET/RESETSTAT/REWRITE: accepted names only, else an error.
+    /// CONFIG SET name value [name value ...]
+    ConfigSet(Vec<(Bytes, Bytes)>),
+    /// CONFIG RESETSTAT/REWRITE.
     ConfigOther(Bytes),
     /// INFO [section ...]
     Info(Vec<Bytes>),

@@ -59,7 +59,12 @@ pub(super) fn config(args: &[Bytes]) -> Result<Command, Reply> {
             if args.len() < 4 || args.len() % 2 == 1 {
                 return Err(wrong_arity("config|set"));
             }
-            Ok(Command::ConfigOther(Bytes::from_static(b"set")))
+            Ok(Command::ConfigSet(
+                args[2..]
+                    .chunks_exact(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
+            ))
         }
         b"resetstat" => check_arity(args, 2, "config|resetstat")
             .map(|()| Command::ConfigOther(Bytes::from_static(b"resetstat"))),
@@ -194,7 +199,10 @@ mod tests {
             parse_err("config get"),
             "ERR wrong number of arguments for 'config|get' command"
         );
-        assert_eq!(parse("CONFIG SET a b"), Ok(Command::ConfigOther(b("set"))));
+        assert_eq!(
+            parse("CONFIG SET a b"),
+            Ok(Command::ConfigSet(vec![(b("a"), b("b"))]))
+        );
         assert_eq!(
             parse_err("config set a"),
             "ERR wrong number of arguments for 'config|set' command"

@@ -341,7 +341,7 @@ impl Command {
             C::Hello { .. } => &specs::HELLO,
             C::Command(_) => &specs::COMMAND,
             C::Client(_) => &specs::CLIENT,
-            C::ConfigGet(_) | C::ConfigOther(_) => &specs::CONFIG,
+            C::ConfigGet(_) | C::ConfigSet(_) | C::ConfigOther(_) => &specs::CONFIG,
             C::Info(_) => &specs::INFO,
             C::Time => &specs::TIME,
             C::Slowlog(_) => &specs::SLOWLOG,

@@ -34,7 +34,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         Command::Client(sub) => return client_command(shard, client_id, sub),
         Command::ConfigGet(patterns) => {
             let mut out = Vec::new();
-            for (name, value) in shard.config.config_pairs() {
+            for (name, value) in shard.shared.settings.pairs(&shard.config) {
                 if patterns
                     .iter()
                     .any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes()))
@@ -47,6 +47,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
             }
             Reply::Map(out)
         }
+        Command::ConfigSet(pairs) => shard.shared.settings.set(&shard.config, pairs),
         Command::ConfigOther(sub) => {
             if sub.eq_ignore_ascii_case(b"resetstat") {
                 Reply::OK
@@ -346,6 +347,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         | Command::Command(_)
         | Command::Client(_)
         | Command::ConfigGet(_)
+        | Command::ConfigSet(_)
         | Command::ConfigOther(_)
         | Command::Cluster(_)
         | Command::Time
@@ -530,7 +532,11 @@ async fn info(shard: &Rc<Shard>, sections: &[Bytes]) -> String {
     if wanted("clients") {
         out.push_str("# Clients\r\n");
         info_section_lines(Section::Clients, &total, &mut out);
-        let _ = write!(out, "maxclients:{}\r\n\r\n", config.max_connections);
+        let _ = write!(
+            out,
+            "maxclients:{}\r\n\r\n",
+            shard.shared.settings.max_connections(config)
+        );
     }
     if wanted("memory") {
         let _ = write!(

@@ -180,9 +180,9 @@ pub async fn serve(
         max_bulk_len: shard.config.max_value_size.max(shard.config.max_key_size),
         ..ParseLimits::default()
     };
-    let timeout = shard.config.client_output_timeout;
+    let timeout = shard.shared.settings.client_output_timeout(&shard.config);
     let timeout = (timeout > 0).then(|| Duration::from_secs(timeout));
-    let mut sizer = BatchSizer::new(shard.config.client_output_limit);
+    let mut sizer = BatchSizer::new(shard.shared.settings.client_output_limit(&shard.config));
     // Read straight into, sized by the request being received, and kept
     // while big requests keep coming (see `protocol::input`).
     let mut input = InputBuffer::new();

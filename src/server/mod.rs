@@ -8,6 +8,7 @@ pub mod connection;
 pub mod introspect;
 pub mod metrics_http;
 pub mod session;
+pub mod settings;
 pub mod shard;
 pub mod shutdown;
 pub mod transaction;
@@ -794,7 +795,10 @@ async fn accept_loop(
                 continue;
             }
         };
-        if !shard.shared.admit_connection(shard.config.max_connections) {
+        if !shard
+            .shared
+            .admit_connection(shard.shared.settings.max_connections(&shard.config))
+        {
             bump(&shard.stats.connections_rejected, 1);
             glommio::spawn_local(connection::refuse(stream)).detach();
             continue;

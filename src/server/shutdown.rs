@@ -24,6 +24,8 @@ pub struct Shared {
     open_connections: AtomicUsize,
     /// The next client id (unique across shards).
     next_client_id: AtomicU64,
+    /// The settings CONFIG SET changed.
+    pub settings: super::settings::RuntimeSettings,
 }
 
 impl Default for Shared {
@@ -34,6 +36,7 @@ impl Default for Shared {
             hangups: AtomicU64::new(0),
             open_connections: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
+            settings: Default::default(),
         }
     }
 }
