@@ -5,6 +5,7 @@
 mod basic;
 mod cache;
 mod crash;
+mod flush;
 mod log_order;
 mod merge;
 mod model;
