@@ -167,17 +167,21 @@ pub struct View {
     state: Arc<ClusterState>,
     cached: RefCell<Arc<Topology>>,
     generation: Cell<u64>,
+    /// `cached.owns_all()`, read without borrowing (the hot path).
+    owns_all: Cell<bool>,
 }
 
 impl View {
     /// A view of `state`.
     pub fn new(state: Arc<ClusterState>) -> View {
-        let cached = RefCell::new(state.current());
         let generation = Cell::new(state.generation.load(Ordering::Acquire));
+        let topology = state.current();
+        let owns_all = Cell::new(topology.owns_all());
         View {
             state,
-            cached,
+            cached: RefCell::new(topology),
             generation,
+            owns_all,
         }
     }
 
@@ -189,7 +193,9 @@ impl View {
     fn refresh(&self) {
         let generation = self.state.generation.load(Ordering::Acquire);
         if generation != self.generation.get() {
-            *self.cached.borrow_mut() = self.state.current();
+            let topology = self.state.current();
+            self.owns_all.set(topology.owns_all());
+            *self.cached.borrow_mut() = topology;
             self.generation.set(generation);
         }
     }
@@ -203,7 +209,21 @@ impl View {
     /// Whether a keyed command with `keys` may run on a connection of
     /// `shard_port` (`None`: the shared port); the redirection or error to
     /// answer instead when not.
+    #[inline]
     pub fn check(&self, shard_port: Option<usize>, keys: Keys<'_>) -> Option<Reply> {
+        // The common case (one node, shared port): one atomic load and two
+        // compares, no borrow, no hashing.
+        if shard_port.is_none()
+            && self.owns_all.get()
+            && self.state.generation.load(Ordering::Acquire) == self.generation.get()
+        {
+            return None;
+        }
+        self.check_slow(shard_port, keys)
+    }
+
+    #[inline(never)]
+    fn check_slow(&self, shard_port: Option<usize>, keys: Keys<'_>) -> Option<Reply> {
         self.refresh();
         let topology = self.cached.borrow();
         if shard_port.is_none() && topology.owns_all() {
