@@ -1,9 +1,7 @@
 //! The log as a replication stream: sequence numbers follow the order of
-//! the log files and of the records in them, with no gap, so "durable up to
-//! sequence S" is one position in the log. The flusher makes the log
-//! durable front to back (one segment at a time, each write synced before
-//! the next under `--sync always`), so the durable records are always a
-//! prefix of the sequence.
+//! the log files and of the records in them, with no gap, so "acknowledged
+//! up to sequence S" is one position in the log (the flusher acknowledges
+//! writes strictly in log order).
 
 use super::super::SyncMode;
 use super::super::record::{HEADER_LEN, decode_header};
