@@ -140,9 +140,13 @@ async fn build_hint(
             let bytes = window.slice(offset, len);
             let key = record::key_of(&header, bytes);
             let current = inner.keydir.borrow().get(key).map(|entry| entry.location);
+            // A record the keydir does not hold may be all that hides an
+            // older record of its key (the expiry reaper writes no
+            // tombstone, and its clock need not be this one): keep it, as a
+            // scan would see it. Only superseded records are left out.
             let keep = header.is_tombstone()
                 || is_expired(&header, now_ms)
-                || current == Some(pack_location(file_id, offset));
+                || current.is_none_or(|location| location == pack_location(file_id, offset));
             if keep {
                 writer.push(&HintEntry::of_record(&header, key, offset));
             }

@@ -38,9 +38,10 @@
 //!
 //! # Tombstones and expired records (basho/bitcask#82)
 //!
-//! A tombstone, or a record already expired (the expiry reaper writes no
-//! tombstone, so an expired record is the only thing hiding older versions
-//! of its key), is dropped only when no file outside the merge is older than
+//! A tombstone, or a record with an expiry whose key the keydir no longer
+//! holds (the expiry reaper writes no tombstone, so such a record is the
+//! only thing hiding older versions of its key, whether or not the merge's
+//! clock has reached its expiry), is dropped only when no file outside the merge is older than
 //! the file holding it: otherwise an older record of the key in that file
 //! would come back at the next open. A flush-all marker cannot move at all
 //! (copied later in the order it would clear newer records), so a file with
@@ -327,8 +328,10 @@ impl Run<'_> {
                     // A newer record of the key exists.
                     Some(_) => false,
                     // Deleted, expired or flushed: only tombstones and
-                    // expired records hide older records.
-                    None => (header.is_tombstone() || expired) && older_outside,
+                    // records with an expiry hide older records. An
+                    // expiring record counts even if not expired by this
+                    // clock: the reaper may have removed its key by its own.
+                    None => (header.is_tombstone() || header.expire_at_ms != 0) && older_outside,
                 }
             };
             if keep {
