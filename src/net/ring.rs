@@ -294,15 +294,6 @@ impl Ring {
         queued || completed
     }
 
-    /// Whether a turn would find something to do.
-    fn has_work(&self) -> bool {
-        let mut uring = self.uring.borrow_mut();
-        let sq = uring.submission();
-        let work = !sq.is_empty() || sq.taskrun() || sq.cq_overflow();
-        drop(sq);
-        work || !uring.completion().is_empty()
-    }
-
     /// The driver: runs for the life of the shard (spawn it detached on the
     /// shard's executor). Each busy turn is one kernel entry; an idle driver
     /// parks until the ring's eventfd says a completion is waiting.
@@ -333,13 +324,17 @@ impl Ring {
             }
             busy_turns = 0;
             // Park. (Spinning 30 us first was measured: no fewer interrupts
-            // at pipeline 16, more CPU per request at pipeline 1.) A completion that raced the last turn either set the
-            // task-work flag (seen by has_work after enabling) or signals
-            // the eventfd.
+            // at pipeline 16, more CPU per request at pipeline 1.) With the
+            // eventfd enabled, one more turn: work that came before is
+            // reaped by it, work that comes after signals the eventfd. The
+            // task-work flag alone is not trusted to say there is work: a
+            // flag that stayed set after an enter that found nothing once
+            // kept this loop spinning without ever yielding (a hung shard).
             self.uring.borrow_mut().completion().enable_eventfd();
             fence(Ordering::SeqCst);
-            if self.has_work() {
+            if self.turn() {
                 self.uring.borrow_mut().completion().disable_eventfd();
+                futures_lite::future::yield_now().await;
                 continue;
             }
             self.parked.set(true);
