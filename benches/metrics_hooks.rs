@@ -32,7 +32,7 @@ fn metrics_hooks(
 ) -> u64 {
     let mut noted = 0;
     for round in 0..batches {
-        let mut commands = BatchCommands::default();
+        let mut commands = BatchCommands::with_capacity(BATCH);
         for command in batch {
             commands.push(Some(stats.index.of(command)));
         }

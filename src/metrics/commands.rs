@@ -22,37 +22,81 @@ pub fn nr_commands() -> usize {
 }
 
 /// Finds a command's row index from its spec's address: the rows are
-/// statics, so the address identifies the row; a sorted list of addresses
-/// turns that into a handful of integer compares (no name hashing or string
-/// compares on the hot path).
+/// statics, so the address identifies the row. A multiplicative hash of the
+/// address picks a byte of a 1 KiB table holding the row index; the
+/// multiplier is chosen at start-up so that no two rows share a byte, and
+/// the row found is checked (a handful of instructions per command, no
+/// name hashing or string compares on the hot path).
 #[derive(Debug)]
 pub struct CommandIndex {
-    by_address: Vec<(usize, u8)>,
+    /// Odd multiplier of the address hash.
+    multiplier: u64,
+    /// Row index by hash; [`NO_ROW`] where no row hashes.
+    table: Box<[u8; INDEX_SLOTS]>,
+}
+
+/// Slots of the index table (a power of two).
+const INDEX_SLOTS: usize = 1024;
+/// A table slot no row hashes to.
+const NO_ROW: u8 = u8::MAX;
+
+fn address_of(spec: &CommandSpec) -> u64 {
+    spec as *const CommandSpec as usize as u64
+}
+
+fn slot_of(address: u64, multiplier: u64) -> usize {
+    (address.wrapping_mul(multiplier) >> (64 - INDEX_SLOTS.trailing_zeros())) as usize
 }
 
 impl Default for CommandIndex {
     fn default() -> Self {
-        let mut by_address: Vec<(usize, u8)> = COMMANDS
-            .iter()
-            .enumerate()
-            .map(|(index, spec)| (*spec as *const CommandSpec as usize, index as u8))
-            .collect();
-        by_address.sort_unstable();
-        CommandIndex { by_address }
+        let addresses: Vec<u64> = COMMANDS.iter().map(|spec| address_of(spec)).collect();
+        let mut multiplier = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut best: Option<(usize, u64)> = None;
+        // About one multiplier in a hundred places ~100 rows in 1024 slots
+        // without a collision; keep the best seen if none does.
+        for _ in 0..100_000 {
+            let mut used = [false; INDEX_SLOTS];
+            let collisions = addresses
+                .iter()
+                .filter(|&&address| {
+                    std::mem::replace(&mut used[slot_of(address, multiplier)], true)
+                })
+                .count();
+            if best.is_none_or(|(fewest, _)| collisions < fewest) {
+                best = Some((collisions, multiplier));
+            }
+            if collisions == 0 {
+                break;
+            }
+            multiplier = multiplier
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407)
+                | 1;
+        }
+        let multiplier = best.map_or(multiplier, |(_, m)| m);
+        let mut table = Box::new([NO_ROW; INDEX_SLOTS]);
+        for (row, &address) in addresses.iter().enumerate() {
+            let slot = &mut table[slot_of(address, multiplier)];
+            if *slot == NO_ROW {
+                *slot = row as u8;
+            }
+        }
+        CommandIndex { multiplier, table }
     }
 }
 
 impl CommandIndex {
     /// The row index of `command` in the command table.
+    #[inline]
     pub fn of(&self, command: &Command) -> usize {
-        let address = command.spec() as *const CommandSpec as usize;
-        match self
-            .by_address
-            .binary_search_by_key(&address, |&(address, _)| address)
-        {
-            Ok(position) => usize::from(self.by_address[position].1),
-            // A spec that is not a row itself (not the case today): by name.
-            Err(_) => COMMANDS
+        let spec = command.spec();
+        let row = usize::from(self.table[slot_of(address_of(spec), self.multiplier)]);
+        match COMMANDS.get(row) {
+            Some(found) if std::ptr::eq(*found, spec) => row,
+            // A row that lost its slot to another (not the case when a
+            // collision-free multiplier was found): by name.
+            _ => COMMANDS
                 .binary_search_by(|spec| spec.name.cmp(command.name()))
                 .unwrap_or(0),
         }
@@ -170,13 +214,24 @@ pub struct BatchCommands {
 const NOT_A_COMMAND: u8 = u8::MAX;
 
 impl BatchCommands {
+    /// Room for `nr_commands` slots (one allocation per batch instead of a
+    /// growing vector).
+    #[inline]
+    pub fn with_capacity(nr_commands: usize) -> BatchCommands {
+        BatchCommands {
+            indices: Vec::with_capacity(nr_commands),
+        }
+    }
+
     /// Notes the next slot's command (`None`: the request did not parse).
+    #[inline]
     pub fn push(&mut self, index: Option<usize>) {
         self.indices
             .push(index.map_or(NOT_A_COMMAND, |index| index as u8));
     }
 
     /// Records the reply of slot `position`: only errors cost anything.
+    #[inline]
     pub fn replied(&self, stats: &CommandStats, position: usize, reply: &Reply) {
         if let Reply::Error(message) = reply {
             let index = self
@@ -227,16 +282,36 @@ impl BatchCommands {
         args
     }
 
-    /// Records every command of the batch as taking `latency_us`, one
-    /// histogram update per run of equal commands.
+    /// Records every command of the batch as taking `latency_us`: calls
+    /// counted per distinct command first (a pipeline holds a few kinds),
+    /// then one histogram update per kind.
     pub fn finish(&self, stats: &CommandStats, latency_us: u64) {
-        let mut rest = &self.indices[..];
-        while let Some(&first) = rest.first() {
-            let run = rest.iter().take_while(|&&index| index == first).count();
+        // The common pipeline: one kind of command.
+        if let Some(&first) = self.indices.first()
+            && self.indices.iter().all(|&index| index == first)
+        {
             if first != NOT_A_COMMAND {
-                stats.record(usize::from(first), run as u64, latency_us);
+                stats.record(usize::from(first), self.indices.len() as u64, latency_us);
             }
-            rest = &rest[run..];
+            return;
+        }
+        const KINDS: usize = 8;
+        let mut kinds = [(NOT_A_COMMAND, 0u64); KINDS];
+        let mut nr_kinds = 0;
+        for &index in &self.indices {
+            if let Some(kind) = kinds[..nr_kinds].iter_mut().find(|(i, _)| *i == index) {
+                kind.1 += 1;
+            } else if nr_kinds < KINDS {
+                kinds[nr_kinds] = (index, 1);
+                nr_kinds += 1;
+            } else if index != NOT_A_COMMAND {
+                stats.record(usize::from(index), 1, latency_us);
+            }
+        }
+        for &(index, count) in &kinds[..nr_kinds] {
+            if index != NOT_A_COMMAND {
+                stats.record(usize::from(index), count, latency_us);
+            }
         }
     }
 }
@@ -314,6 +389,20 @@ mod tests {
     fn every_command_has_its_own_index() {
         assert!(nr_commands() < usize::from(NOT_A_COMMAND));
         let index = CommandIndex::default();
+        // Every row has its own slot.
+        let mut rows: Vec<u8> = index
+            .table
+            .iter()
+            .copied()
+            .filter(|&r| r != NO_ROW)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(
+            rows.len(),
+            nr_commands(),
+            "a collision-free multiplier was found"
+        );
         for words in [
             &["GET", "k"][..],
             &["SET", "k", "v"],
@@ -333,6 +422,33 @@ mod tests {
                 "{words:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_records_every_command_once() {
+        let stats = CommandStats::default();
+        let mut batch = BatchCommands::with_capacity(64);
+        // Ten kinds (more than finish tallies at once), GET and SET mixed,
+        // and a request that did not parse.
+        for round in 0..3 {
+            for index in 0..10 {
+                batch.push(Some(index));
+            }
+            batch.push(if round == 1 { None } else { Some(0) });
+        }
+        batch.finish(&stats, 100);
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.commands[0].calls, 5);
+        for index in 1..10 {
+            assert_eq!(snapshot.commands[index].calls, 3, "index {index}");
+            assert_eq!(snapshot.commands[index].usec, 300);
+            assert_eq!(
+                snapshot.commands[index].latency_us.as_ref().unwrap().len(),
+                3
+            );
+        }
+        let total: u64 = snapshot.commands.iter().map(|c| c.calls).sum();
+        assert_eq!(total, 32, "the unparsed request is not a call");
     }
 
     #[test]

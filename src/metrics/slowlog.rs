@@ -83,6 +83,7 @@ impl Introspection {
 
     /// True when a batch of `duration_us` is to be noted (the hot path's
     /// only cost: two compares).
+    #[inline]
     pub fn is_slow(&self, duration_us: u64) -> bool {
         (self.slower_than_us >= 0 && duration_us >= self.slower_than_us as u64)
             || (self.latency_threshold_ms > 0 && duration_us >= self.latency_threshold_ms * 1000)

@@ -110,7 +110,7 @@ impl Batch {
             client_id,
             slots: Vec::with_capacity(cap),
             per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
-            commands: BatchCommands::default(),
+            commands: BatchCommands::with_capacity(FIRST_BATCH),
             cap,
         }
     }
