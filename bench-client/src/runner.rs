@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use hdrhistogram::Histogram;
 
 use crate::args::{Config, Distribution, StopAt};
@@ -25,8 +25,17 @@ use crate::value::Pattern;
 const PRELOAD_BYTES_IN_FLIGHT: usize = 4 << 20;
 /// Deepest preload window.
 const PRELOAD_MAX_PIPELINE: usize = 64;
-/// Longest stretch a client thread runs tasks without polling its reactor.
+/// Longest stretch a client thread runs its connections without polling
+/// its reactor (the latency of their task queue).
 const PREEMPT_TIMER: Duration = Duration::from_millis(1);
+/// The executor's own preempt timer, in force until the connections' queue
+/// exists (glommio's default). See [`client_thread`] for why it is not
+/// [`PREEMPT_TIMER`].
+const EXECUTOR_PREEMPT_TIMER: Duration = Duration::from_millis(100);
+/// A client thread always has a timer at most this far away, which bounds
+/// how long its executor can sleep with a runnable task (see
+/// [`client_thread`]).
+const HEARTBEAT: Duration = Duration::from_millis(10);
 /// Time allowed for each INFO request.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The threads snapshot every whole second of their phase; the main thread
@@ -203,9 +212,7 @@ pub fn run(mut config: Config) -> Result<Report, String> {
         let (config_, tx_, gate_) = (config.clone(), tx.clone(), gate.clone());
         let mut builder = LocalExecutorBuilder::new(placement)
             .name(&format!("bench{thread_id}"))
-            // Give the reactor (timers, readiness) a turn at least this often
-            // even while connections always have work.
-            .preempt_timer(PREEMPT_TIMER);
+            .preempt_timer(EXECUTOR_PREEMPT_TIMER);
         if !config.spin_before_park.is_zero() {
             builder = builder.spin_before_park(config.spin_before_park);
         }
@@ -318,8 +325,48 @@ fn preload_keys_of(conn_index: usize, nr_conns: usize, nr_keys: u64) -> u64 {
     }
 }
 
-/// The body of one client thread.
+/// One client thread: a heartbeat, then [`client_body`] in a task queue
+/// whose latency is [`PREEMPT_TIMER`].
+///
+/// This works around a lost wakeup in glommio 0.9's executor loop. Each
+/// turn arms the preempt timer (in `poll_io`) and then runs the task queues;
+/// `run_task_queues` returns "nothing ran" when the timer has already fired
+/// at its first check, i.e. when the thread was descheduled longer than the
+/// preempt timer in between (often, with 1 ms and a loaded machine). The
+/// loop then polls the rings, where the timer's completion wakes nobody, and
+/// parks: with the runnable task still queued and no timer armed, that
+/// sleep lasts until some I/O, timer or signal arrives. Right after start
+/// nothing else is pending, so the thread slept before its first connect
+/// until a debugger's attach interrupted it (11 minutes, in a test run on a
+/// loaded machine). With the preempt timer cut to 30 us to widen the
+/// window, 5 of 10 runs of the responder test hung before this workaround
+/// and 0 of 20 after it.
+///
+/// So: the executor's own preempt timer stays at glommio's 100 ms, which a
+/// deschedule has to outlast in that first window; the heartbeat keeps a
+/// timer armed from then on, so a later lost wakeup costs at most
+/// [`HEARTBEAT`]; and the connections still get 1 ms reactor turns through
+/// their queue's `Latency::Matters`, which lowers the preempt timer only
+/// while they are runnable.
 async fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: Arc<Gate>) {
+    let heartbeat = glommio::spawn_local(async {
+        loop {
+            glommio::timer::sleep(HEARTBEAT).await;
+        }
+    });
+    let queue = glommio::executor().create_task_queue(
+        Shares::default(),
+        Latency::Matters(PREEMPT_TIMER),
+        "connections",
+    );
+    glommio::spawn_local_into(client_body(config, thread_id, tx, gate), queue)
+        .expect("the queue was made just now")
+        .await;
+    drop(heartbeat);
+}
+
+/// The body of one client thread.
+async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: Arc<Gate>) {
     let _exit = ExitGuard {
         tx: tx.clone(),
         thread_id,

@@ -2,7 +2,9 @@
 //! SVG has a point per second of the run and the HdrHistogram log reads
 //! back to as many requests as the run reports.
 
-use std::process::Command;
+use std::ffi::OsStr;
+
+mod common;
 
 use base64::Engine as _;
 use hdrhistogram::serialization::Deserializer;
@@ -27,16 +29,25 @@ fn plot_and_hdr_log_of_a_run() {
         .expect("server starts");
     let svg_path = dir.path().join("run.svg");
     let hdr_path = dir.path().join("run.hlog");
-    let output = Command::new(env!("CARGO_BIN_EXE_shardcask-bench"))
-        .args(["--addr", &server.addr().to_string()])
-        .args(["--connections", "4", "--pipeline", "4", "--duration", "3"])
-        .args(["--keys", "1000", "--quiet", "--json"])
-        .arg("--plot")
-        .arg(&svg_path)
-        .arg("--hdr")
-        .arg(&hdr_path)
-        .output()
-        .expect("run the bench client");
+    let addr = server.addr().to_string();
+    let output = common::run_binary(&[
+        OsStr::new("--addr"),
+        OsStr::new(&addr),
+        OsStr::new("--connections"),
+        OsStr::new("4"),
+        OsStr::new("--pipeline"),
+        OsStr::new("4"),
+        OsStr::new("--duration"),
+        OsStr::new("3"),
+        OsStr::new("--keys"),
+        OsStr::new("1000"),
+        OsStr::new("--quiet"),
+        OsStr::new("--json"),
+        OsStr::new("--plot"),
+        svg_path.as_os_str(),
+        OsStr::new("--hdr"),
+        hdr_path.as_os_str(),
+    ]);
     assert!(
         output.status.success(),
         "{}",

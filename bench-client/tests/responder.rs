@@ -5,13 +5,32 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use shardcask_bench::{Args, Config, run};
+use shardcask_bench::{Args, Config, Report};
+
+mod common;
+use common::{RUN_DEADLINE, run_binary};
+
+/// `shardcask_bench::run` on a thread of its own, failing the test if it
+/// has not returned by [`RUN_DEADLINE`] (the stuck thread is left behind;
+/// the test process ends anyway).
+fn run(config: Config) -> Result<Report, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(shardcask_bench::run(config));
+    });
+    match rx.recv_timeout(RUN_DEADLINE) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the bench run did not return within {RUN_DEADLINE:?}: it hangs")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the bench run panicked"),
+    }
+}
 
 /// How the responder answers.
 #[derive(Clone, Copy)]
@@ -253,25 +272,22 @@ fn verified_values_round_trip_through_a_store() {
 #[test]
 fn corrupted_values_fail_the_run() {
     let (addr, _) = start_responder(Mode::Store { corrupt: true });
-    let output = Command::new(env!("CARGO_BIN_EXE_shardcask-bench"))
-        .args([
-            "--addr",
-            &addr,
-            "--requests",
-            "1000",
-            "--connections",
-            "2",
-            "--keys",
-            "100",
-            "--preload",
-            "--verify",
-            "--value-size",
-            "100",
-            "--json",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let output = run_binary(&[
+        "--addr",
+        &addr,
+        "--requests",
+        "1000",
+        "--connections",
+        "2",
+        "--keys",
+        "100",
+        "--preload",
+        "--verify",
+        "--value-size",
+        "100",
+        "--json",
+        "--quiet",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("\"mismatches\":0,"), "{stdout}");
