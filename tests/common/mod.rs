@@ -108,15 +108,38 @@ impl Server {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 stdout_lines.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.strip_prefix("shardcask ready: listening on ") {
-                    let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    let mut words = rest.split_whitespace();
+                    let addr: SocketAddr = words.next().unwrap().parse().unwrap();
+                    // "ADDR with N shard(s), ..."
+                    let nr_shards: usize = words.nth(1).and_then(|n| n.parse().ok()).unwrap_or(1);
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
+                        let _ = tx.send((addr, nr_shards));
                     }
                 }
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => self.addr = addr,
+            Ok((addr, nr_shards)) => {
+                self.addr = addr;
+                // stderr comes through another pipe and thread: wait (a
+                // bounded time) until it has caught up with the ready line,
+                // i.e. holds every shard's "shard opened" (logged after its
+                // recovery reports), so stderr_text() right after a start
+                // has them.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline
+                    && self
+                        .stderr
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|line| line.contains("shard opened"))
+                        .count()
+                        < nr_shards
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait();
