@@ -146,7 +146,7 @@ pub fn parse_info(text: &str) -> InfoSnapshot {
                 name: name.to_string(),
                 key: String::new(),
                 value: number,
-                gauge: false,
+                gauge: gauges.contains(&name),
             });
         }
     }
@@ -200,13 +200,13 @@ mod tests {
     use super::*;
 
     const BEFORE: &str = "# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:10\r\n\
-# Stats\r\ntotal_commands_processed:100\r\ninstantaneous_ops_per_sec:5\r\nrejected_calls:x\r\n\
+# Stats\r\ntotal_commands_processed:100\r\ninstantaneous_ops_per_sec:5\r\nrejected_calls:x\r\nlatency_p99_us:900\r\n\
 # CPU\r\nused_cpu_sys:1.50\r\n\
-# Cores\r\ngauges:keys,avg_batch\r\ncore0:ops=10,get=4,set=6,fwd_in=0,bytes_read=100,note=abc,keys=500,avg_batch=3.5\r\ncore1:ops=5,get=5\r\n\
+# Cores\r\ngauges:keys,avg_batch,latency_p99_us\r\ncore0:ops=10,get=4,set=6,fwd_in=0,bytes_read=100,note=abc,keys=500,avg_batch=3.5\r\ncore1:ops=5,get=5\r\n\
 # Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n";
-    const AFTER: &str = "# Stats\r\ntotal_commands_processed:350\r\ninstantaneous_ops_per_sec:9\r\n\
+    const AFTER: &str = "# Stats\r\ntotal_commands_processed:350\r\ninstantaneous_ops_per_sec:9\r\nlatency_p99_us:700\r\n\
 # CPU\r\nused_cpu_sys:2.00\r\n\
-# Cores\r\ngauges:keys,avg_batch\r\ncore0:ops=110,get=44,set=66,fwd_in=7,bytes_read=1100,keys=500,avg_batch=2.5\r\ncore1:ops=55,get=55\r\n\
+# Cores\r\ngauges:keys,avg_batch,latency_p99_us\r\ncore0:ops=110,get=44,set=66,fwd_in=7,bytes_read=1100,keys=500,avg_batch=2.5\r\ncore1:ops=55,get=55\r\n\
 core2:ops=1\r\n# Keyspace\r\ndb0:keys=13,expires=0,avg_ttl=0\r\n";
 
     #[test]
@@ -264,6 +264,9 @@ core2:ops=1\r\n# Keyspace\r\ndb0:keys=13,expires=0,avg_ttl=0\r\n";
             None,
             "levels do not sum as deltas"
         );
+        let p99 = deltas.iter().find(|d| d.name == "latency_p99_us").unwrap();
+        assert!(p99.gauge, "plain lines named by gauges: are levels too");
+        assert_eq!(p99.after, 700.0);
         assert_eq!(sum_over_cores(&deltas, "nothing"), None);
     }
 }

@@ -247,7 +247,16 @@ fn format_server(deltas: &[InfoDelta], error: Option<&str>, client: &Row) -> Str
         let group = &deltas[index..group_end];
         index = group_end;
         if group[0].key.is_empty() {
-            for delta in group.iter().filter(|d| d.delta() != 0.0) {
+            for delta in group.iter().filter(|d| d.delta() != 0.0 || d.gauge) {
+                if delta.gauge {
+                    let _ = writeln!(
+                        out,
+                        "  {:<28} {:>14} (now)",
+                        delta.name,
+                        format_number(delta.after)
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "  {:<28} {:>14} ({:.1}/s)",

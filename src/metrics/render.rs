@@ -121,17 +121,21 @@ pub fn info_section_lines(section: Section, total: &ShardSnapshot, out: &mut Str
 /// ratios, never counters).
 const DERIVED: &[&str] = &["cpu", "p50_us", "p99_us", "avg_batch", "cache_hit_rate"];
 
-/// The `# Cores` section: a `gauges:` line naming the per-core fields that
-/// are levels (not counters, so not to be subtracted or shown as rates),
-/// then one line per core with every declared metric, `ops`, and the
-/// derived figures.
+/// Plain INFO lines (outside `# Cores`) that are levels, not counters.
+const PLAIN_LEVELS: &[&str] = &["latency_p50_us", "latency_p99_us", "process_cpu_percent"];
+
+/// The `# Cores` section: a `gauges:` line naming the fields that are
+/// levels (not counters, so not to be subtracted or shown as rates): the
+/// per-core ones and the plain INFO lines; then one line per core with
+/// every declared metric, `ops`, and the derived figures.
 pub fn info_cores(snapshots: &[ShardSnapshot], out: &mut String) {
     out.push_str("# Cores\r\n");
     let gauges: Vec<&str> = METRICS
         .iter()
         .filter(|def| def.kind == Kind::Gauge)
-        .map(|def| def.name)
+        .flat_map(|def| std::iter::once(def.name).chain(def.info.map(|(_, name)| name)))
         .chain(DERIVED.iter().copied())
+        .chain(PLAIN_LEVELS.iter().copied())
         .collect();
     let _ = write!(out, "gauges:{}\r\n", gauges.join(","));
     for s in snapshots {
