@@ -328,7 +328,12 @@ pub fn render(title: &str, timeline: &Timeline, all_us: &Histogram<u64>) -> Stri
     for n in 0..=max_nines as i32 {
         let label = match n {
             0 => "0%".to_string(),
-            n => format!("{}%", trim(100.0 * (1.0 - 10f64.powi(-n)))),
+            // 90%, 99%, 99.9%, ...: as many decimals as nines past two.
+            n => format!(
+                "{:.*}%",
+                (n - 2).max(0) as usize,
+                100.0 * (1.0 - 10f64.powi(-n))
+            ),
         };
         panel.x_tick(&mut out, nines_x(n as f64), &label);
     }
@@ -477,6 +482,8 @@ mod tests {
         let points = points.split('"').next().unwrap();
         assert_eq!(points.split(' ').count(), 5, "one point a second");
         assert!(svg.contains(">p99.9<"));
+        assert!(svg.contains(">99.9%<"), "percentile axis in nines");
+        assert!(!svg.contains(">100%<"));
     }
 
     #[test]
