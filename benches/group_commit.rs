@@ -14,10 +14,6 @@
 //! device: the difference is what the disk and its fdatasync cost.
 //!
 //! Run: `cargo bench --bench group_commit` (`BENCH_SECS=3` for longer runs).
-//! `GROUP_COMMIT_LARGE=1` runs only 4 writers of 1 MiB values under
-//! `SyncMode::Batch` on a real file (the disk path of a 1 MiB SET at queue
-//! depth 4, without the network), printing MB/s; compare with
-//! `fio --rw=write --bs=1M --iodepth=4 --direct=1 --ioengine=io_uring`.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -91,10 +87,6 @@ fn main() {
         budget()
     );
     let path = dir.path().to_path_buf();
-    if std::env::var_os("GROUP_COMMIT_LARGE").is_some() {
-        large_writes(path);
-        return;
-    }
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("group-commit-bench")
         .make()
@@ -140,32 +132,5 @@ fn main() {
                 }
                 store.close().await.expect("store closes");
             }
-        });
-}
-
-/// 4 writers of 1 MiB values, `SyncMode::Batch`, real file: MB/s.
-fn large_writes(path: std::path::PathBuf) {
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .name("group-commit-bench")
-        .make()
-        .expect("executor starts (is `ulimit -l` large enough?)")
-        .run(async move {
-            let store = Store::open(StoreOptions {
-                dir: path.join("large"),
-                max_file_size: 256 << 20,
-                sync: SyncMode::Batch {
-                    interval: Duration::from_secs(1),
-                },
-                ..Default::default()
-            })
-            .await
-            .expect("store opens");
-            let started = Instant::now();
-            let before = store.stats();
-            run(store.clone(), "file/batch", 4, 1 << 20).await;
-            let elapsed = started.elapsed().as_secs_f64();
-            let written = (store.stats().bytes_written - before.bytes_written) as f64;
-            println!("large writes: {:.0} MB/s written", written / elapsed / 1e6);
-            store.close().await.expect("store closes");
         });
 }

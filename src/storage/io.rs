@@ -169,28 +169,16 @@ impl LogFile {
         }
     }
 
-    /// Reserves blocks for the file up to `len` bytes and makes that its
-    /// size (the new bytes read as zeros), so writes below `len` overwrite
-    /// allocated blocks instead of extending the file. The simulated disk
-    /// reserves nothing (it has no blocks to allocate).
-    pub async fn pre_allocate(&self, len: u64) -> std::io::Result<()> {
-        match self {
-            LogFile::Dma(file) => file.pre_allocate(len, false).await.map_err(glommio_err),
-            LogFile::Sim(_) => Ok(()),
-        }
-    }
-
     /// Cuts the file to `len` bytes.
     pub async fn truncate(&self, len: u64) -> std::io::Result<()> {
         match self {
             LogFile::Dma(file) => file.truncate(len).await.map_err(glommio_err),
             LogFile::Sim(file) => {
-                let mut state = file.disk.lock();
-                // A handle from before a reboot: its inode may be gone.
-                if state.generation != file.generation {
-                    return Err(stale());
-                }
-                state.inode_mut(file.inode).data.truncate(len as usize);
+                file.disk
+                    .lock()
+                    .inode_mut(file.inode)
+                    .data
+                    .truncate(len as usize);
                 Ok(())
             }
         }

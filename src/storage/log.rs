@@ -76,9 +76,6 @@ pub struct Segment {
     /// rolled back; the next flush writes zeros up to here so they can
     /// never be recovered.
     pub dirty_end: u64,
-    /// File size reserved ahead of the data (`fallocate`), so appends
-    /// overwrite allocated blocks; `u64::MAX` once reserving failed.
-    pub reserved: u64,
 }
 
 impl Segment {
@@ -93,7 +90,6 @@ impl Segment {
             acked: 0,
             end_ticket,
             dirty_end: 0,
-            reserved: 0,
         }
     }
 

@@ -319,13 +319,6 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
             if !window.ensure(tail_start, end - tail_start).await? {
                 return Err(StorageError::FileShrank(path.to_path_buf()));
             }
-            let dirty_end = end.next_multiple_of(file.alignment());
-            if window.file_len > dirty_end {
-                // Zeros reserved ahead of the data (see `flusher.rs`): give
-                // them back; the flusher reserves again as it writes.
-                file.truncate(dirty_end).await.map_err(os_err)?;
-                window.file_len = dirty_end;
-            }
             active = Some(Segment {
                 file_id,
                 start: tail_start,
@@ -333,8 +326,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
                 written: end,
                 acked: end,
                 end_ticket: 0,
-                dirty_end,
-                reserved: 0,
+                dirty_end: end.next_multiple_of(file.alignment()),
             });
         } else if report.corruptions.len() == corruptions_before {
             unhinted.push(file_id);

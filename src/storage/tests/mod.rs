@@ -5,7 +5,6 @@
 mod basic;
 mod cache;
 mod crash;
-mod flush;
 mod log_order;
 mod merge;
 mod model;
