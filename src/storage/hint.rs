@@ -33,9 +33,10 @@
 //!
 //! Entries are in log order. A hint lists every tombstone and every expired
 //! record of its file (they hide older records of their key), and the puts
-//! the keydir pointed at when the hint was built; a put superseded by a
-//! newer record is left out, because that newer record is replayed after it
-//! anyway. A typical entry of a 16-byte key takes 23 bytes (version 01,
+//! the keydir pointed at, or no longer held, when the hint was built (a key
+//! the reaper removed, by a clock that may be ahead of the builder's, is
+//! hidden only by its expiring record); a put superseded by a newer record
+//! is left out, because that newer record is replayed after it anyway. A typical entry of a 16-byte key takes 23 bytes (version 01,
 //! with fixed-width fields, took 49; a version-01 hint is now ignored like
 //! any unreadable one and rewritten after the scan). Zero bytes pad the
 //! file to the DMA block size. A hint whose CRC,
