@@ -10,6 +10,11 @@
 //! that is the group commit, and the busier the shard, the bigger the
 //! batches.
 //!
+//! A write is not atomic: after a power cut (or a kill mid-write) some of
+//! its sectors may be on disk and others not, so records it carries can
+//! follow a hole of zeros. None of them was acknowledged; recovery
+//! truncates the active file at the hole (a torn tail, see `recovery.rs`).
+//!
 //! A failed write or sync fails every unacknowledged append (the ones in the
 //! failed flush and everything buffered after it): their keydir changes are
 //! undone newest first and the buffer is rewound to the last acknowledged
@@ -26,6 +31,10 @@ use super::{Inner, StorageError, SyncMode};
 
 /// Largest single flush; a bigger backlog goes out in several writes.
 pub const MAX_FLUSH_BYTES: u64 = 8 << 20;
+/// Bytes of log the write in flight can span, at most: one write at a
+/// time, starting at the block of the acknowledged end, carrying at most
+/// [`MAX_FLUSH_BYTES`] of data. Recovery's torn-tail rule rests on this.
+pub(super) const IN_FLIGHT_SPAN: u64 = MAX_FLUSH_BYTES;
 /// Pause after a failed flush so a full disk does not turn into a busy loop.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(10);
 

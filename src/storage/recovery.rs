@@ -25,6 +25,20 @@
 //!   appends, and reported ([`RecoveryReport::torn_tail`], `tracing::warn!`).
 //!   In a sealed file, nothing is ever appended again; the bytes are left in
 //!   place and reported as corruption.
+//!
+//! One bad region with intact records after it is a torn tail too: the
+//! flusher has one write in flight at a time, starting at the block of the
+//! acknowledged end and at most [`IN_FLIGHT_SPAN`] long, and a write is not
+//! atomic: a power cut (or a kill mid-write) can land its later sectors
+//! without earlier ones, leaving zeros before records that were never
+//! acknowledged. Serving them would break the prefix property (what
+//! survives is a prefix of the log, see the README). So in the last file,
+//! when the bad bytes hold a sector of zeros (or its part from the bad
+//! offset on) and everything after them, up to the end of the data, lies
+//! within [`IN_FLIGHT_SPAN`] of the bad offset's block, the file is
+//! truncated at the bad offset. Non-zero garbage with no zero sector,
+//! damage further back, or damage in a sealed file stays loud corruption,
+//! skipped as above.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -35,6 +49,7 @@ use super::files::{
     data_file_path, hint_file_path, list_files, merge_file_path, open_active, open_sealed, os_err,
     probe_device, sync_dir,
 };
+use super::flusher::IN_FLIGHT_SPAN;
 use super::hint;
 use super::io::LogFile;
 use super::keydir::{Keydir, MAX_OFFSET};
@@ -49,6 +64,8 @@ pub const SCAN_CHUNK: u64 = 1 << 20;
 /// Chunks read ahead of a scan at open, so the disk works while the CPU
 /// checks and replays the chunk before (nothing else competes at open).
 const SCAN_READ_AHEAD: usize = 4;
+/// The smallest unit a device writes atomically.
+const SECTOR: u64 = 512;
 
 /// Everything `Store::open` needs from recovery.
 pub struct Recovered {
@@ -133,6 +150,83 @@ async fn replay_hint(
     Ok(bytes.len() as u64)
 }
 
+/// Truncates the active file at `offset`, a torn tail.
+async fn truncate_torn(
+    path: &Path,
+    window: &mut Window,
+    offset: u64,
+    report: &mut RecoveryReport,
+) -> Result<(), StorageError> {
+    let cut = window.file_len - offset;
+    tracing::warn!(
+        file = %path.display(), offset, bytes = cut,
+        "torn tail in the active log file; truncating"
+    );
+    window.file.truncate(offset).await.map_err(os_err)?;
+    window.file.fdatasync().await.map_err(os_err)?;
+    window.file_len = offset;
+    report.torn_tail = Some((path.to_path_buf(), offset, cut));
+    Ok(())
+}
+
+/// True when some sector of `bytes` (which start at file offset `from`),
+/// or its part from `from` on, is all zeros: what a write that never
+/// landed leaves (the space was reserved or zero padding).
+fn has_unwritten_sector(bytes: &[u8], from: u64) -> bool {
+    let to = from + bytes.len() as u64;
+    let mut start = from;
+    while start < to {
+        let end = start - start % SECTOR + SECTOR;
+        if end > to {
+            return false;
+        }
+        let sector = &bytes[(start - from) as usize..(end - from) as usize];
+        if sector.iter().all(|&byte| byte == 0) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+/// For bad bytes `[hole, next)` in the active file, followed by an intact
+/// record at `next`: the end of the data after them, when the hole holds
+/// an unwritten sector and everything up to that end lies within
+/// [`IN_FLIGHT_SPAN`] of the hole's block (the write in flight, none of
+/// it acknowledged); `None` otherwise (corruption).
+async fn in_flight_tail(
+    window: &mut Window,
+    hole: u64,
+    next: u64,
+    mut min_seq: u64,
+) -> Result<Option<u64>, StorageError> {
+    let limit = hole - hole % window.file.alignment() + IN_FLIGHT_SPAN;
+    if next >= limit || !window.ensure(hole, next - hole).await? {
+        return Ok(None);
+    }
+    if !has_unwritten_sector(window.slice(hole, next - hole), hole) {
+        return Ok(None);
+    }
+    let mut offset = next;
+    loop {
+        if let Some(header) = window.record_at(offset, min_seq).await? {
+            min_seq = header.seq;
+            offset += header.record_len();
+            if offset > limit {
+                return Ok(None);
+            }
+            continue;
+        }
+        // More damage inside the span is part of the same unacknowledged
+        // writes; intact data beyond it is not.
+        match window.resync(offset, min_seq).await? {
+            (Some(good), _) if good < limit => offset = good,
+            (Some(_), _) => return Ok(None),
+            (None, _) => return Ok(Some(offset)),
+        }
+    }
+}
+
 /// Scans one file into `replay`; returns the end of its data.
 async fn scan_file(
     path: &Path,
@@ -154,6 +248,15 @@ async fn scan_file(
             continue;
         }
         let (next_good, all_zero) = window.resync(offset, replay.file_seq).await?;
+        if let Some(next) = next_good
+            && is_last
+            && in_flight_tail(window, offset, next, replay.file_seq)
+                .await?
+                .is_some()
+        {
+            truncate_torn(path, window, offset, report).await?;
+            break;
+        }
         match next_good {
             Some(next) => {
                 tracing::error!(
@@ -167,15 +270,7 @@ async fn scan_file(
             }
             None if all_zero => break,
             None if is_last => {
-                let cut = window.file_len - offset;
-                tracing::warn!(
-                    file = %path.display(), offset, bytes = cut,
-                    "torn tail in the active log file; truncating"
-                );
-                window.file.truncate(offset).await.map_err(os_err)?;
-                window.file.fdatasync().await.map_err(os_err)?;
-                window.file_len = offset;
-                report.torn_tail = Some((path.to_path_buf(), offset, cut));
+                truncate_torn(path, window, offset, report).await?;
                 break;
             }
             None => {

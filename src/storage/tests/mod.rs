@@ -9,6 +9,7 @@ mod log_order;
 mod merge;
 mod model;
 mod sim_model;
+mod torn_hole;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
