@@ -75,6 +75,20 @@ impl Stored {
         }
     }
 
+    /// A copy of a borrowed value: inline when small.
+    fn copied(value: &[u8]) -> Stored {
+        if value.len() <= INLINE_LEN {
+            let mut bytes = [0; INLINE_LEN];
+            bytes[..value.len()].copy_from_slice(value);
+            Stored::Inline {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else {
+            Stored::Shared(Bytes::copy_from_slice(value))
+        }
+    }
+
     /// Bytes held outside the node.
     fn outside(&self) -> u64 {
         match self {
@@ -253,16 +267,7 @@ impl Cache {
             self.remove(version);
             return None;
         }
-        let stored = if value.len() <= INLINE_LEN {
-            let mut bytes = [0; INLINE_LEN];
-            bytes[..value.len()].copy_from_slice(value);
-            Stored::Inline {
-                len: value.len() as u8,
-                bytes,
-            }
-        } else {
-            Stored::Shared(Bytes::copy_from_slice(value))
-        };
+        let stored = Stored::copied(value);
         self.insert_stored(version, stored)
     }
 
@@ -313,6 +318,34 @@ impl Cache {
         let node = &self.nodes[index];
         (node.segment != FREE && node.version == version && index < u32::MAX as usize)
             .then_some(index as u32)
+    }
+
+    /// A write replaced the record at `from` (cached in `slot`, from the
+    /// keydir) with the record at `to` holding `value`: the old node takes
+    /// the new value and location where it stands, with no unlinking, no
+    /// freeing and no allocation (an overwrite of a cached key touches one
+    /// node instead of three). Falls back to removing `from` and inserting
+    /// `to` when `slot` no longer holds `from`. Returns `to`'s cache slot.
+    pub fn rewrite(&mut self, slot: u32, from: u64, to: u64, value: &[u8]) -> Option<u32> {
+        let index = slot as usize;
+        let reusable = self
+            .nodes
+            .get(index)
+            .is_some_and(|node| node.version == from && node.segment != FREE);
+        if !reusable || !self.fits(value.len()) {
+            self.remove(from);
+            return self.insert_from(to, value);
+        }
+        let segment = self.nodes[index].segment;
+        self.lists[segment].bytes -= self.nodes[index].charge();
+        self.nodes[index].value = Stored::copied(value);
+        self.lists[segment].bytes += self.nodes[index].charge();
+        self.map.remove(&from);
+        self.nodes[index].version = to;
+        self.map.insert(to, index);
+        self.balance();
+        let node = &self.nodes[index];
+        (node.segment != FREE && node.version == to).then_some(slot)
     }
 
     /// Forgets the value of the record at `version` (it was superseded).
@@ -467,6 +500,38 @@ mod tests {
         assert_eq!(cache.bytes(), 4 * ENTRY_OVERHEAD + INLINE_LEN as u64 + 1);
         cache.insert(3, Bytes::from(vec![9u8; INLINE_LEN]));
         assert_eq!(cache.get(3), Some(Bytes::from(vec![9u8; INLINE_LEN])));
+    }
+
+    #[test]
+    fn a_rewrite_moves_the_node_to_the_new_record() {
+        let mut cache = Cache::new(1 << 20);
+        let slot = cache.insert(1, value(10)).unwrap();
+        cache.insert(9, value(20)).unwrap();
+        let bytes = cache.bytes();
+        // Same node, new location and value; the old location is gone.
+        assert_eq!(cache.rewrite(slot, 1, 2, &[7; 30]), Some(slot));
+        assert_eq!(cache.get(1), None);
+        assert_eq!(cache.get_at(slot, 1), None);
+        assert_eq!(cache.get_at(slot, 2), Some(Bytes::from(vec![7; 30])));
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.bytes(), bytes, "inline values charge only the node");
+        // A big value is charged by its size.
+        assert_eq!(cache.rewrite(slot, 2, 3, &[8; 500]), Some(slot));
+        assert_eq!(cache.bytes(), bytes + 500);
+        assert_eq!(cache.get(3), Some(Bytes::from(vec![8; 500])));
+        // A slot that no longer holds `from` is not touched: the other
+        // record keeps its node and the new value gets a node of its own.
+        let other = cache.rewrite(slot, 1, 4, b"four").unwrap();
+        assert_ne!(other, slot);
+        assert_eq!(cache.get(3), Some(Bytes::from(vec![8; 500])));
+        assert_eq!(cache.get_at(other, 4), Some(Bytes::from_static(b"four")));
+        // Too big for the budget: the old value goes and nothing is cached.
+        let mut small = Cache::new(8 * (ENTRY_OVERHEAD + 100));
+        let slot = small.insert(5, value(50)).unwrap();
+        assert_eq!(small.rewrite(slot, 5, 6, &[1; 200]), None);
+        assert_eq!(small.get(5), None);
+        assert_eq!(small.get(6), None);
+        assert!(small.is_empty());
     }
 
     #[test]

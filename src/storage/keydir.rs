@@ -156,12 +156,24 @@ impl Keydir {
 
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.insert_in_slot(key_slot(key), key, entry, NO_CACHE)
+        self.insert_in_slot(key_slot(key), key, entry, |_| NO_CACHE)
     }
 
     /// Sets the entry of `key` whose value sits in cache slot `cache`;
     /// returns the previous entry.
     pub fn insert_cached(&mut self, key: &[u8], entry: Entry, cache: u32) -> Option<Entry> {
+        self.insert_in_slot(key_slot(key), key, entry, move |_| cache)
+    }
+
+    /// Sets the entry of `key`, asking `cache` for the new record's cache
+    /// slot given the previous entry and its cache slot ([`NO_CACHE`] if
+    /// none), in one probe; returns the previous entry.
+    pub fn insert_with(
+        &mut self,
+        key: &[u8],
+        entry: Entry,
+        cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
+    ) -> Option<Entry> {
         self.insert_in_slot(key_slot(key), key, entry, cache)
     }
 
@@ -171,7 +183,7 @@ impl Keydir {
         slot: u16,
         key: &[u8],
         entry: Entry,
-        cache: u32,
+        cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
     ) -> Option<Entry> {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;

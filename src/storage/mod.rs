@@ -321,19 +321,31 @@ impl Store {
             expire_at_ms,
         };
         // The value is in hand: the GETs that follow a SET need no disk read.
-        let slot = if value.len() <= WRITE_CACHE_MAX {
-            self.inner
-                .cache
-                .borrow_mut()
-                .insert_from(appended.location, value)
-        } else {
-            None
-        };
-        let previous = self.inner.keydir.borrow_mut().insert_cached(
-            key,
-            entry,
-            slot.unwrap_or(keydir::NO_CACHE),
-        );
+        // An overwrite of a cached key reuses the old value's cache node,
+        // found from the keydir in the same probe that replaces the entry.
+        let mut cache = self.inner.cache.borrow_mut();
+        let mut cache_done = false;
+        let previous = self
+            .inner
+            .keydir
+            .borrow_mut()
+            .insert_with(key, entry, |previous| {
+                if value.len() > WRITE_CACHE_MAX {
+                    return keydir::NO_CACHE;
+                }
+                let slot = match previous {
+                    Some((previous, slot)) => {
+                        cache_done = true;
+                        cache.rewrite(slot, previous.location, appended.location, value)
+                    }
+                    None => cache.insert_from(appended.location, value),
+                };
+                slot.unwrap_or(keydir::NO_CACHE)
+            });
+        if !cache_done && let Some(previous) = &previous {
+            cache.remove(previous.location);
+        }
+        drop(cache);
         log.revive(&entry);
         self.superseded(&mut log, key, previous, false, &appended);
         drop(log);
@@ -343,8 +355,8 @@ impl Store {
 
     /// Bookkeeping after `appended` replaced `previous` as the record of
     /// `key` (a put, or a tombstone when `tombstone`): the old record's bytes
-    /// turn dead, its cached value goes, and the change can be undone if the
-    /// flush carrying it fails.
+    /// turn dead, and the change can be undone if the flush carrying it
+    /// fails. The caller has dealt with the old record's cached value.
     fn superseded(
         &self,
         log: &mut LogState,
@@ -355,7 +367,6 @@ impl Store {
     ) {
         if let Some(previous) = &previous {
             log.kill(previous);
-            self.inner.cache.borrow_mut().remove(previous.location);
         }
         log.undo.push_back(Undo {
             ticket: appended.ticket,
@@ -395,6 +406,9 @@ impl Store {
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_TOMBSTONE, 0, key, &[])?;
         let previous = self.inner.keydir.borrow_mut().remove(key);
+        if let Some(previous) = &previous {
+            self.inner.cache.borrow_mut().remove(previous.location);
+        }
         self.superseded(&mut log, key, previous, true, &appended);
         drop(log);
         self.inner.flusher.notify();

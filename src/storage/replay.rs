@@ -292,7 +292,7 @@ impl Replay {
                 expire_at_ms: record.expire_at_ms,
             };
             self.keydir
-                .insert_in_slot(slot, record.key, entry, NO_CACHE)
+                .insert_in_slot(slot, record.key, entry, |_| NO_CACHE)
         };
         if let Some(previous) = previous {
             let stat = self.stats.entry(previous.file_id()).or_default();

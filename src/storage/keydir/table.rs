@@ -398,24 +398,34 @@ impl SlotTable {
     /// Sets the entry of `key` and its cache slot; returns the previous
     /// entry. A record that has a cache slot field keeps it (set to `cache`,
     /// maybe [`NO_CACHE`]), so it is overwritten in place.
+    ///
+    /// `cache` is asked for the new record's cache slot once the previous
+    /// record (and its cache slot, [`NO_CACHE`] if none) is known, so a
+    /// writer can reuse the old value's cache node in the same probe.
     pub fn insert(
         &mut self,
         key: &[u8],
         hash: u64,
         entry: &Entry,
-        cache: u32,
+        cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
         hasher: &Hasher,
     ) -> Option<Entry> {
         self.drain_step(hasher);
         if (self.used + 1) * 5 > self.buckets.len() * 4 {
             self.grow(hasher);
         }
-        let mut flags = flags_for(key.len(), entry);
-        if cache != NO_CACHE {
-            flags |= FLAG_CACHE;
-        }
+        let flags_with = |cache: u32| {
+            let flags = flags_for(key.len(), entry);
+            if cache != NO_CACHE {
+                flags | FLAG_CACHE
+            } else {
+                flags
+            }
+        };
         match self.find(key, hash) {
             Found::Absent(bucket) => {
+                let cache = cache(None);
+                let flags = flags_with(cache);
                 if self.buckets[bucket].tag == TAG_EMPTY {
                     self.used += 1;
                 }
@@ -429,6 +439,8 @@ impl SlotTable {
                 let at = self.bucket_mut(found).offset();
                 let layout = self.layout(at);
                 let previous = self.entry_of(&layout);
+                let cache = cache(Some((&previous, cache_of(&self.arena, &layout))));
+                let flags = flags_with(cache);
                 if layout.flags == flags | (layout.flags & FLAG_CACHE) {
                     write_fields(&mut self.arena, &layout, entry, cache);
                 } else {
