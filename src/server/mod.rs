@@ -1,5 +1,5 @@
-//! The server: start-up checks, one glommio executor per shard, the accept
-//! loop each runs on the shared port, periodic stats, and shutdown.
+//! The server: start-up checks, one glommio executor per shard, the
+//! listeners each runs (see `listen`), periodic stats, and shutdown.
 
 pub mod admin;
 pub mod cluster_cmd;
