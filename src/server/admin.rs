@@ -2,6 +2,7 @@
 //! asking every shard (INFO, DBSIZE, KEYS, SCAN, FLUSHALL, CLIENT LIST).
 
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -304,7 +305,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
             pattern,
             count,
             type_filter,
-        } => scan(shard, cursor, pattern, count, type_filter).await,
+        } => scan(shard, 0..NR_SLOTS, cursor, pattern, count, type_filter).await,
         Command::Client(ClientSub::List) => {
             let mut text = String::new();
             for answer in scatter(shard, || ShardRequest::ClientList).await {
@@ -397,20 +398,22 @@ async fn random_key(shard: &Rc<Shard>) -> Reply {
     Reply::Nil
 }
 
-/// SCAN: the cursor is the next hash slot to visit. Slots are visited in
-/// order and each slot's keys are returned together, so every key that
-/// exists for the whole scan is returned exactly once, however the keydir
-/// changes in between.
-async fn scan(
+/// SCAN over the hash slots `slots` (all of them on the shared port, one
+/// shard's range on its own port): the cursor is the next hash slot to
+/// visit. Slots are visited in order and each slot's keys are returned
+/// together, so every key that exists for the whole scan is returned
+/// exactly once, however the keydir changes in between.
+pub(super) async fn scan(
     shard: &Rc<Shard>,
+    slots: Range<u16>,
     cursor: u64,
     pattern: Option<Bytes>,
     count: usize,
     type_filter: Option<Bytes>,
 ) -> Reply {
     let mut keys = Vec::new();
-    let mut slot = cursor.min(u64::from(NR_SLOTS)) as u16;
-    while slot < NR_SLOTS && keys.len() < count {
+    let mut slot = (cursor.min(u64::from(slots.end)) as u16).max(slots.start);
+    while slot < slots.end && keys.len() < count {
         let owner = shard_for_slot(slot, shard.nr_shards);
         let request = ShardRequest::Scan {
             start_slot: slot,
@@ -428,7 +431,7 @@ async fn scan(
             _ => return Reply::err("ERR a shard did not answer"),
         }
     }
-    let next_cursor = if slot >= NR_SLOTS { 0 } else { slot as u64 };
+    let next_cursor = if slot >= slots.end { 0 } else { slot as u64 };
     let only_strings = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(b"string"));
     if !only_strings {
         keys.clear();

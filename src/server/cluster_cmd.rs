@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::admin::call_shard;
+use super::admin::{call_shard, scan};
 use super::shard::{Shard, now_ms};
 use crate::cluster::replies;
 use crate::commands::{ClusterSub, Command};
@@ -91,37 +91,7 @@ pub async fn shard_scoped(shard: &Rc<Shard>, own: usize, command: Command) -> Re
             type_filter,
         } => {
             let range = slot_range(own, shard.nr_shards);
-            let mut slot = (cursor.min(u64::from(range.end)) as u16).max(range.start);
-            let mut keys = Vec::new();
-            while slot < range.end && keys.len() < count {
-                let request = ShardRequest::Scan {
-                    start_slot: slot,
-                    count: count - keys.len(),
-                    pattern: pattern.clone(),
-                };
-                match call_shard(shard, own, request).await {
-                    Some(ShardResponse::ScanPage {
-                        keys: found,
-                        next_slot,
-                    }) => {
-                        keys.extend(found);
-                        slot = next_slot.max(slot + 1);
-                    }
-                    _ => return Reply::err("ERR a shard did not answer"),
-                }
-            }
-            let next_cursor = if slot >= range.end {
-                0
-            } else {
-                u64::from(slot)
-            };
-            if !type_filter.is_none_or(|t| t.eq_ignore_ascii_case(b"string")) {
-                keys.clear();
-            }
-            Reply::Array(vec![
-                Reply::Bulk(Bytes::from(next_cursor.to_string())),
-                Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
-            ])
+            scan(shard, range, cursor, pattern, count, type_filter).await
         }
         other => Reply::error(format!(
             "ERR internal error: '{}' is not scoped to a shard",
