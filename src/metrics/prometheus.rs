@@ -7,12 +7,15 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::commands::command_name;
+use super::commands::{CommandFigures, command_name};
 use super::shard::ShardSnapshot;
 use super::table::{Kind, METRICS};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// One figure of a command's counters (calls, failed calls).
+type CommandFigure = fn(&CommandFigures) -> u64;
 
 /// Prefix of every series.
 pub const PREFIX: &str = "shardcask";
@@ -123,33 +126,28 @@ impl prometheus_client::collector::Collector for Snapshots {
                 ("cmd", command_name(index).to_string()),
             ]
         };
-        let mut family = encoder.encode_descriptor(
-            "command_calls",
-            "Calls by command, counted on the core whose connection received them.",
-            None,
-            MetricType::Counter,
-        )?;
-        for shard in &self.0 {
-            for (index, figures) in shard.commands.commands.iter().enumerate() {
-                if figures.calls > 0 {
-                    family
-                        .encode_family(&per_command(shard, index))?
-                        .encode_counter::<NoLabelSet, _, u64>(&figures.calls, None)?;
-                }
-            }
-        }
-        let mut family = encoder.encode_descriptor(
-            "command_failed_calls",
-            "Calls that replied with an error, by command.",
-            None,
-            MetricType::Counter,
-        )?;
-        for shard in &self.0 {
-            for (index, figures) in shard.commands.commands.iter().enumerate() {
-                if figures.calls > 0 {
-                    family
-                        .encode_family(&per_command(shard, index))?
-                        .encode_counter::<NoLabelSet, _, u64>(&figures.failed, None)?;
+        // One counter family per figure, a series per command called.
+        let counters: [(&str, &str, CommandFigure); 2] = [
+            (
+                "command_calls",
+                "Calls by command, counted on the core whose connection received them.",
+                |figures| figures.calls,
+            ),
+            (
+                "command_failed_calls",
+                "Calls that replied with an error, by command.",
+                |figures| figures.failed,
+            ),
+        ];
+        for (name, help, figure) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for shard in &self.0 {
+                for (index, figures) in shard.commands.commands.iter().enumerate() {
+                    if figures.calls > 0 {
+                        family
+                            .encode_family(&per_command(shard, index))?
+                            .encode_counter::<NoLabelSet, _, u64>(&figure(figures), None)?;
+                    }
                 }
             }
         }
