@@ -24,6 +24,7 @@ use crate::args::Config;
 use crate::cluster::{SlotMap, moved_target};
 use crate::keys::{KeyChooser, Rng, write_key};
 use crate::resp::{self, Reply, ReplyParser};
+use crate::schedule::{RatePlan, SendSchedule, Slot};
 use crate::stats::{Op, ThreadStats};
 use crate::value::{self, Pattern};
 
@@ -115,10 +116,9 @@ pub struct Phase {
     pub deadline: Option<Instant>,
     /// Requests in flight per connection.
     pub pipeline: usize,
-    /// Time between two intended sends of one connection (`--rate`).
-    pub send_interval: Option<Duration>,
-    /// Offset of connection `i`'s first send is `i * stagger`.
-    pub stagger: Duration,
+    /// The fixed-rate plan (`--rate`); `None` sends whenever the window
+    /// has room.
+    pub rate: Option<RatePlan>,
 }
 
 /// A request sent (or queued to send) and not yet answered.
@@ -260,9 +260,9 @@ impl Conn {
         mix: OpMix,
         keys: &mut KeyChooser,
     ) {
-        let mut next_intended = phase
-            .send_interval
-            .map(|_| phase.start + phase.stagger * self.conn_index as u32);
+        let mut schedule = phase
+            .rate
+            .map(|plan| plan.schedule(phase.start, self.conn_index, phase.deadline));
         let mut consecutive_failures = 0;
         if self.timer.is_none() {
             self.timer = Some(Timer::new(Duration::from_secs(3600)));
@@ -285,7 +285,7 @@ impl Conn {
                 }
             }
             match self
-                .drive(ctx, phase, budget, mix, keys, &mut next_intended)
+                .drive(ctx, phase, budget, mix, keys, &mut schedule)
                 .await
             {
                 Ok(()) => return,
@@ -327,7 +327,7 @@ impl Conn {
         budget: &Cell<u64>,
         mix: OpMix,
         keys: &mut KeyChooser,
-        next_intended: &mut Option<Instant>,
+        schedule: &mut Option<SendSchedule>,
     ) -> io::Result<()> {
         let config = &*ctx.config;
         let timeout = config.timeout;
@@ -375,20 +375,14 @@ impl Conn {
                     sending = false;
                     break;
                 }
-                let intended = match (next_intended.as_mut(), phase.send_interval) {
-                    (Some(next), Some(interval)) => {
-                        if *next > now {
-                            break;
-                        }
-                        if phase.deadline.is_some_and(|d| *next >= d) {
-                            sending = false;
-                            break;
-                        }
-                        let intended = *next;
-                        *next += interval;
-                        intended
+                let intended = match schedule.as_mut().map(|s| s.take(now)) {
+                    Some(Slot::Due(intended)) => intended,
+                    Some(Slot::NotBefore(_)) => break,
+                    Some(Slot::Over) => {
+                        sending = false;
+                        break;
                     }
-                    _ => now,
+                    None => now,
                 };
                 budget.set(budget.get() - 1);
                 let op = mix.choose(rng);
@@ -436,7 +430,7 @@ impl Conn {
             let mut wake_at = (!in_flight.is_empty()).then(|| last_progress + timeout);
             if sending
                 && in_flight.len() < phase.pipeline
-                && let Some(next) = *next_intended
+                && let Some(next) = schedule.as_ref().map(SendSchedule::next_at)
             {
                 wake_at = Some(wake_at.map_or(next, |at| at.min(next)));
             }

@@ -6,6 +6,7 @@
 //! - [`runner`]: one pinned glommio executor per thread, the start gate, the
 //!   per-second progress line, preload then the measured phase;
 //! - [`conn`]: one connection's request loop: window, rate, reconnects;
+//! - [`schedule`]: `--rate`: each connection's intended send times;
 //! - [`cluster`]: `--cluster`: the slot map (CLUSTER SLOTS), keys per
 //!   primary, MOVED targets;
 //! - [`keys`]: PRNG, key distributions (uniform, zipf, sequential), key
@@ -32,6 +33,7 @@ pub mod plot;
 pub mod report;
 pub mod resp;
 pub mod runner;
+pub mod schedule;
 pub mod stats;
 pub mod timeline;
 pub mod value;

@@ -125,6 +125,15 @@ pub fn format_table(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "measured: {:.3} s", report.elapsed.as_secs_f64());
+    if let Some(rate) = report.config.rate {
+        // Whether the run kept up is a speed figure: reported, not asserted.
+        let achieved = all.ops_per_sec();
+        let _ = writeln!(
+            out,
+            "fixed rate: asked {rate:.0} ops/s, achieved {achieved:.0} ops/s ({:.1}%)",
+            100.0 * achieved / rate
+        );
+    }
     let _ = writeln!(
         out,
         "\n{:<20} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}",

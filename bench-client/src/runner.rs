@@ -16,6 +16,7 @@ use crate::args::{Config, Distribution, StopAt};
 use crate::conn::{Conn, OpMix, Phase, ThreadCtx};
 use crate::info::{self, InfoDelta};
 use crate::keys::KeyChooser;
+use crate::schedule::RatePlan;
 use crate::stats::{LatencySummary, ThreadStats, new_histogram};
 use crate::timeline::Timeline;
 use crate::value::Pattern;
@@ -409,8 +410,7 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
             start,
             deadline: None,
             pipeline,
-            send_interval: None,
-            stagger: Duration::ZERO,
+            rate: None,
         };
         let budgets = conns
             .iter()
@@ -452,12 +452,9 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         start,
         deadline,
         pipeline: config.pipeline,
-        send_interval: config
+        rate: config
             .rate
-            .map(|rate| Duration::from_secs_f64(config.nr_connections as f64 / rate)),
-        stagger: config
-            .rate
-            .map_or(Duration::ZERO, |rate| Duration::from_secs_f64(1.0 / rate)),
+            .map(|rate| RatePlan::new(rate, config.nr_connections)),
     };
     // One budget shared by the thread's connections: fast ones do more.
     let shared_budget = Rc::new(Cell::new(budget));
