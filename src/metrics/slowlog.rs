@@ -46,12 +46,13 @@ pub struct LatencyEvent {
 /// A shard's slow log and latency events.
 #[derive(Debug)]
 pub struct Introspection {
-    /// Batches at least this slow are logged, µs; negative: never.
-    slower_than_us: i64,
+    /// Batches at least this slow are logged, µs; negative: never. (The
+    /// three thresholds are `Cell`s: CONFIG SET changes them.)
+    slower_than_us: Cell<i64>,
     /// Entries kept.
-    max_len: usize,
+    max_len: Cell<usize>,
     /// Latency events at least this slow are sampled, ms; 0: off.
-    latency_threshold_ms: u64,
+    latency_threshold_ms: Cell<u64>,
     /// This shard and the shard count, for ids unique across shards.
     shard_id: u64,
     nr_shards: u64,
@@ -70,9 +71,9 @@ impl Introspection {
         latency_threshold_ms: u64,
     ) -> Introspection {
         Introspection {
-            slower_than_us,
-            max_len,
-            latency_threshold_ms,
+            slower_than_us: Cell::new(slower_than_us),
+            max_len: Cell::new(max_len),
+            latency_threshold_ms: Cell::new(latency_threshold_ms),
             shard_id: shard_id as u64,
             nr_shards: nr_shards.max(1) as u64,
             next: Cell::new(0),
@@ -81,12 +82,24 @@ impl Introspection {
         }
     }
 
+    /// Changes the thresholds (CONFIG SET slowlog-log-slower-than,
+    /// slowlog-max-len, latency-monitor-threshold). As in Redis, a shorter
+    /// max length trims the log at its next entry.
+    pub fn set_thresholds(&self, slower_than_us: i64, max_len: usize, latency_threshold_ms: u64) {
+        self.slower_than_us.set(slower_than_us);
+        self.max_len.set(max_len);
+        self.latency_threshold_ms.set(latency_threshold_ms);
+    }
+
     /// True when a batch of `duration_us` is to be noted (the hot path's
     /// only cost: two compares).
     #[inline]
     pub fn is_slow(&self, duration_us: u64) -> bool {
-        (self.slower_than_us >= 0 && duration_us >= self.slower_than_us as u64)
-            || (self.latency_threshold_ms > 0 && duration_us >= self.latency_threshold_ms * 1000)
+        let slower_than_us = self.slower_than_us.get();
+        let latency_threshold_ms = self.latency_threshold_ms.get();
+        (slower_than_us >= 0 && duration_us >= slower_than_us as u64)
+            || (latency_threshold_ms > 0
+                && duration_us >= latency_threshold_ms.saturating_mul(1000))
     }
 
     /// Notes a slow batch; `describe` builds the entry's arguments and
@@ -97,8 +110,8 @@ impl Introspection {
         now_s: u64,
         describe: impl FnOnce() -> (Vec<Bytes>, String, Bytes),
     ) {
-        if self.slower_than_us >= 0 && duration_us >= self.slower_than_us as u64 && self.max_len > 0
-        {
+        let (slower_than_us, max_len) = (self.slower_than_us.get(), self.max_len.get());
+        if slower_than_us >= 0 && duration_us >= slower_than_us as u64 && max_len > 0 {
             let (args, addr, name) = describe();
             let sequence = self.next.get();
             self.next.set(sequence + 1);
@@ -111,9 +124,10 @@ impl Introspection {
                 addr,
                 name,
             });
-            entries.truncate(self.max_len);
+            entries.truncate(max_len);
         }
-        if self.latency_threshold_ms > 0 && duration_us >= self.latency_threshold_ms * 1000 {
+        let latency_threshold_ms = self.latency_threshold_ms.get();
+        if latency_threshold_ms > 0 && duration_us >= latency_threshold_ms.saturating_mul(1000) {
             self.sample("command", now_s, duration_us / 1000);
         }
     }

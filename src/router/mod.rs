@@ -86,6 +86,9 @@ pub enum ShardRequest {
     WriteRaw(Vec<(Bytes, Option<(Bytes, u64)>)>),
     /// One key of this shard picked at random (RANDOMKEY), if it has any.
     RandomKey(u64),
+    /// Bring this shard's store and slow log up to the run-time settings
+    /// (after a CONFIG SET); answered with `Count(0)`.
+    ApplySettings,
     /// Release a `Latch`, first writing `pairs` if given.
     Unlatch {
         /// The latched keys.

@@ -48,7 +48,6 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
             }
             Reply::Map(out)
         }
-        Command::ConfigSet(pairs) => shard.shared.settings.set(&shard.config, pairs),
         Command::ConfigOther(sub) => {
             if sub.eq_ignore_ascii_case(b"resetstat") {
                 Reply::OK
@@ -70,7 +69,8 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         }
         // Answered by the session, by every shard, or by the keys' owners.
         Command::Wait => Reply::Integer(0),
-        Command::Hello { .. }
+        Command::ConfigSet(_)
+        | Command::Hello { .. }
         | Command::RandomKey
         | Command::Rename { .. }
         | Command::Copy { .. }
@@ -324,6 +324,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         Command::Client(ClientSub::Kill(filter)) => {
             super::introspect::client_kill(shard, client_id, filter).await
         }
+        Command::ConfigSet(pairs) => config_set(shard, &pairs).await,
         Command::Shutdown => {
             tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
             shard.shared.request();
@@ -348,7 +349,6 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         | Command::Command(_)
         | Command::Client(_)
         | Command::ConfigGet(_)
-        | Command::ConfigSet(_)
         | Command::ConfigOther(_)
         | Command::Cluster(_)
         | Command::Time
@@ -364,6 +364,21 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         )),
     };
     Some(reply)
+}
+
+/// CONFIG SET: stores the new values (all or none), then has every shard
+/// apply them before answering, so a command sent after the OK sees them
+/// on every core.
+async fn config_set(shard: &Rc<Shard>, pairs: &[(Bytes, Bytes)]) -> Reply {
+    if let Err(error) = shard.shared.settings.set(&shard.config, pairs) {
+        return error;
+    }
+    for answer in scatter(shard, || ShardRequest::ApplySettings).await {
+        if !matches!(answer, Some(ShardResponse::Count(_))) {
+            return Reply::err("ERR a shard did not answer");
+        }
+    }
+    Reply::OK
 }
 
 fn first_error(answers: Vec<Option<ShardResponse>>) -> Option<Reply> {

@@ -626,12 +626,8 @@ async fn run_shard(
     })
     .detach();
 
-    if id == 0 && config.stats_interval > 0 {
-        glommio::spawn_local(report_stats(
-            shard.clone(),
-            Duration::from_secs(config.stats_interval),
-        ))
-        .detach();
+    if id == 0 {
+        glommio::spawn_local(report_stats(shard.clone())).detach();
     }
 
     if let Some(fd) = metrics_fd {
@@ -680,21 +676,45 @@ async fn run_shard(
     mesh.close();
 }
 
-/// Prints the per-core table every `interval` (shard 0 only).
-async fn report_stats(shard: Rc<Shard>, interval: Duration) {
-    let mut previous: Vec<ShardSnapshot> = admin::all_snapshots(&shard).await;
+/// Prints the per-core table every `stats-interval` seconds (shard 0
+/// only). The interval is read again at least once a second, so CONFIG SET
+/// stats-interval turns the table on, off or to another pace while running.
+async fn report_stats(shard: Rc<Shard>) {
+    let interval_now = || {
+        Duration::from_secs(
+            shard
+                .shared
+                .settings
+                .get_u64(settings::Knob::StatsInterval, &shard.config),
+        )
+    };
+    let mut previous: Option<Vec<ShardSnapshot>> = None;
     let mut last = Instant::now();
     while !shard.shutdown.is_fired() {
-        glommio::timer::sleep(interval).await;
-        let current = admin::all_snapshots(&shard).await;
+        let interval = interval_now();
+        if interval.is_zero() {
+            previous = None;
+            glommio::timer::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let Some(before) = &previous else {
+            previous = Some(admin::all_snapshots(&shard).await);
+            last = Instant::now();
+            continue;
+        };
         let elapsed = last.elapsed();
+        if elapsed < interval {
+            glommio::timer::sleep((interval - elapsed).min(Duration::from_secs(1))).await;
+            continue;
+        }
+        let current = admin::all_snapshots(&shard).await;
         last = Instant::now();
         let deltas: Vec<ShardSnapshot> = current
             .iter()
-            .zip(previous.iter())
+            .zip(before.iter())
             .map(|(now, before)| now.since(before))
             .collect();
         print!("{}", format_table(&deltas, elapsed));
-        previous = current;
+        previous = Some(current);
     }
 }

@@ -187,6 +187,10 @@ impl Shard {
                 }
             }
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
+            ShardRequest::ApplySettings => {
+                super::settings::apply(&self);
+                ShardResponse::Count(0)
+            }
             ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
             ShardRequest::ClientKill { filter, requester } => {
                 ShardResponse::Count(self.kill_clients(&filter, requester))

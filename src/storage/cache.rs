@@ -363,6 +363,13 @@ impl Cache {
         }
     }
 
+    /// Changes the byte budget (CONFIG SET cache-size), evicting the
+    /// coldest values until the new one holds.
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+        self.balance();
+    }
+
     /// Forgets everything.
     pub fn clear(&mut self) {
         *self = Cache::new(self.budget);

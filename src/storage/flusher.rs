@@ -277,15 +277,26 @@ pub(super) async fn sync_all(inner: &Inner) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Under `SyncMode::Batch`: fdatasyncs the active file every `interval` when
-/// something was written since the last sync. Ends with the store.
-pub(super) async fn run_batch_syncer(inner: Weak<Inner>, interval: Duration) {
-    loop {
-        glommio::timer::sleep(interval).await;
+/// Under `SyncMode::Batch`: fdatasyncs the active file every
+/// `batch_interval` when something was written since the last sync. Ends
+/// with the store. The interval is read again at least once a second
+/// (CONFIG SET sync-interval-ms may change it), so a change applies within
+/// a second rather than after the old interval.
+pub(super) async fn run_batch_syncer(inner: Weak<Inner>) {
+    let mut last_sync = std::time::Instant::now();
+    while let Some(interval) = inner.upgrade().map(|inner| inner.batch_interval.get()) {
+        let elapsed = last_sync.elapsed();
+        if elapsed < interval {
+            glommio::timer::sleep((interval - elapsed).min(Duration::from_secs(1))).await;
+        }
         let Some(inner) = inner.upgrade() else { break };
         if inner.shutdown.get() {
             break;
         }
+        if last_sync.elapsed() < inner.batch_interval.get() {
+            continue;
+        }
+        last_sync = std::time::Instant::now();
         if !inner.batch_dirty.replace(false) {
             continue;
         }

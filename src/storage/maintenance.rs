@@ -33,7 +33,7 @@ pub(super) async fn run_maintenance(inner: std::rc::Weak<Inner>) {
         if let Err(error) = write_pending_hints(&strong, now).await {
             tracing::warn!(shard = strong.shard_id, %error, "writing hint files failed");
         }
-        let interval = strong.merge_policy.check_interval;
+        let interval = strong.merge_policy.get().check_interval;
         if let Some(interval) = interval
             && last_check.elapsed() >= interval
         {

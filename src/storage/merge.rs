@@ -72,7 +72,7 @@ pub(super) fn is_expired(header: &Header, now_ms: u64) -> bool {
 
 /// The sealed files an automatic merge should read, or none.
 fn select_auto(inner: &Inner) -> Vec<u32> {
-    let policy = &inner.merge_policy;
+    let policy = &inner.merge_policy.get();
     let log = inner.log.borrow();
     let sealed: Vec<(u32, super::log::FileStat)> = log
         .stats

@@ -152,8 +152,12 @@ impl Store {
             keydir: RefCell::new(recovered.keydir),
             log: RefCell::new(log),
             cache: RefCell::new(Cache::new(opts.cache_bytes)),
-            max_disk: opts.max_disk,
-            merge_policy: opts.merge,
+            max_disk: Cell::new(opts.max_disk),
+            merge_policy: Cell::new(opts.merge),
+            batch_interval: Cell::new(match opts.sync {
+                SyncMode::Batch { interval } => interval,
+                SyncMode::Always | SyncMode::Never => std::time::Duration::from_secs(1),
+            }),
             maintenance_lock: glommio::sync::Semaphore::new(1),
             stopping: Cell::new(false),
             unhinted: RefCell::new(recovered.unhinted),
@@ -167,9 +171,8 @@ impl Store {
             report: recovered.report,
         });
         glommio::spawn_local(flusher::run_flusher(inner.clone())).detach();
-        if let SyncMode::Batch { interval } = opts.sync {
-            glommio::spawn_local(flusher::run_batch_syncer(Rc::downgrade(&inner), interval))
-                .detach();
+        if let SyncMode::Batch { .. } = opts.sync {
+            glommio::spawn_local(flusher::run_batch_syncer(Rc::downgrade(&inner))).detach();
         }
         glommio::spawn_local_into(
             maintenance::run_maintenance(Rc::downgrade(&inner)),
@@ -183,6 +186,36 @@ impl Store {
     /// What recovery found when this store was opened.
     pub fn recovery_report(&self) -> RecoveryReport {
         self.inner.report.clone()
+    }
+
+    /// Changes the value cache's budget (bytes; 0 turns it off), evicting
+    /// down to it at once.
+    pub fn set_cache_budget(&self, bytes: u64) {
+        self.inner.cache.borrow_mut().set_budget(bytes);
+    }
+
+    /// Changes the disk-space limit (`None`: none). Writes already
+    /// accepted stay; the next write is checked against the new limit.
+    pub fn set_max_disk(&self, limit: Option<u64>) {
+        self.inner.max_disk.set(limit);
+    }
+
+    /// Changes how often the merge thresholds are checked (`None`: only on
+    /// request), counting from the last check; the maintenance task is
+    /// woken so a shorter interval applies now, not after the old one.
+    pub fn set_merge_interval(&self, interval: Option<std::time::Duration>) {
+        let mut policy = self.inner.merge_policy.get();
+        policy.check_interval = interval;
+        self.inner.merge_policy.set(policy);
+        self.inner.maintenance.notify();
+    }
+
+    /// Changes the periodic sync interval of [`SyncMode::Batch`] (from the
+    /// next sync on; the other modes keep it for nothing).
+    pub fn set_batch_interval(&self, interval: std::time::Duration) {
+        self.inner
+            .batch_interval
+            .set(interval.max(std::time::Duration::from_millis(1)));
     }
 
     /// Starts loading the keydir's index lines of `keys`, so the lookups
@@ -293,7 +326,7 @@ impl Store {
 
     /// Refuses a write of `record_len` bytes that would pass `max_disk`.
     fn check_disk_limit(&self, log: &LogState, record_len: u64) -> Result<(), StorageError> {
-        if let Some(limit) = self.inner.max_disk
+        if let Some(limit) = self.inner.max_disk.get()
             && log.used_bytes() + record_len > limit
         {
             add(&self.inner.counters.disk_full_refusals, 1);
@@ -615,7 +648,7 @@ impl Store {
             files: log.files.len() as u64,
             disk_bytes: log.stats.values().map(|stat| stat.disk).sum(),
             used_disk: log.used_bytes(),
-            max_disk: self.inner.max_disk.unwrap_or(0),
+            max_disk: self.inner.max_disk.get().unwrap_or(0),
             disk_full_refusals: counters.disk_full_refusals.get(),
             cache_hits: counters.cache_hits.get(),
             cache_misses: counters.cache_misses.get(),

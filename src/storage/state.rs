@@ -65,10 +65,14 @@ pub(super) struct Inner {
     pub(super) log: RefCell<LogState>,
     /// Recently read values.
     pub(super) cache: RefCell<Cache>,
-    /// Writes are refused once the log files would hold more than this.
-    pub(super) max_disk: Option<u64>,
-    /// When to merge.
-    pub(super) merge_policy: MergePolicy,
+    /// Writes are refused once the log files would hold more than this
+    /// (a `Cell`: CONFIG SET max-disk changes it while running).
+    pub(super) max_disk: Cell<Option<u64>>,
+    /// When to merge (CONFIG SET merge-interval changes it while running).
+    pub(super) merge_policy: Cell<MergePolicy>,
+    /// `SyncMode::Batch`: the time between periodic syncs (CONFIG SET
+    /// sync-interval-ms changes it while running; unused otherwise).
+    pub(super) batch_interval: Cell<std::time::Duration>,
     /// Held by a merge or hint build (they take turns; `close` waits for it).
     pub(super) maintenance_lock: glommio::sync::Semaphore,
     /// Set by `close`: merges and hint builds stop at the next step.
