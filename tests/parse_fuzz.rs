@@ -14,7 +14,7 @@
 mod common;
 
 use common::{Rng, resp};
-use shardcask::protocol::selfcheck::check_split_feed;
+use shardcask::pipeline::selfcheck::check_split_feed;
 
 /// The fuzz target's body: the first byte picks where to cut the rest.
 fn check_one(input: &[u8]) {

@@ -16,5 +16,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    shardcask::protocol::selfcheck::check_split_feed(data);
+    shardcask::pipeline::selfcheck::check_split_feed(data);
 });

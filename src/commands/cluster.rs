@@ -1,5 +1,5 @@
 //! Parsing of CLUSTER and its sub-commands (READONLY, READWRITE and ASKING
-//! take no argument: their table rows build them). They are answered by `crate::server` with the slot
+//! take no argument: their table rows build them). They are answered by `crate::pipeline` with the slot
 //! map of `crate::cluster`, never by a shard's `exec`.
 
 use bytes::Bytes;

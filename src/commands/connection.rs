@@ -1,5 +1,5 @@
 //! Parsing of the connection commands: PING, ECHO, QUIT, SELECT, HELLO and
-//! CLIENT. They are answered by `crate::server`, never by a shard's `exec`.
+//! CLIENT. They are answered by `crate::pipeline`, never by a shard's `exec`.
 
 use bytes::Bytes;
 

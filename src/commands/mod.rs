@@ -11,14 +11,14 @@
 //! - [`exec::execute`] applies a *keyed* command to one shard's store.
 //!   Multi-key commands arrive there already split: a `MGet`/`Del`/
 //!   `Exists`/`MSet`... holding only this shard's keys.
-//! - The other commands are answered by `crate::server`, never by
+//! - The other commands are answered by `crate::pipeline`, never by
 //!   `exec::execute`.
 //!
 //! Adding a command: a row in `specs/<group>.rs` (copy Redis's `COMMAND
 //! INFO`/`DOCS` for it), a variant here, and its arm in each exhaustive
 //! match the compiler then points at: [`Command::spec`], [`Command::keys`]
 //! (keyed.rs, with the `keyed_command!`/`server_command!` patterns), and the
-//! one that answers it (`exec` for keyed commands, `crate::server` for the
+//! one that answers it (`exec` for keyed commands, `crate::pipeline` for the
 //! rest). Nothing matches the command type with a wildcard, so a command
 //! that is not routed does not compile.
 //!

@@ -1,7 +1,7 @@
 //! Parsing of the server-level commands other than the connection ones:
 //! introspection (COMMAND, CONFIG, INFO, TIME, DBSIZE), keyspace-wide
 //! (FLUSHALL, FLUSHDB, KEYS, SCAN) and SHUTDOWN.
-//! They are answered by `crate::server`, never by a shard's `exec`.
+//! They are answered by `crate::pipeline`, never by a shard's `exec`.
 
 use bytes::Bytes;
 

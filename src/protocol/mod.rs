@@ -3,7 +3,6 @@
 pub mod input;
 pub mod parse;
 pub mod reply;
-pub mod selfcheck;
 
 pub use input::InputBuffer;
 pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request, pending_request_len};

@@ -3,7 +3,6 @@
 
 pub mod mesh;
 pub mod oneshot;
-pub mod plan;
 
 use bytes::Bytes;
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use glommio::net::{TcpListener, TcpStream};
 
-use super::connection;
-use super::shard::Shard;
 use crate::metrics::bump;
 use crate::net::{Ring, Socket};
+use crate::pipeline::connection;
+use crate::shard::Shard;
 
 /// Binds a listening socket shared by every shard: SO_REUSEPORT so the
 /// kernel spreads connections across shards, and SO_REUSEADDR so a restarted

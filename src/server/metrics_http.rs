@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
-use super::admin::all_snapshots;
-use super::shard::Shard;
 use crate::metrics::prometheus;
+use crate::pipeline::fanout::all_snapshots;
+use crate::shard::Shard;
 
 /// Longest request head accepted (a scrape's is a few hundred bytes).
 const MAX_REQUEST: usize = 8 * 1024;

@@ -1,18 +1,11 @@
 //! The server: start-up checks, one glommio executor per shard, the
-//! listeners each runs (see `listen`), periodic stats, and shutdown.
+//! listeners each runs (see `listen`), periodic stats, and shutdown. A
+//! listener hands every accepted client to [`crate::pipeline`]; the shard's
+//! state is [`crate::shard::Shard`].
 
-pub mod admin;
-pub mod cluster_cmd;
-pub mod computed;
-pub mod connection;
-pub mod introspect;
 mod listen;
 pub mod metrics_http;
-pub mod session;
-pub mod settings;
-pub mod shard;
 pub mod shutdown;
-pub mod transaction;
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -29,10 +22,11 @@ use crate::cluster::{ClusterState, LocalNode, View, stored_node_id};
 use crate::config::Config;
 use crate::metrics::{ShardSnapshot, bump, format_table};
 use crate::net::Ring;
+use crate::pipeline::{cluster_cmd, fanout};
 use crate::router::mesh::{self, Mesh, MeshMsg, RequestHandler};
+use crate::shard::{Shard, Shared, now_ms};
 use crate::storage::{Store, StoreOptions};
 use listen::{accept_loop, bind_listener};
-use shard::{Shard, now_ms};
 
 /// Why the server could not start; each says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -323,7 +317,7 @@ impl ServerBuilder {
         let cluster = start_cluster(&mut config, nr_shards)?;
 
         let memlock = raise_memlock_limit();
-        let shared = Arc::new(shutdown::Shared::default());
+        let shared = Arc::new(Shared::default());
         let mesh_builder = mesh::builder(nr_shards);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartError>>();
         let mut threads = Vec::new();
@@ -402,7 +396,7 @@ pub struct ServerHandle {
     /// Its settings, with the addresses actually bound.
     config: Config,
     nr_shards: usize,
-    shared: Arc<shutdown::Shared>,
+    shared: Arc<Shared>,
     threads: Vec<std::thread::JoinHandle<()>>,
     _lock: DirLock,
 }
@@ -505,7 +499,7 @@ async fn run_shard(
         glommio::channels::channel_mesh::Full,
     >,
     cluster: Arc<ClusterState>,
-    shared: Arc<shutdown::Shared>,
+    shared: Arc<Shared>,
     cpu: Option<usize>,
     metrics_fd: Option<std::os::fd::OwnedFd>,
     ready: mpsc::Sender<Result<usize, StartError>>,
@@ -685,7 +679,7 @@ async fn report_stats(shard: Rc<Shard>) {
             shard
                 .shared
                 .settings
-                .get_u64(settings::Knob::StatsInterval, &shard.config),
+                .get_u64(crate::shard::settings::Knob::StatsInterval, &shard.config),
         )
     };
     let mut previous: Option<Vec<ShardSnapshot>> = None;
@@ -698,7 +692,7 @@ async fn report_stats(shard: Rc<Shard>) {
             continue;
         }
         let Some(before) = &previous else {
-            previous = Some(admin::all_snapshots(&shard).await);
+            previous = Some(fanout::all_snapshots(&shard).await);
             last = Instant::now();
             continue;
         };
@@ -707,7 +701,7 @@ async fn report_stats(shard: Rc<Shard>) {
             glommio::timer::sleep((interval - elapsed).min(Duration::from_secs(1))).await;
             continue;
         }
-        let current = admin::all_snapshots(&shard).await;
+        let current = fanout::all_snapshots(&shard).await;
         last = Instant::now();
         let deltas: Vec<ShardSnapshot> = current
             .iter()

@@ -6,13 +6,14 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::admin::{call_shard, scan};
-use super::shard::{Shard, now_ms};
+use super::admin::scan;
+use super::fanout::call_shard;
 use crate::cluster::replies;
 use crate::commands::{ClusterSub, Command};
 use crate::keyspace::{key_slot, shard_for_slot, slot_range};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::{Shard, now_ms};
 
 /// Answers a cluster command that needs no shard's keys, or `None` for
 /// COUNTKEYSINSLOT and GETKEYSINSLOT (see [`with_shards`]).
@@ -123,7 +124,7 @@ async fn keys_in_slot(shard: &Rc<Shard>, slot: u16) -> Vec<Bytes> {
 pub async fn reload_on_hangup(shard: Rc<Shard>) {
     let mut seen = shard.shared.hangups();
     while !shard.shutdown.is_fired() {
-        glommio::timer::sleep(super::shutdown::POLL).await;
+        glommio::timer::sleep(crate::shard::POLL).await;
         let now = shard.shared.hangups();
         if now == seen {
             continue;

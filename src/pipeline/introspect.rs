@@ -5,14 +5,14 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::admin::{all_snapshots, scatter};
-use super::shard::Shard;
+use super::fanout::{all_snapshots, scatter};
 use crate::commands::{ClientKillFilter, LatencySub, SlowlogSub, command_name_matches};
 use crate::metrics::ShardSnapshot;
 use crate::metrics::commands::command_name;
 use crate::metrics::slowlog::{LatencyEvent, merge_events};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
 
 fn help(lines: &[&str]) -> Reply {
     Reply::Array(

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
 
-use super::shard::Shard;
+use super::Shard;
 use crate::config::{Config, parse_size};
 use crate::protocol::Reply;
 

@@ -19,12 +19,14 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::admin;
-use super::shard::Shard;
-use crate::commands::{Command, Gather, Route};
+use super::fanout::call_shard;
+use super::groups::Groups;
+use super::plan::keys_of;
+use crate::commands::{Command, Route};
 use crate::keyspace::shard_for;
 use crate::protocol::Reply;
-use crate::router::plan::{Split, gather, keys_of, split};
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
 
 /// One command queued by MULTI.
 #[derive(Debug)]
@@ -51,9 +53,7 @@ pub async fn versions(shard: &Rc<Shard>, keys: &[Bytes]) -> Vec<Option<u64>> {
         }
         let (positions, keys): (Vec<usize>, Vec<Bytes>) = entries.into_iter().unzip();
         let request = ShardRequest::Versions { keys, latch: false };
-        if let Some(ShardResponse::Versions(found)) =
-            admin::call_shard(shard, target, request).await
-        {
+        if let Some(ShardResponse::Versions(found)) = call_shard(shard, target, request).await {
             for (position, version) in positions.into_iter().zip(found) {
                 out[position] = version;
             }
@@ -93,7 +93,7 @@ pub async fn exec(
             keys: keys.clone(),
             latch: true,
         };
-        match admin::call_shard(shard, target, request).await {
+        match call_shard(shard, target, request).await {
             Some(ShardResponse::Versions(found)) => {
                 current.extend(keys.iter().cloned().zip(found));
             }
@@ -122,75 +122,30 @@ async fn unlatch(shard: &Rc<Shard>, latch_keys: &[Vec<Bytes>]) {
                 keys: keys.clone(),
                 pairs: None,
             };
-            let _ = admin::call_shard(shard, target, request).await;
+            let _ = call_shard(shard, target, request).await;
         }
-    }
-}
-
-/// Where one queued command's reply comes from.
-enum Slot {
-    Ready(Reply),
-    One(usize, usize),
-    Parts(Gather, usize, Vec<(usize, usize, Vec<usize>)>),
-}
-
-/// Consecutive keyed commands, grouped per shard.
-struct Step {
-    slots: Vec<Slot>,
-    per_shard: Vec<Vec<Command>>,
-}
-
-impl Step {
-    fn new(nr_shards: usize) -> Step {
-        Step {
-            slots: Vec::new(),
-            per_shard: vec![Vec::new(); nr_shards],
-        }
-    }
-
-    fn push(&mut self, target: usize, command: Command) -> usize {
-        self.per_shard[target].push(command);
-        self.per_shard[target].len() - 1
     }
 }
 
 /// Runs the queued commands in order under the latches; one reply each.
 async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Reply> {
     let mut replies = Vec::with_capacity(queued.len());
-    let mut step = Step::new(shard.nr_shards);
+    let mut step = Groups::new(shard.nr_shards, 0);
     for queued in queued {
         let command = match queued {
             Queued::Command(command) => command,
             Queued::Failed(error) => {
-                step.slots.push(Slot::Ready(error));
+                step.push_ready(error);
                 continue;
             }
         };
         match command.spec().route {
-            Route::Keyed(_) => match split(command, shard.nr_shards) {
-                Split::One(target, command) => {
-                    let index = step.push(target, command);
-                    step.slots.push(Slot::One(target, index));
-                }
-                Split::Parts {
-                    parts,
-                    gather,
-                    nr_keys,
-                } => {
-                    let parts = parts
-                        .into_iter()
-                        .map(|part| {
-                            let index = step.push(part.shard, part.command);
-                            (part.shard, index, part.positions)
-                        })
-                        .collect();
-                    step.slots.push(Slot::Parts(gather, nr_keys, parts));
-                }
-                Split::Latched(command) => {
+            Route::Keyed(_) => {
+                if let Err(command) = step.push_keyed(command) {
                     flush(shard, &mut step, &mut replies).await;
                     replies.push(latched_here(shard, command).await);
                 }
-            },
+            }
             Route::Here => {
                 flush(shard, &mut step, &mut replies).await;
                 let reply = match admin::immediate(shard, client_id, &command) {
@@ -210,13 +165,13 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Repl
                 );
             }
             Route::Session => {
-                step.slots.push(Slot::Ready(match command {
+                step.push_ready(match command {
                     Command::Unwatch => Reply::OK,
                     other => Reply::error(format!(
                         "ERR {} inside MULTI is not supported",
                         other.name().to_uppercase()
                     )),
-                }));
+                });
             }
         }
     }
@@ -226,20 +181,20 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Repl
 
 /// Runs a step's per-shard groups concurrently and appends their replies in
 /// order.
-async fn flush(shard: &Rc<Shard>, step: &mut Step, replies: &mut Vec<Reply>) {
-    let pending = std::mem::replace(step, Step::new(shard.nr_shards));
-    if pending.slots.is_empty() {
+async fn flush(shard: &Rc<Shard>, step: &mut Groups, replies: &mut Vec<Reply>) {
+    let pending = std::mem::replace(step, Groups::new(shard.nr_shards, 0));
+    if pending.is_empty() {
         return;
     }
-    let tasks: Vec<_> = pending
-        .per_shard
+    let (per_shard, slots) = pending.into_parts();
+    let tasks: Vec<_> = per_shard
         .into_iter()
         .enumerate()
         .filter(|(_, commands)| !commands.is_empty())
         .map(|(target, commands)| {
             let me = shard.clone();
             let task = glommio::spawn_local(async move {
-                admin::call_shard(&me, target, ShardRequest::LatchedBatch(commands)).await
+                call_shard(&me, target, ShardRequest::LatchedBatch(commands)).await
             });
             (target, task)
         })
@@ -250,26 +205,7 @@ async fn flush(shard: &Rc<Shard>, step: &mut Step, replies: &mut Vec<Reply>) {
             results[target] = found;
         }
     }
-    let mut take = |target: usize, index: usize| {
-        results[target]
-            .get_mut(index)
-            .map_or(Reply::err("ERR shard unavailable"), |r| {
-                std::mem::replace(r, Reply::Nil)
-            })
-    };
-    for slot in pending.slots {
-        replies.push(match slot {
-            Slot::Ready(reply) => reply,
-            Slot::One(target, index) => take(target, index),
-            Slot::Parts(how, nr_keys, parts) => {
-                let answered = parts
-                    .into_iter()
-                    .map(|(target, index, positions)| (positions, take(target, index)))
-                    .collect();
-                gather(how, nr_keys, answered)
-            }
-        });
-    }
+    slots.gather(&mut results, |_, reply| replies.push(reply));
 }
 
 /// A latched command inside a transaction: its keys are already latched, so
@@ -289,7 +225,7 @@ async fn latched_here(shard: &Rc<Shard>, command: Command) -> Reply {
         }
         let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
         let request = ShardRequest::LatchedBatch(vec![Command::Exists(keys)]);
-        match admin::call_shard(shard, target, request).await {
+        match call_shard(shard, target, request).await {
             Some(ShardResponse::Replies(found)) => match found.first() {
                 Some(Reply::Integer(n)) => existing += n,
                 Some(error) => return error.clone(),
@@ -306,7 +242,7 @@ async fn latched_here(shard: &Rc<Shard>, command: Command) -> Reply {
             continue;
         }
         let request = ShardRequest::LatchedBatch(vec![Command::MSet(pairs)]);
-        if let Some(ShardResponse::Replies(found)) = admin::call_shard(shard, target, request).await
+        if let Some(ShardResponse::Replies(found)) = call_shard(shard, target, request).await
             && let Some(error) = found.into_iter().find(Reply::is_error)
         {
             return error;

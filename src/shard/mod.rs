@@ -1,5 +1,12 @@
-//! One shard: the state an executor owns (store, mesh end, stats, clients)
-//! and how it serves work, whether from its own connections or from peers.
+//! The shard engine: the state an executor owns (store, mesh end, stats,
+//! clients) and how it serves work, whether from its own connections
+//! (through the pipeline) or from peers (through the mesh). Below it:
+//! [`crate::commands::exec`] and [`crate::storage`].
+
+pub mod settings;
+mod shared;
+
+pub use shared::{POLL, Shared};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -97,7 +104,7 @@ pub struct Shard {
     pub cluster: crate::cluster::View,
     /// What this server's shards share across threads (stop flag,
     /// connection count, client ids).
-    pub shared: std::sync::Arc<super::shutdown::Shared>,
+    pub shared: std::sync::Arc<Shared>,
 }
 
 impl Shard {
@@ -107,7 +114,7 @@ impl Shard {
         store: Rc<Store>,
         mesh: Rc<Mesh>,
         cluster: crate::cluster::View,
-        shared: std::sync::Arc<super::shutdown::Shared>,
+        shared: std::sync::Arc<Shared>,
         cpu: Option<usize>,
     ) -> Shard {
         let introspection = Introspection::new(
@@ -188,7 +195,7 @@ impl Shard {
             }
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
             ShardRequest::ApplySettings => {
-                super::settings::apply(&self);
+                settings::apply(&self);
                 ShardResponse::Count(0)
             }
             ShardRequest::ClientList => ShardResponse::Lines(self.client_lines()),
@@ -549,11 +556,9 @@ impl Shard {
         loop {
             let busy = {
                 let latched = self.latched.borrow();
-                commands.iter().any(|c| {
-                    crate::router::plan::keys_of(c)
-                        .iter()
-                        .any(|k| latched.contains(*k))
-                })
+                commands
+                    .iter()
+                    .any(|c| c.keys().to_vec().iter().any(|k| latched.contains(*k)))
             };
             if !busy {
                 return;

@@ -26,8 +26,9 @@ use bytes::{BufMut, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
+use super::groups::Groups;
+use super::plan::{keys_of, single_key};
 use super::session::Session;
-use super::shard::{ClientInfo, Shard};
 use super::{admin, cluster_cmd};
 use crate::commands::{Command, Route};
 use crate::metrics::bump;
@@ -36,27 +37,13 @@ use crate::metrics::shard::latency_us;
 use crate::net::Socket;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
-use crate::router::plan::{Gather, Split, gather, keys_of, single_key, split};
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::{ClientInfo, Shard};
 
 /// Most commands run as one batch before replies are written.
 pub const MAX_BATCH: usize = 512;
 /// A connection idle this long gives back a big input buffer.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
-
-/// Where the reply of one command of a batch comes from.
-enum Slot {
-    /// Already known.
-    Ready(Reply),
-    /// Reply `index` of the group sent to `shard`.
-    One { shard: usize, index: usize },
-    /// A split command: parts (shard, index, argument positions) to gather.
-    Parts {
-        gather: Gather,
-        nr_keys: usize,
-        parts: Vec<(usize, usize, Vec<usize>)>,
-    },
-}
 
 /// A client's CLIENT LIST figures gathered over a batch, written with one
 /// lookup in the shard's client map per batch instead of one per command.
@@ -89,52 +76,50 @@ impl Activity {
     }
 }
 
-/// The keyed commands collected so far, before they run.
+/// The commands collected so far, before they run.
 struct Batch {
     /// The connection it belongs to (for the slow log).
     client_id: u64,
-    /// One per command, in request order; added only through
-    /// [`Batch::push_slot`], which keeps `commands` aligned with it.
-    slots: Vec<Slot>,
-    per_shard: Vec<Vec<Command>>,
+    /// The commands, grouped per shard; added to only through
+    /// [`Batch::push_ready`] and [`Batch::push_keyed`], which keep
+    /// `commands` aligned with it.
+    groups: Groups,
     /// The command of each slot, for per-command stats.
     commands: BatchCommands,
-    /// Commands expected: its vectors are allocated at that size instead
-    /// of growing by doubling.
-    cap: usize,
 }
 
 impl Batch {
     fn new(nr_shards: usize, client_id: u64, cap: usize) -> Batch {
         Batch {
             client_id,
-            slots: Vec::with_capacity(cap),
-            per_shard: (0..nr_shards).map(|_| Vec::new()).collect(),
+            groups: Groups::new(nr_shards, cap),
             commands: BatchCommands::with_capacity(FIRST_BATCH),
-            cap,
         }
     }
 
     /// The batch so far, leaving an empty one in its place that expects
     /// `cap` commands.
-    fn take(&mut self, cap: usize) -> Batch {
-        let fresh = Batch::new(self.per_shard.len(), self.client_id, cap);
-        std::mem::replace(self, fresh)
+    fn take(&mut self, nr_shards: usize, cap: usize) -> Batch {
+        std::mem::replace(self, Batch::new(nr_shards, self.client_id, cap))
     }
 
-    /// Adds a slot whose reply comes from `command_index`'s command
-    /// (`None`: a request that did not parse).
-    fn push_slot(&mut self, command_index: Option<usize>, slot: Slot) {
+    /// Adds a known reply of `command_index`'s command (`None`: a request
+    /// that did not parse).
+    fn push_ready(&mut self, command_index: Option<usize>, reply: Reply) {
         self.commands.push(command_index);
-        self.slots.push(slot);
+        self.groups.push_ready(reply);
     }
 
-    fn push_to(&mut self, shard: usize, command: Command) -> usize {
-        if self.per_shard[shard].capacity() == 0 {
-            self.per_shard[shard].reserve(self.cap);
-        }
-        self.per_shard[shard].push(command);
-        self.per_shard[shard].len() - 1
+    /// Adds a keyed command to its shard's group (or its parts); gives it
+    /// back when it must run latched.
+    fn push_keyed(
+        &mut self,
+        command_index: Option<usize>,
+        command: Command,
+    ) -> Result<(), Command> {
+        self.groups.push_keyed(command)?;
+        self.commands.push(command_index);
+        Ok(())
     }
 }
 
@@ -248,7 +233,7 @@ pub async fn serve(
                         after = After::Close;
                         break;
                     }
-                    if batch.slots.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
+                    if batch.groups.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
                         flush_batch(
                             &shard,
                             &session,
@@ -332,9 +317,9 @@ async fn flush_batch(
     started: Instant,
     sizer: &mut BatchSizer,
 ) {
-    let pending = batch.take(sizer.hint());
+    let pending = batch.take(shard.nr_shards, sizer.hint());
     let before = output.len();
-    let nr_commands = pending.slots.len();
+    let nr_commands = pending.groups.len();
     run_batch(shard, pending, output, started, session.protocol).await;
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
@@ -439,14 +424,14 @@ async fn plan(
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
         Ok(Err(reply)) if session.in_multi() && !is_lookup_error(&reply) => {
-            let pending = batch.take(1);
+            let pending = batch.take(shard.nr_shards, 1);
             run_batch(shard, pending, output, Instant::now(), session.protocol).await;
             session.queue_failed(reply).encode(output, session.protocol);
             return After::Continue;
         }
         Ok(Err(reply)) | Err(reply) => {
             session.reject();
-            batch.push_slot(None, Slot::Ready(reply));
+            batch.push_ready(None, reply);
             return After::Continue;
         }
     };
@@ -456,14 +441,14 @@ async fn plan(
     // EXEC fail (EXECABORT), as in Redis Cluster.
     if let Some(reply) = shard.cluster.check(shard_port, command.keys()) {
         session.reject();
-        batch.push_slot(index, Slot::Ready(reply));
+        batch.push_ready(index, reply);
         return After::Continue;
     }
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
-        let pending = batch.take(1);
+        let pending = batch.take(shard.nr_shards, 1);
         run_batch(shard, pending, output, Instant::now(), session.protocol).await;
         let started = Instant::now();
         let reply = session.answer(shard, client_id, command).await;
@@ -483,10 +468,10 @@ async fn plan(
     if let Command::Cluster(sub) = command {
         bump(&shard.stats.others, 1);
         if let Some(reply) = cluster_cmd::immediate(shard, shard_port, &sub) {
-            batch.push_slot(index, Slot::Ready(reply));
+            batch.push_ready(index, reply);
             return After::Continue;
         }
-        let pending = batch.take(1);
+        let pending = batch.take(shard.nr_shards, 1);
         run_batch(shard, pending, output, Instant::now(), protocol).await;
         cluster_cmd::with_shards(shard, sub)
             .await
@@ -499,7 +484,7 @@ async fn plan(
     if let Some(own) = shard_port
         && cluster_cmd::is_shard_scoped(&command)
     {
-        let pending = batch.take(1);
+        let pending = batch.take(shard.nr_shards, 1);
         run_batch(shard, pending, output, Instant::now(), protocol).await;
         let started = Instant::now();
         let reply = cluster_cmd::shard_scoped(shard, own, command).await;
@@ -511,7 +496,7 @@ async fn plan(
         Route::Keyed(_) => plan_keyed(shard, index, command, batch, output, protocol).await,
         Route::Here => match admin::immediate(shard, client_id, &command) {
             Some(reply) => {
-                batch.push_slot(index, Slot::Ready(reply));
+                batch.push_ready(index, reply);
                 bump(&shard.stats.others, 1);
                 if command == Command::Quit {
                     After::Close
@@ -524,12 +509,12 @@ async fn plan(
         },
         Route::Everywhere => barrier(shard, command, batch, output, protocol).await,
         Route::Session => {
-            batch.push_slot(
+            batch.push_ready(
                 index,
-                Slot::Ready(Reply::error(format!(
+                Reply::error(format!(
                     "ERR '{}' is a connection command and was not answered by the session",
                     command.name()
-                ))),
+                )),
             );
             After::Continue
         }
@@ -552,54 +537,18 @@ async fn plan_keyed(
         None => keys_of(&command).iter().any(|k| k.len() > max_key),
     };
     if too_long {
-        batch.push_slot(
+        batch.push_ready(
             index,
-            Slot::Ready(Reply::error(format!(
+            Reply::error(format!(
                 "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
-            ))),
+            )),
         );
         return After::Continue;
     }
-    match split(command, shard.nr_shards) {
-        Split::One(target, command) => {
-            let position = batch.push_to(target, command);
-            batch.push_slot(
-                index,
-                Slot::One {
-                    shard: target,
-                    index: position,
-                },
-            );
-        }
-        Split::Parts {
-            parts,
-            gather,
-            nr_keys,
-        } => {
-            let parts = parts
-                .into_iter()
-                .map(|part| {
-                    (
-                        part.shard,
-                        batch.push_to(part.shard, part.command),
-                        part.positions,
-                    )
-                })
-                .collect();
-            batch.push_slot(
-                index,
-                Slot::Parts {
-                    gather,
-                    nr_keys,
-                    parts,
-                },
-            );
-        }
-        Split::Latched(command) => {
-            return barrier(shard, command, batch, output, protocol).await;
-        }
+    match batch.push_keyed(index, command) {
+        Ok(()) => After::Continue,
+        Err(command) => barrier(shard, command, batch, output, protocol).await,
     }
-    After::Continue
 }
 
 /// An error Redis gives while looking a command up, before queueing or
@@ -618,7 +567,7 @@ async fn barrier(
     output: &mut BytesMut,
     protocol: Protocol,
 ) -> After {
-    let pending = batch.take(1);
+    let pending = batch.take(shard.nr_shards, 1);
     run_batch(shard, pending, output, Instant::now(), protocol).await;
     let started = Instant::now();
     let index = Some(shard.stats.commands.index.of(&command));
@@ -643,14 +592,15 @@ async fn run_batch(
     started: Instant,
     protocol: Protocol,
 ) {
-    if batch.slots.is_empty() {
+    if batch.groups.is_empty() {
         return;
     }
-    let nr_commands = batch.slots.len() as u64;
+    let nr_commands = batch.groups.len() as u64;
+    let (per_shard, slots) = batch.groups.into_parts();
     let mut results: Vec<Vec<Reply>> = (0..shard.nr_shards).map(|_| Vec::new()).collect();
     let mut local = None;
     let mut remote = Vec::new();
-    for (target, commands) in batch.per_shard.into_iter().enumerate() {
+    for (target, commands) in per_shard.into_iter().enumerate() {
         if commands.is_empty() {
             continue;
         }
@@ -683,37 +633,12 @@ async fn run_batch(
             results[target] = replies_of(task.await);
         }
     }
-    let mut take = |target: usize, index: usize| {
-        results[target]
-            .get_mut(index)
-            .map_or(Reply::err("ERR shard unavailable"), |r| {
-                std::mem::replace(r, Reply::Nil)
-            })
-    };
-    for (position, slot) in batch.slots.into_iter().enumerate() {
-        let reply = match slot {
-            Slot::Ready(reply) => reply,
-            Slot::One {
-                shard: target,
-                index,
-            } => take(target, index),
-            Slot::Parts {
-                gather: how,
-                nr_keys,
-                parts,
-            } => {
-                let answered = parts
-                    .into_iter()
-                    .map(|(target, index, positions)| (positions, take(target, index)))
-                    .collect();
-                gather(how, nr_keys, answered)
-            }
-        };
+    slots.gather(&mut results, |position, reply| {
         batch
             .commands
             .replied(&shard.stats.commands, position, &reply);
         reply.encode(output, protocol);
-    }
+    });
     let elapsed = started.elapsed();
     shard.stats.record_latency(elapsed, nr_commands);
     let elapsed_us = latency_us(elapsed);

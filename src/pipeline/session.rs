@@ -10,10 +10,10 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::admin::REDIS_COMPAT_VERSION;
-use super::shard::Shard;
 use super::transaction::{self, Queued, Watched};
 use crate::commands::{Command, Route};
 use crate::protocol::{Protocol, Reply};
+use crate::shard::Shard;
 
 /// What one connection remembers between its commands.
 #[derive(Debug, Default)]

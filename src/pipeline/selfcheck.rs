@@ -8,9 +8,9 @@
 
 use bytes::BytesMut;
 
-use super::{ParseLimits, Parsed, parse_request};
+use super::plan::split;
 use crate::commands::Command;
-use crate::router::plan::split;
+use crate::protocol::{ParseLimits, Parsed, parse_request};
 
 /// Small limits so that the limit paths are reachable by a fuzzer.
 pub const LIMITS: ParseLimits = ParseLimits {

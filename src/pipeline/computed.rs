@@ -10,13 +10,13 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::admin::call_shard;
-use super::shard::Shard;
+use super::fanout::call_shard;
 use crate::commands::Command;
 use crate::commands::exec::computed::{RawValue, RawWrite, compute};
 use crate::keyspace::shard_for;
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
 
 /// Runs `command`; `latched`: its keys are already latched by a transaction.
 pub async fn run(shard: &Rc<Shard>, command: Command, latched: bool) -> Reply {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::shard::Shard;
+use super::fanout::{all_snapshots, call_shard, scatter};
 use crate::commands::{
     COMMANDS, ClientSub, Command, CommandSpec, CommandSub, glob_match, keyed_command, lookup,
 };
@@ -18,6 +18,7 @@ use crate::metrics::render::{
 use crate::metrics::{MetricId, Section, ShardSnapshot, bump};
 use crate::protocol::Reply;
 use crate::router::{ShardRequest, ShardResponse};
+use crate::shard::Shard;
 
 /// The Redis version we answer as (clients gate features on it).
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
@@ -199,57 +200,6 @@ fn shard_client_line(shard: &Shard, client_id: u64) -> String {
     )
 }
 
-/// Sends `request` to shard `target` (itself without the mesh) and awaits
-/// the answer.
-pub async fn call_shard(
-    shard: &Rc<Shard>,
-    target: usize,
-    request: ShardRequest,
-) -> Option<ShardResponse> {
-    if target == shard.id {
-        Some(shard.clone().serve(request).await)
-    } else {
-        shard.mesh.call(target, request).await
-    }
-}
-
-/// Sends a request built by `make` to every shard concurrently; answers in
-/// shard order.
-pub async fn scatter(
-    shard: &Rc<Shard>,
-    make: impl Fn() -> ShardRequest,
-) -> Vec<Option<ShardResponse>> {
-    let mut tasks = Vec::new();
-    for target in 0..shard.nr_shards {
-        if target != shard.id {
-            let me = shard.clone();
-            let request = make();
-            tasks.push((
-                target,
-                glommio::spawn_local(async move { me.mesh.call(target, request).await }),
-            ));
-        }
-    }
-    let mut answers: Vec<Option<ShardResponse>> = (0..shard.nr_shards).map(|_| None).collect();
-    answers[shard.id] = Some(shard.clone().serve(make()).await);
-    for (target, task) in tasks {
-        answers[target] = task.await;
-    }
-    answers
-}
-
-/// Every shard's stats snapshot, in shard order.
-pub async fn all_snapshots(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
-    scatter(shard, || ShardRequest::Stats)
-        .await
-        .into_iter()
-        .filter_map(|answer| match answer {
-            Some(ShardResponse::Stats(snapshot)) => Some(*snapshot),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Answers a server-level command that involves other shards. Returns the
 /// reply, or `None` when the connection must close without one (SHUTDOWN).
 pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) -> Option<Reply> {
@@ -399,7 +349,7 @@ fn first_error(answers: Vec<Option<ShardResponse>>) -> Option<Reply> {
 /// picks a random slot and answers its first key at or after it), so every
 /// shard with keys can answer; nil when no shard has any.
 async fn random_key(shard: &Rc<Shard>) -> Reply {
-    let seed = ahash::RandomState::new().hash_one(crate::server::now_ms());
+    let seed = ahash::RandomState::new().hash_one(crate::shard::now_ms());
     let first = (seed % shard.nr_shards as u64) as usize;
     for step in 0..shard.nr_shards {
         let target = (first + step) % shard.nr_shards;
