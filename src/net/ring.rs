@@ -410,15 +410,18 @@ impl Socket {
         self.ring.is_shut_down()
     }
 
-    /// Receives into `buf` (as many bytes as its length). Completes with the
-    /// bytes received (0: the peer closed) and the buffer, whose first bytes
-    /// are the ones received. After [`Ring::shut_down`] it fails at once.
+    /// Receives into `buf`'s spare capacity (after its length), which need
+    /// not be initialized: the kernel writes only what it received, so
+    /// nothing is zeroed or touched beyond that. Completes with the bytes
+    /// received (0: the peer closed) and the buffer, grown by them. After
+    /// [`Ring::shut_down`] it fails at once.
     pub fn recv(&self, mut buf: BytesMut) -> Op {
         if self.ring.is_shut_down() {
             return Op::ready(&self.ring, -libc::ECANCELED, buf);
         }
-        let len = buf.len().min(u32::MAX as usize) as u32;
-        let ptr = buf.as_mut_ptr();
+        let spare = buf.spare_capacity_mut();
+        let len = spare.len().min(u32::MAX as usize) as u32;
+        let ptr = spare.as_mut_ptr().cast::<u8>();
         let (index, user_data) = self.ring.slots.borrow_mut().take(buf, true, None);
         self.ring.push(
             &[opcode::Recv::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
@@ -547,7 +550,13 @@ impl Future for Op {
         match &mut slots.slots[index as usize].state {
             State::Done(result) => {
                 let result = *result;
-                let buf = slots.release(index).unwrap_or_default();
+                let recv = slots.slots[index as usize].recv;
+                let mut buf = slots.release(index).unwrap_or_default();
+                if recv && result > 0 {
+                    // SAFETY: the kernel wrote `result` bytes (at most the
+                    // spare capacity it was given) right after the length.
+                    unsafe { buf.set_len(buf.len() + result as usize) };
+                }
                 drop(slots);
                 self.index = None;
                 Poll::Ready((to_result(result), buf))
@@ -620,9 +629,7 @@ mod tests {
     }
 
     fn room(len: usize) -> BytesMut {
-        let mut buf = BytesMut::with_capacity(len);
-        buf.resize(len, 0);
-        buf
+        BytesMut::with_capacity(len)
     }
 
     #[test]
@@ -678,10 +685,11 @@ mod tests {
                 Some(libc::ECANCELED),
                 "nothing arrived before the cancellation"
             );
-            assert_eq!(buf.len(), 64);
+            assert_eq!((buf.len(), buf.capacity()), (0, 64));
             peer.write_all(b"after").unwrap();
             let (n, buf) = socket.recv(buf).await;
-            assert_eq!(&buf[..n.unwrap()], b"after");
+            assert_eq!(n.unwrap(), 5);
+            assert_eq!(&buf[..], b"after", "the buffer grew by the bytes received");
         });
     }
 
@@ -715,7 +723,7 @@ mod tests {
             assert!(socket.is_shut_down());
             let (result, buf) = socket.recv(room(8)).await;
             assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
-            assert_eq!(buf.len(), 8);
+            assert_eq!(buf.capacity(), 8);
         });
     }
 

@@ -2,9 +2,10 @@
 //! is sized by the request it is receiving.
 //!
 //! The buffer is one allocation holding `filled` (bytes received and not
-//! parsed yet) followed by `room` (zeroed bytes the next read lands in). A
-//! read goes into `room` and the bytes it got are joined back onto `filled`
-//! without copying; [`parse_request`](super::parse_request) then splits
+//! parsed yet) followed by `room` (spare capacity the next read lands in,
+//! never zeroed: the kernel writes only the bytes it received). A read goes
+//! into `room` and the bytes it got are joined back onto `filled` without
+//! copying; [`parse_request`](super::parse_request) then splits
 //! requests off the front of `filled`, also without copying.
 //!
 //! Sizing:
@@ -14,9 +15,9 @@
 //!   follows), instead of doubling read by read;
 //! - a claim is trusted only as far as the bytes that back it: the
 //!   allocation is at most [`GROW_FACTOR`] times what has arrived of the
-//!   request, and room is zeroed (so touched) at most as far as the request
-//!   has already come, so a client that announces a big value and sends
-//!   little makes the server hold little;
+//!   request, and memory is touched only by bytes that arrived, so a client
+//!   that announces a big value and sends little makes the server hold
+//!   little;
 //! - a grown allocation is kept and reused for the next requests (no fresh
 //!   memory to fault in per request), until [`SHRINK_AFTER`] reads in a row
 //!   needed no big room, or the connection was idle
@@ -30,10 +31,9 @@ use super::parse::{ParseLimits, pending_request_len};
 /// Room of an ordinary read once reads have been filling the room, and the
 /// slack kept after a big request.
 pub const READ_CHUNK: usize = 64 * 1024;
-/// Room of a connection's first reads: a page. Room is zeroed (touched)
-/// before a read, so thousands of mostly idle connections would otherwise
-/// hold [`READ_CHUNK`] each; the room doubles up to [`READ_CHUNK`] whenever
-/// a read fills it.
+/// Room of a connection's first reads: a page, so thousands of mostly idle
+/// connections do not hold [`READ_CHUNK`] each; the room doubles up to
+/// [`READ_CHUNK`] whenever a read fills it.
 const FIRST_READ: usize = 4 * 1024;
 /// Below this much room the buffer is refilled before reading (so reads do
 /// not shrink to a trickle), unless the request at hand fits anyway.
@@ -53,8 +53,8 @@ pub struct InputBuffer {
     /// Received, not yet parsed: the front of a pipeline, after parsing
     /// usually at most one partial request.
     filled: BytesMut,
-    /// Zeroed bytes directly after `filled` in the same allocation; its
-    /// spare capacity runs to the end of that allocation.
+    /// Empty, its spare capacity directly after `filled` in the same
+    /// allocation, to the end of that allocation: where a read lands.
     room: BytesMut,
     /// Size of the current allocation.
     allocated: usize,
@@ -62,6 +62,8 @@ pub struct InputBuffer {
     reads_since_big: u32,
     /// Room of an ordinary read: from [`FIRST_READ`] up to [`READ_CHUNK`].
     read_size: usize,
+    /// Room the next read asked for (at most the room's capacity is read).
+    read_len: usize,
     /// Allocations made so far (fresh memory, not a reuse); for tests.
     nr_allocations: u64,
 }
@@ -81,6 +83,7 @@ impl InputBuffer {
             allocated: 0,
             reads_since_big: 0,
             read_size: FIRST_READ,
+            read_len: FIRST_READ,
             nr_allocations: 0,
         }
     }
@@ -110,21 +113,27 @@ impl InputBuffer {
         limits: &ParseLimits,
     ) -> std::io::Result<usize> {
         self.make_room(limits);
-        let n = reader.read(&mut self.room).await?;
+        // A reader needs initialized bytes: zero one read's worth.
+        let len = self.read_len.min(self.room.capacity());
+        self.room.resize(len, 0);
+        let n = reader.read(&mut self.room).await;
+        self.room.truncate(*n.as_ref().unwrap_or(&0));
+        let n = n?;
         self.received(n);
         Ok(n)
     }
 
-    /// Lends the room of the next read (made as the pending request needs),
-    /// for a read that owns its buffer while the kernel fills it; give it
-    /// back with [`InputBuffer::return_room`].
+    /// Lends the room of the next read (made as the pending request needs):
+    /// an empty buffer whose spare capacity the read fills, for a read that
+    /// owns its buffer while the kernel fills it and then grows it by the
+    /// bytes received; give it back with [`InputBuffer::return_room`].
     pub fn lend_room(&mut self, limits: &ParseLimits) -> BytesMut {
         self.make_room(limits);
         std::mem::take(&mut self.room)
     }
 
-    /// Takes back the room lent by [`InputBuffer::lend_room`], whose first
-    /// `n` bytes were received.
+    /// Takes back the room lent by [`InputBuffer::lend_room`], grown by the
+    /// `n` bytes received.
     pub fn return_room(&mut self, room: BytesMut, n: usize) {
         self.room = room;
         self.received(n);
@@ -132,7 +141,8 @@ impl InputBuffer {
 
     /// Joins the `n` bytes just read into the room onto the pending ones.
     fn received(&mut self, n: usize) {
-        if n > 0 && n == self.room.len() {
+        debug_assert_eq!(self.room.len(), n, "the room grew by the bytes received");
+        if n > 0 && n == self.room.capacity() {
             self.read_size = (self.read_size * 2).min(READ_CHUNK);
         }
         // Contiguous in one allocation: joining is O(1), no copy.
@@ -161,8 +171,8 @@ impl InputBuffer {
             self.reads_since_big = self.reads_since_big.saturating_add(1);
         }
         let big_request = needed > READ_CHUNK;
-        // Room is zeroed only as far as the request has already come (or one
-        // READ_CHUNK): touched memory follows received bytes, not claims.
+        // Room is asked for only as far as the request has already come (or
+        // one READ_CHUNK): held memory follows received bytes, not claims.
         let read_len = if big_request {
             needed.min(keep.max(READ_CHUNK))
         } else {
@@ -180,16 +190,9 @@ impl InputBuffer {
         // allocation: start over at its front (no bytes to move), so that
         // the next big request fits without moving.
         let rewind = keep == 0 && big_allocation && self.room.capacity() < self.allocated / 2;
-        if !shrink && !move_now && !rewind {
-            let enough = read_len.min(MIN_ROOM);
-            if self.room.len() >= enough {
-                return;
-            }
-            let usable = read_len.min(self.room.capacity());
-            if usable >= enough {
-                self.room.resize(usable, 0);
-                return;
-            }
+        self.read_len = read_len;
+        if !shrink && !move_now && !rewind && self.room.capacity() >= read_len.min(MIN_ROOM) {
+            return;
         }
         let mut reserve = if big_request {
             needed.min(keep.saturating_mul(GROW_FACTOR)) + READ_CHUNK
@@ -206,7 +209,6 @@ impl InputBuffer {
         if shrink || !self.filled.try_reclaim(reserve) {
             self.reallocate(keep, reserve);
         }
-        self.filled.resize(keep + read_len, 0);
         self.room = self.filled.split_off(keep);
     }
 
