@@ -329,3 +329,76 @@ fn the_slow_log_threshold_changes_on_every_shard() {
     assert_eq!(slowlog_len(&mut cons[0]), before, "-1 logs nothing");
     assert_eq!(config_get(&mut cons[0], "slowlog-max-len"), "3");
 }
+
+#[test]
+fn resetstat_zeroes_the_counters_of_every_shard_but_not_the_slow_log() {
+    let server = Server::start(2, &["--slowlog-log-slower-than", "0"]);
+    let mut con = server.client();
+    for i in 0..100 {
+        let key = format!("key:{i}");
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("v")
+            .query(&mut con)
+            .unwrap();
+        let _: String = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+        let _ = redis::cmd("INCR")
+            .arg(&key)
+            .query::<i64>(&mut con)
+            .unwrap_err();
+    }
+    let _ = redis::cmd("NOSUCH").query::<()>(&mut con).unwrap_err();
+    let info = |con: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("everything").query(con).unwrap()
+    };
+    let before = info(&mut con);
+    for line in [
+        "cmdstat_set:",
+        "errorstat_ERR:",
+        "latency_percentiles_usec_get:",
+    ] {
+        assert!(before.contains(line), "{line} missing before: {before}");
+    }
+    assert!(info_field(&mut con, "cmd_set") >= 100, "the SETs and INCRs");
+    assert!(info_field(&mut con, "cache_hits") >= 100);
+    let slowlog_before: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut con).unwrap();
+    assert!(slowlog_before > 0);
+
+    assert_eq!(config(&mut con, &["RESETSTAT"]).unwrap(), Value::Okay);
+    let after = info(&mut con);
+    for line in [
+        "cmdstat_set:",
+        "cmdstat_get:",
+        "cmdstat_incr",
+        "errorstat_",
+        "latency_percentiles_usec_set:",
+    ] {
+        assert!(!after.contains(line), "{line} survived RESETSTAT: {after}");
+    }
+    for field in [
+        "cmd_set",
+        "cmd_get",
+        "cache_hits",
+        "cache_misses",
+        "total_error_replies",
+        "total_connections_received",
+        "rejected_connections",
+    ] {
+        assert_eq!(info_field(&mut con, field), 0, "{field} after RESETSTAT");
+    }
+    assert!(info_field(&mut con, "total_net_input_bytes") < 1000);
+    assert_eq!(
+        info_field(&mut con, "connected_clients"),
+        1,
+        "a gauge stays"
+    );
+    let slowlog_after: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut con).unwrap();
+    assert!(
+        slowlog_after >= slowlog_before,
+        "RESETSTAT leaves the slow log"
+    );
+    // The keys are still there, and counting starts again.
+    let got: String = redis::cmd("GET").arg("key:3").query(&mut con).unwrap();
+    assert_eq!(got, "v");
+    assert_eq!(info_field(&mut con, "cmd_get"), 1);
+}

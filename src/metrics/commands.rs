@@ -182,6 +182,17 @@ impl CommandStats {
         }
     }
 
+    /// Forgets every call, error and latency (CONFIG RESETSTAT: Redis's
+    /// `resetCommandTableStats` and `resetErrorTableStats`).
+    pub fn reset(&self) {
+        for counters in [&self.calls, &self.failed, &self.usec] {
+            counters.iter().for_each(|cell| cell.set(0));
+        }
+        self.latency.borrow_mut().iter_mut().for_each(|h| *h = None);
+        self.errors.borrow_mut().clear();
+        self.rejected.set(0);
+    }
+
     /// A `Send` copy.
     pub fn snapshot(&self) -> CommandSnapshot {
         let latency = self.latency.borrow();

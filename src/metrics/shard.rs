@@ -93,6 +93,28 @@ impl ShardStats {
             .record_n(latency_us(latency), count);
     }
 
+    /// Zeroes every counter (not the gauges: open connections), the
+    /// latency histogram and the per-command figures: CONFIG RESETSTAT, as
+    /// Redis's `resetServerStats` does for its `stat_` counters.
+    pub fn reset_counters(&self) {
+        for counter in [
+            &self.gets,
+            &self.sets,
+            &self.others,
+            &self.fwd_in,
+            &self.fwd_out,
+            &self.connections_total,
+            &self.connections_rejected,
+            &self.net_in,
+            &self.net_out,
+            &self.protocol_errors,
+        ] {
+            counter.set(0);
+        }
+        self.latency_us.borrow_mut().reset();
+        self.commands.reset();
+    }
+
     /// A `Send` copy of the counters, with the store's.
     pub fn snapshot(
         &self,
@@ -233,6 +255,51 @@ pub(crate) mod tests {
                 ..Default::default()
             },
         )
+    }
+
+    #[test]
+    fn reset_zeroes_every_counter_and_keeps_the_gauges() {
+        let stats = ShardStats::default();
+        for cell in [
+            &stats.gets,
+            &stats.sets,
+            &stats.others,
+            &stats.fwd_in,
+            &stats.fwd_out,
+            &stats.connections,
+            &stats.connections_total,
+            &stats.connections_rejected,
+            &stats.net_in,
+            &stats.net_out,
+            &stats.protocol_errors,
+        ] {
+            cell.set(7);
+        }
+        stats.record_latency(Duration::from_micros(100), 5);
+        stats.commands.record(0, 3, 100);
+        stats.commands.record_error(Some(0), b"ERR boom");
+        stats.commands.record_error(None, b"ERR unknown command");
+        let store = StoreStats::default();
+        let before = stats.snapshot(0, None, &store);
+        assert_eq!(before.get(MetricId::CmdGet), 7);
+        stats.reset_counters();
+        let after = stats.snapshot(0, None, &store);
+        for def in METRICS {
+            if def.kind == Kind::Counter {
+                assert_eq!(after.get(def.id), 0, "{} survived the reset", def.name);
+            }
+        }
+        assert_eq!(after.get(MetricId::ConnectedClients), 7, "a gauge stays");
+        assert_eq!(after.latency_us.len(), 0);
+        assert_eq!(after.commands.total_errors(), 0);
+        assert!(after.commands.errors.is_empty());
+        assert!(
+            after
+                .commands
+                .commands
+                .iter()
+                .all(|c| c.calls == 0 && c.failed == 0 && c.usec == 0 && c.latency_us.is_none())
+        );
     }
 
     #[test]

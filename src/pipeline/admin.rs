@@ -51,7 +51,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         }
         Command::ConfigOther(sub) => {
             if sub.eq_ignore_ascii_case(b"resetstat") {
-                Reply::OK
+                return None;
             } else {
                 Reply::error(format!(
                     "ERR CONFIG {} is not supported by shardcask; settings are command-line flags",
@@ -275,6 +275,19 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
             super::introspect::client_kill(shard, client_id, filter).await
         }
         Command::ConfigSet(pairs) => config_set(shard, &pairs).await,
+        Command::ConfigOther(sub) if sub.eq_ignore_ascii_case(b"resetstat") => {
+            // Redis's resetServerStats, resetCommandTableStats and
+            // resetErrorTableStats; the slow log and latency events stay.
+            let answers = scatter(shard, || ShardRequest::ResetStats).await;
+            if answers
+                .iter()
+                .all(|answer| matches!(answer, Some(ShardResponse::Count(_))))
+            {
+                Reply::OK
+            } else {
+                Reply::err("ERR a shard did not answer")
+            }
+        }
         Command::Shutdown => {
             tracing::info!(shard = shard.id, "SHUTDOWN requested by a client");
             shard.shared.request();

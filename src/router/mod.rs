@@ -85,6 +85,9 @@ pub enum ShardRequest {
     WriteRaw(Vec<(Bytes, Option<(Bytes, u64)>)>),
     /// One key of this shard picked at random (RANDOMKEY), if it has any.
     RandomKey(u64),
+    /// Zero this shard's counters and per-command figures and its store's
+    /// counters (CONFIG RESETSTAT); answered with `Count(0)`.
+    ResetStats,
     /// Bring this shard's store and slow log up to the run-time settings
     /// (after a CONFIG SET); answered with `Count(0)`.
     ApplySettings,

@@ -194,6 +194,11 @@ impl Shard {
                 }
             }
             ShardRequest::Stats => ShardResponse::Stats(Box::new(self.snapshot())),
+            ShardRequest::ResetStats => {
+                self.stats.reset_counters();
+                self.store.reset_counters();
+                ShardResponse::Count(0)
+            }
             ShardRequest::ApplySettings => {
                 settings::apply(&self);
                 ShardResponse::Count(0)

@@ -218,6 +218,31 @@ impl Store {
             .set(interval.max(std::time::Duration::from_millis(1)));
     }
 
+    /// Zeroes the I/O, cache and merge counters of [`Store::stats`] (CONFIG
+    /// RESETSTAT); levels (keys, bytes held, the last merge's time) stay,
+    /// and so does the rollback count, which merges compare to see whether a
+    /// flush failed under them.
+    pub fn reset_counters(&self) {
+        let counters = &self.inner.counters;
+        for counter in [
+            &counters.bytes_written,
+            &counters.bytes_read,
+            &counters.reads,
+            &counters.writes,
+            &counters.syncs,
+            &counters.records_flushed,
+            &counters.cache_hits,
+            &counters.cache_misses,
+            &counters.disk_full_refusals,
+            &counters.merges,
+            &counters.merge_reclaimed,
+            &counters.merge_ms,
+            &counters.hints_written,
+        ] {
+            counter.set(0);
+        }
+    }
+
     /// Starts loading the keydir's index lines of `keys`, so the lookups
     /// that follow overlap their cache misses instead of taking them one by
     /// one (a hint to the CPU; changes nothing).
