@@ -19,14 +19,16 @@
 mod bits;
 pub mod computed;
 pub mod dump;
+mod errors;
 mod keys;
 mod strings;
 #[cfg(test)]
 mod tests;
 
+pub use self::errors::{ErrorReply, ExecError, error_reply};
 use crate::commands::{Command, server_command};
 use crate::protocol::Reply;
-use crate::storage::{PutIf, Resident, StorageError, Store, Ticket, Version};
+use crate::storage::{PutIf, Resident, Store, Ticket, Version};
 
 /// Per-batch execution context on one shard.
 #[derive(Debug, Clone)]
@@ -44,27 +46,6 @@ impl ExecCtx {
     /// Records that a write with `ticket` was made.
     pub fn wrote(&mut self, ticket: Ticket) {
         self.ticket = Some(self.ticket.map_or(ticket, |t| t.max(ticket)));
-    }
-}
-
-/// The Redis reply for a storage error: the one place storage errors become
-/// replies (keyed commands here, FLUSHALL/MERGE/EXEC in the server).
-pub fn error_reply(error: &StorageError) -> Reply {
-    use StorageError as E;
-    match error {
-        // Redis's own code for a write refused by a memory/disk limit.
-        E::DiskFull => Reply::error(error.to_string()),
-        E::Contention
-        | E::Io(_)
-        | E::Corrupt { .. }
-        | E::WriteFailed(_)
-        | E::MergeAbandoned(_)
-        | E::RecordTooLarge { .. }
-        | E::SlotFull
-        | E::OutOfFileIds
-        | E::FileTooLarge { .. }
-        | E::FileShrank(_)
-        | E::Executor(_) => Reply::error(format!("ERR {error}")),
     }
 }
 
@@ -95,11 +76,11 @@ pub fn execute_resident(store: &Store, cmd: &Command, ctx: &ExecCtx) -> Option<R
 const MAX_ATTEMPTS: usize = 1000;
 
 /// The error after [`MAX_ATTEMPTS`] lost races.
-fn contention() -> StorageError {
-    StorageError::Contention
+fn contention() -> ExecError {
+    ExecError::Contention
 }
 
-async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, StorageError> {
+async fn apply(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Result<Reply, ExecError> {
     use Command as C;
     Ok(match cmd {
         C::Get(key) => strings::get(store, &key, ctx).await?,
@@ -172,7 +153,7 @@ pub fn write_raw(
     store: &Store,
     writes: &[(bytes::Bytes, Option<(bytes::Bytes, u64)>)],
     ctx: &mut ExecCtx,
-) -> Result<(), StorageError> {
+) -> Result<(), ExecError> {
     for (key, value) in writes {
         match value {
             Some((value, expire_at_ms)) => write(store, key, value, *expire_at_ms, ctx)?,
@@ -213,7 +194,7 @@ fn write_if(
     expire_at_ms: u64,
     expected: Option<Version>,
     ctx: &mut ExecCtx,
-) -> Result<bool, StorageError> {
+) -> Result<bool, ExecError> {
     if already_expired(expire_at_ms, ctx.now_ms) {
         return delete_if(store, key, expected, ctx);
     }
@@ -233,7 +214,7 @@ fn delete_if(
     key: &[u8],
     expected: Option<Version>,
     ctx: &mut ExecCtx,
-) -> Result<bool, StorageError> {
+) -> Result<bool, ExecError> {
     let current = store.meta(key, ctx.now_ms).map(|meta| meta.version);
     if current != expected {
         return Ok(false);
@@ -253,7 +234,7 @@ fn write(
     value: &[u8],
     expire_at_ms: u64,
     ctx: &mut ExecCtx,
-) -> Result<(), StorageError> {
+) -> Result<(), ExecError> {
     if already_expired(expire_at_ms, ctx.now_ms) {
         if let Some(ticket) = store.delete(key, ctx.now_ms)? {
             ctx.wrote(ticket);

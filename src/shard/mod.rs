@@ -20,7 +20,7 @@ use ahash::AHashSet;
 use bytes::Bytes;
 
 use crate::commands::ClientKillFilter;
-use crate::commands::exec::{ExecCtx, execute, execute_resident};
+use crate::commands::exec::{ErrorReply, ExecCtx, execute, execute_resident};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::keyspace::{NR_SLOTS, slot_range};
@@ -31,7 +31,7 @@ use crate::protocol::Reply;
 use crate::router::mesh::Mesh;
 use crate::router::oneshot::Event;
 use crate::router::{ShardRequest, ShardResponse};
-use crate::storage::{MergeMode, StorageError, Store};
+use crate::storage::{MergeMode, Store};
 
 /// The current time in ms since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -597,7 +597,8 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
         .collect()
 }
 
-/// The error reply for a storage failure.
-pub fn storage_error(error: &StorageError) -> Reply {
-    crate::commands::exec::error_reply(error)
+/// The error reply for a storage failure (read, write or merge); the
+/// mapping itself lives in `commands::exec::errors`.
+pub fn storage_error(error: &impl ErrorReply) -> Reply {
+    error.reply()
 }

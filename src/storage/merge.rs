@@ -60,10 +60,10 @@ use super::record::{self, Header};
 use super::state::{Inner, add};
 use super::swap::{finish_swap, swap_file};
 use super::window::Window;
-use super::{MergeMode, MergeReport, StorageError};
+use super::{MergeError, MergeMode, MergeReport, StorageError};
 
-pub(super) fn abandoned(reason: &str) -> StorageError {
-    StorageError::MergeAbandoned(reason.to_string())
+pub(super) fn abandoned(reason: &'static str) -> MergeError {
+    MergeError::Abandoned(reason)
 }
 
 pub(super) fn is_expired(header: &Header, now_ms: u64) -> bool {
@@ -149,7 +149,7 @@ pub(super) struct Finished {
 }
 
 impl Output {
-    async fn write_pending(&mut self, finish: bool) -> Result<(), StorageError> {
+    async fn write_pending(&mut self, finish: bool) -> Result<(), MergeError> {
         let alignment = self.file.alignment() as usize;
         let len = if finish {
             self.pending.len().next_multiple_of(alignment)
@@ -170,9 +170,7 @@ impl Output {
             .await
             .map_err(os_err)?;
         if written < len {
-            return Err(StorageError::WriteFailed(
-                "short write of merge output".into(),
-            ));
+            return Err(StorageError::WriteFailed("short write of merge output".into()).into());
         }
         self.pending.drain(..data);
         self.written += len as u64;
@@ -196,7 +194,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn output(&mut self, record_len: u64) -> Result<&mut Output, StorageError> {
+    async fn output(&mut self, record_len: u64) -> Result<&mut Output, MergeError> {
         let max = self.inner.log.borrow().max_file_size;
         let full = self
             .outputs
@@ -231,7 +229,7 @@ impl Run<'_> {
         Ok(self.outputs.last_mut().expect("an output is open"))
     }
 
-    async fn finish_output(&mut self) -> Result<(), StorageError> {
+    async fn finish_output(&mut self) -> Result<(), MergeError> {
         let Some(mut out) = self.outputs.pop() else {
             return Ok(());
         };
@@ -260,7 +258,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn copy(&mut self, header: &Header, bytes: &[u8]) -> Result<(), StorageError> {
+    async fn copy(&mut self, header: &Header, bytes: &[u8]) -> Result<(), MergeError> {
         let out = self.output(header.record_len()).await?;
         let offset = out.end;
         out.pending.extend_from_slice(bytes);
@@ -281,7 +279,7 @@ impl Run<'_> {
     }
 
     /// Copies what must survive of input `file_id`.
-    async fn copy_file(&mut self, file_id: u32, now_ms: u64) -> Result<(), StorageError> {
+    async fn copy_file(&mut self, file_id: u32, now_ms: u64) -> Result<(), MergeError> {
         let file = self.inner.log.borrow().files.get(&file_id).cloned();
         let Some(file) = file else {
             return Err(abandoned("an input file vanished"));
@@ -378,7 +376,7 @@ pub(super) async fn merge(
     inner: &Inner,
     mode: MergeMode,
     now_ms: u64,
-) -> Result<MergeReport, StorageError> {
+) -> Result<MergeReport, MergeError> {
     let Ok(_permit) = inner.maintenance_lock.acquire_permit(1).await else {
         return Err(abandoned("the store is closing"));
     };
@@ -480,7 +478,7 @@ pub(super) async fn merge(
     tracing::info!(shard = inner.shard_id, inputs = ?run.report.files_in, "merge started");
 
     // Step 2: copy.
-    let copied: Result<(), StorageError> = async {
+    let copied: Result<(), MergeError> = async {
         for &file_id in &inputs {
             run.copy_file(file_id, now_ms).await?;
         }

@@ -116,9 +116,11 @@ impl Store {
     /// current executor.
     ///
     /// Records already expired by the system clock are dropped during
-    /// recovery. Errors: [`StorageError::Io`] when a file cannot be listed,
-    /// opened or read.
-    pub async fn open(mut opts: StoreOptions) -> Result<Rc<Store>, StorageError> {
+    /// recovery. Errors: [`OpenError::Storage`] when a file cannot be
+    /// listed, opened or read, [`OpenError::FileTooLarge`] and
+    /// [`OpenError::FileShrank`] for a log file recovery cannot address or
+    /// that changes under it.
+    pub async fn open(mut opts: StoreOptions) -> Result<Rc<Store>, OpenError> {
         opts.backend = opts.backend.bind();
         let recovered = recovery::recover(&opts, system_now_ms()).await?;
         let counters = Counters::default();
@@ -178,7 +180,7 @@ impl Store {
             maintenance::run_maintenance(Rc::downgrade(&inner)),
             maintenance_queue,
         )
-        .map_err(|error| StorageError::Executor(error.to_string()))?
+        .map_err(|error| OpenError::Executor(error.to_string()))?
         .detach();
         Ok(Rc::new(Store { inner }))
     }
@@ -350,26 +352,28 @@ impl Store {
     }
 
     /// Refuses a write of `record_len` bytes that would pass `max_disk`.
-    fn check_disk_limit(&self, log: &LogState, record_len: u64) -> Result<(), StorageError> {
+    fn check_disk_limit(&self, log: &LogState, record_len: u64) -> Result<(), WriteError> {
         if let Some(limit) = self.inner.max_disk.get()
             && log.used_bytes() + record_len > limit
         {
             add(&self.inner.counters.disk_full_refusals, 1);
-            return Err(StorageError::DiskFull);
+            return Err(WriteError::DiskFull);
         }
         Ok(())
     }
 
     /// Writes `key = value` with absolute expiry `expire_at_ms` (0 = none).
     ///
-    /// Errors: [`StorageError::RecordTooLarge`] when the record would exceed
-    /// [`record::MAX_RECORD_LEN`]; [`StorageError::DiskFull`] when it would
-    /// take the log files past `max_disk`.
-    pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, StorageError> {
+    /// Errors: [`StorageError::RecordTooLarge`] (inside
+    /// [`WriteError::Storage`]) when the record would exceed
+    /// [`record::MAX_RECORD_LEN`]; [`WriteError::DiskFull`] when it would
+    /// take the log files past `max_disk`; [`WriteError::SlotFull`] when the
+    /// key's slot is full.
+    pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, WriteError> {
         let mut log = self.inner.log.borrow_mut();
         self.check_disk_limit(&log, record::encoded_len(key, value))?;
         if !self.inner.keydir.borrow().has_room(key) {
-            return Err(StorageError::SlotFull);
+            return Err(WriteError::SlotFull);
         }
         let appended = log.append(0, expire_at_ms, key, value)?;
         let entry = Entry {
@@ -447,7 +451,7 @@ impl Store {
         expire_at_ms: u64,
         expected: Option<Version>,
         now_ms: u64,
-    ) -> Result<PutIf, StorageError> {
+    ) -> Result<PutIf, WriteError> {
         let current = self.meta(key, now_ms).map(|meta| meta.version);
         if current != expected {
             return Ok(PutIf::Conflict);
@@ -457,7 +461,7 @@ impl Store {
 
     /// Deletes `key` (appends a tombstone). `None` when the key was absent or
     /// expired at `now_ms` (nothing written). Allowed past `max_disk`.
-    pub fn delete(&self, key: &[u8], now_ms: u64) -> Result<Option<Ticket>, StorageError> {
+    pub fn delete(&self, key: &[u8], now_ms: u64) -> Result<Option<Ticket>, WriteError> {
         if self.meta(key, now_ms).is_none() {
             return Ok(None);
         }
@@ -476,7 +480,7 @@ impl Store {
     /// Removes every key of this shard (durably, once the ticket is reached).
     ///
     /// Appends a flush-all marker; recovery clears the keydir when it meets one.
-    pub fn flush_all(&self) -> Result<Ticket, StorageError> {
+    pub fn flush_all(&self) -> Result<Ticket, WriteError> {
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_FLUSH_ALL, 0, &[], &[])?;
         let previous = self.inner.keydir.borrow_mut().take();
@@ -502,8 +506,8 @@ impl Store {
     /// Errors: [`StorageError::WriteFailed`] when the flush carrying the
     /// ticket (or an earlier unacknowledged one) failed; the write was then
     /// rolled back.
-    pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), StorageError> {
-        wait_ticket(&self.inner, ticket.0).await
+    pub async fn wait_durable(&self, ticket: Ticket) -> Result<(), WriteError> {
+        Ok(wait_ticket(&self.inner, ticket.0).await?)
     }
 
     /// Number of keys in the keydir.
@@ -592,7 +596,7 @@ impl Store {
 
     /// Seals the active log file (once its bytes are written) and starts a
     /// new one for the next write; nothing happens to an empty active file.
-    pub fn roll_over(&self) -> Result<(), StorageError> {
+    pub fn roll_over(&self) -> Result<(), WriteError> {
         let mut log = self.inner.log.borrow_mut();
         if log.segments.back().is_some_and(|segment| segment.end() > 0) {
             log.roll_over(0)?;
@@ -606,15 +610,16 @@ impl Store {
     /// waits for it; see `merge.rs` for how. `MergeMode::Auto` does nothing
     /// unless a threshold is reached.
     ///
-    /// Errors: [`StorageError::MergeAbandoned`] when another merge runs or a
-    /// write failed meanwhile (nothing changed), I/O errors of the merge.
-    pub async fn merge(&self, mode: MergeMode) -> Result<MergeReport, StorageError> {
+    /// Errors: [`MergeError::Abandoned`] when another merge runs or a
+    /// write failed meanwhile (nothing changed), [`MergeError::Storage`]
+    /// for I/O errors of the merge.
+    pub async fn merge(&self, mode: MergeMode) -> Result<MergeReport, MergeError> {
         let inner = self.inner.clone();
         let task = async move { merge::merge(&inner, mode, system_now_ms()).await };
         match self.inner.maintenance_queue {
             Some(queue) => {
                 glommio::spawn_local_into(task, queue)
-                    .map_err(|error| StorageError::Executor(error.to_string()))?
+                    .map_err(|error| MergeError::Executor(error.to_string()))?
                     .await
             }
             None => task.await,
@@ -622,11 +627,7 @@ impl Store {
     }
 
     /// Like [`Store::merge`] with an explicit clock (tests).
-    pub async fn merge_at(
-        &self,
-        mode: MergeMode,
-        now_ms: u64,
-    ) -> Result<MergeReport, StorageError> {
+    pub async fn merge_at(&self, mode: MergeMode, now_ms: u64) -> Result<MergeReport, MergeError> {
         merge::merge(&self.inner, mode, now_ms).await
     }
 

@@ -57,7 +57,7 @@ use super::log::{FileStat, Segment};
 use super::record::{self, Header};
 use super::replay::{Replay, Replayed};
 use super::window::Window;
-use super::{RecoveryReport, StorageError, StoreOptions, SyncMode};
+use super::{OpenError, RecoveryReport, StorageError, StoreOptions, SyncMode};
 
 /// Bytes read per DMA read while scanning.
 pub const SCAN_CHUNK: u64 = 1 << 20;
@@ -319,7 +319,7 @@ async fn remove_leftovers(
 
 /// Opens every log file of `opts.dir`, rebuilds the keydir, and prepares the
 /// active file (the last one, or a new file 1).
-pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, StorageError> {
+pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, OpenError> {
     let started = Instant::now();
     let listing = list_files(&opts.backend, &opts.dir)?;
     remove_leftovers(opts, &listing).await?;
@@ -404,7 +404,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         )
         .await?;
         if end > MAX_OFFSET {
-            return Err(StorageError::FileTooLarge {
+            return Err(OpenError::FileTooLarge {
                 path: path.to_path_buf(),
                 max: MAX_OFFSET,
             });
@@ -412,7 +412,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Stor
         if is_last {
             let tail_start = end - end % file.alignment();
             if !window.ensure(tail_start, end - tail_start).await? {
-                return Err(StorageError::FileShrank(path.to_path_buf()));
+                return Err(OpenError::FileShrank(path.to_path_buf()));
             }
             active = Some(Segment {
                 file_id,

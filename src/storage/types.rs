@@ -172,7 +172,9 @@ pub enum PutIf {
     Conflict,
 }
 
-/// Errors of the storage layer.
+/// What the log files themselves can report: the shared cause inside every
+/// operation's error ([`OpenError`], [`WriteError`], [`MergeError`]) and
+/// the whole of a read's (`Store::get` fails only for these reasons).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// An I/O error from the device or the filesystem.
@@ -191,13 +193,6 @@ pub enum StorageError {
     /// The write could not be made durable (disk full, EIO); nothing acknowledged is lost.
     #[error("write failed: {0}")]
     WriteFailed(String),
-    /// The write would take the log files past `--max-disk`; nothing was written.
-    #[error("OOM command not allowed when used disk space > 'max-disk'")]
-    DiskFull,
-    /// A merge was abandoned (a write failed meanwhile, or another merge runs);
-    /// nothing changed.
-    #[error("merge abandoned: {0}")]
-    MergeAbandoned(String),
     /// A record (key + value + header) larger than the format allows.
     #[error("record of {len} bytes is larger than the limit of {max}")]
     RecordTooLarge {
@@ -206,14 +201,18 @@ pub enum StorageError {
         /// The format's limit.
         max: u64,
     },
-    /// The key's hash slot holds the most keydir bytes one slot can.
-    #[error(
-        "the key's hash slot holds 4 GiB of keys on this shard; spread the keys over more hashtags"
-    )]
-    SlotFull,
     /// Every log file id is used.
     #[error("out of log file ids")]
     OutOfFileIds,
+}
+
+/// Why [`Store::open`](super::Store::open) failed: the server does not start
+/// the shard, and says which file is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Listing, reading or creating the shard's files failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     /// A log file is larger than offsets can address.
     #[error("{path} is larger than the supported {max} bytes")]
     FileTooLarge {
@@ -225,11 +224,43 @@ pub enum StorageError {
     /// A log file got shorter while it was being read at open.
     #[error("{0} shrank during recovery")]
     FileShrank(PathBuf),
-    /// A read-modify-write lost the race to other writes of its key too many
-    /// times; nothing was written.
-    #[error("too many concurrent writes to the key, try again")]
-    Contention,
-    /// The executor refused a task (its task queue is gone: shutting down).
+    /// The executor refused the store's background tasks.
+    #[error("the shard's executor refused a task: {0}")]
+    Executor(String),
+}
+
+/// Why a write (`put`, `put_if`, `delete`, `flush_all`, `wait_durable`,
+/// `roll_over`) failed. Nothing was acknowledged; reads go on.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The log refused the record or could not make it durable.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The write would take the log files past `--max-disk`; nothing was
+    /// written. Deletes never get it. (Redis's refusal of a write over
+    /// `maxmemory`: the client may retry after a merge or a delete.)
+    #[error("OOM command not allowed when used disk space > 'max-disk'")]
+    DiskFull,
+    /// The key's hash slot holds the most keydir bytes one slot can.
+    #[error(
+        "the key's hash slot holds 4 GiB of keys on this shard; spread the keys over more hashtags"
+    )]
+    SlotFull,
+}
+
+/// Why a merge did not complete. The store is unchanged either way: the
+/// old files stay in use.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// Reading the input or writing the output failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The merge stopped on purpose (another merge runs, a log write failed
+    /// meanwhile, the store is closing, an input file vanished or is
+    /// damaged); the reason says which.
+    #[error("merge abandoned: {0}")]
+    Abandoned(&'static str),
+    /// The executor refused the merge's task (shutting down).
     #[error("the shard's executor refused a task: {0}")]
     Executor(String),
 }

@@ -3,10 +3,10 @@
 
 use bytes::BytesMut;
 
-use super::{ExecCtx, MAX_ATTEMPTS, contention, write_if};
+use super::{ExecCtx, ExecError, MAX_ATTEMPTS, contention, write_if};
 use crate::commands::{BitFieldAction, BitFieldOp, BitRange, LateError, Overflow};
 use crate::protocol::Reply;
-use crate::storage::{StorageError, Store};
+use crate::storage::Store;
 
 fn bit_at(data: &[u8], offset: u64) -> bool {
     let byte = (offset >> 3) as usize;
@@ -20,7 +20,7 @@ pub(super) async fn setbit(
     offset: u64,
     bit: bool,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let byte = (offset >> 3) as usize;
     if let Err(reply) = super::strings::check_length(byte as u64, 1, ctx) {
         return Ok(reply);
@@ -52,7 +52,7 @@ pub(super) async fn getbit(
     key: &[u8],
     offset: u64,
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let value = store.get(key, ctx.now_ms).await?;
     let data = value.as_ref().map_or(&[][..], |value| &value.data[..]);
     Ok(Reply::Integer(i64::from(bit_at(data, offset))))
@@ -100,7 +100,7 @@ pub(super) async fn bitcount(
     key: &[u8],
     range: Result<Option<BitRange>, LateError>,
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let Some(value) = store.get(key, ctx.now_ms).await? else {
         return Ok(Reply::Integer(0));
     };
@@ -133,7 +133,7 @@ pub(super) async fn bitpos(
     bit: bool,
     range: Result<Option<BitRange>, LateError>,
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let Some(value) = store.get(key, ctx.now_ms).await? else {
         return Ok(Reply::Integer(if bit { -1 } else { 0 }));
     };
@@ -262,7 +262,7 @@ pub(super) async fn bitfield(
     key: &[u8],
     ops: &[BitFieldOp],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let farthest = ops
         .iter()
         .filter(|op| op.action != BitFieldAction::Get)

@@ -3,14 +3,14 @@
 
 use bytes::Bytes;
 
-use super::{ExecCtx, MAX_ATTEMPTS, contention, expire_at, write_if};
+use super::{ExecCtx, ExecError, MAX_ATTEMPTS, contention, expire_at, write_if};
 use crate::commands::{ExpireCondition, Expiry, ObjectSub};
 use crate::protocol::Reply;
-use crate::storage::{StorageError, Store};
+use crate::storage::Store;
 
 /// DEL and UNLINK (deletion is cheap here, so they are the same): the number
 /// of keys that existed. A key given twice is deleted, and counted, once.
-pub(super) fn del(store: &Store, keys: &[Bytes], ctx: &mut ExecCtx) -> Result<Reply, StorageError> {
+pub(super) fn del(store: &Store, keys: &[Bytes], ctx: &mut ExecCtx) -> Result<Reply, ExecError> {
     let mut deleted = 0;
     for key in keys {
         if let Some(ticket) = store.delete(key, ctx.now_ms)? {
@@ -86,7 +86,7 @@ pub(super) async fn expire(
     expiry: Expiry,
     condition: ExpireCondition,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let when = expire_at(expiry, ctx.now_ms);
     for _ in 0..MAX_ATTEMPTS {
         let Some(meta) = store.meta(key, ctx.now_ms) else {
@@ -124,7 +124,7 @@ pub(super) async fn persist(
     store: &Store,
     key: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         match store.meta(key, ctx.now_ms) {
             Some(meta) if meta.expire_at_ms != 0 => {}
@@ -163,7 +163,7 @@ pub(super) async fn object(
     sub: ObjectSub,
     key: &[u8],
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let Some(value) = store.get(key, ctx.now_ms).await? else {
         return Ok(Reply::Nil);
     };
@@ -217,7 +217,7 @@ pub(super) async fn memory_usage(
     store: &Store,
     key: &[u8],
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     Ok(match store.meta(key, ctx.now_ms) {
         Some(meta) => Reply::Integer(40 + key.len() as i64 + i64::from(meta.value_len)),
         None => Reply::Nil,
@@ -234,7 +234,7 @@ pub(super) fn restore(
     replace: bool,
     absttl: bool,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let exists = store.meta(key, ctx.now_ms).is_some();
     if exists && !replace {
         return Ok(Reply::err("BUSYKEY Target key name already exists."));

@@ -4,10 +4,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{ExecCtx, MAX_ATTEMPTS, contention, delete_if, expire_at, write, write_if};
+use super::{ExecCtx, ExecError, MAX_ATTEMPTS, contention, delete_if, expire_at, write, write_if};
 use crate::commands::{GetExExpiry, SetCondition, SetExpiry, parse_i64};
 use crate::protocol::Reply;
-use crate::storage::{PutIf, StorageError, Store, Value};
+use crate::storage::{PutIf, Store, Value};
 
 /// The reply for a value that may be absent.
 pub(super) fn bulk_or_nil(value: Option<&Value>) -> Reply {
@@ -34,7 +34,7 @@ pub(super) fn check_length(old_len: u64, added: u64, ctx: &ExecCtx) -> Result<()
     }
 }
 
-pub(super) async fn get(store: &Store, key: &[u8], ctx: &ExecCtx) -> Result<Reply, StorageError> {
+pub(super) async fn get(store: &Store, key: &[u8], ctx: &ExecCtx) -> Result<Reply, ExecError> {
     Ok(into_bulk_or_nil(store.get(key, ctx.now_ms).await?))
 }
 
@@ -46,7 +46,7 @@ pub(super) async fn set(
     get: bool,
     expiry: SetExpiry,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let now_ms = ctx.now_ms;
     let new_expiry = |old_expire_at_ms: Option<u64>| match expiry {
         SetExpiry::None => 0,
@@ -90,7 +90,7 @@ pub(super) fn setnx(
     key: &[u8],
     value: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     Ok(match store.put_if(key, value, 0, None, ctx.now_ms)? {
         PutIf::Written(ticket) => {
             ctx.wrote(ticket);
@@ -105,7 +105,7 @@ pub(super) async fn getset(
     key: &[u8],
     value: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let old = store.get(key, ctx.now_ms).await?;
         let expected = old.as_ref().map(|old| old.meta.version);
@@ -120,7 +120,7 @@ pub(super) async fn getdel(
     store: &Store,
     key: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let Some(old) = store.get(key, ctx.now_ms).await? else {
             return Ok(Reply::Nil);
@@ -137,7 +137,7 @@ pub(super) async fn getex(
     key: &[u8],
     expiry: GetExExpiry,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let Some(old) = store.get(key, ctx.now_ms).await? else {
             return Ok(Reply::Nil);
@@ -162,11 +162,7 @@ pub(super) async fn getex(
 
 /// MGET returns a consistent snapshot: after reading every key it checks,
 /// synchronously, that none changed meanwhile, and reads again if one did.
-pub(super) async fn mget(
-    store: &Store,
-    keys: &[Bytes],
-    ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+pub(super) async fn mget(store: &Store, keys: &[Bytes], ctx: &ExecCtx) -> Result<Reply, ExecError> {
     let mut values = Vec::with_capacity(keys.len());
     for _ in 0..MAX_ATTEMPTS {
         values.clear();
@@ -193,7 +189,7 @@ pub(super) fn mset(
     store: &Store,
     pairs: &[(Bytes, Bytes)],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for (key, value) in pairs {
         ctx.wrote(store.put(key, value, 0)?);
     }
@@ -206,7 +202,7 @@ pub(super) fn msetnx(
     store: &Store,
     pairs: &[(Bytes, Bytes)],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     if pairs
         .iter()
         .any(|(key, _)| store.meta(key, ctx.now_ms).is_some())
@@ -222,7 +218,7 @@ pub(super) async fn append(
     key: &[u8],
     tail: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let old = store.get(key, ctx.now_ms).await?;
         let old_len = old.as_ref().map_or(0, |old| old.data.len());
@@ -249,7 +245,7 @@ pub(super) async fn incr_by(
     key: &[u8],
     delta: i64,
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let old = store.get(key, ctx.now_ms).await?;
         let current = match &old {
@@ -279,7 +275,7 @@ pub(super) async fn getrange(
     start: i64,
     end: i64,
     ctx: &ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     let empty = Reply::Bulk(Bytes::new());
     let Some(value) = store.get(key, ctx.now_ms).await? else {
         return Ok(empty);
@@ -318,7 +314,7 @@ pub(super) async fn setrange(
     offset: u64,
     patch: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let old = store.get(key, ctx.now_ms).await?;
         let old_len = old.as_ref().map_or(0, |old| old.data.len());
@@ -352,7 +348,7 @@ pub(super) async fn incr_by_float(
     key: &[u8],
     increment: &[u8],
     ctx: &mut ExecCtx,
-) -> Result<Reply, StorageError> {
+) -> Result<Reply, ExecError> {
     for _ in 0..MAX_ATTEMPTS {
         let old = store.get(key, ctx.now_ms).await?;
         let updated = match crate::commands::longdouble::increment(

@@ -511,28 +511,39 @@ fn concurrent_read_modify_writes_are_atomic() {
 
 #[test]
 fn storage_errors_become_redis_replies_in_one_place() {
-    use crate::storage::StorageError;
-    let text = |error: StorageError| match super::error_reply(&error) {
+    use super::{ErrorReply, ExecError};
+    use crate::storage::{MergeError, StorageError, WriteError};
+    let text = |error: &dyn ErrorReply| match error.reply() {
         Reply::Error(text) => text.into_owned(),
         other => panic!("{other:?}"),
     };
+    // A write over --max-disk: Redis's OOM code, however it reaches a reply.
+    let oom = "OOM command not allowed when used disk space > 'max-disk'";
+    assert_eq!(text(&WriteError::DiskFull), oom);
+    assert_eq!(text(&ExecError::Write(WriteError::DiskFull)), oom);
     assert_eq!(
-        text(StorageError::DiskFull),
-        "OOM command not allowed when used disk space > 'max-disk'"
-    );
-    assert_eq!(
-        text(StorageError::Contention),
+        text(&ExecError::Contention),
         "ERR too many concurrent writes to the key, try again"
     );
+    let too_large = || StorageError::RecordTooLarge { len: 10, max: 5 };
     assert_eq!(
-        text(StorageError::RecordTooLarge { len: 10, max: 5 }),
+        text(&WriteError::Storage(too_large())),
         "ERR record of 10 bytes is larger than the limit of 5"
     );
-    assert!(text(StorageError::SlotFull).starts_with("ERR the key's hash slot holds 4 GiB"));
+    assert_eq!(text(&too_large()), text(&ExecError::Read(too_large())));
+    assert!(text(&WriteError::SlotFull).starts_with("ERR the key's hash slot holds 4 GiB"));
     assert!(
-        text(StorageError::Io(std::io::Error::from_raw_os_error(
-            libc::EIO
+        text(&ExecError::Read(StorageError::Io(
+            std::io::Error::from_raw_os_error(libc::EIO)
         )))
         .starts_with("ERR I/O error: ")
+    );
+    assert_eq!(
+        text(&MergeError::Abandoned("another merge runs")),
+        "ERR merge abandoned: another merge runs"
+    );
+    assert_eq!(
+        text(&MergeError::Storage(StorageError::OutOfFileIds)),
+        "ERR out of log file ids"
     );
 }

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::super::{PutIf, StorageError, Store, SyncMode, flusher};
+use super::super::{PutIf, StorageError, Store, SyncMode, WriteError, flusher};
 use super::{data_files, must_get, options, reopen, run, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
@@ -362,7 +362,10 @@ fn failed_flush_rolls_back_unacknowledged_writes() {
         for ticket in tickets {
             let result = store.wait_durable(ticket).await;
             assert!(
-                matches!(result, Err(StorageError::WriteFailed(_))),
+                matches!(
+                    result,
+                    Err(WriteError::Storage(StorageError::WriteFailed(_)))
+                ),
                 "{result:?}"
             );
         }

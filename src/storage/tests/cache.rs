@@ -2,7 +2,7 @@
 //! (up to `WRITE_CACHE_MAX`), the keydir leads a GET to it, and a failed
 //! flush leaves no value of a rolled-back write behind.
 
-use super::super::{Resident, StorageError, Store, SyncMode, WRITE_CACHE_MAX, flusher};
+use super::super::{Resident, StorageError, Store, SyncMode, WRITE_CACHE_MAX, WriteError, flusher};
 use super::{must_get, options, run, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
@@ -80,7 +80,10 @@ fn a_value_cached_by_a_failed_write_is_never_served() {
         for ticket in [failed, lost] {
             let result = store.wait_durable(ticket).await;
             assert!(
-                matches!(result, Err(StorageError::WriteFailed(_))),
+                matches!(
+                    result,
+                    Err(WriteError::Storage(StorageError::WriteFailed(_)))
+                ),
                 "{result:?}"
             );
         }

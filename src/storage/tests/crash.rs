@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::keydir::MAX_OFFSET;
-use super::super::{StorageError, Store, SyncMode};
+use super::super::{StorageError, Store, SyncMode, WriteError};
 use super::{data_files, must_get, options, run, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
@@ -259,7 +259,10 @@ fn disk_full_fails_writes_and_keeps_acknowledged_data() {
             }
         }
         let (failed_index, error) = failure.expect("a 256 KiB disk fills up");
-        assert!(matches!(error, StorageError::WriteFailed(_)), "{error:?}");
+        assert!(
+            matches!(error, WriteError::Storage(StorageError::WriteFailed(_))),
+            "{error:?}"
+        );
         assert!(acknowledged > 10);
         // The failed write is rolled back; reads go on.
         assert!(

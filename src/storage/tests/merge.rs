@@ -1,7 +1,7 @@
 //! Merge, hint files, the value cache and the disk limit, over real files.
 
 use super::super::io::{Backend, SimDisk, SimOp, Tear};
-use super::super::{MergeMode, StorageError, Store, StoreOptions, SyncMode};
+use super::super::{MergeMode, Store, StoreOptions, SyncMode, WriteError};
 use super::{must_get, options, reopen, run, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
@@ -270,7 +270,7 @@ fn the_disk_limit_refuses_writes_but_not_deletes_and_merge_frees_space() {
             }
         }
         let (last, error) = refused.expect("the limit is reached");
-        assert!(matches!(error, StorageError::DiskFull), "{error}");
+        assert!(matches!(error, WriteError::DiskFull), "{error}");
         assert!(error.to_string().starts_with("OOM "), "{error}");
         assert!(store.stats().disk_full_refusals >= 1);
         assert_eq!(
