@@ -27,6 +27,7 @@
 mod bits;
 mod cluster;
 mod connection;
+pub mod docs;
 pub mod exec;
 mod glob;
 pub mod introspection;

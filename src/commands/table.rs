@@ -8,6 +8,7 @@
 
 use bytes::Bytes;
 
+use super::docs::Docs;
 use super::{ClusterSub, Command, GetExExpiry, specs};
 use crate::protocol::Reply;
 
@@ -36,6 +37,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// Time complexity, as Redis documents it.
     pub complexity: &'static str,
+    /// The rest of `COMMAND DOCS`: arguments, history, deprecation,
+    /// served sub-commands (Redis 7.0.15's).
+    pub docs: Docs,
     /// Turns the arguments (name included, arity already checked) into a
     /// [`Command`] or Redis's error reply.
     pub parse: fn(&[Bytes]) -> Result<Command, Reply>,
@@ -237,16 +241,15 @@ impl CommandSpec {
         ])
     }
 
-    /// The command's `COMMAND DOCS` entry (summary, since, group, complexity).
+    /// The command's `COMMAND DOCS` entry, as Redis 7 shapes it.
     pub fn docs_reply(&self) -> Reply {
-        let field =
-            |name: &str, value: &str| (Reply::bulk(name.as_bytes()), Reply::bulk(value.as_bytes()));
-        Reply::Map(vec![
-            field("summary", self.summary),
-            field("since", self.since),
-            field("group", self.group),
-            field("complexity", self.complexity),
-        ])
+        super::docs::docs_map(
+            self.summary,
+            self.since,
+            self.group,
+            self.complexity,
+            &self.docs,
+        )
     }
 
     /// The argument positions of the keys in `args` (name at 0), as

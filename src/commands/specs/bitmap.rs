@@ -22,6 +22,14 @@ pub static SETBIT: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Sets or clears the bit at offset in the string value stored at key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("offset"),
+            Arg::integer("value"),
+        ],
+        ..Docs::NONE
+    },
     parse: bit_cmds::setbit,
     route: Route::Keyed(Gather::One),
 };
@@ -46,6 +54,10 @@ pub static GETBIT: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Returns the bit value at offset in the string value stored at key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::integer("offset")],
+        ..Docs::NONE
+    },
     parse: bit_cmds::getbit,
     route: Route::Keyed(Gather::One),
 };
@@ -70,6 +82,30 @@ pub static BITCOUNT: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Count set bits in a string",
     complexity: "O(N)",
+    docs: Docs {
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::block(
+                "index",
+                &[
+                    Arg::integer("start"),
+                    Arg::integer("end"),
+                    Arg::one_of(
+                        "index_unit",
+                        &[
+                            Arg::pure_token("byte", "BYTE"),
+                            Arg::pure_token("bit", "BIT"),
+                        ],
+                    )
+                    .since("7.0.0")
+                    .optional(),
+                ],
+            )
+            .optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: bit_cmds::bitcount,
     route: Route::Keyed(Gather::One),
 };
@@ -94,6 +130,37 @@ pub static BITPOS: CommandSpec = CommandSpec {
     since: "2.8.7",
     summary: "Find first bit set or clear in a string",
     complexity: "O(N)",
+    docs: Docs {
+        history: &[("7.0.0", "Added the `BYTE|BIT` option.")],
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("bit"),
+            Arg::block(
+                "index",
+                &[
+                    Arg::integer("start"),
+                    Arg::block(
+                        "end_index",
+                        &[
+                            Arg::integer("end"),
+                            Arg::one_of(
+                                "index_unit",
+                                &[
+                                    Arg::pure_token("byte", "BYTE"),
+                                    Arg::pure_token("bit", "BIT"),
+                                ],
+                            )
+                            .since("7.0.0")
+                            .optional(),
+                        ],
+                    )
+                    .optional(),
+                ],
+            )
+            .optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: bit_cmds::bitpos,
     route: Route::Keyed(Gather::One),
 };
@@ -128,6 +195,14 @@ pub static BITOP: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Perform bitwise operations between strings",
     complexity: "O(N)",
+    docs: Docs {
+        arguments: &[
+            Arg::string("operation"),
+            Arg::key("destkey", 0),
+            Arg::key("key", 1).multiple(),
+        ],
+        ..Docs::NONE
+    },
     parse: bit_cmds::bitop,
     route: Route::Keyed(Gather::Computed),
 };
@@ -152,6 +227,62 @@ pub static BITFIELD: CommandSpec = CommandSpec {
     since: "3.2.0",
     summary: "Perform arbitrary bitfield integer operations on strings",
     complexity: "O(1) for each subcommand specified",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::one_of(
+                "operation",
+                &[
+                    Arg::block(
+                        "encoding_offset",
+                        &[Arg::string("encoding"), Arg::integer("offset")],
+                    )
+                    .token("GET"),
+                    Arg::block(
+                        "write",
+                        &[
+                            Arg::one_of(
+                                "wrap_sat_fail",
+                                &[
+                                    Arg::pure_token("wrap", "WRAP"),
+                                    Arg::pure_token("sat", "SAT"),
+                                    Arg::pure_token("fail", "FAIL"),
+                                ],
+                            )
+                            .token("OVERFLOW")
+                            .optional(),
+                            Arg::one_of(
+                                "write_operation",
+                                &[
+                                    Arg::block(
+                                        "encoding_offset_value",
+                                        &[
+                                            Arg::string("encoding"),
+                                            Arg::integer("offset"),
+                                            Arg::integer("value"),
+                                        ],
+                                    )
+                                    .token("SET"),
+                                    Arg::block(
+                                        "encoding_offset_increment",
+                                        &[
+                                            Arg::string("encoding"),
+                                            Arg::integer("offset"),
+                                            Arg::integer("increment"),
+                                        ],
+                                    )
+                                    .token("INCRBY"),
+                                ],
+                            ),
+                        ],
+                    ),
+                ],
+            )
+            .optional()
+            .multiple(),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| bit_cmds::bitfield(a, false),
     route: Route::Keyed(Gather::One),
 };
@@ -176,6 +307,20 @@ pub static BITFIELD_RO: CommandSpec = CommandSpec {
     since: "6.0.0",
     summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
     complexity: "O(1) for each subcommand specified",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::block(
+                "encoding_offset",
+                &[Arg::string("encoding"), Arg::integer("offset")],
+            )
+            .token("GET")
+            .optional()
+            .multiple()
+            .multiple_token(),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| bit_cmds::bitfield(a, true),
     route: Route::Keyed(Gather::One),
 };

@@ -15,6 +15,144 @@ pub static CLIENT: CommandSpec = CommandSpec {
     since: "2.4.0",
     summary: "A container for client connection commands",
     complexity: "Depends on subcommand.",
+    docs: Docs {
+        subcommands: &[
+            SubcommandDocs {
+                name: "client|setname",
+                summary: "Set the current connection name",
+                since: "2.6.9",
+                group: "connection",
+                complexity: "O(1)",
+                docs: Docs {
+                    arguments: &[Arg::string("connection-name")],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "client|getname",
+                summary: "Get the current connection name",
+                since: "2.6.9",
+                group: "connection",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+            SubcommandDocs {
+                name: "client|id",
+                summary: "Returns the client ID for the current connection",
+                since: "5.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+            SubcommandDocs {
+                name: "client|info",
+                summary: "Returns information about the current client connection.",
+                since: "6.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+            SubcommandDocs {
+                name: "client|list",
+                summary: "Get the list of client connections",
+                since: "2.4.0",
+                group: "connection",
+                complexity: "O(N) where N is the number of client connections",
+                docs: Docs {
+                    history: &[
+                        ("2.8.12", "Added unique client `id` field."),
+                        ("5.0.0", "Added optional `TYPE` filter."),
+                        ("6.0.0", "Added `user` field."),
+                        (
+                            "6.2.0",
+                            "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter.",
+                        ),
+                        (
+                            "7.0.0",
+                            "Added `resp`, `multi-mem`, `rbs` and `rbp` fields.",
+                        ),
+                        ("7.0.3", "Added `ssub` field."),
+                    ],
+                    arguments: &[
+                        Arg::one_of(
+                            "normal_master_replica_pubsub",
+                            &[
+                                Arg::pure_token("normal", "NORMAL"),
+                                Arg::pure_token("master", "MASTER"),
+                                Arg::pure_token("replica", "REPLICA"),
+                                Arg::pure_token("pubsub", "PUBSUB"),
+                            ],
+                        )
+                        .token("TYPE")
+                        .since("5.0.0")
+                        .optional(),
+                        Arg::block("id", &[Arg::integer("client-id").multiple()])
+                            .token("ID")
+                            .since("6.2.0")
+                            .optional(),
+                    ],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "client|kill",
+                summary: "Kill the connection of a client",
+                since: "2.4.0",
+                group: "connection",
+                complexity: "O(N) where N is the number of client connections",
+                docs: Docs {
+                    history: &[
+                        ("2.8.12", "Added new filter format."),
+                        ("2.8.12", "`ID` option."),
+                        ("3.2.0", "Added `master` type in for `TYPE` option."),
+                        (
+                            "5.0.0",
+                            "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility.",
+                        ),
+                        ("6.2.0", "`LADDR` option."),
+                    ],
+                    arguments: &[Arg::one_of(
+                        "filter",
+                        &[
+                            Arg::string("ip:port").deprecated_since("2.8.12"),
+                            Arg::one_of(
+                                "new-format",
+                                &[
+                                    Arg::integer("client-id")
+                                        .token("ID")
+                                        .since("2.8.12")
+                                        .optional(),
+                                    Arg::one_of(
+                                        "normal_master_slave_pubsub",
+                                        &[
+                                            Arg::pure_token("normal", "NORMAL"),
+                                            Arg::pure_token("master", "MASTER").since("3.2.0"),
+                                            Arg::pure_token("slave", "SLAVE"),
+                                            Arg::pure_token("replica", "REPLICA").since("5.0.0"),
+                                            Arg::pure_token("pubsub", "PUBSUB"),
+                                        ],
+                                    )
+                                    .token("TYPE")
+                                    .since("2.8.12")
+                                    .optional(),
+                                    Arg::string("username").token("USER").optional(),
+                                    Arg::string("ip:port").token("ADDR").optional(),
+                                    Arg::string("ip:port")
+                                        .token("LADDR")
+                                        .since("6.2.0")
+                                        .optional(),
+                                    Arg::string("yes/no").token("SKIPME").optional(),
+                                ],
+                            )
+                            .multiple(),
+                        ],
+                    )],
+                    ..Docs::NONE
+                },
+            },
+        ],
+        ..Docs::NONE
+    },
     parse: connection_cmds::client,
     route: Route::Here,
 };
@@ -32,6 +170,10 @@ pub static ECHO: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Echo the given string",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::string("message")],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Echo(a[1].clone())),
     route: Route::Here,
 };
@@ -56,6 +198,27 @@ pub static HELLO: CommandSpec = CommandSpec {
     since: "6.0.0",
     summary: "Handshake with Redis",
     complexity: "O(1)",
+    docs: Docs {
+        history: &[(
+            "6.2.0",
+            "`protover` made optional; when called without arguments the command reports the current connection's context.",
+        )],
+        arguments: &[Arg::block(
+            "arguments",
+            &[
+                Arg::integer("protover"),
+                Arg::block(
+                    "username_password",
+                    &[Arg::string("username"), Arg::string("password")],
+                )
+                .token("AUTH")
+                .optional(),
+                Arg::string("clientname").token("SETNAME").optional(),
+            ],
+        )
+        .optional()],
+        ..Docs::NONE
+    },
     parse: connection_cmds::hello,
     route: Route::Session,
 };
@@ -73,6 +236,10 @@ pub static PING: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Ping the server",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::string("message").optional()],
+        ..Docs::NONE
+    },
     parse: connection_cmds::ping,
     route: Route::Here,
 };
@@ -97,6 +264,7 @@ pub static QUIT: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Close the connection",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Quit),
     route: Route::Here,
 };
@@ -114,6 +282,10 @@ pub static SELECT: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Change the selected database for the current connection",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::integer("index")],
+        ..Docs::NONE
+    },
     parse: connection_cmds::select,
     route: Route::Here,
 };

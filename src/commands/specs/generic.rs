@@ -22,6 +22,10 @@ pub static DEL: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Delete a key",
     complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Del(a[1..].to_vec())),
     route: Route::Keyed(Gather::Sum),
 };
@@ -46,80 +50,13 @@ pub static EXISTS: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Determine if a key exists",
     complexity: "O(N) where N is the number of keys to check.",
+    docs: Docs {
+        history: &[("3.0.3", "Accepts multiple `key` arguments.")],
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Exists(a[1..].to_vec())),
     route: Route::Keyed(Gather::Sum),
-};
-
-/// EXPIRE: Set a key's time to live in seconds
-pub static EXPIRE: CommandSpec = CommandSpec {
-    name: "expire",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.0.0",
-    summary: "Set a key's time to live in seconds",
-    complexity: "O(1)",
-    parse: |a| key_cmds::expire(a, "expire", TimeKind::RelativeSeconds),
-    route: Route::Keyed(Gather::One),
-};
-
-/// EXPIREAT: Set the expiration for a key as a UNIX timestamp
-pub static EXPIREAT: CommandSpec = CommandSpec {
-    name: "expireat",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.2.0",
-    summary: "Set the expiration for a key as a UNIX timestamp",
-    complexity: "O(1)",
-    parse: |a| key_cmds::expire(a, "expireat", TimeKind::AbsoluteSeconds),
-    route: Route::Keyed(Gather::One),
-};
-
-/// EXPIRETIME: Get the expiration Unix timestamp for a key
-pub static EXPIRETIME: CommandSpec = CommandSpec {
-    name: "expiretime",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RO", "access"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "7.0.0",
-    summary: "Get the expiration Unix timestamp for a key",
-    complexity: "O(1)",
-    parse: |a| Ok(Command::ExpireTime(a[1].clone(), false)),
-    route: Route::Keyed(Gather::One),
 };
 
 /// KEYS: Find all keys matching the given pattern
@@ -135,128 +72,12 @@ pub static KEYS: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Find all keys matching the given pattern",
     complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+    docs: Docs {
+        arguments: &[Arg::pattern("pattern")],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Keys(a[1].clone())),
     route: Route::Everywhere,
-};
-
-/// PERSIST: Remove the expiration from a key
-pub static PERSIST: CommandSpec = CommandSpec {
-    name: "persist",
-    arity: 2,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.2.0",
-    summary: "Remove the expiration from a key",
-    complexity: "O(1)",
-    parse: |a| Ok(Command::Persist(a[1].clone())),
-    route: Route::Keyed(Gather::One),
-};
-
-/// PEXPIRE: Set a key's time to live in milliseconds
-pub static PEXPIRE: CommandSpec = CommandSpec {
-    name: "pexpire",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Set a key's time to live in milliseconds",
-    complexity: "O(1)",
-    parse: |a| key_cmds::expire(a, "pexpire", TimeKind::RelativeMs),
-    route: Route::Keyed(Gather::One),
-};
-
-/// PEXPIREAT: Set the expiration for a key as a UNIX timestamp specified in milliseconds
-pub static PEXPIREAT: CommandSpec = CommandSpec {
-    name: "pexpireat",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    complexity: "O(1)",
-    parse: |a| key_cmds::expire(a, "pexpireat", TimeKind::AbsoluteMs),
-    route: Route::Keyed(Gather::One),
-};
-
-/// PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds
-pub static PEXPIRETIME: CommandSpec = CommandSpec {
-    name: "pexpiretime",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RO", "access"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "7.0.0",
-    summary: "Get the expiration Unix timestamp for a key in milliseconds",
-    complexity: "O(1)",
-    parse: |a| Ok(Command::ExpireTime(a[1].clone(), true)),
-    route: Route::Keyed(Gather::One),
-};
-
-/// PTTL: Get the time to live for a key in milliseconds
-pub static PTTL: CommandSpec = CommandSpec {
-    name: "pttl",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &["nondeterministic_output"],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RO", "access"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Get the time to live for a key in milliseconds",
-    complexity: "O(1)",
-    parse: |a| Ok(Command::Ttl(a[1].clone(), true)),
-    route: Route::Keyed(Gather::One),
 };
 
 /// SCAN: Incrementally iterate the keys space
@@ -272,32 +93,18 @@ pub static SCAN: CommandSpec = CommandSpec {
     since: "2.8.0",
     summary: "Incrementally iterate the keys space",
     complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+    docs: Docs {
+        history: &[("6.0.0", "Added the `TYPE` subcommand.")],
+        arguments: &[
+            Arg::integer("cursor"),
+            Arg::pattern("pattern").token("MATCH").optional(),
+            Arg::integer("count").token("COUNT").optional(),
+            Arg::string("type").token("TYPE").since("6.0.0").optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: server_cmds::scan,
     route: Route::Everywhere,
-};
-
-/// TTL: Get the time to live for a key in seconds
-pub static TTL: CommandSpec = CommandSpec {
-    name: "ttl",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &["nondeterministic_output"],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["RO", "access"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-    }],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.0.0",
-    summary: "Get the time to live for a key in seconds",
-    complexity: "O(1)",
-    parse: |a| Ok(Command::Ttl(a[1].clone(), false)),
-    route: Route::Keyed(Gather::One),
 };
 
 /// TYPE: Determine the type stored at key
@@ -320,6 +127,10 @@ pub static TYPE: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Determine the type stored at key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Type(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
@@ -344,6 +155,10 @@ pub static UNLINK: CommandSpec = CommandSpec {
     since: "4.0.0",
     summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
     complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Unlink(a[1..].to_vec())),
     route: Route::Keyed(Gather::Sum),
 };
@@ -378,6 +193,10 @@ pub static RENAME: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Rename a key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::key("newkey", 1)],
+        ..Docs::NONE
+    },
     parse: |a| key_cmds::rename(a, false),
     route: Route::Keyed(Gather::Computed),
 };
@@ -412,6 +231,14 @@ pub static RENAMENX: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Rename a key, only if the new key does not exist",
     complexity: "O(1)",
+    docs: Docs {
+        history: &[(
+            "3.2.0",
+            "The command no longer returns an error when source and destination names are the same.",
+        )],
+        arguments: &[Arg::key("key", 0), Arg::key("newkey", 1)],
+        ..Docs::NONE
+    },
     parse: |a| key_cmds::rename(a, true),
     route: Route::Keyed(Gather::Computed),
 };
@@ -446,6 +273,15 @@ pub static COPY: CommandSpec = CommandSpec {
     since: "6.2.0",
     summary: "Copy a key",
     complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+    docs: Docs {
+        arguments: &[
+            Arg::key("source", 0),
+            Arg::key("destination", 1),
+            Arg::integer("destination-db").token("DB").optional(),
+            Arg::pure_token("replace", "REPLACE").optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: key_cmds::copy,
     route: Route::Keyed(Gather::Computed),
 };
@@ -470,6 +306,10 @@ pub static TOUCH: CommandSpec = CommandSpec {
     since: "3.2.1",
     summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
     complexity: "O(N) where N is the number of keys that will be touched.",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Exists(a[1..].to_vec())),
     route: Route::Keyed(Gather::Sum),
 };
@@ -487,6 +327,7 @@ pub static RANDOMKEY: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Return a random key from the keyspace",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::RandomKey),
     route: Route::Everywhere,
 };
@@ -504,6 +345,63 @@ pub static OBJECT: CommandSpec = CommandSpec {
     since: "2.2.3",
     summary: "A container for object introspection commands",
     complexity: "Depends on subcommand.",
+    docs: Docs {
+        subcommands: &[
+            SubcommandDocs {
+                name: "object|encoding",
+                summary: "Inspect the internal encoding of a Redis object",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                docs: Docs {
+                    arguments: &[Arg::key("key", 0)],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "object|freq",
+                summary: "Get the logarithmic access frequency counter of a Redis object",
+                since: "4.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                docs: Docs {
+                    arguments: &[Arg::key("key", 0)],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "object|idletime",
+                summary: "Get the time since a Redis object was last accessed",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                docs: Docs {
+                    arguments: &[Arg::key("key", 0)],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "object|refcount",
+                summary: "Get the number of references to the value of the key",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                docs: Docs {
+                    arguments: &[Arg::key("key", 0)],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "object|help",
+                summary: "Show helpful text about the different subcommands",
+                since: "6.2.0",
+                group: "generic",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+        ],
+        ..Docs::NONE
+    },
     parse: key_cmds::object,
     route: Route::Keyed(Gather::One),
 };
@@ -521,6 +419,10 @@ pub static WAIT: CommandSpec = CommandSpec {
     since: "3.0.0",
     summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::integer("numreplicas"), Arg::integer("timeout")],
+        ..Docs::NONE
+    },
     parse: key_cmds::wait,
     route: Route::Here,
 };
@@ -545,6 +447,10 @@ pub static DUMP: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Return a serialized version of the value stored at the specified key.",
     complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Dump(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
@@ -569,6 +475,33 @@ pub static RESTORE: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
     complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+    docs: Docs {
+        history: &[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ],
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("ttl"),
+            Arg::string("serialized-value"),
+            Arg::pure_token("replace", "REPLACE")
+                .since("3.0.0")
+                .optional(),
+            Arg::pure_token("absttl", "ABSTTL")
+                .since("5.0.0")
+                .optional(),
+            Arg::integer("seconds")
+                .token("IDLETIME")
+                .since("5.0.0")
+                .optional(),
+            Arg::integer("frequency")
+                .token("FREQ")
+                .since("5.0.0")
+                .optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: key_cmds::restore,
     route: Route::Keyed(Gather::One),
 };

@@ -5,6 +5,7 @@
 mod bitmap;
 mod cluster;
 mod connection;
+mod expiry;
 mod generic;
 mod introspection;
 mod server;
@@ -14,6 +15,7 @@ mod transactions;
 pub use bitmap::*;
 pub use cluster::*;
 pub use connection::*;
+pub use expiry::*;
 pub use generic::*;
 pub use introspection::*;
 pub use server::*;
@@ -21,6 +23,7 @@ pub use string::*;
 pub use transactions::*;
 
 use super::ClusterSub;
+use super::docs::{Arg, Docs, SubcommandDocs};
 use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};
 use super::{

@@ -15,6 +15,7 @@ pub static BGREWRITEAOF: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Asynchronously rewrite the append-only file",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Merge { background: true }),
     route: Route::Everywhere,
 };
@@ -32,6 +33,73 @@ pub static COMMAND: CommandSpec = CommandSpec {
     since: "2.8.13",
     summary: "Get array of Redis command details",
     complexity: "O(N) where N is the total number of Redis commands",
+    docs: Docs {
+        subcommands: &[
+            SubcommandDocs {
+                name: "command|count",
+                summary: "Get total number of Redis commands",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+            SubcommandDocs {
+                name: "command|docs",
+                summary: "Get array of specific Redis command documentation",
+                since: "7.0.0",
+                group: "server",
+                complexity: "O(N) where N is the number of commands to look up",
+                docs: Docs {
+                    arguments: &[Arg::string("command-name").optional().multiple()],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "command|getkeys",
+                summary: "Extract keys given a full Redis command",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(N) where N is the number of arguments to the command",
+                docs: Docs::NONE,
+            },
+            SubcommandDocs {
+                name: "command|info",
+                summary: "Get array of specific Redis command details, or all when no argument is given.",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(N) where N is the number of commands to look up",
+                docs: Docs {
+                    history: &[(
+                        "7.0.0",
+                        "Allowed to be called with no argument to get info on all commands.",
+                    )],
+                    arguments: &[Arg::string("command-name").optional().multiple()],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "command|list",
+                summary: "Get an array of Redis command names",
+                since: "7.0.0",
+                group: "server",
+                complexity: "O(N) where N is the total number of Redis commands",
+                docs: Docs {
+                    arguments: &[Arg::one_of(
+                        "filterby",
+                        &[
+                            Arg::string("module-name").token("MODULE"),
+                            Arg::string("category").token("ACLCAT"),
+                            Arg::pattern("pattern").token("PATTERN"),
+                        ],
+                    )
+                    .token("FILTERBY")
+                    .optional()],
+                    ..Docs::NONE
+                },
+            },
+        ],
+        ..Docs::NONE
+    },
     parse: server_cmds::command,
     route: Route::Here,
 };
@@ -49,6 +117,53 @@ pub static CONFIG: CommandSpec = CommandSpec {
     since: "2.0.0",
     summary: "A container for server configuration commands",
     complexity: "Depends on subcommand.",
+    docs: Docs {
+        subcommands: &[
+            SubcommandDocs {
+                name: "config|get",
+                summary: "Get the values of configuration parameters",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                docs: Docs {
+                    history: &[(
+                        "7.0.0",
+                        "Added the ability to pass multiple pattern parameters in one call",
+                    )],
+                    arguments: &[Arg::block("parameter", &[Arg::string("parameter")]).multiple()],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "config|set",
+                summary: "Set configuration parameters to the given values",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                docs: Docs {
+                    history: &[(
+                        "7.0.0",
+                        "Added the ability to set multiple parameters in one call.",
+                    )],
+                    arguments: &[Arg::block(
+                        "parameter_value",
+                        &[Arg::string("parameter"), Arg::string("value")],
+                    )
+                    .multiple()],
+                    ..Docs::NONE
+                },
+            },
+            SubcommandDocs {
+                name: "config|resetstat",
+                summary: "Reset the stats returned by INFO",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(1)",
+                docs: Docs::NONE,
+            },
+        ],
+        ..Docs::NONE
+    },
     parse: server_cmds::config,
     route: Route::Here,
 };
@@ -66,6 +181,7 @@ pub static DBSIZE: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Return the number of keys in the selected database",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::DbSize),
     route: Route::Everywhere,
 };
@@ -83,6 +199,21 @@ pub static FLUSHALL: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Remove all keys from all databases",
     complexity: "O(N) where N is the total number of keys in all databases",
+    docs: Docs {
+        history: &[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ],
+        arguments: &[Arg::one_of(
+            "async",
+            &[
+                Arg::pure_token("async", "ASYNC").since("4.0.0"),
+                Arg::pure_token("sync", "SYNC").since("6.2.0"),
+            ],
+        )
+        .optional()],
+        ..Docs::NONE
+    },
     parse: server_cmds::flush,
     route: Route::Everywhere,
 };
@@ -100,6 +231,21 @@ pub static FLUSHDB: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Remove all keys from the current database",
     complexity: "O(N) where N is the number of keys in the selected database",
+    docs: Docs {
+        history: &[
+            ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+            ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+        ],
+        arguments: &[Arg::one_of(
+            "async",
+            &[
+                Arg::pure_token("async", "ASYNC").since("4.0.0"),
+                Arg::pure_token("sync", "SYNC").since("6.2.0"),
+            ],
+        )
+        .optional()],
+        ..Docs::NONE
+    },
     parse: server_cmds::flush,
     route: Route::Everywhere,
 };
@@ -121,6 +267,14 @@ pub static INFO: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Get information and statistics about the server",
     complexity: "O(1)",
+    docs: Docs {
+        history: &[(
+            "7.0.0",
+            "Added support for taking multiple section arguments.",
+        )],
+        arguments: &[Arg::string("section").optional().multiple()],
+        ..Docs::NONE
+    },
     parse: |a| {
         Ok(Command::Info(
             a[1..].iter().map(server_cmds::lower).collect(),
@@ -149,6 +303,23 @@ pub static SHUTDOWN: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Synchronously save the dataset to disk and then shut down the server",
     complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+    docs: Docs {
+        history: &[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")],
+        arguments: &[
+            Arg::one_of(
+                "nosave_save",
+                &[
+                    Arg::pure_token("nosave", "NOSAVE"),
+                    Arg::pure_token("save", "SAVE"),
+                ],
+            )
+            .optional(),
+            Arg::pure_token("now", "NOW").since("7.0.0").optional(),
+            Arg::pure_token("force", "FORCE").since("7.0.0").optional(),
+            Arg::pure_token("abort", "ABORT").since("7.0.0").optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: server_cmds::shutdown,
     route: Route::Everywhere,
 };
@@ -166,6 +337,7 @@ pub static TIME: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Return the current server time",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Time),
     route: Route::Here,
 };
@@ -183,6 +355,7 @@ pub static MERGE: CommandSpec = CommandSpec {
     since: "0.1.0",
     summary: "Compact every shard's log files now (shardcask)",
     complexity: "O(N) where N is the number of bytes in the log files",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Merge { background: false }),
     route: Route::Everywhere,
 };
@@ -200,6 +373,23 @@ pub static MEMORY: CommandSpec = CommandSpec {
     since: "4.0.0",
     summary: "A container for memory diagnostics commands",
     complexity: "Depends on subcommand.",
+    docs: Docs {
+        subcommands: &[SubcommandDocs {
+            name: "memory|usage",
+            summary: "Estimate the memory usage of a key",
+            since: "4.0.0",
+            group: "server",
+            complexity: "O(N) where N is the number of samples.",
+            docs: Docs {
+                arguments: &[
+                    Arg::key("key", 0),
+                    Arg::integer("count").token("SAMPLES").optional(),
+                ],
+                ..Docs::NONE
+            },
+        }],
+        ..Docs::NONE
+    },
     parse: key_cmds::memory,
     route: Route::Keyed(Gather::One),
 };

@@ -22,6 +22,10 @@ pub static APPEND: CommandSpec = CommandSpec {
     since: "2.0.0",
     summary: "Append a value to a key",
     complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::string("value")],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::key_value(a, Command::Append),
     route: Route::Keyed(Gather::One),
 };
@@ -46,6 +50,10 @@ pub static DECR: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Decrement the integer value of a key by one",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::IncrBy(a[1].clone(), -1)),
     route: Route::Keyed(Gather::One),
 };
@@ -70,6 +78,10 @@ pub static DECRBY: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Decrement the integer value of a key by the given number",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::integer("decrement")],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::incrby(a, true),
     route: Route::Keyed(Gather::One),
 };
@@ -94,6 +106,10 @@ pub static GET: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Get the value of a key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Get(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
@@ -118,6 +134,10 @@ pub static GETDEL: CommandSpec = CommandSpec {
     since: "6.2.0",
     summary: "Get the value of a key and delete the key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::GetDel(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
@@ -142,6 +162,23 @@ pub static GETEX: CommandSpec = CommandSpec {
     since: "6.2.0",
     summary: "Get the value of a key and optionally set its expiration",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::one_of(
+                "expiration",
+                &[
+                    Arg::integer("seconds").token("EX"),
+                    Arg::integer("milliseconds").token("PX"),
+                    Arg::unix_time("unix-time-seconds").token("EXAT"),
+                    Arg::unix_time("unix-time-milliseconds").token("PXAT"),
+                    Arg::pure_token("persist", "PERSIST"),
+                ],
+            )
+            .optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::getex,
     route: Route::Keyed(Gather::One),
 };
@@ -166,6 +203,14 @@ pub static GETRANGE: CommandSpec = CommandSpec {
     since: "2.4.0",
     summary: "Get a substring of the string stored at a key",
     complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("start"),
+            Arg::integer("end"),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::getrange,
     route: Route::Keyed(Gather::One),
 };
@@ -190,6 +235,13 @@ pub static GETSET: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Set the string value of a key and return its old value",
     complexity: "O(1)",
+    docs: Docs {
+        doc_flags: &["deprecated"],
+        deprecated_since: "6.2.0",
+        replaced_by: "`SET` with the `!GET` argument",
+        arguments: &[Arg::key("key", 0), Arg::string("value")],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::key_value(a, Command::GetSet),
     route: Route::Keyed(Gather::One),
 };
@@ -214,6 +266,10 @@ pub static INCR: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Increment the integer value of a key by one",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::IncrBy(a[1].clone(), 1)),
     route: Route::Keyed(Gather::One),
 };
@@ -238,6 +294,10 @@ pub static INCRBY: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Increment the integer value of a key by the given amount",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::integer("increment")],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::incrby(a, false),
     route: Route::Keyed(Gather::One),
 };
@@ -262,6 +322,10 @@ pub static MGET: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Get the values of all the given keys",
     complexity: "O(N) where N is the number of keys to retrieve.",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::MGet(a[1..].to_vec())),
     route: Route::Keyed(Gather::Array),
 };
@@ -289,6 +353,12 @@ pub static MSET: CommandSpec = CommandSpec {
     since: "1.0.1",
     summary: "Set multiple keys to multiple values",
     complexity: "O(N) where N is the number of keys to set.",
+    docs: Docs {
+        arguments: &[
+            Arg::block("key_value", &[Arg::key("key", 0), Arg::string("value")]).multiple(),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::pairs(a, "mset").map(Command::MSet),
     route: Route::Keyed(Gather::AllOk),
 };
@@ -313,6 +383,12 @@ pub static MSETNX: CommandSpec = CommandSpec {
     since: "1.0.1",
     summary: "Set multiple keys to multiple values, only if none of the keys exist",
     complexity: "O(N) where N is the number of keys to set.",
+    docs: Docs {
+        arguments: &[
+            Arg::block("key_value", &[Arg::key("key", 0), Arg::string("value")]).multiple(),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::pairs(a, "msetnx").map(Command::MSetNx),
     route: Route::Keyed(Gather::Latched),
 };
@@ -337,6 +413,44 @@ pub static SET: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Set the string value of a key",
     complexity: "O(1)",
+    docs: Docs {
+        history: &[
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            (
+                "7.0.0",
+                "Allowed the `NX` and `GET` options to be used together.",
+            ),
+        ],
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::string("value"),
+            Arg::one_of(
+                "condition",
+                &[Arg::pure_token("nx", "NX"), Arg::pure_token("xx", "XX")],
+            )
+            .since("2.6.12")
+            .optional(),
+            Arg::pure_token("get", "GET").since("6.2.0").optional(),
+            Arg::one_of(
+                "expiration",
+                &[
+                    Arg::integer("seconds").token("EX").since("2.6.12"),
+                    Arg::integer("milliseconds").token("PX").since("2.6.12"),
+                    Arg::unix_time("unix-time-seconds")
+                        .token("EXAT")
+                        .since("6.2.0"),
+                    Arg::unix_time("unix-time-milliseconds")
+                        .token("PXAT")
+                        .since("6.2.0"),
+                    Arg::pure_token("keepttl", "KEEPTTL").since("6.0.0"),
+                ],
+            )
+            .optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::set,
     route: Route::Keyed(Gather::One),
 };
@@ -361,6 +475,10 @@ pub static SETNX: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Set the value of a key, only if the key does not exist",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::string("value")],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::key_value(a, Command::SetNx),
     route: Route::Keyed(Gather::One),
 };
@@ -385,6 +503,14 @@ pub static SETRANGE: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Overwrite part of a string at key starting at the specified offset",
     complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("offset"),
+            Arg::string("value"),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::setrange,
     route: Route::Keyed(Gather::One),
 };
@@ -409,6 +535,10 @@ pub static STRLEN: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Get the length of the value stored in a key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0)],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Strlen(a[1].clone())),
     route: Route::Keyed(Gather::One),
 };
@@ -433,6 +563,14 @@ pub static SETEX: CommandSpec = CommandSpec {
     since: "2.0.0",
     summary: "Set the value and expiration of a key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("seconds"),
+            Arg::string("value"),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::setex(a, false),
     route: Route::Keyed(Gather::One),
 };
@@ -457,6 +595,14 @@ pub static PSETEX: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Set the value and expiration in milliseconds of a key",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("milliseconds"),
+            Arg::string("value"),
+        ],
+        ..Docs::NONE
+    },
     parse: |a| string_cmds::setex(a, true),
     route: Route::Keyed(Gather::One),
 };
@@ -481,6 +627,17 @@ pub static SUBSTR: CommandSpec = CommandSpec {
     since: "1.0.0",
     summary: "Get a substring of the string stored at a key",
     complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+    docs: Docs {
+        doc_flags: &["deprecated"],
+        deprecated_since: "2.0.0",
+        replaced_by: "`GETRANGE`",
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::integer("start"),
+            Arg::integer("end"),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::getrange,
     route: Route::Keyed(Gather::One),
 };
@@ -505,6 +662,10 @@ pub static INCRBYFLOAT: CommandSpec = CommandSpec {
     since: "2.6.0",
     summary: "Increment the float value of a key by the given amount",
     complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::double("increment")],
+        ..Docs::NONE
+    },
     parse: string_cmds::incrbyfloat,
     route: Route::Keyed(Gather::One),
 };
@@ -529,6 +690,17 @@ pub static LCS: CommandSpec = CommandSpec {
     since: "7.0.0",
     summary: "Find longest common substring",
     complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key1", 0),
+            Arg::key("key2", 0),
+            Arg::pure_token("len", "LEN").optional(),
+            Arg::pure_token("idx", "IDX").optional(),
+            Arg::integer("len").token("MINMATCHLEN").optional(),
+            Arg::pure_token("withmatchlen", "WITHMATCHLEN").optional(),
+        ],
+        ..Docs::NONE
+    },
     parse: string_cmds::lcs,
     route: Route::Keyed(Gather::Computed),
 };

@@ -15,6 +15,7 @@ pub static MULTI: CommandSpec = CommandSpec {
     since: "1.2.0",
     summary: "Mark the start of a transaction block",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Multi),
     route: Route::Session,
 };
@@ -32,6 +33,7 @@ pub static EXEC: CommandSpec = CommandSpec {
     since: "1.2.0",
     summary: "Execute all commands issued after MULTI",
     complexity: "Depends on commands in the transaction",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Exec),
     route: Route::Session,
 };
@@ -49,6 +51,7 @@ pub static DISCARD: CommandSpec = CommandSpec {
     since: "2.0.0",
     summary: "Discard all commands issued after MULTI",
     complexity: "O(N), when N is the number of queued commands",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Discard),
     route: Route::Session,
 };
@@ -73,6 +76,10 @@ pub static WATCH: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Watch the given keys to determine execution of the MULTI/EXEC block",
     complexity: "O(1) for every key.",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0).multiple()],
+        ..Docs::NONE
+    },
     parse: |a| Ok(Command::Watch(a[1..].to_vec())),
     route: Route::Session,
 };
@@ -90,6 +97,7 @@ pub static UNWATCH: CommandSpec = CommandSpec {
     since: "2.2.0",
     summary: "Forget about all watched keys",
     complexity: "O(1)",
+    docs: Docs::NONE,
     parse: |_| Ok(Command::Unwatch),
     route: Route::Session,
 };
