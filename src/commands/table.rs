@@ -181,17 +181,25 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::WATCH,
 ];
 
-/// The row of a command name, any case.
+/// The row of a command name, any case: one hash of the lower-cased name
+/// (on every request, so no binary search of string compares).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    static BY_NAME: std::sync::OnceLock<ahash::AHashMap<&'static [u8], &'static CommandSpec>> =
+        std::sync::OnceLock::new();
     let mut buf = [0u8; 32];
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     let lower: &[u8] = lower;
-    COMMANDS
-        .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
-        .ok()
-        .map(|index| COMMANDS[index])
+    BY_NAME
+        .get_or_init(|| {
+            COMMANDS
+                .iter()
+                .map(|spec| (spec.name.as_bytes(), *spec))
+                .collect()
+        })
+        .get(lower)
+        .copied()
 }
 
 impl CommandSpec {

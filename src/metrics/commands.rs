@@ -234,6 +234,13 @@ impl BatchCommands {
         }
     }
 
+    /// Forgets every slot, keeping the room (a connection reuses one per
+    /// batch).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.indices.clear();
+    }
+
     /// Notes the next slot's command (`None`: the request did not parse).
     #[inline]
     pub fn push(&mut self, index: Option<usize>) {

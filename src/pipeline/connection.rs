@@ -36,12 +36,15 @@ use crate::metrics::commands::BatchCommands;
 use crate::metrics::shard::latency_us;
 use crate::net::Socket;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
-use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request};
+use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request_into};
 use crate::router::{ShardRequest, ShardResponse};
 use crate::shard::{ClientInfo, Shard};
 
 /// Most commands run as one batch before replies are written.
 pub const MAX_BATCH: usize = 512;
+/// A request with more arguments than this gives its argument vector back
+/// afterwards instead of keeping it for the next request.
+const MAX_KEPT_ARGS: usize = 256;
 /// A connection idle this long gives back a big input buffer.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
@@ -76,7 +79,9 @@ impl Activity {
     }
 }
 
-/// The commands collected so far, before they run.
+/// The commands collected so far, before they run. One per connection,
+/// emptied by [`run_batch`] and reused: its vectors are not allocated again
+/// per batch.
 struct Batch {
     /// The connection it belongs to (for the slow log).
     client_id: u64,
@@ -86,21 +91,18 @@ struct Batch {
     groups: Groups,
     /// The command of each slot, for per-command stats.
     commands: BatchCommands,
+    /// Each shard's replies to its group, while they are gathered.
+    results: Vec<Vec<Reply>>,
 }
 
 impl Batch {
-    fn new(nr_shards: usize, client_id: u64, cap: usize) -> Batch {
+    fn new(nr_shards: usize, client_id: u64) -> Batch {
         Batch {
             client_id,
-            groups: Groups::new(nr_shards, cap),
+            groups: Groups::new(nr_shards, FIRST_BATCH),
             commands: BatchCommands::with_capacity(FIRST_BATCH),
+            results: (0..nr_shards).map(|_| Vec::new()).collect(),
         }
-    }
-
-    /// The batch so far, leaving an empty one in its place that expects
-    /// `cap` commands.
-    fn take(&mut self, nr_shards: usize, cap: usize) -> Batch {
-        std::mem::replace(self, Batch::new(nr_shards, self.client_id, cap))
     }
 
     /// Adds a known reply of `command_index`'s command (`None`: a request
@@ -174,6 +176,10 @@ pub async fn serve(
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut session = Session::new();
     let mut activity = Activity::default();
+    let mut batch = Batch::new(shard.nr_shards, client_id);
+    // The arguments of the request at hand, the vector kept from one
+    // request to the next.
+    let mut args = Vec::new();
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
         let mut recv = socket.recv(input.lend_room(&limits));
@@ -212,24 +218,25 @@ pub async fn serve(
 
         // One clock read per read of input: batch latency and activity.
         let started = Instant::now();
-        let mut batch = Batch::new(shard.nr_shards, client_id, sizer.hint());
         let mut after = After::Continue;
         loop {
-            match parse_request(input.pending(), &limits) {
-                Ok(Parsed::Command(args)) => {
-                    if plan(
+            match parse_request_into(input.pending(), &limits, &mut args) {
+                Ok(Parsed::Command(())) => {
+                    let planned = plan(
                         &shard,
                         client_id,
                         shard_port,
                         &mut session,
-                        args,
+                        &args,
                         &mut batch,
                         &mut output,
                         &mut activity,
                     )
-                    .await
-                        == After::Close
-                    {
+                    .await;
+                    if args.capacity() > MAX_KEPT_ARGS {
+                        args = Vec::new();
+                    }
+                    if planned == After::Close {
                         after = After::Close;
                         break;
                     }
@@ -307,8 +314,8 @@ pub async fn serve(
     shard.clients.borrow_mut().remove(&client_id);
 }
 
-/// Runs the batch collected so far (leaving an empty one in its place) and
-/// lets the sizer learn from the size of its replies.
+/// Runs the batch collected so far (leaving it empty) and lets the sizer
+/// learn from the size of its replies.
 async fn flush_batch(
     shard: &Rc<Shard>,
     session: &Session,
@@ -317,10 +324,9 @@ async fn flush_batch(
     started: Instant,
     sizer: &mut BatchSizer,
 ) {
-    let pending = batch.take(shard.nr_shards, sizer.hint());
     let before = output.len();
-    let nr_commands = pending.groups.len();
-    run_batch(shard, pending, output, started, session.protocol).await;
+    let nr_commands = batch.groups.len();
+    run_batch(shard, batch, output, started, session.protocol).await;
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
 
@@ -334,10 +340,6 @@ struct BatchSizer {
     limit: u64,
     /// Most commands the next batch may hold.
     cap: usize,
-    /// Commands of the last batch: what the next one likely holds, to size
-    /// its vectors (not `cap`: at pipeline 1 that would allocate room for
-    /// 512 commands per command).
-    last: usize,
 }
 
 /// The batch cap of a new connection.
@@ -348,7 +350,6 @@ impl BatchSizer {
         BatchSizer {
             limit: limit.max(1),
             cap: FIRST_BATCH,
-            last: 1,
         }
     }
 
@@ -357,15 +358,9 @@ impl BatchSizer {
         if nr_commands == 0 {
             return;
         }
-        self.last = nr_commands;
         let per_reply = (bytes as u64 / nr_commands as u64).max(1);
         let fits = (self.limit / per_reply).clamp(1, MAX_BATCH as u64) as usize;
         self.cap = fits.min(self.cap.saturating_mul(2));
-    }
-
-    /// How many commands to make room for in the next batch.
-    fn hint(&self) -> usize {
-        self.last.clamp(1, self.cap)
     }
 }
 
@@ -413,19 +408,18 @@ async fn plan(
     client_id: u64,
     shard_port: Option<usize>,
     session: &mut Session,
-    args: Vec<bytes::Bytes>,
+    args: &[bytes::Bytes],
     batch: &mut Batch,
     output: &mut BytesMut,
     activity: &mut Activity,
 ) -> After {
-    let command = match Command::check(&args).map(|spec| (spec.parse)(&args)) {
+    let command = match Command::check(args).map(|spec| (spec.parse)(args)) {
         Ok(Ok(command)) => command,
         // Inside MULTI a command with bad arguments is queued, to fail at
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
         Ok(Err(reply)) if session.in_multi() && !is_lookup_error(&reply) => {
-            let pending = batch.take(shard.nr_shards, 1);
-            run_batch(shard, pending, output, Instant::now(), session.protocol).await;
+            run_batch(shard, batch, output, Instant::now(), session.protocol).await;
             session.queue_failed(reply).encode(output, session.protocol);
             return After::Continue;
         }
@@ -448,8 +442,7 @@ async fn plan(
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
-        let pending = batch.take(shard.nr_shards, 1);
-        run_batch(shard, pending, output, Instant::now(), session.protocol).await;
+        run_batch(shard, batch, output, Instant::now(), session.protocol).await;
         let started = Instant::now();
         let reply = session.answer(shard, client_id, command).await;
         record_one(shard, client_id, index, started, &reply);
@@ -471,8 +464,7 @@ async fn plan(
             batch.push_ready(index, reply);
             return After::Continue;
         }
-        let pending = batch.take(shard.nr_shards, 1);
-        run_batch(shard, pending, output, Instant::now(), protocol).await;
+        run_batch(shard, batch, output, Instant::now(), protocol).await;
         cluster_cmd::with_shards(shard, sub)
             .await
             .encode(output, protocol);
@@ -484,8 +476,7 @@ async fn plan(
     if let Some(own) = shard_port
         && cluster_cmd::is_shard_scoped(&command)
     {
-        let pending = batch.take(shard.nr_shards, 1);
-        run_batch(shard, pending, output, Instant::now(), protocol).await;
+        run_batch(shard, batch, output, Instant::now(), protocol).await;
         let started = Instant::now();
         let reply = cluster_cmd::shard_scoped(shard, own, command).await;
         record_one(shard, client_id, index, started, &reply);
@@ -567,8 +558,7 @@ async fn barrier(
     output: &mut BytesMut,
     protocol: Protocol,
 ) -> After {
-    let pending = batch.take(shard.nr_shards, 1);
-    run_batch(shard, pending, output, Instant::now(), protocol).await;
+    run_batch(shard, batch, output, Instant::now(), protocol).await;
     let started = Instant::now();
     let index = Some(shard.stats.commands.index.of(&command));
     let client_id = batch.client_id;
@@ -584,10 +574,10 @@ async fn barrier(
 }
 
 /// Sends each shard its group (the own shard's runs inline), then encodes
-/// every reply in request order.
+/// every reply in request order, leaving the batch empty.
 async fn run_batch(
     shard: &Rc<Shard>,
-    batch: Batch,
+    batch: &mut Batch,
     output: &mut BytesMut,
     started: Instant,
     protocol: Protocol,
@@ -596,25 +586,25 @@ async fn run_batch(
         return;
     }
     let nr_commands = batch.groups.len() as u64;
-    let (per_shard, slots) = batch.groups.into_parts();
-    let mut results: Vec<Vec<Reply>> = (0..shard.nr_shards).map(|_| Vec::new()).collect();
-    let mut local = None;
+    let mut local = false;
     let mut remote = Vec::new();
-    for (target, commands) in per_shard.into_iter().enumerate() {
-        if commands.is_empty() {
+    for target in 0..shard.nr_shards {
+        if batch.groups.group_mut(target).is_empty() {
             continue;
         }
         if target == shard.id {
-            local = Some(commands);
+            local = true;
         } else {
+            let commands = batch.groups.take_group(target);
             bump(&shard.stats.fwd_out, commands.len() as u64);
             remote.push((target, commands));
         }
     }
-    if local.is_none() && remote.len() == 1 {
+    if !local && remote.len() == 1 {
         // One peer and nothing local: no need for a separate task.
         let (target, commands) = remote.pop().expect("one remote group");
-        results[target] = replies_of(shard.mesh.call(target, ShardRequest::Batch(commands)).await);
+        batch.results[target] =
+            replies_of(shard.mesh.call(target, ShardRequest::Batch(commands)).await);
     } else {
         let tasks: Vec<_> = remote
             .into_iter()
@@ -626,17 +616,19 @@ async fn run_batch(
                 (target, task)
             })
             .collect();
-        if let Some(commands) = local {
-            results[shard.id] = shard.execute_batch(commands).await;
+        if local {
+            let commands = batch.groups.group_mut(shard.id);
+            shard
+                .execute_batch_into(commands, &mut batch.results[shard.id])
+                .await;
         }
         for (target, task) in tasks {
-            results[target] = replies_of(task.await);
+            batch.results[target] = replies_of(task.await);
         }
     }
-    slots.gather(&mut results, |position, reply| {
-        batch
-            .commands
-            .replied(&shard.stats.commands, position, &reply);
+    let commands = &batch.commands;
+    batch.groups.gather(&mut batch.results, |position, reply| {
+        commands.replied(&shard.stats.commands, position, &reply);
         reply.encode(output, protocol);
     });
     let elapsed = started.elapsed();
@@ -646,6 +638,7 @@ async fn run_batch(
     if shard.introspection.is_slow(elapsed_us) {
         shard.note_slow(batch.client_id, &batch.commands, elapsed_us);
     }
+    batch.commands.clear();
 }
 
 /// Records one command answered outside a batch (a barrier, HELLO).

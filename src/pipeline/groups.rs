@@ -30,7 +30,12 @@ pub enum Slot {
     },
 }
 
-/// Commands in request order, grouped per owning shard.
+/// Commands a connection's batch keeps room for between batches: a
+/// vector grown past this (a long pipeline) is given back afterwards.
+pub const KEEP_AT_MOST: usize = 64;
+
+/// Commands in request order, grouped per owning shard. One lives as long
+/// as its connection (or EXEC): its vectors are reused batch after batch.
 pub struct Groups {
     /// One per command, in request order.
     slots: Vec<Slot>,
@@ -110,21 +115,23 @@ impl Groups {
         group.len() - 1
     }
 
-    /// The groups to send (indexed by shard; empty ones send nothing), and
-    /// the slots that gather their replies.
-    pub fn into_parts(self) -> (Vec<Vec<Command>>, Slots) {
-        (self.per_shard, Slots(self.slots))
+    /// Shard `shard`'s group, to run in place: its vector stays for the
+    /// next batch.
+    pub fn group_mut(&mut self, shard: usize) -> &mut Vec<Command> {
+        &mut self.per_shard[shard]
     }
-}
 
-/// Where each command's reply comes from, in request order.
-pub struct Slots(Vec<Slot>);
+    /// Shard `shard`'s group, taken out to be sent away.
+    pub fn take_group(&mut self, shard: usize) -> Vec<Command> {
+        std::mem::take(&mut self.per_shard[shard])
+    }
 
-impl Slots {
     /// Hands every command's reply to `each` in request order (with its
-    /// position), taken from `results`, the replies of each shard's group.
-    /// A group that did not answer gives `ERR shard unavailable`.
-    pub fn gather(self, results: &mut [Vec<Reply>], mut each: impl FnMut(usize, Reply)) {
+    /// position), taken from `results`, the replies of each shard's group
+    /// (a group that did not answer gives `ERR shard unavailable`); then
+    /// starts over empty, keeping the vectors for the next batch unless
+    /// one grew past [`KEEP_AT_MOST`] commands.
+    pub fn gather(&mut self, results: &mut [Vec<Reply>], mut each: impl FnMut(usize, Reply)) {
         let mut take = |target: usize, index: usize| {
             results[target]
                 .get_mut(index)
@@ -132,7 +139,7 @@ impl Slots {
                     std::mem::replace(r, Reply::Nil)
                 })
         };
-        for (position, slot) in self.0.into_iter().enumerate() {
+        for (position, slot) in self.slots.drain(..).enumerate() {
             let reply = match slot {
                 Slot::Ready(reply) => reply,
                 Slot::One {
@@ -152,6 +159,27 @@ impl Slots {
                 }
             };
             each(position, reply);
+        }
+        self.clear();
+        for replies in results.iter_mut() {
+            replies.clear();
+            if replies.capacity() > KEEP_AT_MOST {
+                *replies = Vec::new();
+            }
+        }
+    }
+
+    /// Starts over empty (the vectors' room is kept, up to [`KEEP_AT_MOST`]).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        if self.slots.capacity() > KEEP_AT_MOST {
+            self.slots = Vec::with_capacity(self.cap);
+        }
+        for group in &mut self.per_shard {
+            group.clear();
+            if group.capacity() > KEEP_AT_MOST {
+                *group = Vec::new();
+            }
         }
     }
 }

@@ -182,30 +182,28 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Repl
 /// Runs a step's per-shard groups concurrently and appends their replies in
 /// order.
 async fn flush(shard: &Rc<Shard>, step: &mut Groups, replies: &mut Vec<Reply>) {
-    let pending = std::mem::replace(step, Groups::new(shard.nr_shards, 0));
-    if pending.is_empty() {
+    if step.is_empty() {
         return;
     }
-    let (per_shard, slots) = pending.into_parts();
-    let tasks: Vec<_> = per_shard
-        .into_iter()
-        .enumerate()
-        .filter(|(_, commands)| !commands.is_empty())
-        .map(|(target, commands)| {
-            let me = shard.clone();
-            let task = glommio::spawn_local(async move {
-                call_shard(&me, target, ShardRequest::LatchedBatch(commands)).await
-            });
-            (target, task)
-        })
-        .collect();
+    let mut tasks = Vec::new();
+    for target in 0..shard.nr_shards {
+        if step.group_mut(target).is_empty() {
+            continue;
+        }
+        let commands = step.take_group(target);
+        let me = shard.clone();
+        let task = glommio::spawn_local(async move {
+            call_shard(&me, target, ShardRequest::LatchedBatch(commands)).await
+        });
+        tasks.push((target, task));
+    }
     let mut results: Vec<Vec<Reply>> = vec![Vec::new(); shard.nr_shards];
     for (target, task) in tasks {
         if let Some(ShardResponse::Replies(found)) = task.await {
             results[target] = found;
         }
     }
-    slots.gather(&mut results, |_, reply| replies.push(reply));
+    step.gather(&mut results, |_, reply| replies.push(reply));
 }
 
 /// A latched command inside a transaction: its keys are already latched, so

@@ -5,5 +5,7 @@ pub mod parse;
 pub mod reply;
 
 pub use input::InputBuffer;
-pub use parse::{ParseLimits, Parsed, ProtocolError, parse_request, pending_request_len};
+pub use parse::{
+    ParseLimits, Parsed, ProtocolError, parse_request, parse_request_into, pending_request_len,
+};
 pub use reply::{Protocol, Reply};

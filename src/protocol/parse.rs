@@ -31,11 +31,13 @@ impl Default for ParseLimits {
     }
 }
 
-/// The outcome of one parse attempt.
+/// The outcome of one parse attempt: [`parse_request`] hands the arguments
+/// over in `Command`, [`parse_request_into`] leaves them in the caller's
+/// vector (`Command(())`).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
+pub enum Parsed<A = Vec<Bytes>> {
     /// A complete request; its bytes were removed from the buffer.
-    Command(Vec<Bytes>),
+    Command(A),
     /// An empty inline line or `*0`/`*-1` was consumed; nothing to run.
     Empty,
     /// The buffer holds only the start of a request: read more.
@@ -61,7 +63,8 @@ impl ProtocolError {
 
 /// What [`check_multibulk`] found at the front of the buffer.
 enum Checked {
-    Complete,
+    /// The whole request is there: this many bytes.
+    Complete(usize),
     Empty(usize),
     /// Not all there yet. The request is at least this long: up to the end
     /// of the last bulk string whose header arrived (its length already
@@ -71,6 +74,23 @@ enum Checked {
 
 /// Parses one request from the front of `buf`.
 pub fn parse_request(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, ProtocolError> {
+    let mut args = Vec::new();
+    Ok(match parse_request_into(buf, limits, &mut args)? {
+        Parsed::Command(()) => Parsed::Command(args),
+        Parsed::Empty => Parsed::Empty,
+        Parsed::Incomplete => Parsed::Incomplete,
+    })
+}
+
+/// [`parse_request`] into a vector the caller keeps between requests (no
+/// allocation per request): emptied first, then on `Command` it holds the
+/// arguments.
+pub fn parse_request_into(
+    buf: &mut BytesMut,
+    limits: &ParseLimits,
+    args: &mut Vec<Bytes>,
+) -> Result<Parsed<()>, ProtocolError> {
+    args.clear();
     if buf.is_empty() {
         return Ok(Parsed::Incomplete);
     }
@@ -81,10 +101,13 @@ pub fn parse_request(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed,
                 buf.advance(consumed);
                 Ok(Parsed::Empty)
             }
-            Checked::Complete => Ok(Parsed::Command(take_multibulk(buf))),
+            Checked::Complete(len) => {
+                take_multibulk(buf, len, args);
+                Ok(Parsed::Command(()))
+            }
         }
     } else {
-        parse_inline(buf, limits)
+        parse_inline(buf, limits, args)
     }
 }
 
@@ -130,6 +153,9 @@ fn read_line_number(
     too_long: &'static str,
     invalid: &'static str,
 ) -> Result<Option<(i64, usize)>, ProtocolError> {
+    if let Some(found) = plain_number(buf, pos) {
+        return Ok(Some(found));
+    }
     let Some(cr) = find_crlf(buf, pos) else {
         if buf.len() - pos > limits.max_inline_len {
             return Err(ProtocolError::new(too_long));
@@ -139,6 +165,26 @@ fn read_line_number(
     let digits = &buf[pos..cr];
     let value = parse_i64(digits).ok_or(ProtocolError::new(invalid))?;
     Ok(Some((value, cr + 2)))
+}
+
+/// The common header line, in one pass: 1 to 18 digits and CRLF, all
+/// there. Returns `(value, index after CRLF)`; `None` for anything else (a
+/// sign, another byte, a line not complete yet), which the general path
+/// then reads and words the errors of. Where this answers, the general path
+/// gives the same answer: the first CRLF follows the digits.
+#[inline]
+fn plain_number(buf: &[u8], pos: usize) -> Option<(i64, usize)> {
+    let mut value: i64 = 0;
+    let mut at = pos;
+    while let Some(&byte) = buf.get(at) {
+        match byte {
+            b'0'..=b'9' if at - pos < 18 => value = value * 10 + i64::from(byte - b'0'),
+            b'\r' if at > pos && buf.get(at + 1) == Some(&b'\n') => return Some((value, at + 2)),
+            _ => return None,
+        }
+        at += 1;
+    }
+    None
 }
 
 /// Strict decimal parse: optional '-', 1..=19 digits, no spaces or '+'.
@@ -206,7 +252,7 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
         // Like Redis, the two bytes after the data are skipped unread.
         pos = data_end + 2;
     }
-    Ok(Checked::Complete)
+    Ok(Checked::Complete(pos))
 }
 
 /// Redis's wording for a wrong type byte inside a multibulk request,
@@ -220,29 +266,38 @@ fn expected_dollar(got: u8) -> ProtocolError {
     ProtocolError(Cow::Owned(format!("expected '$', got '{shown}'")))
 }
 
-/// Step two for `*N`, after [`check_multibulk`] said `Complete`: splits the
-/// arguments off `buf` without copying. The lengths were validated there.
-fn take_multibulk(buf: &mut BytesMut) -> Vec<Bytes> {
-    let header_end = find_crlf(buf, 1).expect("checked");
-    let count = parse_i64(&buf[1..header_end]).expect("checked") as usize;
-    buf.advance(header_end + 2);
+/// A header line [`check_multibulk`] accepted: `(value, index after CRLF)`.
+fn checked_number(buf: &[u8], pos: usize) -> (i64, usize) {
+    plain_number(buf, pos).unwrap_or_else(|| {
+        let cr = find_crlf(buf, pos).expect("checked");
+        (parse_i64(&buf[pos..cr]).expect("checked"), cr + 2)
+    })
+}
+
+/// Step two for `*N`, after [`check_multibulk`] found the whole request in
+/// its first `len` bytes: splits the request off `buf` and its arguments
+/// off the request, without copying. The lengths were validated there.
+fn take_multibulk(buf: &mut BytesMut, len: usize, args: &mut Vec<Bytes>) {
+    let request = buf.split_to(len).freeze();
+    let (count, mut pos) = checked_number(&request, 1);
     // `count` was bounded by max_args and every argument is present, so this
     // reservation is backed by bytes already received.
-    let mut args = Vec::with_capacity(count);
+    args.reserve(count as usize);
     for _ in 0..count {
-        let cr = find_crlf(buf, 1).expect("checked");
-        let len = parse_i64(&buf[1..cr]).expect("checked") as usize;
-        buf.advance(cr + 2);
-        let arg = buf.split_to(len).freeze();
-        buf.advance(2);
-        args.push(arg);
+        let (len, data_start) = checked_number(&request, pos + 1);
+        let data_end = data_start + len as usize;
+        args.push(request.slice(data_start..data_end));
+        pos = data_end + 2;
     }
-    args
 }
 
 /// Inline commands: one line, split on whitespace, with Redis's quoting
 /// (`"..."` with escapes, `'...'`).
-fn parse_inline(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, ProtocolError> {
+fn parse_inline(
+    buf: &mut BytesMut,
+    limits: &ParseLimits,
+    args: &mut Vec<Bytes>,
+) -> Result<Parsed<()>, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline_len {
             return Err(ProtocolError::new("too big inline request"));
@@ -257,12 +312,12 @@ fn parse_inline(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Parsed, Prot
     } else {
         nl
     };
-    let args = split_inline(&buf[..line_end])?;
+    *args = split_inline(&buf[..line_end])?;
     buf.advance(nl + 1);
     if args.is_empty() {
         Ok(Parsed::Empty)
     } else {
-        Ok(Parsed::Command(args))
+        Ok(Parsed::Command(()))
     }
 }
 
@@ -359,6 +414,26 @@ fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass header read agrees with the general one wherever it
+        /// answers, over lines of digits, signs, CR, LF and other bytes.
+        #[test]
+        fn plain_numbers_read_as_the_general_path_reads_them(
+            line in proptest::collection::vec(
+                proptest::sample::select(b"0123456789-\r\n x".to_vec()),
+                0..24,
+            ),
+            pos in 0usize..3,
+        ) {
+            let pos = pos.min(line.len());
+            if let Some((value, after)) = plain_number(&line, pos) {
+                let cr = find_crlf(&line, pos).expect("a CRLF was found");
+                proptest::prop_assert_eq!(cr + 2, after);
+                proptest::prop_assert_eq!(parse_i64(&line[pos..cr]), Some(value));
+            }
+        }
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Parsed>, ProtocolError> {
         let mut buf = BytesMut::from(input);

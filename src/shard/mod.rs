@@ -275,26 +275,53 @@ impl Shard {
 
     /// Executes keyed commands in order; replies once every write among
     /// them is durable (one wait for the whole batch: group commit).
-    pub async fn execute_batch(&self, commands: Vec<Command>) -> Vec<Reply> {
-        if !self.latched.borrow().is_empty() {
-            self.wait_for_latches(&commands).await;
-        }
-        self.execute_unlatched(commands).await
+    pub async fn execute_batch(&self, mut commands: Vec<Command>) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(commands.len());
+        self.execute_batch_into(&mut commands, &mut replies).await;
+        replies
     }
 
-    async fn execute_unlatched(&self, commands: Vec<Command>) -> Vec<Reply> {
+    /// [`Shard::execute_batch`] into vectors the caller keeps between
+    /// batches: drains `commands`, and `replies` (emptied first) gets one
+    /// reply per command.
+    pub async fn execute_batch_into(&self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
+        if !self.latched.borrow().is_empty() {
+            self.wait_for_latches(commands).await;
+        }
+        self.execute_unlatched_into(commands, replies).await;
+    }
+
+    async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(commands.len());
+        self.execute_unlatched_into(&mut commands, &mut replies)
+            .await;
+        replies
+    }
+
+    async fn execute_unlatched_into(&self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
         let mut ctx = ExecCtx {
             now_ms: now_ms(),
             max_value_size: self.config.max_value_size,
             ticket: None,
         };
-        let mut replies = Vec::with_capacity(commands.len());
+        replies.clear();
+        replies.reserve(commands.len());
+        // The keydir slots of every GET are fetched into the CPU cache
+        // before the first is looked at.
+        if commands.len() > 1 {
+            self.store
+                .prefetch(commands.iter().filter_map(|command| match command {
+                    Command::Get(key) => Some(&key[..]),
+                    _ => None,
+                }));
+        }
         let mut writes = Vec::new();
-        // Reads between two writes run concurrently: no write of this batch
-        // lies between them, so their order is not observable, and a
-        // pipeline of GETs that miss memory keeps many disk reads in flight.
+        // A read answered from memory is answered in place. The others
+        // between two writes run concurrently: no write of this batch lies
+        // between them, so their order is not observable, and a pipeline of
+        // GETs that miss memory keeps many disk reads in flight.
         let mut reads: Vec<(usize, Command)> = Vec::new();
-        for command in commands {
+        for command in commands.drain(..) {
             let is_write = command.is_write();
             match &command {
                 Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
@@ -302,16 +329,22 @@ impl Shard {
                 _ => bump(&self.stats.others, 1),
             }
             if is_write {
-                self.run_reads(std::mem::take(&mut reads), &mut replies, &mut ctx)
-                    .await;
+                if !reads.is_empty() {
+                    self.run_reads(std::mem::take(&mut reads), replies, &mut ctx)
+                        .await;
+                }
                 writes.push(replies.len());
                 replies.push(execute(&self.store, command, &mut ctx).await);
+            } else if let Some(reply) = execute_resident(&self.store, &command, &ctx) {
+                replies.push(reply);
             } else {
                 reads.push((replies.len(), command));
                 replies.push(Reply::Nil);
             }
         }
-        self.run_reads(reads, &mut replies, &mut ctx).await;
+        if !reads.is_empty() {
+            self.run_reads(reads, replies, &mut ctx).await;
+        }
         if let Some(ticket) = ctx.ticket
             && let Err(e) = self.store.wait_durable(ticket).await
         {
@@ -323,35 +356,16 @@ impl Shard {
                 }
             }
         }
-        replies
     }
 
-    /// Runs read-only commands concurrently and puts their replies at their
-    /// positions.
+    /// Runs read-only commands that memory could not answer, concurrently,
+    /// and puts their replies at their positions.
     async fn run_reads(
         &self,
-        mut reads: Vec<(usize, Command)>,
+        reads: Vec<(usize, Command)>,
         replies: &mut [Reply],
         ctx: &mut ExecCtx,
     ) {
-        // Answers in memory first, with no future each; what is left waits
-        // for the disk.
-        if reads.len() > 1 {
-            self.store
-                .prefetch(reads.iter().filter_map(|(_, command)| match command {
-                    Command::Get(key) => Some(&key[..]),
-                    _ => None,
-                }));
-        }
-        reads.retain(
-            |(position, command)| match execute_resident(&self.store, command, ctx) {
-                Some(reply) => {
-                    replies[*position] = reply;
-                    false
-                }
-                None => true,
-            },
-        );
         if reads.len() <= 1 {
             for (position, command) in reads {
                 replies[position] = execute(&self.store, command, ctx).await;
