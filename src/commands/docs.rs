@@ -272,8 +272,11 @@ pub fn docs_map(summary: &str, since: &str, group: &str, complexity: &str, docs:
         field("summary", bulk(summary)),
         field("since", bulk(since)),
         field("group", bulk(group)),
-        field("complexity", bulk(complexity)),
     ];
+    // Redis leaves the field out for a command without one (MONITOR).
+    if !complexity.is_empty() {
+        fields.push(field("complexity", bulk(complexity)));
+    }
     if !docs.doc_flags.is_empty() {
         fields.push(field("doc_flags", statuses(docs.doc_flags)));
     }

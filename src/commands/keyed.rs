@@ -83,6 +83,8 @@ macro_rules! server_command {
         $crate::commands::Command::Ping(_)
             | $crate::commands::Command::Echo(_)
             | $crate::commands::Command::Quit
+            | $crate::commands::Command::Monitor
+            | $crate::commands::Command::Reset
             | $crate::commands::Command::Select(_)
             | $crate::commands::Command::Hello { .. }
             | $crate::commands::Command::Command(_)
@@ -128,6 +130,8 @@ impl Command {
             C::Ping(_)
             | C::Echo(_)
             | C::Quit
+            | C::Monitor
+            | C::Reset
             | C::Select(_)
             | C::Hello { .. }
             | C::Command(_)
@@ -203,6 +207,8 @@ impl Command {
             C::Ping(_)
             | C::Echo(_)
             | C::Quit
+            | C::Monitor
+            | C::Reset
             | C::Select(_)
             | C::Hello { .. }
             | C::Command(_)

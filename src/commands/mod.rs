@@ -275,6 +275,10 @@ pub enum Command {
     Echo(Bytes),
     /// QUIT
     Quit,
+    /// MONITOR: stream every command the server runs to this connection
+    Monitor,
+    /// RESET: the connection's state back to a new connection's
+    Reset,
     /// SELECT index (only 0 exists)
     Select(i64),
     /// HELLO [protover [AUTH user pass] [SETNAME name]]

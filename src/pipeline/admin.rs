@@ -72,6 +72,8 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         Command::Wait => Reply::Integer(0),
         Command::ConfigSet(_)
         | Command::Hello { .. }
+        | Command::Monitor
+        | Command::Reset
         | Command::RandomKey
         | Command::Rename { .. }
         | Command::Copy { .. }
@@ -302,6 +304,8 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         Command::Ping(_)
         | Command::Echo(_)
         | Command::Quit
+        | Command::Monitor
+        | Command::Reset
         | Command::Select(_)
         | Command::Hello { .. }
         | Command::Multi

@@ -29,7 +29,7 @@ use glommio::net::TcpStream;
 use super::groups::Groups;
 use super::plan::{keys_of, single_key};
 use super::session::Session;
-use super::{admin, cluster_cmd};
+use super::{admin, cluster_cmd, monitor};
 use crate::commands::{Command, Route};
 use crate::metrics::bump;
 use crate::metrics::commands::BatchCommands;
@@ -183,7 +183,9 @@ pub async fn serve(
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
         let mut recv = socket.recv(input.lend_room(&limits));
-        let (result, room) = if holds_big {
+        let (result, room) = if let Some(sink) = session.monitor.sink() {
+            monitor::recv_or_lines(sink, recv).await
+        } else if holds_big {
             let done = futures_lite::future::or(async { Some((&mut recv).await) }, async {
                 glommio::timer::sleep(IDLE_RELEASE).await;
                 None
@@ -200,6 +202,23 @@ pub async fn serve(
         } else {
             recv.await
         };
+        // A monitor writes the lines that came (even if input came too).
+        if session.monitor.sink().is_some()
+            && (!monitor::take_lines(&session.monitor, &mut output)
+                || write_out(
+                    &shard,
+                    client_id,
+                    &socket,
+                    &mut output,
+                    timeout,
+                    &mut activity,
+                )
+                .await
+                .is_err())
+        {
+            input.return_room(room, 0);
+            break;
+        }
         let n = match result {
             Ok(n) => n,
             Err(e) if e.raw_os_error() == Some(libc::ECANCELED) && !socket.is_shut_down() => {
@@ -294,6 +313,9 @@ pub async fn serve(
             &mut sizer,
         )
         .await;
+        if session.monitor.has_lines() {
+            monitor::deliver(&shard, &mut session.monitor).await;
+        }
         if write_out(
             &shard,
             client_id,
@@ -311,6 +333,7 @@ pub async fn serve(
         activity.flush(&shard, client_id, started);
     }
     drop(socket);
+    monitor::leave(&shard, &mut session.monitor);
     shard.clients.borrow_mut().remove(&client_id);
 }
 
@@ -413,6 +436,12 @@ async fn plan(
     output: &mut BytesMut,
     activity: &mut Activity,
 ) -> After {
+    if shard.shared.monitors.any()
+        && let Some(refused) = monitor::on_request(shard, client_id, shard_port, session, args)
+    {
+        batch.push_ready(None, refused);
+        return After::Continue;
+    }
     let command = match Command::check(args).map(|spec| (spec.parse)(args)) {
         Ok(Ok(command)) => command,
         // Inside MULTI a command with bad arguments is queued, to fail at

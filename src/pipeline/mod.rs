@@ -26,6 +26,7 @@ pub mod connection;
 pub mod fanout;
 pub mod groups;
 pub mod introspect;
+pub mod monitor;
 pub mod plan;
 pub mod selfcheck;
 pub mod session;

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::admin::REDIS_COMPAT_VERSION;
+use super::monitor::{self, ClientMonitor};
 use super::transaction::{self, Queued, Watched};
 use crate::commands::{Command, Route};
 use crate::protocol::{Protocol, Reply};
@@ -26,6 +27,9 @@ pub struct Session {
     dirty: bool,
     /// WATCHed keys and their versions when watched.
     watched: Vec<Watched>,
+    /// MONITOR: whether this connection monitors, and the lines of its
+    /// commands for the monitors (see [`super::monitor`]).
+    pub monitor: ClientMonitor,
 }
 
 impl Session {
@@ -69,6 +73,10 @@ impl Session {
 
     /// Answers a command [`Session::wants`].
     pub async fn answer(&mut self, shard: &Rc<Shard>, client_id: u64, command: Command) -> Reply {
+        // Redis runs RESET at once, inside MULTI too.
+        if command == Command::Reset {
+            return self.reset(shard, client_id);
+        }
         if let Some(queued) = &mut self.queued {
             return match command {
                 Command::Exec => {
@@ -123,11 +131,27 @@ impl Session {
                 self.watched.clear();
                 Reply::OK
             }
+            Command::Monitor => monitor::start(shard, client_id, &mut self.monitor),
             other => Reply::error(format!(
                 "ERR internal error: '{}' is not a session command",
                 other.name()
             )),
         }
+    }
+
+    /// RESET, as Redis does it: no transaction, no watched keys, no
+    /// monitoring, RESP2, no client name.
+    fn reset(&mut self, shard: &Shard, client_id: u64) -> Reply {
+        self.queued = None;
+        self.dirty = false;
+        self.watched.clear();
+        self.protocol = Protocol::Resp2;
+        monitor::leave(shard, &mut self.monitor);
+        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
+            client.protocol = Protocol::Resp2;
+            client.name = Bytes::new();
+        }
+        Reply::Status("RESET".into())
     }
 
     fn hello(

@@ -91,6 +91,9 @@ pub enum ShardRequest {
     /// Bring this shard's store and slow log up to the run-time settings
     /// (after a CONFIG SET); answered with `Count(0)`.
     ApplySettings,
+    /// MONITOR lines of another shard's client: write them to this shard's
+    /// monitors (answered with a zero count).
+    MonitorFeed(Bytes),
     /// Release a `Latch`, first writing `pairs` if given.
     Unlatch {
         /// The latched keys.

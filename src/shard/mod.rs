@@ -3,6 +3,7 @@
 //! (through the pipeline) or from peers (through the mesh). Below it:
 //! [`crate::commands::exec`] and [`crate::storage`].
 
+pub mod monitor;
 pub mod settings;
 mod shared;
 
@@ -105,6 +106,8 @@ pub struct Shard {
     /// What this server's shards share across threads (stop flag,
     /// connection count, client ids).
     pub shared: std::sync::Arc<Shared>,
+    /// This shard's MONITOR connections.
+    pub monitors: monitor::Monitors,
 }
 
 impl Shard {
@@ -140,6 +143,7 @@ impl Shard {
             started: Instant::now(),
             cluster,
             shared,
+            monitors: monitor::Monitors::default(),
         }
     }
 
@@ -253,6 +257,10 @@ impl Shard {
             ShardRequest::RandomKey(seed) => ShardResponse::Keys(self.random_key(seed)),
             ShardRequest::LatchedBatch(commands) => {
                 ShardResponse::Replies(self.execute_unlatched(commands).await)
+            }
+            ShardRequest::MonitorFeed(lines) => {
+                self.monitors.feed(&lines);
+                ShardResponse::Count(0)
             }
             ShardRequest::Unlatch { keys, pairs } => {
                 let reply = match pairs {

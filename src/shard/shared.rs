@@ -24,6 +24,8 @@ pub struct Shared {
     next_client_id: AtomicU64,
     /// The settings CONFIG SET changed.
     pub settings: super::settings::RuntimeSettings,
+    /// MONITOR connections across all shards.
+    pub monitors: super::monitor::MonitorCount,
 }
 
 impl Default for Shared {
@@ -35,6 +37,7 @@ impl Default for Shared {
             open_connections: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             settings: Default::default(),
+            monitors: Default::default(),
         }
     }
 }

@@ -269,6 +269,31 @@ pub static QUIT: CommandSpec = CommandSpec {
     route: Route::Here,
 };
 
+/// RESET: Reset the connection
+pub static RESET: CommandSpec = CommandSpec {
+    name: "reset",
+    arity: 1,
+    flags: &[
+        "noscript",
+        "loading",
+        "stale",
+        "fast",
+        "no_auth",
+        "allow_busy",
+    ],
+    acl_categories: &["@fast", "@connection"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "connection",
+    since: "6.2.0",
+    summary: "Reset the connection",
+    complexity: "O(1)",
+    docs: Docs::NONE,
+    parse: |_| Ok(Command::Reset),
+    route: Route::Session,
+};
+
 /// SELECT: Change the selected database for the current connection
 pub static SELECT: CommandSpec = CommandSpec {
     name: "select",

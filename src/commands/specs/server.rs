@@ -393,3 +393,21 @@ pub static MEMORY: CommandSpec = CommandSpec {
     parse: key_cmds::memory,
     route: Route::Keyed(Gather::One),
 };
+
+/// MONITOR: Listen for all requests received by the server in real time
+pub static MONITOR: CommandSpec = CommandSpec {
+    name: "monitor",
+    arity: 1,
+    flags: &["admin", "noscript", "loading", "stale"],
+    acl_categories: &["@admin", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[],
+    legacy_keys: (0, 0, 0),
+    group: "server",
+    since: "1.0.0",
+    summary: "Listen for all requests received by the server in real time",
+    complexity: "",
+    docs: Docs::NONE,
+    parse: |_| Ok(Command::Monitor),
+    route: Route::Session,
+};
