@@ -10,6 +10,10 @@
 //! that is the group commit, and the busier the shard, the bigger the
 //! batches.
 //!
+//! While the writes are small, the file is written with zeros ahead of the
+//! tail ([`reserve_ahead`]), so each write overwrites written blocks and
+//! completes without a worker thread.
+//!
 //! A write is not atomic: after a power cut (or a kill mid-write) some of
 //! its sectors may be on disk and others not, so records it carries can
 //! follow a hole of zeros. None of them was acknowledged; recovery
@@ -35,6 +39,21 @@ pub const MAX_FLUSH_BYTES: u64 = 8 << 20;
 /// time, starting at the block of the acknowledged end, carrying at most
 /// [`MAX_FLUSH_BYTES`] of data. Recovery's torn-tail rule rests on this.
 pub(super) const IN_FLIGHT_SPAN: u64 = MAX_FLUSH_BYTES;
+/// Zeros written ahead of the log's tail at a time (see [`reserve_ahead`]);
+/// a new step starts when less than half of one is left. They are given
+/// back (truncated) when the file is sealed, and at open.
+const RESERVE_STEP: u64 = 8 << 20;
+/// No zeros are written ahead on a filesystem with less free space than
+/// this: near a full disk the space goes to data (the zeros would fail the
+/// log's own writes with ENOSPC while they hold it).
+const RESERVE_MIN_FREE: u64 = 32 * RESERVE_STEP;
+/// Size of each write of zeros.
+const ZERO_CHUNK: u64 = 1 << 20;
+/// Zeros are written ahead only while the backlog a flush finds is smaller
+/// than this: bigger writes are bound by the disk's bandwidth, which the
+/// zeros would share (1 MiB SETs at QD 4, `--sync batch`: 610-693 MB/s
+/// with zeros ahead against 896-928 MB/s without, on this machine).
+const ZERO_MAX_BACKLOG: u64 = 64 << 10;
 /// Pause after a failed flush so a full disk does not turn into a busy loop.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -69,10 +88,12 @@ fn next_job(inner: &Inner) -> Job {
 
 /// The flusher task; runs until the store is dropped and everything is out.
 pub(super) async fn run_flusher(inner: Rc<Inner>) {
+    let mut zeroing: Option<Zeroing> = None;
     loop {
         match next_job(&inner) {
             Job::Idle => {
                 if inner.shutdown.get() {
+                    finish_zeroing(&inner, &mut zeroing).await;
                     if let Err(error) = sync_all(&inner).await {
                         tracing::error!(shard = inner.shard_id, %error, "final sync failed");
                     }
@@ -90,6 +111,7 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
                 }
             }
             Job::Flush => {
+                reserve_ahead(&inner, &mut zeroing).await;
                 if let Err(error) = flush_front(&inner).await {
                     fail_pending(&inner, &error);
                     // The store is gone: nobody can wait for a retry.
@@ -99,7 +121,10 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
                     glommio::timer::sleep(FAILURE_BACKOFF).await;
                 }
             }
-            Job::Seal => seal_front(&inner).await,
+            Job::Seal => {
+                finish_zeroing(&inner, &mut zeroing).await;
+                seal_front(&inner).await;
+            }
         }
     }
 }
@@ -114,6 +139,164 @@ async fn create_file(inner: &Inner, file_id: u32) -> Result<(), StorageError> {
     log.files.insert(file_id, file);
     log.stat(file_id);
     Ok(())
+}
+
+/// Zeros being written ahead of the log's tail (see [`reserve_ahead`]).
+struct Zeroing {
+    /// The file they go to (the front segment's when they started).
+    file_id: u32,
+    /// Where they start: past every log write issued.
+    start: u64,
+    /// Where they end; the front's `reserved` once they have landed.
+    end: u64,
+    /// The writes of zeros, 1 MiB at a time.
+    task: glommio::Task<std::io::Result<()>>,
+}
+
+/// Keeps the log file written with zeros ahead of its tail while the log's
+/// writes are small, so each of them overwrites written blocks: ext4 can
+/// then complete the O_DIRECT write without a worker thread (no block
+/// allocation, no unwritten-extent conversion, no size change) and its
+/// sync has no metadata to journal. The zeros go out in the background,
+/// [`RESERVE_STEP`] at a time starting past every write issued; a log write
+/// that would reach past the zeros already landed waits for those in
+/// flight first, so zeros never land on data.
+///
+/// Big writes (a backlog of [`ZERO_MAX_BACKLOG`] or more) are bound by the
+/// disk's bandwidth, which the zeros would share: they extend the file.
+/// The simulated disk has no blocks to lay out: nothing is reserved there,
+/// nor on a filesystem with less than [`RESERVE_MIN_FREE`] free. A failure
+/// gives the partial zeros back and stops reserving for this file: its
+/// writes extend it.
+async fn reserve_ahead(inner: &Inner, zeroing: &mut Option<Zeroing>) {
+    /// What the log's state calls for.
+    enum Plan {
+        Nothing,
+        /// The next write reaches past the zeros landed: wait for those in flight.
+        Finish,
+        /// Start zeros on this file from `start` to `target`.
+        Start {
+            file: Rc<LogFile>,
+            file_id: u32,
+            start: u64,
+            target: u64,
+        },
+    }
+    if !inner.backend.is_dma() {
+        return;
+    }
+    let plan = {
+        let log = inner.log.borrow();
+        let front = &log.segments[0];
+        let needed = front
+            .end()
+            .min(front.written - front.written % log.alignment + MAX_FLUSH_BYTES)
+            .next_multiple_of(log.alignment)
+            .max(front.dirty_end);
+        let limit = log.max_file_size.next_multiple_of(log.alignment);
+        let start = needed.max(front.reserved);
+        let target = (start + RESERVE_STEP).min(limit);
+        if front.reserved == u64::MAX || needed + RESERVE_STEP / 2 <= front.reserved {
+            Plan::Nothing
+        } else if zeroing.is_some() {
+            if needed > front.reserved {
+                Plan::Finish
+            } else {
+                Plan::Nothing
+            }
+        } else if front.end() - front.written >= ZERO_MAX_BACKLOG
+            || target <= start
+            || free_bytes(&inner.dir).is_none_or(|free| free < RESERVE_MIN_FREE)
+        {
+            Plan::Nothing
+        } else {
+            match log.files.get(&front.file_id) {
+                Some(file) => Plan::Start {
+                    file: file.clone(),
+                    file_id: front.file_id,
+                    start,
+                    target,
+                },
+                None => Plan::Nothing,
+            }
+        }
+    };
+    let (file, file_id, start, target) = match plan {
+        Plan::Nothing => return,
+        Plan::Finish => return finish_zeroing(inner, zeroing).await,
+        Plan::Start {
+            file,
+            file_id,
+            start,
+            target,
+        } => (file, file_id, start, target),
+    };
+    let task = glommio::spawn_local(async move {
+        let mut at = start;
+        while at < target {
+            let len = (target - at).min(ZERO_CHUNK);
+            let mut buffer = file.alloc_buffer(len as usize);
+            buffer.as_bytes_mut().fill(0);
+            let written = file.write_at(buffer, at).await?;
+            if written as u64 != len {
+                return Err(std::io::Error::other("short write of zeros"));
+            }
+            at += len;
+        }
+        Ok(())
+    });
+    *zeroing = Some(Zeroing {
+        file_id,
+        start,
+        end: target,
+        task,
+    });
+}
+
+/// Bytes free for an unprivileged user on the filesystem holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and `stat` is writable memory of the
+    // right type for the call to fill.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
+    (rc == 0).then(|| {
+        // SAFETY: statvfs returned 0, so it filled `stat`.
+        let stat = unsafe { stat.assume_init() };
+        stat.f_bavail.saturating_mul(stat.f_frsize)
+    })
+}
+
+/// Waits for the zeros in flight, if any, and records how far they reach.
+async fn finish_zeroing(inner: &Inner, zeroing: &mut Option<Zeroing>) {
+    let Some(done) = zeroing.take() else { return };
+    let result = done.task.await;
+    let file = {
+        let mut log = inner.log.borrow_mut();
+        let is_front = log.segments[0].file_id == done.file_id;
+        match &result {
+            Ok(()) => {
+                if is_front {
+                    log.segments[0].reserved = done.end;
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(shard = inner.shard_id, file = done.file_id, %error, "cannot write zeros ahead of the log; its writes extend the file");
+                if is_front {
+                    log.segments[0].reserved = u64::MAX;
+                }
+                log.files.get(&done.file_id).cloned()
+            }
+        }
+    };
+    // No log write reaches past `start` while zeros are in flight.
+    if let Some(file) = file
+        && let Err(error) = file.truncate(done.start).await
+    {
+        tracing::warn!(shard = inner.shard_id, file = done.file_id, %error, "cannot give back partial zeros");
+    }
 }
 
 /// One group-commit round on the front segment.
@@ -250,6 +433,18 @@ async fn seal_front(inner: &Inner) {
             }
         }
         SyncMode::Never => inner.log.borrow_mut().unsynced_sealed.push(file_id),
+    }
+    let (reserved, disk) = {
+        let log = inner.log.borrow();
+        let disk = log.stats.get(&file_id).map_or(0, |stat| stat.disk);
+        (log.segments[0].reserved, disk)
+    };
+    if reserved != u64::MAX && reserved > disk {
+        // Give the reserve back; a failure leaves zeros past the data,
+        // which readers and recovery take as its end.
+        if let Err(error) = file.truncate(disk).await {
+            tracing::warn!(shard = inner.shard_id, file = file_id, %error, "cannot give back reserved log space");
+        }
     }
     let mut log = inner.log.borrow_mut();
     log.segments.pop_front();

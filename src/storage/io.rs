@@ -174,11 +174,12 @@ impl LogFile {
         match self {
             LogFile::Dma(file) => file.truncate(len).await.map_err(glommio_err),
             LogFile::Sim(file) => {
-                file.disk
-                    .lock()
-                    .inode_mut(file.inode)
-                    .data
-                    .truncate(len as usize);
+                let mut state = file.disk.lock();
+                // A handle from before a reboot: its inode may be gone.
+                if state.generation != file.generation {
+                    return Err(stale());
+                }
+                state.inode_mut(file.inode).data.truncate(len as usize);
                 Ok(())
             }
         }

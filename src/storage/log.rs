@@ -76,6 +76,10 @@ pub struct Segment {
     /// rolled back; the next flush writes zeros up to here so they can
     /// never be recovered.
     pub dirty_end: u64,
+    /// End of the zeros written ahead of the data (see the flusher's
+    /// `reserve_ahead`), so appends overwrite written blocks; `u64::MAX`
+    /// once writing them failed.
+    pub reserved: u64,
 }
 
 impl Segment {
@@ -90,6 +94,7 @@ impl Segment {
             acked: 0,
             end_ticket,
             dirty_end: 0,
+            reserved: 0,
         }
     }
 

@@ -414,6 +414,13 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Open
             if !window.ensure(tail_start, end - tail_start).await? {
                 return Err(OpenError::FileShrank(path.to_path_buf()));
             }
+            let dirty_end = end.next_multiple_of(file.alignment());
+            if window.file_len > dirty_end {
+                // Zeros written ahead of the data (see `flusher.rs`): give
+                // them back; the flusher writes new ones as it appends.
+                file.truncate(dirty_end).await.map_err(os_err)?;
+                window.file_len = dirty_end;
+            }
             active = Some(Segment {
                 file_id,
                 start: tail_start,
@@ -421,7 +428,8 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Open
                 written: end,
                 acked: end,
                 end_ticket: 0,
-                dirty_end: end.next_multiple_of(file.alignment()),
+                dirty_end,
+                reserved: 0,
             });
         } else if report.corruptions.len() == corruptions_before {
             unhinted.push(file_id);

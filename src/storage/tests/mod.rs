@@ -10,6 +10,7 @@ mod merge;
 mod model;
 mod sim_model;
 mod torn_hole;
+mod zero_ahead;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
