@@ -345,7 +345,9 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
         46 => exact(&[
             "COMMAND",
             "GETKEYS",
-            rng.pick(&["GET", "MSET", "COPY", "LCS", "BITOP", "PING", "NOSUCH"]),
+            rng.pick(&[
+                "GET", "MSET", "COPY", "LCS", "BITOP", "PING", "NOSUCH", "SORT", "SORT_RO", "MOVE",
+            ]),
             k,
             "v",
             "x",
@@ -367,6 +369,9 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
                 "del",
                 "multi",
                 "watch",
+                "sort",
+                "sort_ro",
+                "move",
             ]);
             exact(&["COMMAND", "INFO", name])
         }
@@ -447,6 +452,44 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
                 }
             }
             (args, Exact)
+        }
+        54 | 55 => {
+            // Only strings exist on both sides: SORT answers WRONGTYPE or
+            // sorts an empty list (STORE deletes the destination), after
+            // checking its options.
+            let read_only = rng.chance(30);
+            let mut args = s(&[
+                if read_only { "SORT_RO" } else { "SORT" },
+                rng.pick(&[k, "nokey", "{t}a"]),
+            ]);
+            for _ in 0..rng.below(4) {
+                match rng.below(7) {
+                    0 => args.extend(s(&["BY", rng.pick(&["w_*", "nosort", "*->f"])])),
+                    1 => args.extend(s(&[
+                        "LIMIT",
+                        rng.pick(&["0", "1", "-1", "x"]),
+                        rng.pick(&["10", "-1", "x"]),
+                    ])),
+                    2 => args.extend(s(&["GET", rng.pick(&["#", "o_*"])])),
+                    3 => args.push(rng.pick(&["ASC", "DESC", "alpha"]).into()),
+                    4 => args.extend(s(&["STORE", key(rng)])),
+                    _ => args.push(rng.pick(&["LIMIT", "STORE", "FOO", "BY"]).into()),
+                }
+            }
+            (args, Exact)
+        }
+        // Both servers have one database (redis-server runs with `databases 1`).
+        56 => exact(&[
+            "MOVE",
+            k,
+            rng.pick(&["0", "1", "-1", "x", "16", "99999999999"]),
+        ]),
+        57 => {
+            let name = rng.pick(&[
+                "set", "getex", "bitfield", "lcs", "restore", "substr", "scan", "sort", "sort_ro",
+                "move", "wait", "expire", "copy", "bitpos",
+            ]);
+            exact(&["COMMAND", "DOCS", name])
         }
         _ => exact(&["GET", k]),
     }

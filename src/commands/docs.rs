@@ -61,8 +61,8 @@ pub enum ArgKind {
     Integer,
     /// `double`
     Double,
-    /// `key`, with the index of its key spec.
-    Key(i64),
+    /// `key`
+    Key,
     /// `pattern`
     Pattern,
     /// `unix-time`
@@ -82,6 +82,8 @@ pub struct Arg {
     pub name: &'static str,
     /// Its kind.
     pub kind: ArgKind,
+    /// The key spec describing it (a key, or a pattern naming keys); -1: none.
+    pub key_spec_index: i64,
     /// The keyword before it (empty: none).
     pub token: &'static str,
     /// The version that added it (empty: the command's).
@@ -101,6 +103,7 @@ impl Arg {
         Arg {
             name,
             kind,
+            key_spec_index: -1,
             token: "",
             since: "",
             deprecated_since: "",
@@ -112,7 +115,13 @@ impl Arg {
 
     /// A key, described by key spec `spec`.
     pub const fn key(name: &'static str, spec: i64) -> Arg {
-        Arg::new(name, ArgKind::Key(spec))
+        Arg::new(name, ArgKind::Key).key_spec(spec)
+    }
+
+    /// Described by key spec `spec` (a pattern that names keys).
+    pub const fn key_spec(mut self, spec: i64) -> Arg {
+        self.key_spec_index = spec;
+        self
     }
 
     /// A string.
@@ -197,8 +206,8 @@ impl Arg {
             field("name", bulk(self.name)),
             field("type", bulk(self.kind.name())),
         ];
-        if let ArgKind::Key(spec) = self.kind {
-            fields.push(field("key_spec_index", Reply::Integer(spec)));
+        if self.key_spec_index >= 0 {
+            fields.push(field("key_spec_index", Reply::Integer(self.key_spec_index)));
         }
         if !self.token.is_empty() {
             fields.push(field("token", bulk(self.token)));
@@ -234,7 +243,7 @@ impl ArgKind {
             ArgKind::String => "string",
             ArgKind::Integer => "integer",
             ArgKind::Double => "double",
-            ArgKind::Key(_) => "key",
+            ArgKind::Key => "key",
             ArgKind::Pattern => "pattern",
             ArgKind::UnixTime => "unix-time",
             ArgKind::PureToken => "pure-token",

@@ -109,11 +109,12 @@ macro_rules! server_command {
             | $crate::commands::Command::Unwatch
             | $crate::commands::Command::Cluster(_)
             | $crate::commands::Command::RandomKey
-            | $crate::commands::Command::Wait
+            | $crate::commands::Command::Wait { .. }
             | $crate::commands::Command::Rename { .. }
             | $crate::commands::Command::Copy { .. }
             | $crate::commands::Command::BitOp { .. }
             | $crate::commands::Command::Lcs { .. }
+            | $crate::commands::Command::Sort { .. }
     };
 }
 pub(crate) use server_command;
@@ -155,10 +156,20 @@ impl Command {
             | C::Unwatch
             | C::Cluster(_)
             | C::RandomKey
-            | C::Wait
+            | C::Wait { .. }
             | C::ObjectHelp => Keys::None,
             C::Rename { from, to, .. } | C::Copy { from, to, .. } => Keys::Two(from, to),
             C::Lcs { a, b, .. } => Keys::Two(a, b),
+            C::Sort {
+                key,
+                store: Some(destination),
+                ..
+            } => Keys::Two(key, destination),
+            // A list of one, not `One`: the single-key fast path would send
+            // it to a shard's executor, and SORT is computed under a latch.
+            C::Sort {
+                key, store: None, ..
+            } => Keys::List(std::slice::from_ref(key)),
             C::BitOp { keys, .. } => Keys::List(keys),
             C::IncrByFloat(key, _)
             | C::SetBit(key, ..)
@@ -233,11 +244,12 @@ impl Command {
             | C::Unwatch
             | C::Cluster(_)
             | C::RandomKey
-            | C::Wait
+            | C::Wait { .. }
             | C::ObjectHelp
             | C::Rename { .. }
             | C::Copy { .. }
             | C::Lcs { .. }
+            | C::Sort { .. }
             | C::BitOp { .. }
             | C::IncrByFloat(..)
             | C::SetBit(..)

@@ -134,13 +134,16 @@ pub(super) fn restore(args: &[Bytes]) -> Result<Command, Reply> {
 
 /// WAIT numreplicas timeout: validated as Redis does; there are no replicas.
 pub(super) fn wait(args: &[Bytes]) -> Result<Command, Reply> {
-    int_arg(&args[1])?;
+    let numreplicas = int_arg(&args[1])?;
     let timeout = super::parse_i64(&args[2])
         .ok_or(Reply::err("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(Reply::err("ERR timeout is negative"));
     }
-    Ok(Command::Wait)
+    Ok(Command::Wait {
+        numreplicas,
+        timeout_ms: timeout as u64,
+    })
 }
 
 /// How the time argument of an EXPIRE-family command is read.

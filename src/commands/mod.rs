@@ -35,6 +35,7 @@ mod keyed;
 mod keys;
 mod longdouble;
 mod server;
+mod sort;
 mod specs;
 mod strings;
 pub mod table;
@@ -50,6 +51,7 @@ pub use glob::glob_match;
 pub use introspection::{ClientKillFilter, LatencySub, SlowlogSub, command_name_matches};
 pub use keyed::Keys;
 pub(crate) use keyed::{keyed_command, server_command};
+pub use sort::sort_key_positions;
 pub use table::{COMMANDS, CommandSpec, Gather, KeySpec, Route, lookup};
 
 /// When an expiry is given relative to now or as an absolute time.
@@ -346,8 +348,14 @@ pub enum Command {
     Unwatch,
     /// RANDOMKEY
     RandomKey,
-    /// WAIT numreplicas timeout (there are no replicas: answers 0)
-    Wait,
+    /// WAIT numreplicas timeout: there are no replicas, so it answers 0,
+    /// at once for 0 replicas, else after the timeout (0: never).
+    Wait {
+        /// Replicas to wait for.
+        numreplicas: i64,
+        /// Milliseconds to block at most; 0 blocks until shutdown.
+        timeout_ms: u64,
+    },
 
     // ---- computed by the server under latches on every key they name ----
     /// RENAME / RENAMENX source destination
@@ -374,6 +382,19 @@ pub enum Command {
         op: BitOpKind,
         /// The destination first, then the sources.
         keys: Vec<Bytes>,
+    },
+    /// `SORT key [BY pattern] [LIMIT offset count] [GET pattern ...]
+    /// [ASC|DESC] [ALPHA] [STORE destination]` and SORT_RO (no STORE).
+    /// Only strings exist here, which SORT refuses (WRONGTYPE): a missing
+    /// key sorts as an empty list, so the options, checked when parsed,
+    /// change nothing else, and BY/GET never read a key.
+    Sort {
+        /// The key to sort.
+        key: Bytes,
+        /// STORE destination: deleted (an empty list is no key).
+        store: Option<Bytes>,
+        /// SORT_RO.
+        read_only: bool,
     },
     /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`
     Lcs {

@@ -47,15 +47,16 @@ pub struct CommandSpec {
     pub route: Route,
 }
 
-/// One key specification of the `index` + `range` kind (every command we
-/// serve uses that kind).
+/// One key specification: of the `index` + `range` kind, or with `index`
+/// 0 of the `unknown` kind (SORT's BY/GET/STORE keys, which only the
+/// command itself can find: see [`crate::commands::sort_key_positions`]).
 #[derive(Debug)]
 pub struct KeySpec {
     /// Redis's note on the spec (empty: none).
     pub notes: &'static str,
     /// Key spec flags (`RO`, `RW`, `OW`, `RM`, `access`, `update`, `insert`, `delete`).
     pub flags: &'static [&'static str],
-    /// Argument index of the first key.
+    /// Argument index of the first key; 0: an `unknown` spec.
     pub index: i32,
     /// Last key relative to `index` (0: just it), or from the end when negative (-1: the last argument).
     pub last_key: i32,
@@ -143,6 +144,7 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::MERGE,
     &specs::MGET,
     &specs::MONITOR,
+    &specs::MOVE,
     &specs::MSET,
     &specs::MSETNX,
     &specs::MULTI,
@@ -171,6 +173,8 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::SETRANGE,
     &specs::SHUTDOWN,
     &specs::SLOWLOG,
+    &specs::SORT,
+    &specs::SORT_RO,
     &specs::STRLEN,
     &specs::SUBSTR,
     &specs::TIME,
@@ -268,7 +272,7 @@ impl CommandSpec {
         let mut positions = Vec::new();
         for spec in self.key_specs {
             let first = spec.index as usize;
-            if first >= nr_args {
+            if first == 0 || first >= nr_args {
                 continue;
             }
             let last = if spec.last_key >= 0 {
@@ -290,9 +294,47 @@ impl CommandSpec {
     }
 }
 
+fn statuses_of(items: &[&str]) -> Reply {
+    Reply::Set(
+        items
+            .iter()
+            .map(|s| Reply::Status(s.to_string().into()))
+            .collect(),
+    )
+}
+
 impl KeySpec {
+    /// An `unknown` spec of read-only keys (set `notes`, and `flags` for others).
+    pub const UNKNOWN_RO: KeySpec = KeySpec {
+        notes: "",
+        flags: &["RO", "access"],
+        index: 0,
+        last_key: 0,
+        key_step: 0,
+        limit: 0,
+    };
+
     fn reply(&self) -> Reply {
         let key = |name: &str| Reply::bulk(name.as_bytes());
+        let unknown = || {
+            Reply::Map(vec![
+                (key("type"), key("unknown")),
+                (key("spec"), Reply::Map(Vec::new())),
+            ])
+        };
+        if self.index == 0 {
+            let notes = (!self.notes.is_empty()).then(|| (key("notes"), key(self.notes)));
+            return Reply::Map(
+                notes
+                    .into_iter()
+                    .chain([
+                        (key("flags"), statuses_of(self.flags)),
+                        (key("begin_search"), unknown()),
+                        (key("find_keys"), unknown()),
+                    ])
+                    .collect(),
+            );
+        }
         let notes = (!self.notes.is_empty()).then(|| (key("notes"), key(self.notes)));
         Reply::Map(
             notes
@@ -388,12 +430,18 @@ impl Command {
                 | ClusterSub::Reload => &specs::CLUSTER,
             },
             C::RandomKey => &specs::RANDOMKEY,
-            C::Wait => &specs::WAIT,
+            C::Wait { .. } => &specs::WAIT,
             C::Rename { nx: false, .. } => &specs::RENAME,
             C::Rename { nx: true, .. } => &specs::RENAMENX,
             C::Copy { .. } => &specs::COPY,
             C::BitOp { .. } => &specs::BITOP,
             C::Lcs { .. } => &specs::LCS,
+            C::Sort {
+                read_only: false, ..
+            } => &specs::SORT,
+            C::Sort {
+                read_only: true, ..
+            } => &specs::SORT_RO,
             C::IncrByFloat(..) => &specs::INCRBYFLOAT,
             C::SetBit(..) => &specs::SETBIT,
             C::GetBit(..) => &specs::GETBIT,

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::fanout::{all_snapshots, call_shard, scatter};
 use crate::commands::{
     COMMANDS, ClientSub, Command, CommandSpec, CommandSub, glob_match, keyed_command, lookup,
+    sort_key_positions,
 };
 use crate::keyspace::{NR_SLOTS, shard_for, shard_for_slot};
 use crate::metrics::render::{
@@ -69,7 +70,10 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
             ])
         }
         // Answered by the session, by every shard, or by the keys' owners.
-        Command::Wait => Reply::Integer(0),
+        // No replica acknowledges anything: 0 replicas are there at once,
+        // more are waited for until the timeout (by `with_shards`).
+        Command::Wait { numreplicas, .. } if *numreplicas <= 0 => Reply::Integer(0),
+        Command::Wait { .. } => return None,
         Command::ConfigSet(_)
         | Command::Hello { .. }
         | Command::Monitor
@@ -79,6 +83,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         | Command::Copy { .. }
         | Command::BitOp { .. }
         | Command::Lcs { .. }
+        | Command::Sort { .. }
         | Command::Multi
         | Command::Exec
         | Command::Discard
@@ -137,7 +142,12 @@ fn command_command(sub: &CommandSub) -> Reply {
             if !spec.arity_fits(args.len()) {
                 return Reply::err("ERR Invalid number of arguments specified for command");
             }
-            let positions = spec.key_positions(args.len());
+            // SORT's STORE key can be anywhere: its spec is `unknown`.
+            let positions = if spec.has_flag("movablekeys") {
+                sort_key_positions(args)
+            } else {
+                spec.key_positions(args.len())
+            };
             if positions.is_empty() {
                 return Reply::err("ERR The command has no key arguments");
             }
@@ -277,6 +287,10 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
             super::introspect::client_kill(shard, client_id, filter).await
         }
         Command::ConfigSet(pairs) => config_set(shard, &pairs).await,
+        Command::Wait {
+            numreplicas: 1..,
+            timeout_ms,
+        } => wait_for_replicas(shard, timeout_ms).await,
         Command::ConfigOther(sub) if sub.eq_ignore_ascii_case(b"resetstat") => {
             // Redis's resetServerStats, resetCommandTableStats and
             // resetErrorTableStats; the slow log and latency events stay.
@@ -300,7 +314,8 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         command @ (Command::Rename { .. }
         | Command::Copy { .. }
         | Command::BitOp { .. }
-        | Command::Lcs { .. }) => super::computed::run(shard, command, false).await,
+        | Command::Lcs { .. }
+        | Command::Sort { .. }) => super::computed::run(shard, command, false).await,
         Command::Ping(_)
         | Command::Echo(_)
         | Command::Quit
@@ -319,7 +334,9 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         | Command::ConfigOther(_)
         | Command::Cluster(_)
         | Command::Time
-        | Command::Wait => Reply::error(format!(
+        | Command::Wait {
+            numreplicas: ..=0, ..
+        } => Reply::error(format!(
             "ERR internal error: '{}' is not answered by every shard",
             command.name()
         )),
@@ -331,6 +348,34 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         )),
     };
     Some(reply)
+}
+
+/// WAIT for replicas that do not exist: blocks this client (as Redis
+/// does) until the timeout, or for ever when it is 0 (until shutdown),
+/// then answers that 0 replicas acknowledged. A client that disconnects
+/// meanwhile is noticed only then.
+async fn wait_for_replicas(shard: &Rc<Shard>, timeout_ms: u64) -> Reply {
+    let shutdown = shard.shutdown.wait();
+    if timeout_ms == 0 {
+        shutdown.await;
+    } else {
+        futures_lite::future::or(
+            glommio::timer::sleep(std::time::Duration::from_millis(timeout_ms)),
+            shutdown,
+        )
+        .await;
+    }
+    Reply::Integer(0)
+}
+
+/// The answer to a server-level command queued in MULTI, where nothing
+/// blocks (Redis's CLIENT_DENY_BLOCKING): WAIT answers the replicas that
+/// acknowledged, 0, at once. `None` as for [`immediate`].
+pub fn immediate_in_transaction(shard: &Shard, client_id: u64, command: &Command) -> Option<Reply> {
+    match command {
+        Command::Wait { .. } => Some(Reply::Integer(0)),
+        other => immediate(shard, client_id, other),
+    }
 }
 
 /// CONFIG SET: stores the new values (all or none), then has every shard

@@ -148,7 +148,7 @@ async fn run(shard: &Rc<Shard>, client_id: u64, queued: Vec<Queued>) -> Vec<Repl
             }
             Route::Here => {
                 flush(shard, &mut step, &mut replies).await;
-                let reply = match admin::immediate(shard, client_id, &command) {
+                let reply = match admin::immediate_in_transaction(shard, client_id, &command) {
                     Some(reply) => reply,
                     None => admin::with_shards(shard, client_id, command)
                         .await

@@ -164,6 +164,8 @@ impl Redis {
                     "127.0.0.1",
                     "--save",
                     "",
+                    "--databases",
+                    "1",
                 ])
                 .args(["--appendonly", "no", "--dir"])
                 .arg(dir.path())

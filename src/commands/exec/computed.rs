@@ -1,5 +1,5 @@
 //! The commands the server computes under latches (RENAME, RENAMENX, COPY,
-//! BITOP, LCS): a pure function from the values of the keys the command
+//! BITOP, LCS, SORT): a pure function from the values of the keys the command
 //! names to its reply and the writes to make. The server reads the inputs
 //! and applies the writes on the keys' owning shards while it holds every
 //! key latched, so the command is atomic wherever its keys live.
@@ -66,6 +66,24 @@ pub fn compute(
                 vec![(destination, Some((result, 0)))]
             };
             (Reply::Integer(len), write)
+        }
+        Command::Sort { store, .. } => {
+            // Strings are all there is, and SORT sorts lists, sets and
+            // sorted sets: a key that exists has the wrong type, a missing
+            // one is an empty list (stored as no key at all).
+            if input(0).is_some() {
+                return (
+                    Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                    Vec::new(),
+                );
+            }
+            match store {
+                None => (Reply::Array(Vec::new()), Vec::new()),
+                Some(destination) => {
+                    let delete = input(1).map(|_| (destination.clone(), None));
+                    (Reply::Integer(0), delete.into_iter().collect())
+                }
+            }
         }
         Command::Lcs { mode, .. } => {
             let value = |index: usize| input(index).map_or_else(Bytes::new, |(value, _)| value);

@@ -505,3 +505,169 @@ pub static RESTORE: CommandSpec = CommandSpec {
     parse: key_cmds::restore,
     route: Route::Keyed(Gather::One),
 };
+
+/// MOVE: Move a key to another database
+pub static MOVE: CommandSpec = CommandSpec {
+    name: "move",
+    arity: 3,
+    flags: &["write", "fast"],
+    acl_categories: &["@keyspace", "@write", "@fast"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        notes: "",
+        flags: &["RW", "access", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Move a key to another database",
+    complexity: "O(1)",
+    docs: Docs {
+        arguments: &[Arg::key("key", 0), Arg::integer("db")],
+        ..Docs::NONE
+    },
+    // Every outcome with one database is an error the parser gives (see
+    // commands/sort.rs), so no command reaches a route.
+    parse: sort_cmds::move_key,
+    route: Route::Here,
+};
+
+/// SORT: Sort the elements in a list, set or sorted set
+pub static SORT: CommandSpec = CommandSpec {
+    name: "sort",
+    arity: -2,
+    flags: &["write", "denyoom", "movablekeys"],
+    acl_categories: &[
+        "@write",
+        "@set",
+        "@sortedset",
+        "@list",
+        "@slow",
+        "@dangerous",
+    ],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            notes: "",
+            flags: &["RO", "access"],
+            index: 1,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+            ..KeySpec::UNKNOWN_RO
+        },
+        KeySpec {
+            notes: "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+            flags: &["OW", "update"],
+            ..KeySpec::UNKNOWN_RO
+        },
+    ],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "1.0.0",
+    summary: "Sort the elements in a list, set or sorted set",
+    complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::pattern("pattern").key_spec(1).token("BY").optional(),
+            Arg::block(
+                "offset_count",
+                &[Arg::integer("offset"), Arg::integer("count")],
+            )
+            .token("LIMIT")
+            .optional(),
+            Arg::pattern("pattern")
+                .key_spec(1)
+                .token("GET")
+                .optional()
+                .multiple()
+                .multiple_token(),
+            Arg::one_of(
+                "order",
+                &[
+                    Arg::pure_token("asc", "ASC"),
+                    Arg::pure_token("desc", "DESC"),
+                ],
+            )
+            .optional(),
+            Arg::pure_token("sorting", "ALPHA").optional(),
+            Arg::key("destination", 2).token("STORE").optional(),
+        ],
+        ..Docs::NONE
+    },
+    parse: |a| sort_cmds::sort(a, false),
+    route: Route::Keyed(Gather::Computed),
+};
+
+/// SORT_RO: Sort the elements in a list, set or sorted set. Read-only variant of SORT.
+pub static SORT_RO: CommandSpec = CommandSpec {
+    name: "sort_ro",
+    arity: -2,
+    flags: &["readonly", "movablekeys"],
+    acl_categories: &[
+        "@read",
+        "@set",
+        "@sortedset",
+        "@list",
+        "@slow",
+        "@dangerous",
+    ],
+    tips: &[],
+    key_specs: &[
+        KeySpec {
+            notes: "",
+            flags: &["RO", "access"],
+            index: 1,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+        },
+        KeySpec {
+            notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+            ..KeySpec::UNKNOWN_RO
+        },
+    ],
+    legacy_keys: (1, 1, 1),
+    group: "generic",
+    since: "7.0.0",
+    summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+    complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
+    docs: Docs {
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::pattern("pattern").key_spec(1).token("BY").optional(),
+            Arg::block(
+                "offset_count",
+                &[Arg::integer("offset"), Arg::integer("count")],
+            )
+            .token("LIMIT")
+            .optional(),
+            Arg::pattern("pattern")
+                .key_spec(1)
+                .token("GET")
+                .optional()
+                .multiple()
+                .multiple_token(),
+            Arg::one_of(
+                "order",
+                &[
+                    Arg::pure_token("asc", "ASC"),
+                    Arg::pure_token("desc", "DESC"),
+                ],
+            )
+            .optional(),
+            Arg::pure_token("sorting", "ALPHA").optional(),
+        ],
+        ..Docs::NONE
+    },
+    parse: |a| sort_cmds::sort(a, true),
+    route: Route::Keyed(Gather::Computed),
+};

@@ -28,5 +28,5 @@ use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};
 use super::{
     Command, bits as bit_cmds, cluster as cluster_cmds, connection as connection_cmds,
-    keys as key_cmds, server as server_cmds, strings as string_cmds,
+    keys as key_cmds, server as server_cmds, sort as sort_cmds, strings as string_cmds,
 };
