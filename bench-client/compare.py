@@ -171,12 +171,72 @@ def bench(port, *args, duration=None, requests=None, rate=None):
         )
 
 
-def measure(server, *args, **kwargs):
-    """A measured run: client report plus the server's CPU seconds."""
+def have_perf():
+    """True when perf can count tracepoints here (root or a low
+    perf_event_paranoid, and tracefs mounted)."""
+    if shutil.which("perf") is None:
+        return False
+    done = subprocess.run(["perf", "stat", "-e", "raw_syscalls:sys_enter", "--", "true"],
+                          capture_output=True, text=True)
+    return done.returncode == 0
+
+
+PERF = have_perf()
+
+
+class KernelCounts:
+    """Syscalls of the server process (every thread: `perf stat -p`) and
+    reschedule IPIs on the server CPUs (`perf stat -C`: whatever else runs
+    there counts too, so on a busy machine that one is an upper bound),
+    counted around one client run."""
+
+    def __init__(self, pid):
+        self.procs = []
+        if not PERF:
+            return
+        base = os.path.join(DATA, f"perf-{pid}")
+        self.files = (base + "-p.csv", base + "-c.csv")
+        self.procs = [
+            subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+                              str(pid), "-o", self.files[0]],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            subprocess.Popen(["perf", "stat", "-x,", "-e", "irq_vectors:reschedule_entry", "-C",
+                              SERVER_CPUS, "-o", self.files[1]],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        ]
+        time.sleep(0.3)  # perf attaches before the run starts
+
+    def stop(self):
+        """Returns (syscalls, reschedule IPIs), NaN for each one not counted."""
+        if not self.procs:
+            return float("nan"), float("nan")
+        counts = []
+        for proc, path in zip(self.procs, self.files):
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+            value = float("nan")
+            try:
+                with open(path) as f:
+                    for line in f:
+                        fields = line.split(",")
+                        if len(fields) > 2 and fields[0].strip().isdigit():
+                            value = float(fields[0])
+                os.remove(path)
+            except OSError:
+                pass
+            counts.append(value)
+        return counts[0], counts[1]
+
+
+def measure(server, *args, kernel_counts=False, **kwargs):
+    """A measured run: client report plus the server's CPU seconds and,
+    with `kernel_counts`, its syscalls and reschedule IPIs per request."""
     info_before = redis_cli(server.port, "INFO", "stats")
+    counters = KernelCounts(server.pid) if kernel_counts else None
     cpu_before = cpu_seconds(server.pid)
     report = bench(server.port, *args, **kwargs)
     cpu = cpu_seconds(server.pid) - cpu_before
+    syscalls, ipis = counters.stop() if counters else (float("nan"), float("nan"))
     info_after = redis_cli(server.port, "INFO", "stats")
     total = report["total"]
     errors = total.get("errors", 0)
@@ -191,6 +251,8 @@ def measure(server, *args, **kwargs):
         "cpu": cpu,
         "ops_cpu_s": total["ops"] / cpu if cpu > 0 else float("nan"),
         "errors": errors,
+        "syscalls_req": syscalls / total["ops"] if total["ops"] else float("nan"),
+        "ipis_req": ipis / total["ops"] if total["ops"] else float("nan"),
         "info": (info_stats(info_before), info_stats(info_after)),
     }
 
@@ -243,10 +305,12 @@ def ab_rounds(servers, args, label):
     runs = {name: [] for name in servers}
     for round_id in range(ROUNDS):
         for name, server in servers.items():
-            result = measure(server, *args)
+            result = measure(server, *args, kernel_counts=True)
             runs[name].append(result)
             log(f"  {label} round {round_id + 1} {name}: {fmt(result['ops_s'])} ops/s, "
-                f"{fmt(result['ops_cpu_s'])} ops/CPU-s, p99 {fmt(result['p99'])} us")
+                f"{fmt(result['ops_cpu_s'])} ops/CPU-s, p99 {fmt(result['p99'])} us, "
+                f"{fmt(result['syscalls_req'], 3)} syscalls/req, "
+                f"{fmt(result['ipis_req'], 4)} IPIs/req")
     return runs
 
 
@@ -268,7 +332,9 @@ def section_hot(sc_sync, redis_fsync, workloads, lines, peaks):
                 f"| **{ratio(median(s, 'ops_s'), median(r, 'ops_s'))}** "
                 f"| {fmt(median(s, 'ops_cpu_s'))} | {fmt(median(r, 'ops_cpu_s'))} "
                 f"| **{ratio(median(s, 'ops_cpu_s'), median(r, 'ops_cpu_s'))}** "
-                f"| {fmt(median(s, 'p99'))} | {fmt(median(r, 'p99'))} |"
+                f"| {fmt(median(s, 'p99'))} | {fmt(median(r, 'p99'))} "
+                f"| {fmt(median(s, 'syscalls_req'), 3)} / {fmt(median(r, 'syscalls_req'), 3)} "
+                f"| {fmt(median(s, 'ipis_req'), 4)} / {fmt(median(r, 'ipis_req'), 4)} |"
             )
     finally:
         sc.stop()
@@ -330,7 +396,12 @@ def fio_append(name, filename, bs, iodepth):
             os.remove(filename)
 
 
-def section_disk4k(lines):
+def share(a, b):
+    """a / b, NaN when either is missing."""
+    return a / b if b and b == b and a == a else float("nan")
+
+
+def section_disk4k(lines, ratios):
     size = DISK4K_KEYS * 4096
     log(f"== 4 KiB uniform random GET over {size >> 20} MiB (cache {DISK4K_CACHE}) vs fio randread QD {DISK4K_QD}")
     fio_file = os.path.join(DATA, "fio-4k.dat")
@@ -370,6 +441,11 @@ def section_disk4k(lines):
             f"| **{ratio(median(sc_piped_runs, 'ops_s'), median(fio_runs, 'iops'))}** (target 0.85x) "
             f"| {fmt(median(sc_piped_runs, 'p99'))} / {fmt(median(fio_runs, 'p99'))} |"
         )
+        fio_iops = median(fio_runs, "iops")
+        ratios.append((f"4 KiB GET, {DISK4K_QD} x P1",
+                       (share(median(sc_runs, "ops_s"), fio_iops), 0.85)))
+        ratios.append((f"4 KiB GET, {piped_conns} x P{DISK4K_QD // piped_conns}",
+                       (share(median(sc_piped_runs, "ops_s"), fio_iops), 0.85)))
         lines.append(
             f"| same, against 8 KiB reads (what a 4 KiB record straddling a block costs) "
             f"| {fmt(median(sc_runs, 'ops_s'))} GET/s | fio randread 8k {fmt(median(fio8k_runs, 'iops'))} IOPS "
@@ -387,7 +463,7 @@ def section_disk4k(lines):
         os.remove(fio_file)
 
 
-def section_disk1m(lines):
+def section_disk1m(lines, ratios):
     size = DISK1M_KEYS << 20
     log(f"== 1 MiB SET and GET over {size >> 20} MiB vs fio sequential write/read, QD {DISK1M_QD}")
     fio_file = os.path.join(DATA, "fio-1m.dat")
@@ -406,6 +482,10 @@ def section_disk1m(lines):
             log(f"  round {round_id + 1}: SET {fmt(set_runs[-1]['mb_s'])} MB/s vs fio write "
                 f"{fmt(fw[-1]['mb_s'])} MB/s (append {fmt(fa[-1]['mb_s'])}); GET {fmt(get_runs[-1]['mb_s'])} MB/s vs fio read "
                 f"{fmt(fr[-1]['mb_s'])} MB/s")
+        ratios.append((f"1 MiB SET, QD {DISK1M_QD}",
+                       (share(median(set_runs, "mb_s"), median(fw, "mb_s")), 0.8)))
+        ratios.append((f"1 MiB GET, QD {DISK1M_QD}",
+                       (share(median(get_runs, "mb_s"), median(fr, "mb_s")), 0.8)))
         lines.append(
             f"| 1 MiB SET (--sync batch), QD {DISK1M_QD} | {fmt(median(set_runs, 'mb_s'))} MB/s "
             f"| fio seq write {fmt(median(fw, 'mb_s'))} MB/s "
@@ -483,20 +563,20 @@ def machine():
     return f"{os.cpu_count()} CPUs ({model}), kernel {os.uname().release}"
 
 
-def chart(peaks):
-    """Draws the hot-key table's requests per second as a grouped bar chart
-    (SVG next to --out, by shardcask-chart); returns its path, or None."""
+def chart(suffix, title, unit, series, rows):
+    """Draws a table as a grouped bar chart (SVG next to --out, by
+    shardcask-chart): `rows` are (label, one number per series); returns
+    the SVG's path, or None."""
     chart_bin = os.path.join(os.path.dirname(CLIENT_BIN), "shardcask-chart")
     if not os.path.exists(chart_bin):
         log(f"no {chart_bin}: no chart")
         return None
     base = os.path.splitext(OUT)[0]
-    tsv, svg = base + "-ops.tsv", base + "-ops.svg"
-    rows = [f"{op} P{pipeline} {sync}\t{sc:.0f}\t{rd:.0f}"
-            for (sync, op, pipeline), (sc, rd, _) in sorted(peaks.items())]
+    tsv, svg = f"{base}-{suffix}.tsv", f"{base}-{suffix}.svg"
+    lines = ["\t".join([label, *(f"{v:.3g}" if v == v else "-" for v in values)])
+             for label, values in rows]
     with open(tsv, "w") as f:
-        f.write(f"shardcask vs Redis, 100 B values ({MODE} mode, medians)\n"
-                "requests/s\nshardcask\tRedis\n" + "\n".join(rows) + "\n")
+        f.write(f"{title}\n{unit}\n" + "\t".join(series) + "\n" + "\n".join(lines) + "\n")
     result = subprocess.run([chart_bin, tsv, svg], capture_output=True, text=True)
     if result.returncode != 0:
         log(f"chart failed: {result.stderr.strip()}")
@@ -523,6 +603,7 @@ def main():
     ]
     hot_lines, batch_lines, p99_lines = [], [], []
     disk_lines, scale_lines = [], []
+    disk_ratios = []
     peaks = {}
     if "hot" in ONLY:
         section_hot("always", "always", hot_workloads(), hot_lines, peaks)
@@ -531,9 +612,9 @@ def main():
     if "p99" in ONLY:
         section_p99(peaks, p99_lines)
     if "disk4k" in ONLY:
-        section_disk4k(disk_lines)
+        section_disk4k(disk_lines, disk_ratios)
     if "disk1m" in ONLY:
-        section_disk1m(disk_lines)
+        section_disk1m(disk_lines, disk_ratios)
     if "scaling" in ONLY:
         section_scaling(scale_lines)
 
@@ -542,9 +623,15 @@ def main():
             "### 100 B values, 10k hot keys, 50 connections, one shard vs Redis on the same core",
             "",
             "| workload | sync (shardcask / Redis) | shardcask ops/s | Redis ops/s | ratio "
-            "| shardcask ops/CPU-s | Redis ops/CPU-s | ratio | p99 µs shardcask | p99 µs Redis |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| shardcask ops/CPU-s | Redis ops/CPU-s | ratio | p99 µs shardcask | p99 µs Redis "
+            "| syscalls/req shardcask / Redis | reschedule IPIs/req shardcask / Redis |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *hot_lines, *batch_lines, "",
+            "Syscalls: every thread of the server process (`perf stat -e raw_syscalls:sys_enter "
+            "-p PID`); IPIs: `perf stat -e irq_vectors:reschedule_entry -C` on the server CPUs, "
+            "which counts whatever else runs there (an upper bound on a busy machine); `n/a` "
+            "without perf.",
+            "",
         ]
     if p99_lines:
         out += [
@@ -571,9 +658,18 @@ def main():
             *scale_lines, "",
         ]
     if peaks:
-        svg = chart(peaks)
+        rows = [(f"{op} P{pipeline} {sync}", (sc, rd))
+                for (sync, op, pipeline), (sc, rd, _) in sorted(peaks.items())]
+        svg = chart("ops", f"shardcask vs Redis, 100 B values ({MODE} mode, medians)",
+                    "requests/s", ["shardcask", "Redis"], rows)
         if svg:
             out += [f"![requests per second, shardcask vs Redis]({os.path.basename(svg)})", ""]
+    if disk_ratios:
+        rows = [(label, (100 * ratio, 100 * target)) for label, (ratio, target) in disk_ratios]
+        svg = chart("disk", f"shardcask against fio at the same queue depth ({MODE} mode, medians)",
+                    "% of fio", ["shardcask", "target"], rows)
+        if svg:
+            out += [f"![shardcask as a fraction of fio]({os.path.basename(svg)})", ""]
     out.append(f"- load average after: {loadavg()}; wall time {time.time() - started:.0f} s")
     text = "\n".join(out) + "\n"
     print(text)

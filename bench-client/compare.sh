@@ -10,8 +10,13 @@
 # second AND requests per server CPU-second (utime+stime from
 # /proc/PID/stat around each run), so the ratios survive a noisy machine.
 # Durability is matched: shardcask --sync always vs Redis appendfsync
-# always, --sync batch vs everysec. The results table (markdown) goes to
-# stdout and to --out.
+# always, --sync batch vs everysec. Next to req/s, the hot-key table gives
+# the server's syscalls per request (perf stat -e raw_syscalls:sys_enter -p
+# PID) and reschedule IPIs per request on the server CPUs (perf stat -e
+# irq_vectors:reschedule_entry -C CPUS), `n/a` without perf. The results
+# table (markdown) goes to stdout and to --out, with two SVG charts beside
+# it (by shardcask-chart): req/s against Redis, and each disk workload as a
+# percentage of fio next to its target.
 #
 # Options:
 #   --quick | --full        preset (default --quick)
@@ -25,7 +30,8 @@
 #   --only LIST             comma list of sections: hot,batch,p99,disk4k,disk1m,scaling
 #   --skip-build            use the binaries already built
 #
-# Needs: redis-server, redis-cli (redis-tools), fio, taskset, python3, cargo.
+# Needs: redis-server, redis-cli (redis-tools), fio, taskset, python3, cargo;
+# perf (linux-tools) for the syscall and IPI columns.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,7 +60,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift ;;
     --only) only="$2"; shift ;;
     --skip-build) skip_build=1 ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
