@@ -252,3 +252,80 @@ fn client_list_figures_and_kill() {
         .unwrap_err();
     assert!(error.to_string().contains("No such client"), "{error}");
 }
+
+/// `cmdstat_<name>`'s calls, rejected_calls and failed_calls in an INFO
+/// commandstats text (usec left out: timings differ).
+fn command_counts(info: &[u8], name: &str) -> Option<(u64, u64, u64)> {
+    let info = String::from_utf8_lossy(info);
+    let line = info
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("cmdstat_{name}:")))?;
+    let field = |key: &str| -> u64 {
+        line.split(',')
+            .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {line}"))
+            .parse()
+            .unwrap()
+    };
+    Some((
+        field("calls"),
+        field("rejected_calls"),
+        field("failed_calls"),
+    ))
+}
+
+#[test]
+fn commandstats_count_rejected_and_failed_calls_as_redis_does() {
+    use common::redis_server::{Conn, Redis, V};
+    let Some(redis) = Redis::start() else { return };
+    let server = Server::start(2, &[]);
+    // (request, or for the memory/disk limit each server's own CONFIG SET)
+    let run = |port: u16, limit: &[&str]| -> Vec<u8> {
+        let mut conn = Conn::open(port);
+        let words = |words: &[&str]| words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let requests: Vec<Vec<Vec<u8>>> = vec![
+            words(&["SET", "k", "v"]),
+            // Wrong number of arguments: rejected before running.
+            words(&["GET", "k", "extra"]),
+            words(&["MSET", "a"]),
+            // Unknown command and sub-command: no command's.
+            words(&["NOSUCH", "x"]),
+            words(&["CLIENT", "NOSUCH"]),
+            // Failing while running: calls that failed.
+            words(&["SET", "k", "v", "EX", "x"]),
+            words(&["INCR", "k"]),
+            words(&["GET", "k"]),
+            words(limit),
+            // Over the memory (disk) limit: a write is rejected, DEL runs.
+            words(&["SET", "k2", "v"]),
+            words(&["DEL", "k"]),
+        ];
+        for request in requests {
+            conn.send(&[request]);
+            conn.read();
+        }
+        conn.send(&[words(&["INFO", "commandstats"])]);
+        match conn.read() {
+            V::Bulk(text) => text,
+            other => panic!("{other:?}"),
+        }
+    };
+    let theirs = run(redis.port, &["CONFIG", "SET", "maxmemory", "1"]);
+    let ours = run(server.addr.port(), &["CONFIG", "SET", "max-disk", "1"]);
+    for (name, expected) in [
+        ("set", (2, 1, 1)),
+        ("get", (1, 1, 0)),
+        ("mset", (0, 1, 0)),
+        ("incr", (1, 0, 1)),
+        ("del", (1, 0, 0)),
+    ] {
+        assert_eq!(
+            command_counts(&theirs, name),
+            Some(expected),
+            "redis {name}"
+        );
+        assert_eq!(command_counts(&ours, name), Some(expected), "ours {name}");
+    }
+    assert_eq!(command_counts(&ours, "nosuch"), None);
+    assert_eq!(command_counts(&theirs, "nosuch"), None);
+}

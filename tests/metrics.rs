@@ -264,8 +264,15 @@ fn info_speaks_redis_formats() {
         .query(&mut con)
         .unwrap();
     assert!(commands.contains("cmdstat_set:calls=1,"), "{commands}");
+    // GET without its key was refused before it ran: a rejected call.
     assert!(
-        commands.contains("cmdstat_incrby:calls=1,") && commands.contains("failed_calls=1"),
+        commands.contains(
+            "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n"
+        ),
+        "{commands}"
+    );
+    assert!(
+        commands.contains("cmdstat_incr:calls=1,usec=") && commands.contains("failed_calls=1"),
         "{commands}"
     );
     // Default INFO leaves commandstats and latencystats out, as Redis does.

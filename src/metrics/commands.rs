@@ -90,14 +90,19 @@ impl CommandIndex {
     /// The row index of `command` in the command table.
     #[inline]
     pub fn of(&self, command: &Command) -> usize {
-        let spec = command.spec();
+        self.of_spec(command.spec())
+    }
+
+    /// The row index of `spec` in the command table.
+    #[inline]
+    pub fn of_spec(&self, spec: &CommandSpec) -> usize {
         let row = usize::from(self.table[slot_of(address_of(spec), self.multiplier)]);
         match COMMANDS.get(row) {
             Some(found) if std::ptr::eq(*found, spec) => row,
             // A row that lost its slot to another (not the case when a
             // collision-free multiplier was found): by name.
             _ => COMMANDS
-                .binary_search_by(|spec| spec.name.cmp(command.name()))
+                .binary_search_by(|row| row.name.cmp(spec.name))
                 .unwrap_or(0),
         }
     }
@@ -120,6 +125,10 @@ pub struct CommandStats {
     calls: Vec<Cell<u64>>,
     /// Calls that replied with an error.
     failed: Vec<Cell<u64>>,
+    /// Requests for the command refused before it ran (Redis's
+    /// `rejected_calls`): wrong number of arguments, a cluster redirect,
+    /// an OOM refusal, a monitor touching the keyspace. Not calls.
+    rejected_calls: Vec<Cell<u64>>,
     /// Sum of latencies, µs.
     usec: Vec<Cell<u64>>,
     /// Latency histograms, µs; `None` until the command is first used.
@@ -127,8 +136,8 @@ pub struct CommandStats {
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...); few
     /// distinct ones, so a short list.
     errors: RefCell<Vec<(String, u64)>>,
-    /// Requests refused before they were a command (unknown command, wrong
-    /// number of arguments, syntax).
+    /// Requests refused before they ran: the commands' rejected calls and
+    /// requests that are no command (unknown command or sub-command).
     rejected: Cell<u64>,
 }
 
@@ -139,6 +148,7 @@ impl Default for CommandStats {
             index: CommandIndex::default(),
             calls: (0..nr_commands).map(|_| Cell::new(0)).collect(),
             failed: (0..nr_commands).map(|_| Cell::new(0)).collect(),
+            rejected_calls: (0..nr_commands).map(|_| Cell::new(0)).collect(),
             usec: (0..nr_commands).map(|_| Cell::new(0)).collect(),
             latency: RefCell::new((0..nr_commands).map(|_| None).collect()),
             errors: RefCell::new(Vec::new()),
@@ -163,12 +173,16 @@ impl CommandStats {
             .record_n(us, count);
     }
 
-    /// Records an error reply (`message` without the leading `-`) of
-    /// command `index`, or of a request that never became a command.
-    pub fn record_error(&self, index: Option<usize>, message: &[u8]) {
-        match index {
-            Some(index) => add(&self.failed[index], 1),
-            None => add(&self.rejected, 1),
+    /// Records an error reply (`message` without the leading `-`) of a
+    /// request counted as `slot` says.
+    pub fn record_error(&self, slot: Counted, message: &[u8]) {
+        match slot {
+            Counted::Call(index) => add(&self.failed[index], 1),
+            Counted::Rejected(index) => {
+                add(&self.rejected_calls[index], 1);
+                add(&self.rejected, 1);
+            }
+            Counted::Unknown => add(&self.rejected, 1),
         }
         let prefix = message.split(|&b| b == b' ').next().unwrap_or_default();
         let prefix = String::from_utf8_lossy(&prefix[..prefix.len().min(64)]);
@@ -185,7 +199,7 @@ impl CommandStats {
     /// Forgets every call, error and latency (CONFIG RESETSTAT: Redis's
     /// `resetCommandTableStats` and `resetErrorTableStats`).
     pub fn reset(&self) {
-        for counters in [&self.calls, &self.failed, &self.usec] {
+        for counters in [&self.calls, &self.failed, &self.rejected_calls, &self.usec] {
             counters.iter().for_each(|cell| cell.set(0));
         }
         self.latency.borrow_mut().iter_mut().for_each(|h| *h = None);
@@ -201,6 +215,7 @@ impl CommandStats {
                 .map(|i| CommandFigures {
                     calls: self.calls[i].get(),
                     failed: self.failed[i].get(),
+                    rejected: self.rejected_calls[i].get(),
                     usec: self.usec[i].get(),
                     latency_us: latency[i].clone(),
                 })
@@ -211,18 +226,81 @@ impl CommandStats {
     }
 }
 
+/// How one request counts in INFO commandstats, as Redis counts it
+/// (`call()` against `rejectCommand()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Command `index` ran: a call, and a failed call if it replied an error.
+    Call(usize),
+    /// Command `index` was refused before it ran (wrong number of
+    /// arguments, a cluster redirect, an OOM refusal, a monitor touching the
+    /// keyspace): a rejected call, not a call.
+    Rejected(usize),
+    /// No command Redis knows (unknown command or sub-command): only its
+    /// error is counted (errorstats).
+    Unknown,
+}
+
+impl Counted {
+    /// How a request whose arguments made no command counts, by the error
+    /// it got: an unknown command or sub-command is no command's; a wrong
+    /// number of arguments is its command's rejected call; any other
+    /// argument error (syntax, not an integer, ...) a failed call, since
+    /// Redis's command itself finds it while running.
+    pub fn of_refusal(stats: &CommandStats, args: &[Bytes], reply: &Reply) -> Counted {
+        let Counted::Rejected(index) = Counted::rejected(stats, args) else {
+            return Counted::Unknown;
+        };
+        match reply {
+            Reply::Error(text) if text.starts_with("ERR unknown subcommand") => Counted::Unknown,
+            Reply::Error(text) if text.starts_with("ERR wrong number of arguments") => {
+                Counted::Rejected(index)
+            }
+            _ => Counted::Call(index),
+        }
+    }
+}
+
+impl Counted {
+    /// A request for a command Redis knows refused before it ran (its
+    /// name looked up again: refusals are rare).
+    pub fn rejected(stats: &CommandStats, args: &[Bytes]) -> Counted {
+        args.first()
+            .and_then(|name| crate::commands::lookup(name))
+            .map_or(Counted::Unknown, |spec| {
+                Counted::Rejected(stats.index.of_spec(spec))
+            })
+    }
+}
+
 /// The command index of each reply slot of one connection batch, so the
 /// batch's calls, errors and latency are recorded when its replies are
 /// written (one pass, no lookup by name).
 #[derive(Debug, Default)]
 pub struct BatchCommands {
-    /// Command index per slot; [`NOT_A_COMMAND`] for a request that did not
-    /// parse.
-    indices: Vec<u8>,
+    /// Command index per slot, [`REJECTED`] set for a rejected request;
+    /// [`NOT_A_COMMAND`] for a request that is no command. A `Cell`, so a
+    /// reply can turn its call into a rejected one (OOM) while replies are
+    /// gathered.
+    indices: Vec<Cell<u8>>,
 }
 
 /// The index of a slot whose request never became a command.
 const NOT_A_COMMAND: u8 = u8::MAX;
+/// The flag of a slot whose command was refused before it ran (indices stay
+/// below it: see `every_command_has_its_own_index`).
+const REJECTED: u8 = 0x80;
+
+/// What a slot's byte says.
+fn counted(raw: u8) -> Counted {
+    if raw == NOT_A_COMMAND {
+        Counted::Unknown
+    } else if raw & REJECTED != 0 {
+        Counted::Rejected(usize::from(raw & !REJECTED))
+    } else {
+        Counted::Call(usize::from(raw))
+    }
+}
 
 impl BatchCommands {
     /// Room for `nr_commands` slots (one allocation per batch instead of a
@@ -234,31 +312,45 @@ impl BatchCommands {
         }
     }
 
-    /// Forgets every slot, keeping the room (a connection reuses one per
-    /// batch).
+    /// Notes the next slot's command (`None`: the request did not parse).
+    #[inline]
+    pub fn push(&mut self, index: Option<usize>) {
+        self.indices
+            .push(Cell::new(index.map_or(NOT_A_COMMAND, |index| index as u8)));
+    }
+
+    /// Notes the next slot as `slot` says.
+    pub fn push_counted(&mut self, slot: Counted) {
+        self.indices.push(Cell::new(match slot {
+            Counted::Call(index) => index as u8,
+            Counted::Rejected(index) => index as u8 | REJECTED,
+            Counted::Unknown => NOT_A_COMMAND,
+        }));
+    }
+
+    /// Forgets every slot, keeping the allocation (the batch is reused).
     #[inline]
     pub fn clear(&mut self) {
         self.indices.clear();
     }
 
-    /// Notes the next slot's command (`None`: the request did not parse).
-    #[inline]
-    pub fn push(&mut self, index: Option<usize>) {
-        self.indices
-            .push(index.map_or(NOT_A_COMMAND, |index| index as u8));
-    }
-
-    /// Records the reply of slot `position`: only errors cost anything.
+    /// Records the reply of slot `position`: only errors cost anything. A
+    /// call refused with `-OOM` (over `--max-disk`) counts as rejected, as
+    /// Redis refuses a write over `maxmemory` before it runs.
     #[inline]
     pub fn replied(&self, stats: &CommandStats, position: usize, reply: &Reply) {
         if let Reply::Error(message) = reply {
-            let index = self
-                .indices
-                .get(position)
-                .copied()
-                .filter(|&index| index != NOT_A_COMMAND)
-                .map(usize::from);
-            stats.record_error(index, message.as_bytes());
+            let Some(cell) = self.indices.get(position) else {
+                return stats.record_error(Counted::Unknown, message.as_bytes());
+            };
+            let mut slot = counted(cell.get());
+            if let Counted::Call(index) = slot
+                && message.starts_with("OOM ")
+            {
+                cell.set(cell.get() | REJECTED);
+                slot = Counted::Rejected(index);
+            }
+            stats.record_error(slot, message.as_bytes());
         }
     }
 
@@ -266,30 +358,28 @@ impl BatchCommands {
     /// batch of several a summary such as `(pipeline batch of 512: get x500,
     /// set x12)` (the arguments themselves are not kept on the hot path).
     pub fn describe(&self) -> Vec<Bytes> {
-        let name = |index: u8| {
-            if index == NOT_A_COMMAND {
-                "(unparsed)"
-            } else {
-                command_name(usize::from(index))
-            }
+        let name = |raw: u8| match counted(raw) {
+            Counted::Unknown => "(unparsed)",
+            Counted::Call(index) | Counted::Rejected(index) => command_name(index),
         };
         let mut args: Vec<Bytes> = self
             .indices
             .first()
-            .map(|&first| Bytes::from(name(first).to_ascii_uppercase()))
+            .map(|first| Bytes::from(name(first.get()).to_ascii_uppercase()))
             .into_iter()
             .collect();
         if self.indices.len() > 1 {
-            let mut counts: Vec<(u8, usize)> = Vec::new();
-            for &index in &self.indices {
-                match counts.iter_mut().find(|(i, _)| *i == index) {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for cell in &self.indices {
+                let command = name(cell.get());
+                match counts.iter_mut().find(|(c, _)| *c == command) {
                     Some((_, n)) => *n += 1,
-                    None => counts.push((index, 1)),
+                    None => counts.push((command, 1)),
                 }
             }
             let parts: Vec<String> = counts
                 .iter()
-                .map(|&(index, n)| format!("{} x{n}", name(index)))
+                .map(|&(command, n)| format!("{command} x{n}"))
                 .collect();
             args.push(Bytes::from(format!(
                 "(pipeline batch of {}: {})",
@@ -300,36 +390,38 @@ impl BatchCommands {
         args
     }
 
-    /// Records every command of the batch as taking `latency_us`: calls
-    /// counted per distinct command first (a pipeline holds a few kinds),
-    /// then one histogram update per kind.
+    /// Records every call of the batch as taking `latency_us` (rejected
+    /// requests and those that are no command are not calls): calls counted
+    /// per distinct command first (a pipeline holds a few kinds), then one
+    /// histogram update per kind.
     pub fn finish(&self, stats: &CommandStats, latency_us: u64) {
         // The common pipeline: one kind of command.
-        if let Some(&first) = self.indices.first()
-            && self.indices.iter().all(|&index| index == first)
+        if let Some(first) = self.indices.first().map(Cell::get)
+            && self.indices.iter().all(|cell| cell.get() == first)
         {
-            if first != NOT_A_COMMAND {
-                stats.record(usize::from(first), self.indices.len() as u64, latency_us);
+            if let Counted::Call(index) = counted(first) {
+                stats.record(index, self.indices.len() as u64, latency_us);
             }
             return;
         }
         const KINDS: usize = 8;
         let mut kinds = [(NOT_A_COMMAND, 0u64); KINDS];
         let mut nr_kinds = 0;
-        for &index in &self.indices {
-            if let Some(kind) = kinds[..nr_kinds].iter_mut().find(|(i, _)| *i == index) {
+        for raw in self.indices.iter().map(Cell::get) {
+            let Counted::Call(index) = counted(raw) else {
+                continue;
+            };
+            if let Some(kind) = kinds[..nr_kinds].iter_mut().find(|(i, _)| *i == raw) {
                 kind.1 += 1;
             } else if nr_kinds < KINDS {
-                kinds[nr_kinds] = (index, 1);
+                kinds[nr_kinds] = (raw, 1);
                 nr_kinds += 1;
-            } else if index != NOT_A_COMMAND {
-                stats.record(usize::from(index), 1, latency_us);
+            } else {
+                stats.record(index, 1, latency_us);
             }
         }
-        for &(index, count) in &kinds[..nr_kinds] {
-            if index != NOT_A_COMMAND {
-                stats.record(usize::from(index), count, latency_us);
-            }
+        for &(raw, count) in &kinds[..nr_kinds] {
+            stats.record(usize::from(raw), count, latency_us);
         }
     }
 }
@@ -341,6 +433,8 @@ pub struct CommandFigures {
     pub calls: u64,
     /// Calls that replied with an error.
     pub failed: u64,
+    /// Requests refused before they ran (Redis's `rejected_calls`).
+    pub rejected: u64,
     /// Sum of latencies, µs.
     pub usec: u64,
     /// Latency histogram, µs (`None`: never called).
@@ -354,7 +448,8 @@ pub struct CommandSnapshot {
     pub commands: Vec<CommandFigures>,
     /// Error replies by first word.
     pub errors: Vec<(String, u64)>,
-    /// Requests refused before they were a command.
+    /// Requests refused before they ran (every command's rejected calls,
+    /// and requests that are no command).
     pub rejected: u64,
 }
 
@@ -368,6 +463,7 @@ impl CommandSnapshot {
         for (mine, theirs) in self.commands.iter_mut().zip(&other.commands) {
             mine.calls += theirs.calls;
             mine.failed += theirs.failed;
+            mine.rejected += theirs.rejected;
             mine.usec += theirs.usec;
             if let Some(histogram) = &theirs.latency_us {
                 match &mut mine.latency_us {
@@ -405,7 +501,7 @@ mod tests {
 
     #[test]
     fn every_command_has_its_own_index() {
-        assert!(nr_commands() < usize::from(NOT_A_COMMAND));
+        assert!(nr_commands() < usize::from(REJECTED));
         let index = CommandIndex::default();
         // Every row has its own slot.
         let mut rows: Vec<u8> = index
@@ -470,19 +566,81 @@ mod tests {
     }
 
     #[test]
+    fn refused_requests_count_as_redis_counts_them() {
+        let stats = CommandStats::default();
+        let words = |words: &[&str]| -> Vec<Bytes> {
+            words.iter().map(|w| Bytes::from(w.to_string())).collect()
+        };
+        let get = stats.index.of(&parse(&["GET", "k"]));
+        let set = stats.index.of(&parse(&["SET", "k", "v"]));
+        let err = |text: &'static str| Reply::err(text);
+        // Unknown command or sub-command: no command's.
+        let unknown = err("ERR unknown command 'nosuch'");
+        assert_eq!(
+            Counted::of_refusal(&stats, &words(&["nosuch"]), &unknown),
+            Counted::Unknown
+        );
+        let sub = err("ERR unknown subcommand 'x'. Try CLIENT HELP.");
+        assert_eq!(
+            Counted::of_refusal(&stats, &words(&["CLIENT", "x"]), &sub),
+            Counted::Unknown
+        );
+        // Arity: GET's rejected call. Syntax: SET's failed call.
+        let arity = err("ERR wrong number of arguments for 'get' command");
+        assert_eq!(
+            Counted::of_refusal(&stats, &words(&["get", "a", "b"]), &arity),
+            Counted::Rejected(get)
+        );
+        let syntax = err("ERR syntax error");
+        assert_eq!(
+            Counted::of_refusal(&stats, &words(&["SET", "k", "v", "XX", "NX"]), &syntax),
+            Counted::Call(set)
+        );
+
+        let mut batch = BatchCommands::with_capacity(8);
+        batch.push(Some(set)); // OK
+        batch.push_counted(Counted::Rejected(get)); // arity
+        batch.push(Some(set)); // OOM: rejected, not a call
+        batch.push(Some(set)); // syntax: a failed call
+        batch.push_counted(Counted::Unknown);
+        let replies = [
+            Reply::OK,
+            arity,
+            Reply::err("OOM command not allowed"),
+            syntax,
+            unknown,
+        ];
+        for (position, reply) in replies.iter().enumerate() {
+            batch.replied(&stats, position, reply);
+        }
+        batch.finish(&stats, 10);
+        let snapshot = stats.snapshot();
+        let (set, get) = (&snapshot.commands[set], &snapshot.commands[get]);
+        assert_eq!((set.calls, set.failed, set.rejected), (2, 1, 1));
+        assert_eq!((get.calls, get.failed, get.rejected), (0, 0, 1));
+        assert_eq!(snapshot.rejected, 3);
+        assert_eq!(snapshot.total_errors(), 4);
+        assert_eq!(
+            batch.describe()[1],
+            "(pipeline batch of 5: set x3, get x1, (unparsed) x1)"
+        );
+    }
+
+    #[test]
     fn records_calls_errors_and_latency() {
         let stats = CommandStats::default();
         let get = stats.index.of(&parse(&["GET", "k"]));
         stats.record(get, 3, 100);
         stats.record(get, 1, 1000);
-        stats.record_error(Some(get), b"WRONGTYPE Operation against a key");
-        stats.record_error(None, b"ERR unknown command 'x'");
-        stats.record_error(None, b"ERR syntax error");
+        stats.record_error(Counted::Call(get), b"WRONGTYPE Operation against a key");
+        stats.record_error(Counted::Unknown, b"ERR unknown command 'x'");
+        stats.record_error(Counted::Rejected(get), b"ERR wrong number of arguments");
         let snapshot = stats.snapshot();
         let figures = &snapshot.commands[get];
         assert_eq!(figures.calls, 4);
         assert_eq!(figures.usec, 1300);
         assert_eq!(figures.failed, 1);
+        assert_eq!(figures.rejected, 1);
         assert_eq!(figures.latency_us.as_ref().unwrap().len(), 4);
         assert_eq!(snapshot.rejected, 2);
         assert_eq!(

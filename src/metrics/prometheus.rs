@@ -40,6 +40,7 @@ pub fn series_names() -> Vec<String> {
         "command_latency_seconds",
         "command_calls_total",
         "command_failed_calls_total",
+        "command_rejected_calls_total",
         "command_duration_seconds",
         "error_replies_total",
         "rejected_requests_total",
@@ -127,7 +128,7 @@ impl prometheus_client::collector::Collector for Snapshots {
             ]
         };
         // One counter family per figure, a series per command called.
-        let counters: [(&str, &str, CommandFigure); 2] = [
+        let counters: [(&str, &str, CommandFigure); 3] = [
             (
                 "command_calls",
                 "Calls by command, counted on the core whose connection received them.",
@@ -138,12 +139,17 @@ impl prometheus_client::collector::Collector for Snapshots {
                 "Calls that replied with an error, by command.",
                 |figures| figures.failed,
             ),
+            (
+                "command_rejected_calls",
+                "Requests refused before they ran (arity, cluster redirect, OOM), by command.",
+                |figures| figures.rejected,
+            ),
         ];
         for (name, help, figure) in counters {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             for shard in &self.0 {
                 for (index, figures) in shard.commands.commands.iter().enumerate() {
-                    if figures.calls > 0 {
+                    if figures.calls > 0 || figures.rejected > 0 {
                         family
                             .encode_family(&per_command(shard, index))?
                             .encode_counter::<NoLabelSet, _, u64>(&figure(figures), None)?;
@@ -186,7 +192,7 @@ impl prometheus_client::collector::Collector for Snapshots {
         }
         let mut family = encoder.encode_descriptor(
             "rejected_requests",
-            "Requests refused before they were a command (unknown command, arity, syntax).",
+            "Requests refused before they ran: unknown commands and every command's rejected calls.",
             None,
             MetricType::Counter,
         )?;

@@ -157,13 +157,14 @@ pub fn info_cores(snapshots: &[ShardSnapshot], out: &mut String) {
 }
 
 /// `# Commandstats` in Redis's format: `cmdstat_<name>:calls=..,usec=..,
-/// usec_per_call=..,rejected_calls=0,failed_calls=..` for every command
-/// called at least once. Time is from parse to reply ready (queueing and
+/// usec_per_call=..,rejected_calls=..,failed_calls=..` for every command
+/// called or refused at least once. Time is from parse to reply ready (queueing and
 /// the group commit's wait included), as the latency histograms measure.
 pub fn info_commandstats(total: &ShardSnapshot, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     for (index, figures) in total.commands.commands.iter().enumerate() {
-        if figures.calls == 0 && figures.failed == 0 {
+        // Redis lists a command once it was called or refused.
+        if figures.calls == 0 && figures.failed == 0 && figures.rejected == 0 {
             continue;
         }
         let per_call = if figures.calls == 0 {
@@ -173,10 +174,11 @@ pub fn info_commandstats(total: &ShardSnapshot, out: &mut String) {
         };
         let _ = write!(
             out,
-            "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}\r\n",
+            "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
             command_name(index),
             figures.calls,
             figures.usec,
+            figures.rejected,
             figures.failed
         );
     }

@@ -277,8 +277,13 @@ pub(crate) mod tests {
         }
         stats.record_latency(Duration::from_micros(100), 5);
         stats.commands.record(0, 3, 100);
-        stats.commands.record_error(Some(0), b"ERR boom");
-        stats.commands.record_error(None, b"ERR unknown command");
+        stats
+            .commands
+            .record_error(crate::metrics::commands::Counted::Call(0), b"ERR boom");
+        stats.commands.record_error(
+            crate::metrics::commands::Counted::Unknown,
+            b"ERR unknown command",
+        );
         let store = StoreStats::default();
         let before = stats.snapshot(0, None, &store);
         assert_eq!(before.get(MetricId::CmdGet), 7);

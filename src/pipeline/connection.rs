@@ -32,7 +32,7 @@ use super::session::Session;
 use super::{admin, cluster_cmd, monitor};
 use crate::commands::{Command, Route};
 use crate::metrics::bump;
-use crate::metrics::commands::BatchCommands;
+use crate::metrics::commands::{BatchCommands, Counted};
 use crate::metrics::shard::latency_us;
 use crate::net::Socket;
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
@@ -109,6 +109,13 @@ impl Batch {
     /// that did not parse).
     fn push_ready(&mut self, command_index: Option<usize>, reply: Reply) {
         self.commands.push(command_index);
+        self.groups.push_ready(reply);
+    }
+
+    /// Adds the reply of a request refused before it ran (or that made no
+    /// command), counted as `counted` says.
+    fn push_refused(&mut self, counted: Counted, reply: Reply) {
+        self.commands.push_counted(counted);
         self.groups.push_ready(reply);
     }
 
@@ -439,32 +446,37 @@ async fn plan(
     if shard.shared.monitors.any()
         && let Some(refused) = monitor::on_request(shard, client_id, shard_port, session, args)
     {
-        batch.push_ready(None, refused);
+        let refused_call = Counted::rejected(&shard.stats.commands, args);
+        batch.push_refused(refused_call, refused);
         return After::Continue;
     }
-    let command = match Command::check(args).map(|spec| (spec.parse)(args)) {
-        Ok(Ok(command)) => command,
+    let (spec, command) = match Command::check(args).map(|spec| (spec, (spec.parse)(args))) {
+        Ok((spec, Ok(command))) => (spec, command),
         // Inside MULTI a command with bad arguments is queued, to fail at
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
-        Ok(Err(reply)) if session.in_multi() && !is_lookup_error(&reply) => {
+        Ok((_, Err(reply))) if session.in_multi() && !is_lookup_error(&reply) => {
             run_batch(shard, batch, output, Instant::now(), session.protocol).await;
             session.queue_failed(reply).encode(output, session.protocol);
             return After::Continue;
         }
-        Ok(Err(reply)) | Err(reply) => {
+        Ok((_, Err(reply))) | Err(reply) => {
             session.reject();
-            batch.push_ready(None, reply);
+            let counted = Counted::of_refusal(&shard.stats.commands, args, &reply);
+            batch.push_refused(counted, reply);
             return After::Continue;
         }
     };
-    let index = Some(shard.stats.commands.index.of(&command));
+    // Counted under the name asked for (INCR, DECR and INCRBY are one
+    // command once parsed).
+    let index = Some(shard.stats.commands.index.of_spec(spec));
     // Cluster hook: a key of another node (or, on a shard port, of another
     // shard) is redirected instead of served; inside MULTI that also makes
     // EXEC fail (EXECABORT), as in Redis Cluster.
     if let Some(reply) = shard.cluster.check(shard_port, command.keys()) {
         session.reject();
-        batch.push_ready(index, reply);
+        let refused_call = Counted::rejected(&shard.stats.commands, args);
+        batch.push_refused(refused_call, reply);
         return After::Continue;
     }
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
