@@ -143,6 +143,39 @@ pub struct Config {
     #[arg(long, env = "SHARDCASK_MERGE_INTERVAL", default_value_t = 60)]
     pub merge_interval: u64,
 
+    /// A merge starts when a sealed log file is at least this % dead
+    /// (Bitcask's frag_merge_trigger).
+    #[arg(
+        long,
+        env = "SHARDCASK_MERGE_TRIGGER_FRAGMENTATION",
+        default_value_t = 60
+    )]
+    pub merge_trigger_fragmentation: u64,
+
+    /// A merge starts when a sealed log file holds at least this many dead
+    /// bytes (Bitcask's dead_bytes_merge_trigger).
+    #[arg(long, env = "SHARDCASK_MERGE_TRIGGER_DEAD_BYTES", default_value = "512MiB", value_parser = parse_size)]
+    pub merge_trigger_dead_bytes: u64,
+
+    /// A merge includes the sealed files at least this % dead (Bitcask's
+    /// frag_threshold).
+    #[arg(
+        long,
+        env = "SHARDCASK_MERGE_THRESHOLD_FRAGMENTATION",
+        default_value_t = 40
+    )]
+    pub merge_threshold_fragmentation: u64,
+
+    /// A merge includes the sealed files with at least this many dead bytes
+    /// (Bitcask's dead_bytes_threshold).
+    #[arg(long, env = "SHARDCASK_MERGE_THRESHOLD_DEAD_BYTES", default_value = "128MiB", value_parser = parse_size)]
+    pub merge_threshold_dead_bytes: u64,
+
+    /// A merge includes the sealed files smaller than this (Bitcask's
+    /// small_file_threshold).
+    #[arg(long, env = "SHARDCASK_MERGE_SMALL_FILE", default_value = "10MiB", value_parser = parse_size)]
+    pub merge_small_file: u64,
+
     /// Seconds between per-core stats tables on stdout; 0 turns them off.
     #[arg(long, env = "SHARDCASK_STATS_INTERVAL", default_value_t = 10)]
     pub stats_interval: u64,
@@ -329,7 +362,11 @@ impl Config {
         crate::storage::MergePolicy {
             check_interval: (self.merge_interval > 0)
                 .then(|| Duration::from_secs(self.merge_interval)),
-            ..Default::default()
+            frag_trigger_percent: self.merge_trigger_fragmentation,
+            dead_bytes_trigger: self.merge_trigger_dead_bytes,
+            frag_threshold_percent: self.merge_threshold_fragmentation,
+            dead_bytes_threshold: self.merge_threshold_dead_bytes,
+            small_file_threshold: self.merge_small_file,
         }
     }
 
@@ -373,6 +410,23 @@ impl Config {
             ),
             ("max-disk", self.max_disk.unwrap_or(0).to_string()),
             ("merge-interval", self.merge_interval.to_string()),
+            (
+                "merge-trigger-fragmentation",
+                self.merge_trigger_fragmentation.to_string(),
+            ),
+            (
+                "merge-trigger-dead-bytes",
+                self.merge_trigger_dead_bytes.to_string(),
+            ),
+            (
+                "merge-threshold-fragmentation",
+                self.merge_threshold_fragmentation.to_string(),
+            ),
+            (
+                "merge-threshold-dead-bytes",
+                self.merge_threshold_dead_bytes.to_string(),
+            ),
+            ("merge-small-file", self.merge_small_file.to_string()),
             (
                 "slowlog-log-slower-than",
                 self.slowlog_log_slower_than.to_string(),
@@ -477,6 +531,15 @@ mod tests {
         // Without --config: the defaults.
         let plain = Config::load(["shardcask"]).unwrap();
         assert_eq!(plain.merge_interval, 60);
+        let policy = plain.merge_policy();
+        assert_eq!(
+            policy,
+            crate::storage::MergePolicy {
+                check_interval: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+            "the merge flags' defaults are Bitcask's"
+        );
     }
 
     #[test]

@@ -402,3 +402,58 @@ fn resetstat_zeroes_the_counters_of_every_shard_but_not_the_slow_log() {
     assert_eq!(got, "v");
     assert_eq!(info_field(&mut con, "cmd_get"), 1);
 }
+
+#[test]
+fn a_lower_merge_trigger_starts_merges_on_every_shard() {
+    let server = Server::start(2, &["--merge-interval", "1", "--max-file-size", "64KiB"]);
+    let mut con = server.client();
+    // Every other key overwritten: the first files end up about half dead,
+    // under the default trigger (60%) and over the default threshold (40%).
+    let value = vec![b'h'; 1000];
+    for i in 0..600 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query(&mut con)
+            .unwrap();
+    }
+    for i in (0..600).step_by(2) {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value[1..])
+            .query(&mut con)
+            .unwrap();
+    }
+    let fragmentation = info_field(&mut con, "max_file_fragmentation_percent");
+    assert!(
+        (40..60).contains(&fragmentation),
+        "the data should sit between threshold and trigger: {fragmentation}%"
+    );
+    // Two merge checks pass (a second each) without a merge.
+    let checks_done = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < checks_done {
+        assert_eq!(
+            info_field(&mut con, "merges"),
+            0,
+            "merged under the trigger"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        config(&mut con, &["SET", "merge-trigger-fragmentation", "45"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(config_get(&mut con, "merge-trigger-fragmentation"), "45");
+    assert!(
+        eventually(Duration::from_secs(30), || info_field(&mut con, "merges")
+            >= 2),
+        "both shards merge once the trigger is under their files' fragmentation"
+    );
+    let error = config(&mut con, &["SET", "merge-trigger-fragmentation", "101"]).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("argument must be between 0 and 100 inclusive"),
+        "{error}"
+    );
+}

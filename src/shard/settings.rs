@@ -33,6 +33,16 @@ pub enum Knob {
     MaxDisk,
     /// `merge-interval` (seconds, 0: only on MERGE/BGREWRITEAOF).
     MergeInterval,
+    /// `merge-trigger-fragmentation` (% dead of a file that starts a merge).
+    MergeTriggerFragmentation,
+    /// `merge-trigger-dead-bytes` (dead bytes of a file that start a merge).
+    MergeTriggerDeadBytes,
+    /// `merge-threshold-fragmentation` (% dead of a file a merge includes).
+    MergeThresholdFragmentation,
+    /// `merge-threshold-dead-bytes` (dead bytes of a file a merge includes).
+    MergeThresholdDeadBytes,
+    /// `merge-small-file` (files under this size a merge includes).
+    MergeSmallFile,
     /// `sync-interval-ms`: the periodic fdatasync of `--sync batch`.
     SyncIntervalMs,
     /// `stats-interval` (seconds, 0: off): the per-core table on stdout.
@@ -123,6 +133,46 @@ const KNOBS: &[KnobDef] = &[
         min: 0,
         max: u32::MAX as i64,
         configured: |c| clamp(c.merge_interval),
+    },
+    KnobDef {
+        knob: Knob::MergeTriggerFragmentation,
+        names: &["merge-trigger-fragmentation"],
+        unit: Unit::Integer,
+        min: 0,
+        max: 100,
+        configured: |c| clamp(c.merge_trigger_fragmentation),
+    },
+    KnobDef {
+        knob: Knob::MergeTriggerDeadBytes,
+        names: &["merge-trigger-dead-bytes"],
+        unit: Unit::Bytes,
+        min: 0,
+        max: i64::MAX,
+        configured: |c| clamp(c.merge_trigger_dead_bytes),
+    },
+    KnobDef {
+        knob: Knob::MergeThresholdFragmentation,
+        names: &["merge-threshold-fragmentation"],
+        unit: Unit::Integer,
+        min: 0,
+        max: 100,
+        configured: |c| clamp(c.merge_threshold_fragmentation),
+    },
+    KnobDef {
+        knob: Knob::MergeThresholdDeadBytes,
+        names: &["merge-threshold-dead-bytes"],
+        unit: Unit::Bytes,
+        min: 0,
+        max: i64::MAX,
+        configured: |c| clamp(c.merge_threshold_dead_bytes),
+    },
+    KnobDef {
+        knob: Knob::MergeSmallFile,
+        names: &["merge-small-file"],
+        unit: Unit::Bytes,
+        min: 0,
+        max: i64::MAX,
+        configured: |c| clamp(c.merge_small_file),
     },
     KnobDef {
         knob: Knob::SyncIntervalMs,
@@ -314,9 +364,15 @@ pub fn apply(shard: &Shard) {
         .store
         .set_max_disk((max_disk > 0).then(|| max_disk / nr_shards));
     let merge_interval = value(Knob::MergeInterval);
-    shard.store.set_merge_interval(
-        (merge_interval > 0).then(|| std::time::Duration::from_secs(merge_interval)),
-    );
+    shard.store.set_merge_policy(crate::storage::MergePolicy {
+        check_interval: (merge_interval > 0)
+            .then(|| std::time::Duration::from_secs(merge_interval)),
+        frag_trigger_percent: value(Knob::MergeTriggerFragmentation),
+        dead_bytes_trigger: value(Knob::MergeTriggerDeadBytes),
+        frag_threshold_percent: value(Knob::MergeThresholdFragmentation),
+        dead_bytes_threshold: value(Knob::MergeThresholdDeadBytes),
+        small_file_threshold: value(Knob::MergeSmallFile),
+    });
     shard
         .store
         .set_batch_interval(std::time::Duration::from_millis(value(

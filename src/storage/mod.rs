@@ -202,12 +202,10 @@ impl Store {
         self.inner.max_disk.set(limit);
     }
 
-    /// Changes how often the merge thresholds are checked (`None`: only on
-    /// request), counting from the last check; the maintenance task is
-    /// woken so a shorter interval applies now, not after the old one.
-    pub fn set_merge_interval(&self, interval: Option<std::time::Duration>) {
-        let mut policy = self.inner.merge_policy.get();
-        policy.check_interval = interval;
+    /// Changes when merges start and what they include (the check
+    /// interval counts from the last check); the maintenance task is woken
+    /// so a shorter interval applies now, not after the old one.
+    pub fn set_merge_policy(&self, policy: MergePolicy) {
         self.inner.merge_policy.set(policy);
         self.inner.maintenance.notify();
     }
