@@ -61,10 +61,19 @@ impl ProtocolError {
     }
 }
 
+/// Arguments whose places [`check_multibulk`] notes for the split that
+/// follows (a request with more is read again).
+const NOTED: usize = 8;
+
+/// Where the arguments of a checked request lie: `(start, end)` of each of
+/// the first [`NOTED`].
+type Spans = [(usize, usize); NOTED];
+
 /// What [`check_multibulk`] found at the front of the buffer.
 enum Checked {
-    /// The whole request is there: this many bytes.
-    Complete(usize),
+    /// The whole request is there: this many bytes, its argument count and
+    /// the places of its first arguments.
+    Complete(usize, usize, Spans),
     Empty(usize),
     /// Not all there yet. The request is at least this long: up to the end
     /// of the last bulk string whose header arrived (its length already
@@ -101,8 +110,8 @@ pub fn parse_request_into(
                 buf.advance(consumed);
                 Ok(Parsed::Empty)
             }
-            Checked::Complete(len) => {
-                take_multibulk(buf, len, args);
+            Checked::Complete(len, count, spans) => {
+                take_multibulk(buf, len, count, &spans, args);
                 Ok(Parsed::Command(()))
             }
         }
@@ -225,7 +234,8 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
     if count as u64 > limits.max_args {
         return Err(ProtocolError::new("invalid multibulk length"));
     }
-    for _ in 0..count {
+    let mut spans: Spans = [(0, 0); NOTED];
+    for index in 0..count as usize {
         if pos >= buf.len() {
             return Ok(Checked::Incomplete(buf.len()));
         }
@@ -249,10 +259,13 @@ fn check_multibulk(buf: &[u8], limits: &ParseLimits) -> Result<Checked, Protocol
         if buf.len() < data_end + 2 {
             return Ok(Checked::Incomplete(data_end + 2));
         }
+        if let Some(span) = spans.get_mut(index) {
+            *span = (data_start, data_end);
+        }
         // Like Redis, the two bytes after the data are skipped unread.
         pos = data_end + 2;
     }
-    Ok(Checked::Complete(pos))
+    Ok(Checked::Complete(pos, count as usize, spans))
 }
 
 /// Redis's wording for a wrong type byte inside a multibulk request,
@@ -274,15 +287,30 @@ fn checked_number(buf: &[u8], pos: usize) -> (i64, usize) {
     })
 }
 
-/// Step two for `*N`, after [`check_multibulk`] found the whole request in
-/// its first `len` bytes: splits the request off `buf` and its arguments
-/// off the request, without copying. The lengths were validated there.
-fn take_multibulk(buf: &mut BytesMut, len: usize, args: &mut Vec<Bytes>) {
+/// Step two for `*N`, after [`check_multibulk`] found the whole request of
+/// `count` arguments in its first `len` bytes: splits the request off `buf`
+/// and its arguments off the request, without copying. The lengths were
+/// validated there; the places of the first arguments were noted there.
+fn take_multibulk(
+    buf: &mut BytesMut,
+    len: usize,
+    count: usize,
+    spans: &Spans,
+    args: &mut Vec<Bytes>,
+) {
     let request = buf.split_to(len).freeze();
-    let (count, mut pos) = checked_number(&request, 1);
     // `count` was bounded by max_args and every argument is present, so this
     // reservation is backed by bytes already received.
-    args.reserve(count as usize);
+    args.reserve(count);
+    if count <= NOTED {
+        args.extend(
+            spans[..count]
+                .iter()
+                .map(|&(start, end)| request.slice(start..end)),
+        );
+        return;
+    }
+    let (_, mut pos) = checked_number(&request, 1);
     for _ in 0..count {
         let (len, data_start) = checked_number(&request, pos + 1);
         let data_end = data_start + len as usize;
@@ -432,6 +460,32 @@ mod tests {
                 proptest::prop_assert_eq!(cr + 2, after);
                 proptest::prop_assert_eq!(parse_i64(&line[pos..cr]), Some(value));
             }
+        }
+    }
+
+    #[test]
+    fn requests_of_any_argument_count_split_into_their_arguments() {
+        // Up to NOTED arguments are split at the places noted while
+        // checking, more by reading the request again: both the same.
+        for count in 1..=2 * NOTED + 1 {
+            let args: Vec<Vec<u8>> = (0..count).map(|i| vec![b'a' + i as u8; i]).collect();
+            let mut request = format!("*{count}\r\n").into_bytes();
+            for arg in &args {
+                request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                request.extend_from_slice(arg);
+                request.extend_from_slice(b"\r\n");
+            }
+            request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+            let parsed = parse_all(&request).unwrap();
+            let expected: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
+            assert_eq!(
+                parsed,
+                vec![
+                    Parsed::Command(expected),
+                    Parsed::Command(vec![Bytes::from_static(b"PING")])
+                ],
+                "{count} arguments"
+            );
         }
     }
 
