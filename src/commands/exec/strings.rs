@@ -59,6 +59,12 @@ pub(super) async fn set(
         SetCondition::IfPresent => !exists,
     };
     if !get {
+        // A plain SET (no condition, no KEEPTTL) needs nothing of the old
+        // entry: no lookup before the write's own.
+        if condition == SetCondition::Always && !matches!(expiry, SetExpiry::KeepTtl) {
+            write(store, key, value, new_expiry(None), ctx)?;
+            return Ok(Reply::OK);
+        }
         // Metadata is enough: check and write with no await in between.
         let old = store.meta(key, ctx.now_ms);
         if skip(old.is_some()) {
