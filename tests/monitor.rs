@@ -120,6 +120,11 @@ fn monitor_lines_match_redis_servers() {
         &[b"MULTI"],
         &[b"SET", b"b", b"2"],
         &[b"DISCARD"],
+        // EXECABORT: its queued commands never run, and are not shown.
+        &[b"MULTI"],
+        &[b"SET", b"c", b"3"],
+        &[b"GET"],
+        &[b"EXEC"],
         // Admin commands: not shown.
         &[b"CONFIG", b"GET", b"maxmemory"],
         &[b"SLOWLOG", b"LEN"],

@@ -13,14 +13,16 @@
 //!   LATENCY, CLIENT LIST/KILL/..., SHUTDOWN, MONITOR, ...); commands that
 //!   fail while running are (`INCR` of a string);
 //! - HELLO's AUTH username and password are shown as `"(redacted)"`;
-//! - commands queued in MULTI are shown at EXEC, before the EXEC line;
+//! - commands queued in MULTI are shown at EXEC, before the EXEC line
+//!   (none when EXEC answers EXECABORT);
 //! - a monitor may still run commands that leave the keyspace alone (PING,
 //!   INFO, CLIENT ...); the others get `ERR Replica can't interact with the
 //!   keyspace`. QUIT and RESET end monitoring.
 //!
 //! Unlike Redis 7, the line is made when the request is planned, before it
 //! runs (Redis 6's moment), so its time stamp is the request's arrival and
-//! a transaction's commands are shown at EXEC even when EXEC then aborts.
+//! a transaction's commands are shown at EXEC even when a WATCHed key makes
+//! EXEC answer nil. A second MONITOR answers `+OK`; Redis answers nothing.
 //! Lines are gathered per connection and handed on once per batch, to this
 //! shard's monitors and over the mesh to the other shards'; a client's lines
 //! therefore arrive in its order. While no connection monitors, the request
@@ -95,6 +97,7 @@ pub fn on_request(
         _ => {}
     }
     let in_multi = session.in_multi();
+    let exec_aborts = session.exec_aborts();
     let monitor = &mut session.monitor;
     if monitor.peer.is_none() {
         monitor.peer = shard
@@ -108,7 +111,10 @@ pub fn on_request(
         match spec.name {
             "exec" => {
                 for held in std::mem::take(&mut monitor.held) {
-                    write_line(&mut monitor.tap, peer, &held);
+                    // EXECABORT runs none of them.
+                    if !exec_aborts {
+                        write_line(&mut monitor.tap, peer, &held);
+                    }
                 }
             }
             "discard" => monitor.held.clear(),

@@ -51,6 +51,11 @@ impl Session {
         self.queued.is_some()
     }
 
+    /// True when EXEC will answer EXECABORT (a command failed to queue).
+    pub fn exec_aborts(&self) -> bool {
+        self.dirty
+    }
+
     /// Inside MULTI, queues a command whose arguments were rejected: EXEC
     /// answers `error` in its place. Returns the reply to give now.
     pub fn queue_failed(&mut self, error: Reply) -> Reply {
