@@ -328,6 +328,36 @@ fn the_slow_log_threshold_changes_on_every_shard() {
     }
     assert_eq!(slowlog_len(&mut cons[0]), before, "-1 logs nothing");
     assert_eq!(config_get(&mut cons[0], "slowlog-max-len"), "3");
+
+    // The latency monitor, off by default, samples a batch that took at
+    // least its threshold: WAIT 1 30 holds its batch for 30 ms.
+    let latest = |con: &mut redis::Connection| -> Vec<Value> {
+        redis::cmd("LATENCY").arg("LATEST").query(con).unwrap()
+    };
+    let wait_30ms = |con: &mut redis::Connection| {
+        let _: i64 = redis::cmd("WAIT").arg(1).arg(30).query(con).unwrap();
+    };
+    wait_30ms(&mut cons[0]);
+    assert!(
+        latest(&mut cons[0]).is_empty(),
+        "threshold 0 samples nothing"
+    );
+    assert_eq!(
+        config(&mut cons[0], &["SET", "latency-monitor-threshold", "10"]).unwrap(),
+        Value::Okay
+    );
+    for index in 0..2 {
+        let _: i64 = redis::cmd("LATENCY")
+            .arg("RESET")
+            .query(&mut cons[0])
+            .unwrap();
+        wait_30ms(&mut cons[index]);
+        assert_eq!(
+            latest(&mut cons[0]).len(),
+            1,
+            "shard {index} sampled nothing"
+        );
+    }
 }
 
 #[test]
