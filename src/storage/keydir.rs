@@ -27,6 +27,51 @@ use self::table::{Hasher, SlotTable};
 mod packed;
 mod table;
 
+/// A key held by value outside the keydir (an undo entry's): short keys
+/// inline, so a write's bookkeeping allocates nothing for them.
+pub enum OwnedKey {
+    /// Up to [`OwnedKey::INLINE`] bytes.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The key, then unused bytes.
+        bytes: [u8; OwnedKey::INLINE],
+    },
+    /// A longer key.
+    Heap(Box<[u8]>),
+}
+
+impl OwnedKey {
+    /// The longest key kept inline.
+    pub const INLINE: usize = 30;
+}
+
+impl From<&[u8]> for OwnedKey {
+    fn from(key: &[u8]) -> OwnedKey {
+        if key.len() <= OwnedKey::INLINE {
+            let mut bytes = [0; OwnedKey::INLINE];
+            bytes[..key.len()].copy_from_slice(key);
+            OwnedKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            OwnedKey::Heap(key.into())
+        }
+    }
+}
+
+impl std::ops::Deref for OwnedKey {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            OwnedKey::Inline { len, bytes } => &bytes[..*len as usize],
+            OwnedKey::Heap(key) => key,
+        }
+    }
+}
+
 /// Bits of a packed location used by the offset; the file id sits above.
 pub const OFFSET_BITS: u32 = 40;
 /// Largest offset a packed location can hold (also caps `max_file_size`).
@@ -360,6 +405,26 @@ impl Keydir {
 mod tests {
     use super::super::record::HEADER_LEN;
     use super::*;
+
+    #[test]
+    fn owned_keys_give_back_their_bytes_inline_or_not() {
+        for len in [
+            0,
+            1,
+            OwnedKey::INLINE - 1,
+            OwnedKey::INLINE,
+            OwnedKey::INLINE + 1,
+            300,
+        ] {
+            let key: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+            let owned = OwnedKey::from(&key[..]);
+            assert_eq!(&owned[..], &key[..], "{len} bytes");
+            assert_eq!(
+                matches!(owned, OwnedKey::Inline { .. }),
+                len <= OwnedKey::INLINE
+            );
+        }
+    }
 
     fn entry(location: u64, expire_at_ms: u64) -> Entry {
         Entry {

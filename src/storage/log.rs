@@ -52,7 +52,7 @@ use std::task::{Context, Poll, Waker};
 use super::StorageError;
 use super::files::MAX_FILE_ID;
 use super::io::LogFile;
-use super::keydir::{Entry, Keydir, pack_location};
+use super::keydir::{Entry, Keydir, OwnedKey, pack_location};
 use super::record::{MAX_RECORD_LEN, encode_into, encoded_len};
 
 /// The unretired part of one log file.
@@ -124,7 +124,7 @@ pub enum UndoOp {
     /// Set `key` back to its previous entry (`None` = absent).
     Key {
         /// The key that was written.
-        key: Box<[u8]>,
+        key: OwnedKey,
         /// Its entry before the write.
         previous: Option<Entry>,
         /// The append was a tombstone (its bytes never counted as live).
