@@ -54,7 +54,8 @@ enum Compare {
     /// Seconds or ms to an expiry: the two servers' clocks run apart by the
     /// few ms between their receiving the command.
     Near(i64),
-    /// A list whose order is unspecified (KEYS).
+    /// A list or map whose order is unspecified (KEYS; CONFIG GET with a
+    /// pattern: Redis walks a hash table).
     Sorted,
 }
 
@@ -491,6 +492,37 @@ fn command(rng: &mut Rng) -> (Vec<String>, Compare) {
             ]);
             exact(&["COMMAND", "DOCS", name])
         }
+        // CONFIG on settings both servers have and can change without
+        // changing any other reply (and a setting Redis has that we do not
+        // let change): values, bounds, parse errors, duplicates.
+        58 => {
+            let (name, values): (&str, &[&str]) = match rng.below(4) {
+                0 => ("slowlog-max-len", &["128", "0", "-1", "x", "5"]),
+                1 => ("latency-monitor-threshold", &["0", "-5", "x", "100"]),
+                2 => ("slowlog-log-slower-than", &["10000", "-1", "-2", "x", "0"]),
+                _ => ("databases", &["1", "x"]),
+            };
+            let mut args = s(&["CONFIG", "SET", name, rng.pick(values)]);
+            if rng.chance(20) {
+                args.extend(s(&[name, rng.pick(values)]));
+            }
+            (args, Exact)
+        }
+        59 => (
+            s(&[
+                "CONFIG",
+                "GET",
+                rng.pick(&[
+                    "slowlog-max-len",
+                    "latency-monitor-threshold",
+                    "slowlog-log-slower-than",
+                    "slowlog-*",
+                    "databases",
+                ]),
+            ]),
+            Sorted,
+        ),
+        60 => exact(&["CONFIG", "RESETSTAT"]),
         _ => exact(&["GET", k]),
     }
 }
@@ -552,6 +584,14 @@ fn compare(expected: &V, got: &V, how: Compare) -> bool {
         Compare::Sorted => match (expected, got) {
             (V::Array(a), V::Array(b)) => {
                 let key = |v: &V| format!("{v:?}");
+                let mut a: Vec<String> = a.iter().map(key).collect();
+                let mut b: Vec<String> = b.iter().map(key).collect();
+                a.sort();
+                b.sort();
+                a == b
+            }
+            (V::Map(a), V::Map(b)) => {
+                let key = |pair: &(V, V)| format!("{pair:?}");
                 let mut a: Vec<String> = a.iter().map(key).collect();
                 let mut b: Vec<String> = b.iter().map(key).collect();
                 a.sort();

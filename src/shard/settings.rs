@@ -64,7 +64,8 @@ enum Unit {
     Bytes,
 }
 
-/// One knob: its CONFIG names (the first is the flag's), unit, bounds, and
+/// One knob: its CONFIG names (the first, Redis's where it has one, names
+/// it in value errors), unit, bounds, and
 /// the command line's value.
 struct KnobDef {
     knob: Knob,
@@ -83,7 +84,7 @@ fn clamp(value: u64) -> i64 {
 const KNOBS: &[KnobDef] = &[
     KnobDef {
         knob: Knob::MaxConnections,
-        names: &["max-connections", "maxclients"],
+        names: &["maxclients", "max-connections"],
         unit: Unit::Integer,
         min: 1,
         max: u32::MAX as i64,
@@ -298,29 +299,41 @@ impl RuntimeSettings {
     /// when Redis's name for it differs). On success the shards still have
     /// to [`apply`] the values.
     pub fn set(&self, config: &Config, pairs: &[(Bytes, Bytes)]) -> Result<(), Reply> {
+        let failed = |name: &str, reason: &str| {
+            Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            ))
+        };
+        // First the names, in order, as typed in the errors (Redis's
+        // configSetCommand): unknown, immutable, given twice.
         let known = config.config_pairs();
-        let mut changes: Vec<(Knob, i64)> = Vec::new();
-        for (name, value) in pairs {
-            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-            let failed = |reason: &str| {
-                Reply::error(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-                ))
-            };
-            if !known.iter().any(|(known, _)| *known == name) {
+        let mut defs: Vec<&KnobDef> = Vec::with_capacity(pairs.len());
+        for (name, _) in pairs {
+            let typed = String::from_utf8_lossy(name);
+            let lower = typed.to_ascii_lowercase();
+            if !known.iter().any(|(known, _)| *known == lower) {
                 return Err(Reply::error(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{typed}'"
                 )));
             }
-            let Some(def) = def_of(&name) else {
-                return Err(failed(&match flag_of(&name) {
-                    Some(flag) => format!("can't set immutable config (shardcask's --{flag})"),
-                    None => "can't set immutable config".to_string(),
-                }));
+            let Some(def) = def_of(&lower) else {
+                return Err(failed(
+                    &typed,
+                    &match flag_of(&lower) {
+                        Some(flag) => format!("can't set immutable config (shardcask's --{flag})"),
+                        None => "can't set immutable config".to_string(),
+                    },
+                ));
             };
-            if changes.iter().any(|(knob, _)| *knob == def.knob) {
-                return Err(failed("duplicate parameter"));
+            if defs.iter().any(|seen| seen.knob == def.knob) {
+                return Err(failed(&typed, "duplicate parameter"));
             }
+            defs.push(def);
+        }
+        // Then the values, in order, under each setting's own name.
+        let mut changes: Vec<(Knob, i64)> = Vec::with_capacity(pairs.len());
+        for (def, (_, value)) in defs.into_iter().zip(pairs) {
+            let failed = |reason: &str| failed(def.names[0], reason);
             let parsed = match def.unit {
                 Unit::Integer => crate::commands::parse_i64(value)
                     .ok_or_else(|| failed("argument couldn't be parsed into an integer"))?,
