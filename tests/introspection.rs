@@ -295,6 +295,19 @@ fn commandstats_count_rejected_and_failed_calls_as_redis_does() {
             words(&["SET", "k", "v", "EX", "x"]),
             words(&["INCR", "k"]),
             words(&["GET", "k"]),
+            // Queued commands are calls when EXEC runs them, and not when
+            // DISCARD or EXECABORT drops them.
+            words(&["MULTI"]),
+            words(&["SET", "t", "1"]),
+            words(&["INCR", "k"]),
+            words(&["EXEC"]),
+            words(&["MULTI"]),
+            words(&["SET", "t", "2"]),
+            words(&["DISCARD"]),
+            words(&["MULTI"]),
+            words(&["SET", "t", "3"]),
+            words(&["GET"]),
+            words(&["EXEC"]),
             words(limit),
             // Over the memory (disk) limit: a write is rejected, DEL runs.
             words(&["SET", "k2", "v"]),
@@ -313,11 +326,14 @@ fn commandstats_count_rejected_and_failed_calls_as_redis_does() {
     let theirs = run(redis.port, &["CONFIG", "SET", "maxmemory", "1"]);
     let ours = run(server.addr.port(), &["CONFIG", "SET", "max-disk", "1"]);
     for (name, expected) in [
-        ("set", (2, 1, 1)),
-        ("get", (1, 1, 0)),
+        ("set", (3, 1, 1)),
+        ("get", (1, 2, 0)),
         ("mset", (0, 1, 0)),
-        ("incr", (1, 0, 1)),
+        ("incr", (2, 0, 2)),
         ("del", (1, 0, 0)),
+        ("multi", (3, 0, 0)),
+        ("exec", (2, 0, 1)),
+        ("discard", (1, 0, 0)),
     ] {
         assert_eq!(
             command_counts(&theirs, name),

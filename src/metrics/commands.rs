@@ -426,6 +426,58 @@ impl BatchCommands {
     }
 }
 
+/// The commands a transaction queued, counted as Redis counts them: not
+/// when queued, but as calls when EXEC runs them (failed when their reply
+/// is an error), and not at all when it does not (DISCARD, EXECABORT, a
+/// WATCHed key changed, RESET).
+#[derive(Debug, Default)]
+pub struct QueuedCalls(Vec<usize>);
+
+impl QueuedCalls {
+    /// A command of index `index` was queued (its QUEUED reply is no call).
+    pub fn queued(&mut self, index: usize) {
+        self.0.push(index);
+    }
+
+    /// Notes a command the session answered; `true` when it was queued
+    /// (not a call yet). A transaction that ended (`was_queuing`, and no
+    /// longer) counts its commands if `reply` is EXEC's array of their
+    /// replies, each as taking an equal share of `latency_us`.
+    pub fn answered(
+        &mut self,
+        stats: &CommandStats,
+        index: Option<usize>,
+        (was_queuing, queuing): (bool, bool),
+        reply: &Reply,
+        latency_us: u64,
+    ) -> bool {
+        if was_queuing && queuing {
+            if let (Reply::Status(status), Some(index)) = (reply, index)
+                && status == "QUEUED"
+            {
+                self.queued(index);
+                return true;
+            }
+            return false;
+        }
+        if was_queuing {
+            if let Reply::Array(replies) = reply
+                && replies.len() == self.0.len()
+            {
+                let share = latency_us / (replies.len() as u64).max(1);
+                for (&index, reply) in self.0.iter().zip(replies) {
+                    stats.record(index, 1, share);
+                    if let Reply::Error(message) = reply {
+                        stats.record_error(Counted::Call(index), message.as_bytes());
+                    }
+                }
+            }
+            self.0.clear();
+        }
+        false
+    }
+}
+
 /// One command's figures.
 #[derive(Debug, Clone, Default)]
 pub struct CommandFigures {

@@ -455,8 +455,10 @@ async fn plan(
         // Inside MULTI a command with bad arguments is queued, to fail at
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
-        Ok((_, Err(reply))) if session.in_multi() && !is_lookup_error(&reply) => {
+        Ok((spec, Err(reply))) if session.in_multi() && !is_lookup_error(&reply) => {
             run_batch(shard, batch, output, Instant::now(), session.protocol).await;
+            let index = shard.stats.commands.index.of_spec(spec);
+            session.queued_calls.queued(index);
             session.queue_failed(reply).encode(output, session.protocol);
             return After::Continue;
         }
@@ -485,8 +487,16 @@ async fn plan(
     if session.wants(&command) {
         run_batch(shard, batch, output, Instant::now(), session.protocol).await;
         let started = Instant::now();
+        let was_queuing = session.in_multi();
         let reply = session.answer(shard, client_id, command).await;
-        record_one(shard, client_id, index, started, &reply);
+        let queuing = (was_queuing, session.in_multi());
+        let elapsed_us = latency_us(started.elapsed());
+        if !session
+            .queued_calls
+            .answered(&shard.stats.commands, index, queuing, &reply, elapsed_us)
+        {
+            record_one(shard, client_id, index, started, &reply);
+        }
         reply.encode(output, session.protocol);
         return After::Continue;
     }

@@ -13,6 +13,7 @@ use super::admin::REDIS_COMPAT_VERSION;
 use super::monitor::{self, ClientMonitor};
 use super::transaction::{self, Queued, Watched};
 use crate::commands::{Command, Route};
+use crate::metrics::commands::QueuedCalls;
 use crate::protocol::{Protocol, Reply};
 use crate::shard::Shard;
 
@@ -30,6 +31,9 @@ pub struct Session {
     /// MONITOR: whether this connection monitors, and the lines of its
     /// commands for the monitors (see [`super::monitor`]).
     pub monitor: ClientMonitor,
+    /// The commands queued since MULTI, for commandstats (counted when
+    /// EXEC runs them).
+    pub queued_calls: QueuedCalls,
 }
 
 impl Session {
