@@ -199,6 +199,12 @@ impl Keydir {
         self.slots[key_slot(key) as usize].has_room(key.len())
     }
 
+    /// [`Keydir::has_room`] for a caller that knows `key`'s slot.
+    pub(super) fn has_room_in_slot(&self, slot: u16, key: &[u8]) -> bool {
+        debug_assert_eq!(slot, key_slot(key));
+        self.slots[slot as usize].has_room(key.len())
+    }
+
     /// Sets the entry of `key`; returns the previous one.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         self.insert_in_slot(key_slot(key), key, entry, |_| NO_CACHE)

@@ -370,7 +370,9 @@ impl Store {
     pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, WriteError> {
         let mut log = self.inner.log.borrow_mut();
         self.check_disk_limit(&log, record::encoded_len(key, value))?;
-        if !self.inner.keydir.borrow().has_room(key) {
+        // The key's slot, hashed once for the room check and the insert.
+        let slot = crate::keyspace::key_slot(key);
+        if !self.inner.keydir.borrow().has_room_in_slot(slot, key) {
             return Err(WriteError::SlotFull);
         }
         let appended = log.append(0, expire_at_ms, key, value)?;
@@ -385,23 +387,23 @@ impl Store {
         // found from the keydir in the same probe that replaces the entry.
         let mut cache = self.inner.cache.borrow_mut();
         let mut cache_done = false;
-        let previous = self
-            .inner
-            .keydir
-            .borrow_mut()
-            .insert_with(key, entry, |previous| {
-                if value.len() > WRITE_CACHE_MAX {
-                    return keydir::NO_CACHE;
-                }
-                let slot = match previous {
-                    Some((previous, slot)) => {
-                        cache_done = true;
-                        cache.rewrite(slot, previous.location, appended.location, value)
+        let previous =
+            self.inner
+                .keydir
+                .borrow_mut()
+                .insert_in_slot(slot, key, entry, |previous| {
+                    if value.len() > WRITE_CACHE_MAX {
+                        return keydir::NO_CACHE;
                     }
-                    None => cache.insert_from(appended.location, value),
-                };
-                slot.unwrap_or(keydir::NO_CACHE)
-            });
+                    let slot = match previous {
+                        Some((previous, slot)) => {
+                            cache_done = true;
+                            cache.rewrite(slot, previous.location, appended.location, value)
+                        }
+                        None => cache.insert_from(appended.location, value),
+                    };
+                    slot.unwrap_or(keydir::NO_CACHE)
+                });
         if !cache_done && let Some(previous) = &previous {
             cache.remove(previous.location);
         }
