@@ -263,10 +263,10 @@ impl Store {
     ///
     /// Served from memory while the record is still in the write buffer,
     /// from the value cache when it holds this very record, otherwise with
-    /// one DMA read. Errors: [`StorageError::Io`] from the read,
-    /// [`StorageError::Corrupt`] when the bytes read fail their checksum or
+    /// one DMA read. Errors: [`ReadError::Io`] from the read,
+    /// [`ReadError::Corrupt`] when the bytes read fail their checksum or
     /// are not the record the keydir expects.
-    pub async fn get(&self, key: &[u8], now_ms: u64) -> Result<Option<Value>, StorageError> {
+    pub async fn get(&self, key: &[u8], now_ms: u64) -> Result<Option<Value>, ReadError> {
         match self.get_resident(key, now_ms) {
             Resident::Found(value) => Ok(value),
             Resident::OnDisk(entry) => self.read_value(key, entry).await,
@@ -305,7 +305,7 @@ impl Store {
     }
 
     /// Reads `key`'s record at `entry` from disk and caches its value.
-    async fn read_value(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, StorageError> {
+    async fn read_value(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, ReadError> {
         let meta = meta_of(&entry);
         let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
         // The `Rc` keeps the file open even if a merge deletes it meanwhile.
@@ -318,7 +318,7 @@ impl Store {
         let read = file
             .read_at(offset, len as usize)
             .await
-            .map_err(files::os_err)?;
+            .map_err(ReadError::Io)?;
         let counters = &self.inner.counters;
         add(&counters.reads, 1);
         add(&counters.bytes_read, read.len() as u64);
@@ -709,8 +709,8 @@ fn meta_of(entry: &Entry) -> EntryMeta {
     }
 }
 
-fn corrupt(file: PathBuf, offset: u64, reason: String) -> StorageError {
-    StorageError::Corrupt {
+fn corrupt(file: PathBuf, offset: u64, reason: String) -> ReadError {
+    ReadError::Corrupt {
         file,
         offset,
         reason,

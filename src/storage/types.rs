@@ -172,24 +172,14 @@ pub enum PutIf {
     Conflict,
 }
 
-/// What the log files themselves can report: the shared cause inside every
-/// operation's error ([`OpenError`], [`WriteError`], [`MergeError`]) and
-/// the whole of a read's (`Store::get` fails only for these reasons).
+/// What the log files themselves can report: the shared cause inside the
+/// errors of the operations that write ([`OpenError`], [`WriteError`],
+/// [`MergeError`]). A read has its own, [`ReadError`].
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// An I/O error from the device or the filesystem.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    /// A record failed its checksum or was malformed where it was expected.
-    #[error("corrupt record in {file} at offset {offset}: {reason}")]
-    Corrupt {
-        /// The log file.
-        file: PathBuf,
-        /// Byte offset of the record.
-        offset: u64,
-        /// What was wrong.
-        reason: String,
-    },
     /// The write could not be made durable (disk full, EIO); nothing acknowledged is lost.
     #[error("write failed: {0}")]
     WriteFailed(String),
@@ -204,6 +194,26 @@ pub enum StorageError {
     /// Every log file id is used.
     #[error("out of log file ids")]
     OutOfFileIds,
+}
+
+/// Why [`Store::get`](super::Store::get) failed: the key's record could not
+/// be read, or is not what was written. Nothing changed; other keys are
+/// served as before.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The read failed on the device or in the filesystem.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes read fail their checksum, or hold another key.
+    #[error("corrupt record in {file} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The log file.
+        file: PathBuf,
+        /// Byte offset of the record.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// Why [`Store::open`](super::Store::open) failed: the server does not start

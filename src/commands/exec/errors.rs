@@ -5,14 +5,14 @@
 //! `shard::storage_error`, which calls [`ErrorReply::reply`] too.
 
 use crate::protocol::Reply;
-use crate::storage::{MergeError, StorageError, WriteError};
+use crate::storage::{MergeError, ReadError, StorageError, WriteError};
 
 /// Why a keyed command failed once it was running against the store.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// A read of the log failed (I/O, a corrupt record).
     #[error(transparent)]
-    Read(#[from] StorageError),
+    Read(#[from] ReadError),
     /// A write was refused or could not be made durable.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -29,6 +29,12 @@ pub trait ErrorReply {
 }
 
 impl ErrorReply for StorageError {
+    fn reply(&self) -> Reply {
+        Reply::error(format!("ERR {self}"))
+    }
+}
+
+impl ErrorReply for ReadError {
     fn reply(&self) -> Reply {
         Reply::error(format!("ERR {self}"))
     }

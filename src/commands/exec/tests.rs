@@ -512,7 +512,7 @@ fn concurrent_read_modify_writes_are_atomic() {
 #[test]
 fn storage_errors_become_redis_replies_in_one_place() {
     use super::{ErrorReply, ExecError};
-    use crate::storage::{MergeError, StorageError, WriteError};
+    use crate::storage::{MergeError, ReadError, StorageError, WriteError};
     let text = |error: &dyn ErrorReply| match error.reply() {
         Reply::Error(text) => text.into_owned(),
         other => panic!("{other:?}"),
@@ -530,10 +530,18 @@ fn storage_errors_become_redis_replies_in_one_place() {
         text(&WriteError::Storage(too_large())),
         "ERR record of 10 bytes is larger than the limit of 5"
     );
-    assert_eq!(text(&too_large()), text(&ExecError::Read(too_large())));
+    let corrupt = ReadError::Corrupt {
+        file: "00000001.data".into(),
+        offset: 4096,
+        reason: "bad checksum".into(),
+    };
+    assert_eq!(
+        text(&ExecError::Read(corrupt)),
+        "ERR corrupt record in 00000001.data at offset 4096: bad checksum"
+    );
     assert!(text(&WriteError::SlotFull).starts_with("ERR the key's hash slot holds 4 GiB"));
     assert!(
-        text(&ExecError::Read(StorageError::Io(
+        text(&ExecError::Read(ReadError::Io(
             std::io::Error::from_raw_os_error(libc::EIO)
         )))
         .starts_with("ERR I/O error: ")

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::keydir::MAX_OFFSET;
-use super::super::{StorageError, Store, SyncMode, WriteError};
+use super::super::{ReadError, StorageError, Store, SyncMode, WriteError};
 use super::{data_files, must_get, options, run, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
@@ -191,7 +191,7 @@ fn get_reports_corruption_instead_of_a_wrong_value() {
         std::fs::write(&log_path, &bytes).unwrap();
 
         match store.get(b"victim", NOW).await {
-            Err(StorageError::Corrupt { file, offset, .. }) => {
+            Err(ReadError::Corrupt { file, offset, .. }) => {
                 assert_eq!(file, log_path);
                 assert_eq!(offset, entry.offset());
             }
