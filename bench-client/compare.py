@@ -401,6 +401,11 @@ def share(a, b):
     return a / b if b and b == b and a == a else float("nan")
 
 
+def cpu_us(runs):
+    """Median server CPU microseconds per request of `runs`, for the table."""
+    return f"{fmt(1e6 / median(runs, 'ops_cpu_s'), 1)} CPU-µs each"
+
+
 def section_disk4k(lines, ratios):
     size = DISK4K_KEYS * 4096
     log(f"== 4 KiB uniform random GET over {size >> 20} MiB (cache {DISK4K_CACHE}) vs fio randread QD {DISK4K_QD}")
@@ -431,13 +436,15 @@ def section_disk4k(lines, ratios):
                 f"(p99 {fmt(fio_runs[-1]['p99'])} us)")
         lines.append(
             f"| 4 KiB random GET, {size >> 20} MiB data, cache {DISK4K_CACHE}, QD {DISK4K_QD} "
-            f"| {fmt(median(sc_runs, 'ops_s'))} GET/s | fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
+            f"| {fmt(median(sc_runs, 'ops_s'))} GET/s ({cpu_us(sc_runs)}) "
+            f"| fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
             f"| **{ratio(median(sc_runs, 'ops_s'), median(fio_runs, 'iops'))}** (target 0.85x) "
             f"| {fmt(median(sc_runs, 'p99'))} / {fmt(median(fio_runs, 'p99'))} |"
         )
         lines.append(
             f"| same QD {DISK4K_QD} as {piped_conns} connections x pipeline {DISK4K_QD // piped_conns} "
-            f"| {fmt(median(sc_piped_runs, 'ops_s'))} GET/s | fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
+            f"| {fmt(median(sc_piped_runs, 'ops_s'))} GET/s ({cpu_us(sc_piped_runs)}) "
+            f"| fio randread {fmt(median(fio_runs, 'iops'))} IOPS "
             f"| **{ratio(median(sc_piped_runs, 'ops_s'), median(fio_runs, 'iops'))}** (target 0.85x) "
             f"| {fmt(median(sc_piped_runs, 'p99'))} / {fmt(median(fio_runs, 'p99'))} |"
         )
@@ -488,6 +495,7 @@ def section_disk1m(lines, ratios):
                        (share(median(get_runs, "mb_s"), median(fr, "mb_s")), 0.8)))
         lines.append(
             f"| 1 MiB SET (--sync batch), QD {DISK1M_QD} | {fmt(median(set_runs, 'mb_s'))} MB/s "
+            f"({cpu_us(set_runs)}) "
             f"| fio seq write {fmt(median(fw, 'mb_s'))} MB/s "
             f"| **{ratio(median(set_runs, 'mb_s'), median(fw, 'mb_s'))}** (target 0.80x) "
             f"| {fmt(median(set_runs, 'p99'))} / {fmt(median(fw, 'p99'))} |"
@@ -501,7 +509,7 @@ def section_disk1m(lines, ratios):
         )
         lines.append(
             f"| 1 MiB GET, uniform over {size >> 20} MiB, QD {DISK1M_QD} "
-            f"| {fmt(median(get_runs, 'mb_s'))} MB/s "
+            f"| {fmt(median(get_runs, 'mb_s'))} MB/s ({cpu_us(get_runs)}) "
             f"| fio seq read {fmt(median(fr, 'mb_s'))} MB/s "
             f"| **{ratio(median(get_runs, 'mb_s'), median(fr, 'mb_s'))}** (target 0.80x) "
             f"| {fmt(median(get_runs, 'p99'))} / {fmt(median(fr, 'p99'))} |"
