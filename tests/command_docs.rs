@@ -99,3 +99,65 @@ fn command_docs_agree_with_redis() {
         );
     }
 }
+
+/// The sub-command entries (10th field) of a `COMMAND INFO name` reply.
+fn info_of(reply: V) -> Vec<V> {
+    match reply {
+        V::Array(mut entries) if entries.len() == 1 => match entries.pop() {
+            Some(V::Array(fields)) if fields.len() == 10 => fields,
+            other => panic!("not a COMMAND INFO entry: {other:?}"),
+        },
+        other => panic!("not a COMMAND INFO reply: {other:?}"),
+    }
+}
+
+#[test]
+fn a_containers_command_info_lists_its_served_subcommands_as_redis_does() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let server = Server::start(2, &[]);
+    let mut theirs = Conn::open(redis.port);
+    let mut ours = Conn::open(server.addr.port());
+    for conn in [&mut theirs, &mut ours] {
+        assert!(matches!(ask(conn, &["HELLO", "3"]), V::Map(_)));
+    }
+    let mut compared = 0;
+    for name in [
+        "client", "cluster", "command", "config", "latency", "memory", "object", "slowlog",
+    ] {
+        let mut mine = info_of(ask(&mut ours, &["COMMAND", "INFO", name]));
+        let mut expected = info_of(ask(&mut theirs, &["COMMAND", "INFO", name]));
+        let (V::Array(my_subs), V::Array(redis_subs)) =
+            (mine.pop().unwrap(), expected.pop().unwrap())
+        else {
+            panic!("{name}: sub-commands are not arrays");
+        };
+        assert_eq!(mine, expected, "COMMAND INFO {name}");
+        assert!(!my_subs.is_empty(), "{name} lists no sub-command");
+        for sub in my_subs {
+            let V::Array(fields) = &sub else {
+                panic!("{sub:?}")
+            };
+            let found = redis_subs
+                .iter()
+                .find(|theirs| matches!(theirs, V::Array(t) if t[0] == fields[0]))
+                .unwrap_or_else(|| panic!("redis has no {}", name_of(&fields[0])));
+            assert_eq!(&sub, found, "COMMAND INFO of {}", name_of(&fields[0]));
+            compared += 1;
+        }
+    }
+    assert!(compared >= 35, "only {compared} sub-commands compared");
+
+    // A cluster client routes a sub-command by its key spec.
+    common::run_redis_py(
+        &server,
+        "import os\n\
+         from redis.cluster import RedisCluster, ClusterNode\n\
+         rc = RedisCluster(startup_nodes=[ClusterNode('127.0.0.1', int(os.environ['PORT']))], decode_responses=True)\n\
+         rc.set('k', 'hello')\n\
+         assert rc.object('encoding', 'k') == 'embstr', rc.object('encoding', 'k')\n\
+         assert rc.memory_usage('k') > 0\n\
+         assert rc.sort('nokey') == []\n",
+    );
+}

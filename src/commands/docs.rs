@@ -4,6 +4,7 @@
 //! The values in the spec rows are Redis 7.0.15's (`src/commands/*.json`);
 //! this file only gives them a shape and turns them into the reply.
 
+use super::table::{KeySpec, info_array};
 use crate::protocol::Reply;
 
 /// The documentation part of a [`CommandSpec`](super::CommandSpec).
@@ -35,11 +36,25 @@ impl Docs {
     };
 }
 
-/// One sub-command's docs (`config|get`, ...).
+/// One served sub-command (`config|get`, ...): its `COMMAND INFO` entry
+/// (cluster clients route `OBJECT ENCODING key` by its key spec) and its
+/// `COMMAND DOCS` entry.
 #[derive(Debug)]
 pub struct SubcommandDocs {
     /// `container|sub`, lower case.
     pub name: &'static str,
+    /// Redis arity, the container's name and the sub-command counted.
+    pub arity: i32,
+    /// Command flags.
+    pub flags: &'static [&'static str],
+    /// ACL categories.
+    pub acl_categories: &'static [&'static str],
+    /// Command tips.
+    pub tips: &'static [&'static str],
+    /// Key specifications.
+    pub key_specs: &'static [KeySpec],
+    /// The legacy (first key, last key, step) triple.
+    pub legacy_keys: (i32, i32, i32),
     /// One-line summary.
     pub summary: &'static str,
     /// The version that introduced it.
@@ -272,6 +287,22 @@ fn statuses(items: &[&str]) -> Reply {
 
 fn arguments(args: &[Arg]) -> Reply {
     Reply::Array(args.iter().map(Arg::reply).collect())
+}
+
+impl SubcommandDocs {
+    /// Its `COMMAND INFO` entry (the container's lists these).
+    pub fn info_reply(&self) -> Reply {
+        info_array(
+            self.name,
+            self.arity,
+            self.flags,
+            self.legacy_keys,
+            self.acl_categories,
+            self.tips,
+            self.key_specs,
+            None,
+        )
+    }
 }
 
 /// A command's (or sub-command's) `COMMAND DOCS` map, fields in Redis's

@@ -225,34 +225,21 @@ impl CommandSpec {
         }
     }
 
-    /// The command's `COMMAND INFO` entry, as Redis 7 shapes it.
+    /// The command's `COMMAND INFO` entry, as Redis 7 shapes it (a
+    /// container lists its served sub-commands' entries).
     pub fn info_reply(&self) -> Reply {
-        let statuses = |items: &[&str]| {
-            Reply::Set(
-                items
-                    .iter()
-                    .map(|s| Reply::Status(s.to_string().into()))
-                    .collect(),
-            )
-        };
-        let (first, last, step) = self.legacy_keys;
-        Reply::Array(vec![
-            Reply::bulk(self.name.as_bytes()),
-            Reply::Integer(i64::from(self.arity)),
-            statuses(self.flags),
-            Reply::Integer(i64::from(first)),
-            Reply::Integer(i64::from(last)),
-            Reply::Integer(i64::from(step)),
-            statuses(self.acl_categories),
-            Reply::Set(
-                self.tips
-                    .iter()
-                    .map(|t| Reply::bulk(t.as_bytes()))
-                    .collect(),
-            ),
-            Reply::Set(self.key_specs.iter().map(|k| k.reply()).collect()),
-            Reply::Set(Vec::new()),
-        ])
+        let subcommands = &self.docs.subcommands;
+        info_array(
+            self.name,
+            self.arity,
+            self.flags,
+            self.legacy_keys,
+            self.acl_categories,
+            self.tips,
+            self.key_specs,
+            (!subcommands.is_empty())
+                .then(|| Reply::Array(subcommands.iter().map(|sub| sub.info_reply()).collect())),
+        )
     }
 
     /// The command's `COMMAND DOCS` entry, as Redis 7 shapes it.
@@ -292,6 +279,33 @@ impl CommandSpec {
         }
         positions
     }
+}
+
+/// A `COMMAND INFO` entry: name, arity, flags, the legacy key triple, ACL
+/// categories, tips, key specs, sub-commands (`None`: an empty set).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn info_array(
+    name: &str,
+    arity: i32,
+    flags: &[&str],
+    (first, last, step): (i32, i32, i32),
+    acl_categories: &[&str],
+    tips: &[&str],
+    key_specs: &[KeySpec],
+    subcommands: Option<Reply>,
+) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(name.as_bytes()),
+        Reply::Integer(i64::from(arity)),
+        statuses_of(flags),
+        Reply::Integer(i64::from(first)),
+        Reply::Integer(i64::from(last)),
+        Reply::Integer(i64::from(step)),
+        statuses_of(acl_categories),
+        Reply::Set(tips.iter().map(|t| Reply::bulk(t.as_bytes())).collect()),
+        Reply::Set(key_specs.iter().map(|k| k.reply()).collect()),
+        subcommands.unwrap_or_else(|| Reply::Set(Vec::new())),
+    ])
 }
 
 fn statuses_of(items: &[&str]) -> Reply {
