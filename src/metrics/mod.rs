@@ -1,5 +1,6 @@
 //! Metrics: every per-shard figure declared once ([`table`]), the live
-//! counters each shard bumps and their snapshots ([`shard`]), per-command
+//! counters each shard bumps ([`shard`]) and their snapshots
+//! ([`snapshot`]), per-command
 //! figures ([`commands`]), the slow log and latency events ([`slowlog`]),
 //! and the views generated from the list: the
 //! periodic table and INFO sections ([`render`]) and the Prometheus text
@@ -13,8 +14,10 @@ pub mod prometheus;
 pub mod render;
 pub mod shard;
 pub mod slowlog;
+pub mod snapshot;
 pub mod table;
 
 pub use render::format_table;
-pub use shard::{ShardSnapshot, ShardStats, bump};
+pub use shard::{ShardStats, bump};
+pub use snapshot::ShardSnapshot;
 pub use table::{Kind, METRICS, MetricDef, MetricId, NR_METRICS, Section};

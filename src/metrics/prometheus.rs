@@ -8,7 +8,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::commands::{CommandFigures, command_name};
-use super::shard::ShardSnapshot;
+use super::snapshot::ShardSnapshot;
 use super::table::{Kind, METRICS};
 
 /// The `Content-Type` of the exposition.
@@ -208,7 +208,7 @@ impl prometheus_client::collector::Collector for Snapshots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::shard::tests::snapshot;
+    use crate::metrics::snapshot::tests::snapshot;
 
     #[test]
     fn every_declared_metric_is_exposed_per_core() {

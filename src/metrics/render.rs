@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::commands::command_name;
-use super::shard::ShardSnapshot;
+use super::snapshot::ShardSnapshot;
 use super::table::{Kind, METRICS, MetricId, Section};
 
 /// What one column of the periodic table shows.
@@ -219,7 +219,7 @@ pub fn info_latencystats(total: &ShardSnapshot, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::shard::tests::snapshot;
+    use crate::metrics::snapshot::tests::snapshot;
 
     #[test]
     fn table_has_a_row_per_core_and_a_total() {
