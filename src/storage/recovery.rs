@@ -39,6 +39,8 @@
 //! truncated at the bad offset. Non-zero garbage with no zero sector,
 //! damage further back, or damage in a sealed file stays loud corruption,
 //! skipped as above.
+//!
+//! [`SCAN_CHUNK`]: super::window::SCAN_CHUNK
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -59,8 +61,6 @@ use super::replay::{Replay, Replayed};
 use super::window::Window;
 use super::{OpenError, RecoveryReport, StorageError, StoreOptions, SyncMode};
 
-/// Bytes read per DMA read while scanning.
-pub const SCAN_CHUNK: u64 = 1 << 20;
 /// Chunks read ahead of a scan at open, so the disk works while the CPU
 /// checks and replays the chunk before (nothing else competes at open).
 const SCAN_READ_AHEAD: usize = 4;

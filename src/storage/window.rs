@@ -14,7 +14,9 @@ use super::StorageError;
 use super::files::os_err;
 use super::io::{LogFile, ReadBuf};
 use super::record::{self, HEADER_LEN, Header};
-use super::recovery::SCAN_CHUNK;
+
+/// Bytes read per DMA read while scanning.
+pub const SCAN_CHUNK: u64 = 1 << 20;
 
 /// A sliding window of one file's bytes, filled by aligned DMA reads.
 ///
