@@ -11,12 +11,12 @@ use super::files::{hint_file_path, os_err};
 use super::hint::{self, HintEntry, HintHeader, HintWriter};
 use super::io::LogFile;
 use super::keydir::pack_location;
-use super::merge::{self, is_expired};
+use super::merge;
 use super::pacer::{BACKGROUND_IO, Pacer};
-use super::record;
+use super::record::{self, is_expired};
 use super::state::{Inner, add};
 use super::window::Window;
-use super::{MergeMode, StorageError, SyncMode, flusher, wait_ticket};
+use super::{MergeMode, StorageError, settle};
 
 /// The maintenance task: writes missing hints when files are sealed, and
 /// checks the merge thresholds every `check_interval`. Ends with the store.
@@ -54,18 +54,6 @@ pub(super) async fn run_maintenance(inner: std::rc::Weak<Inner>) {
         drop(strong);
         futures_lite::future::or(notified, glommio::timer::sleep(wait)).await;
     }
-}
-
-/// Waits until every write appended so far is resolved (synced under the
-/// non-`Always` modes too); true if no flush failed since `rollbacks_before`.
-pub(super) async fn settle(inner: &Inner, rollbacks_before: u64) -> Result<bool, StorageError> {
-    let target = inner.log.borrow().next_ticket;
-    inner.flusher.notify();
-    let _ = wait_ticket(inner, target).await;
-    if inner.sync != SyncMode::Always {
-        flusher::sync_all(inner).await?;
-    }
-    Ok(inner.counters.rollbacks.get() == rollbacks_before)
 }
 
 /// Writes hint files for sealed files without one; returns how many.

@@ -54,20 +54,15 @@ use super::files::{data_file_path, hint_file_path, merge_file_path, open_sealed,
 use super::hint::{self, HintEntry, HintHeader, HintWriter};
 use super::io::{LogFile, OpenMode};
 use super::keydir::pack_location;
-use super::maintenance::settle;
 use super::pacer::{BACKGROUND_IO, Pacer};
-use super::record::{self, Header};
+use super::record::{self, Header, is_expired};
 use super::state::{Inner, add};
-use super::swap::{finish_swap, swap_file};
+use super::swap::{Finished, Moved, finish_swap, swap_file};
 use super::window::Window;
-use super::{MergeError, MergeMode, MergeReport, StorageError};
+use super::{MergeError, MergeMode, MergeReport, StorageError, settle};
 
 pub(super) fn abandoned(reason: &'static str) -> MergeError {
     MergeError::Abandoned(reason)
-}
-
-pub(super) fn is_expired(header: &Header, now_ms: u64) -> bool {
-    header.expire_at_ms != 0 && header.expire_at_ms <= now_ms
 }
 
 /// The sealed files an automatic merge should read, or none.
@@ -113,39 +108,6 @@ struct Output {
     max_seq: u64,
     /// The live records copied, for the swap.
     moved: Moved,
-}
-
-/// The live (non-tombstone) records copied into one output file, kept so
-/// the swap can walk them a few at a time without parsing the hint.
-#[derive(Default)]
-pub(super) struct Moved {
-    /// The keys, back to back.
-    keys: Vec<u8>,
-    /// Per record: where its key ends in `keys` (it starts where the
-    /// previous one ends) and the record's offset in the output file.
-    records: Vec<(usize, u64)>,
-}
-
-impl Moved {
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        let mut start = 0;
-        self.records.iter().map(move |&(end, offset)| {
-            let key = &self.keys[start..end];
-            start = end;
-            (key, offset)
-        })
-    }
-}
-
-/// An output file written, synced and hinted, waiting for the swap.
-pub(super) struct Finished {
-    pub(super) file_id: u32,
-    /// Size on disk.
-    file_len: u64,
-    /// Offset just past the last record.
-    data_end: u64,
-    hint: Vec<u8>,
-    pub(super) moved: Moved,
 }
 
 impl Output {

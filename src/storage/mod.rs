@@ -701,6 +701,18 @@ async fn wait_ticket(inner: &Inner, ticket: u64) -> Result<(), StorageError> {
     .await
 }
 
+/// Waits until every write appended so far is resolved (synced under the
+/// non-`Always` modes too); true if no flush failed since `rollbacks_before`.
+async fn settle(inner: &Inner, rollbacks_before: u64) -> Result<bool, StorageError> {
+    let target = inner.log.borrow().next_ticket;
+    inner.flusher.notify();
+    let _ = wait_ticket(inner, target).await;
+    if inner.sync != SyncMode::Always {
+        flusher::sync_all(inner).await?;
+    }
+    Ok(inner.counters.rollbacks.get() == rollbacks_before)
+}
+
 fn meta_of(entry: &Entry) -> EntryMeta {
     EntryMeta {
         value_len: entry.value_len,

@@ -216,6 +216,12 @@ pub fn value_of<'a>(header: &Header, record: &'a [u8]) -> &'a [u8] {
     &record[HEADER_LEN + header.key_len as usize..]
 }
 
+/// Whether the record with `header` has expired at `now_ms` (an
+/// `expire_at_ms` of 0 never expires).
+pub(super) fn is_expired(header: &Header, now_ms: u64) -> bool {
+    header.expire_at_ms != 0 && header.expire_at_ms <= now_ms
+}
+
 /// Length of the record that [`encode_into`] would append.
 pub fn encoded_len(key: &[u8], value: &[u8]) -> u64 {
     HEADER_LEN as u64 + key.len() as u64 + value.len() as u64

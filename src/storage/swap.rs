@@ -5,9 +5,41 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::keydir::{pack_location, unpack_file_id};
 use super::log::UndoOp;
-use super::merge::Finished;
 use super::pacer::Pacer;
 use super::state::Inner;
+
+/// The live (non-tombstone) records copied into one output file, kept so
+/// the swap can walk them a few at a time without parsing the hint.
+#[derive(Default)]
+pub(super) struct Moved {
+    /// The keys, back to back.
+    pub(super) keys: Vec<u8>,
+    /// Per record: where its key ends in `keys` (it starts where the
+    /// previous one ends) and the record's offset in the output file.
+    pub(super) records: Vec<(usize, u64)>,
+}
+
+impl Moved {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        let mut start = 0;
+        self.records.iter().map(move |&(end, offset)| {
+            let key = &self.keys[start..end];
+            start = end;
+            (key, offset)
+        })
+    }
+}
+
+/// An output file written, synced and hinted, waiting for the swap.
+pub(super) struct Finished {
+    pub(super) file_id: u32,
+    /// Size on disk.
+    pub(super) file_len: u64,
+    /// Offset just past the last record.
+    pub(super) data_end: u64,
+    pub(super) hint: Vec<u8>,
+    pub(super) moved: Moved,
+}
 
 /// Entries the swap relocates per step; each step runs without yielding,
 /// so it sees a consistent keydir and undo log.
