@@ -224,7 +224,8 @@ impl Arg {
         if self.key_spec_index >= 0 {
             fields.push(field("key_spec_index", Reply::Integer(self.key_spec_index)));
         }
-        if !self.token.is_empty() {
+        // A pure token may be the empty string (MIGRATE's `""` key).
+        if !self.token.is_empty() || matches!(self.kind, ArgKind::PureToken) {
             fields.push(field("token", bulk(self.token)));
         }
         if !self.since.is_empty() {

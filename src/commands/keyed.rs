@@ -112,6 +112,7 @@ macro_rules! server_command {
             | $crate::commands::Command::Wait { .. }
             | $crate::commands::Command::Rename { .. }
             | $crate::commands::Command::Copy { .. }
+            | $crate::commands::Command::Migrate(_)
             | $crate::commands::Command::BitOp { .. }
             | $crate::commands::Command::Lcs { .. }
             | $crate::commands::Command::Sort { .. }
@@ -171,6 +172,7 @@ impl Command {
                 key, store: None, ..
             } => Keys::List(std::slice::from_ref(key)),
             C::BitOp { keys, .. } => Keys::List(keys),
+            C::Migrate(migrate) => Keys::List(&migrate.keys),
             C::IncrByFloat(key, _)
             | C::SetBit(key, ..)
             | C::GetBit(key, _)
@@ -248,6 +250,7 @@ impl Command {
             | C::ObjectHelp
             | C::Rename { .. }
             | C::Copy { .. }
+            | C::Migrate(_)
             | C::Lcs { .. }
             | C::Sort { .. }
             | C::BitOp { .. }

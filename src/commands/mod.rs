@@ -34,6 +34,7 @@ pub mod introspection;
 mod keyed;
 mod keys;
 mod longdouble;
+mod migrate;
 mod server;
 mod sort;
 mod specs;
@@ -51,6 +52,7 @@ pub use glob::glob_match;
 pub use introspection::{ClientKillFilter, LatencySub, SlowlogSub, command_name_matches};
 pub use keyed::Keys;
 pub(crate) use keyed::{keyed_command, server_command};
+pub use migrate::{Migrate, Outgoing, migrate_key_positions};
 pub use sort::sort_key_positions;
 pub use table::{COMMANDS, CommandSpec, Gather, KeySpec, Route, lookup};
 
@@ -376,6 +378,8 @@ pub enum Command {
         /// REPLACE: overwrite an existing destination.
         replace: bool,
     },
+    /// MIGRATE: moves keys to another server (boxed: it is large and rare).
+    Migrate(Box<Migrate>),
     /// BITOP op destkey key [key ...]
     BitOp {
         /// The operation.

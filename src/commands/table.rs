@@ -64,6 +64,9 @@ pub struct KeySpec {
     pub key_step: i32,
     /// With `last_key` -1: 0 all keys, n a 1/n share of the arguments.
     pub limit: i32,
+    /// Non-empty: a `keyword` begin search (MIGRATE's `KEYS`) that starts
+    /// at `index` (negative: from the end, searching backwards).
+    pub keyword: &'static str,
 }
 
 /// Who answers a command.
@@ -143,6 +146,7 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::MEMORY,
     &specs::MERGE,
     &specs::MGET,
+    &specs::MIGRATE,
     &specs::MONITOR,
     &specs::MOVE,
     &specs::MSET,
@@ -326,6 +330,7 @@ impl KeySpec {
         last_key: 0,
         key_step: 0,
         limit: 0,
+        keyword: "",
     };
 
     fn reply(&self) -> Reply {
@@ -363,19 +368,7 @@ impl KeySpec {
                                 .collect(),
                         ),
                     ),
-                    (
-                        key("begin_search"),
-                        Reply::Map(vec![
-                            (key("type"), key("index")),
-                            (
-                                key("spec"),
-                                Reply::Map(vec![(
-                                    key("index"),
-                                    Reply::Integer(i64::from(self.index)),
-                                )]),
-                            ),
-                        ]),
-                    ),
+                    (key("begin_search"), self.begin_search()),
                     (
                         key("find_keys"),
                         Reply::Map(vec![
@@ -393,6 +386,30 @@ impl KeySpec {
                 ])
                 .collect(),
         )
+    }
+}
+
+impl KeySpec {
+    fn begin_search(&self) -> Reply {
+        let key = |name: &str| Reply::bulk(name.as_bytes());
+        let (kind, spec) = if self.keyword.is_empty() {
+            (
+                "index",
+                vec![(key("index"), Reply::Integer(i64::from(self.index)))],
+            )
+        } else {
+            (
+                "keyword",
+                vec![
+                    (key("keyword"), key(self.keyword)),
+                    (key("startfrom"), Reply::Integer(i64::from(self.index))),
+                ],
+            )
+        };
+        Reply::Map(vec![
+            (key("type"), key(kind)),
+            (key("spec"), Reply::Map(spec)),
+        ])
     }
 }
 
@@ -448,6 +465,7 @@ impl Command {
             C::Rename { nx: false, .. } => &specs::RENAME,
             C::Rename { nx: true, .. } => &specs::RENAMENX,
             C::Copy { .. } => &specs::COPY,
+            C::Migrate(_) => &specs::MIGRATE,
             C::BitOp { .. } => &specs::BITOP,
             C::Lcs { .. } => &specs::LCS,
             C::Sort {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::fanout::{all_snapshots, call_shard, scatter};
 use crate::commands::{
     COMMANDS, ClientSub, Command, CommandSpec, CommandSub, glob_match, keyed_command, lookup,
-    sort_key_positions,
+    migrate_key_positions, sort_key_positions,
 };
 use crate::keyspace::{NR_SLOTS, shard_for, shard_for_slot};
 use crate::metrics::render::{
@@ -81,6 +81,7 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
         | Command::RandomKey
         | Command::Rename { .. }
         | Command::Copy { .. }
+        | Command::Migrate(_)
         | Command::BitOp { .. }
         | Command::Lcs { .. }
         | Command::Sort { .. }
@@ -142,8 +143,11 @@ fn command_command(sub: &CommandSub) -> Reply {
             if !spec.arity_fits(args.len()) {
                 return Reply::err("ERR Invalid number of arguments specified for command");
             }
-            // SORT's STORE key can be anywhere: its spec is `unknown`.
-            let positions = if spec.has_flag("movablekeys") {
+            // SORT's STORE key can be anywhere: its spec is `unknown`;
+            // MIGRATE's keys follow KEYS, after options of varying length.
+            let positions = if spec.name == "migrate" {
+                migrate_key_positions(args)
+            } else if spec.has_flag("movablekeys") {
                 sort_key_positions(args)
             } else {
                 spec.key_positions(args.len())
@@ -313,6 +317,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         Command::RandomKey => random_key(shard).await,
         command @ (Command::Rename { .. }
         | Command::Copy { .. }
+        | Command::Migrate(_)
         | Command::BitOp { .. }
         | Command::Lcs { .. }
         | Command::Sort { .. }) => super::computed::run(shard, command, false).await,

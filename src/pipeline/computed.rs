@@ -4,7 +4,8 @@
 //! the writes (`commands::exec::computed`), make the writes on every shard
 //! (each acknowledges once durable), and only then release the latches.
 //! Other clients' commands on those keys wait meanwhile, so a RENAME across
-//! shards never shows both keys or neither.
+//! shards never shows both keys or neither. MIGRATE runs here too, its
+//! transfer to the target server made under the same latches.
 
 use std::rc::Rc;
 
@@ -36,7 +37,11 @@ pub async fn run(shard: &Rc<Shard>, command: Command, latched: bool) -> Reply {
             }
         }
     }
-    let reply = read_compute_write(shard, &command, &keys, &by_shard).await;
+    let reply = if let Command::Migrate(migrate) = &command {
+        super::migrate::transfer(shard, migrate, &by_shard).await
+    } else {
+        read_compute_write(shard, &command, &keys, &by_shard).await
+    };
     if !latched {
         for (target, keys) in by_shard.into_iter().enumerate() {
             if !keys.is_empty() {

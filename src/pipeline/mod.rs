@@ -13,7 +13,7 @@
 //! - Commands answered above the shards, by asking them: [`admin`]
 //!   (server-level: INFO, DBSIZE, KEYS, SCAN, FLUSHALL, CLIENT, CONFIG, ...),
 //!   [`introspect`] (SLOWLOG, LATENCY, CLIENT KILL), [`computed`] (RENAME,
-//!   COPY, BITOP, LCS), [`cluster_cmd`] (CLUSTER); [`fanout`] is how they
+//!   COPY, BITOP, LCS; MIGRATE's transfer in [`migrate`]), [`cluster_cmd`] (CLUSTER); [`fanout`] is how they
 //!   ask one shard or all.
 //!
 //! Below the pipeline: [`crate::router`] carries requests to other shards,
@@ -26,6 +26,7 @@ pub mod connection;
 pub mod fanout;
 pub mod groups;
 pub mod introspect;
+pub mod migrate;
 pub mod monitor;
 pub mod plan;
 pub mod selfcheck;

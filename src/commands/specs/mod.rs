@@ -8,6 +8,7 @@ mod connection;
 mod expiry;
 mod generic;
 mod introspection;
+mod migrate;
 mod server;
 mod string;
 mod transactions;
@@ -18,6 +19,7 @@ pub use connection::*;
 pub use expiry::*;
 pub use generic::*;
 pub use introspection::*;
+pub use migrate::*;
 pub use server::*;
 pub use string::*;
 pub use transactions::*;
@@ -28,5 +30,6 @@ use super::keys::TimeKind;
 use super::table::{CommandSpec, Gather, KeySpec, Route};
 use super::{
     Command, bits as bit_cmds, cluster as cluster_cmds, connection as connection_cmds,
-    keys as key_cmds, server as server_cmds, sort as sort_cmds, strings as string_cmds,
+    keys as key_cmds, migrate as migrate_cmds, server as server_cmds, sort as sort_cmds,
+    strings as string_cmds,
 };

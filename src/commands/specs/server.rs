@@ -435,6 +435,7 @@ pub static MEMORY: CommandSpec = CommandSpec {
                 last_key: 0,
                 key_step: 1,
                 limit: 0,
+                keyword: "",
             }],
             legacy_keys: (2, 2, 1),
             summary: "Estimate the memory usage of a key",

@@ -70,6 +70,7 @@ pub static WATCH: CommandSpec = CommandSpec {
         last_key: -1,
         key_step: 1,
         limit: 0,
+        keyword: "",
     }],
     legacy_keys: (1, -1, 1),
     group: "transactions",
