@@ -208,3 +208,75 @@ fn migrate_to_and_from_redis_server() {
         )
     );
 }
+
+/// A cluster-mode redis-server owning every slot sends RESTORE-ASKING, not
+/// RESTORE (Redis's migrateCommand, `server.cluster_enabled`): shardcask
+/// restores it the same way.
+#[test]
+fn cluster_mode_redis_migrates_with_restore_asking() {
+    if Redis::start().is_none() {
+        return; // not installed (the harness says so)
+    }
+    let dir = common::data_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--cluster-enabled", "yes", "--appendonly", "no", "--dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let result = std::panic::catch_unwind(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut theirs = Conn::open(port);
+        assert_eq!(
+            call(&mut theirs, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+            ok()
+        );
+        // The node takes the slots on its next cron tick: wait for SET to work.
+        loop {
+            match call(&mut theirs, &["SET", "{t}a", "moved"]) {
+                V::Status(_) => break,
+                other => assert!(std::time::Instant::now() < deadline, "SET: {other:?}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let server = Server::start(2, &[]);
+        let mut ours = Conn::open(server.addr.port());
+        let our_port = server.addr.port().to_string();
+        let migrate = ["MIGRATE", "127.0.0.1", &our_port, "{t}a", "0", "5000"];
+        assert_eq!(call(&mut theirs, &migrate), ok());
+        assert_eq!(call(&mut ours, &["GET", "{t}a"]), bulk("moved"));
+        let stats = call(&mut ours, &["INFO", "commandstats"]);
+        let (V::Verbatim(_, text) | V::Bulk(text)) = stats else {
+            panic!("INFO {stats:?}");
+        };
+        assert!(
+            String::from_utf8_lossy(&text).contains("cmdstat_restore-asking:calls=1,"),
+            "INFO commandstats shows no restore: {}",
+            String::from_utf8_lossy(&text)
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    result.unwrap();
+}

@@ -168,6 +168,7 @@ pub static COMMANDS: &[&CommandSpec] = &[
     &specs::RENAMENX,
     &specs::RESET,
     &specs::RESTORE,
+    &specs::RESTORE_ASKING,
     &specs::SCAN,
     &specs::SELECT,
     &specs::SET,

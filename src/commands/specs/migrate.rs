@@ -1,4 +1,5 @@
-//! MIGRATE, of the generic family (in a file of its own: generic.rs is full).
+//! MIGRATE, of the generic family, and RESTORE-ASKING, what a cluster-mode
+//! Redis's MIGRATE sends (in a file of their own: generic.rs is full).
 
 use super::*;
 
@@ -81,4 +82,37 @@ pub static MIGRATE: CommandSpec = CommandSpec {
     },
     parse: migrate_cmds::migrate,
     route: Route::Keyed(Gather::Computed),
+};
+
+/// RESTORE-ASKING: An internal command for migrating keys in a cluster.
+/// What a cluster-mode Redis's MIGRATE sends instead of RESTORE; restores
+/// as RESTORE does.
+pub static RESTORE_ASKING: CommandSpec = CommandSpec {
+    name: "restore-asking",
+    arity: -4,
+    flags: &["write", "denyoom", "asking"],
+    acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+    tips: &[],
+    key_specs: &[KeySpec {
+        notes: "",
+        flags: &["OW", "update"],
+        index: 1,
+        last_key: 0,
+        key_step: 1,
+        limit: 0,
+        keyword: "",
+    }],
+    legacy_keys: (1, 1, 1),
+    group: "server",
+    since: "3.0.0",
+    summary: "An internal command for migrating keys in a cluster",
+    complexity: RESTORE.complexity,
+    docs: Docs {
+        doc_flags: &["syscmd"],
+        history: RESTORE.docs.history,
+        arguments: RESTORE.docs.arguments,
+        ..Docs::NONE
+    },
+    parse: key_cmds::restore,
+    route: Route::Keyed(Gather::One),
 };
