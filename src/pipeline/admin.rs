@@ -294,7 +294,7 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
         Command::Wait {
             numreplicas: 1..,
             timeout_ms,
-        } => wait_for_replicas(shard, timeout_ms).await,
+        } => wait_for_replicas(shard, client_id, timeout_ms).await,
         Command::ConfigOther(sub) if sub.eq_ignore_ascii_case(b"resetstat") => {
             // Redis's resetServerStats, resetCommandTableStats and
             // resetErrorTableStats; the slow log and latency events stay.
@@ -357,16 +357,17 @@ pub async fn with_shards(shard: &Rc<Shard>, client_id: u64, command: Command) ->
 
 /// WAIT for replicas that do not exist: blocks this client (as Redis
 /// does) until the timeout, or for ever when it is 0 (until shutdown),
-/// then answers that 0 replicas acknowledged. A client that disconnects
-/// meanwhile is noticed only then.
-async fn wait_for_replicas(shard: &Rc<Shard>, timeout_ms: u64) -> Reply {
+/// then answers that 0 replicas acknowledged. A client that disconnects or
+/// is killed meanwhile ends it at once (`blocked::client_gone`).
+async fn wait_for_replicas(shard: &Rc<Shard>, client_id: u64, timeout_ms: u64) -> Reply {
     let shutdown = shard.shutdown.wait();
+    let gone = super::blocked::client_gone(shard, client_id);
     if timeout_ms == 0 {
-        shutdown.await;
+        futures_lite::future::or(shutdown, gone).await;
     } else {
         futures_lite::future::or(
             glommio::timer::sleep(std::time::Duration::from_millis(timeout_ms)),
-            shutdown,
+            futures_lite::future::or(shutdown, gone),
         )
         .await;
     }

@@ -13,13 +13,15 @@
 //! - Commands answered above the shards, by asking them: [`admin`]
 //!   (server-level: INFO, DBSIZE, KEYS, SCAN, FLUSHALL, CLIENT, CONFIG, ...),
 //!   [`introspect`] (SLOWLOG, LATENCY, CLIENT KILL), [`computed`] (RENAME,
-//!   COPY, BITOP, LCS; MIGRATE's transfer in [`migrate`]), [`cluster_cmd`] (CLUSTER); [`fanout`] is how they
-//!   ask one shard or all.
+//!   COPY, BITOP, LCS; MIGRATE's transfer in [`migrate`]), [`cluster_cmd`]
+//!   (CLUSTER); [`fanout`] is how they ask one shard or all; [`blocked`]
+//!   ends a blocked WAIT whose client went away.
 //!
 //! Below the pipeline: [`crate::router`] carries requests to other shards,
 //! [`crate::shard`] serves them. Nothing below imports the pipeline.
 
 pub mod admin;
+pub mod blocked;
 pub mod cluster_cmd;
 pub mod computed;
 pub mod connection;
