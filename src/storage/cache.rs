@@ -13,32 +13,29 @@
 //! a cache miss, on the hottest path of the server. The bit buys the value
 //! a second lap when it reaches the protected tail.
 //!
-//! Values are keyed by the location of the record they were read from (the
-//! record's [`Version`](super::Version)), not by key: a lookup passes the
-//! keydir's current location, so a value of an older record can never be
-//! returned, and a lookup is one integer hash with no key bytes to compare
-//! (the key's bytes are a cache miss of their own). Writes drop the value of
-//! the record they supersede eagerly, so stale values do not take up space.
-//!
-//! A lookup needs no map at all when the keydir names the node: an insert
-//! returns the node's index (the *cache slot*), the keydir keeps it next to
-//! the key, and [`Cache::get_at`] goes straight to that node, checking that
-//! it still holds the record the keydir points at (nodes are reused, and a
-//! cleared cache starts over). The map by location stays for writes and
-//! merges, which drop or move a record's value.
+//! Values are tagged with the location of the record they were read from
+//! (the record's [`Version`](super::Version)), and there is no map by key
+//! or by location: an insert returns the node's index (the *cache slot*),
+//! the keydir keeps it next to the key, and every operation goes straight
+//! to that node, checking that it still holds the record the keydir points
+//! at ([`Cache::get_at`]). Nodes are reused and a cleared cache starts over,
+//! so the slot is only a hint; the location check means a value of an older
+//! record is never returned (locations are not reused while the cache lives:
+//! a rollback that rewinds the log clears it). Writes drop or rewrite the
+//! node of the record they supersede, removals of keys drop theirs, and a
+//! merge moves the tag along with the record, so every node is named by
+//! exactly one keydir entry and stale values do not take up space.
 //!
 //! Small values ([`INLINE_LEN`] bytes or less) live inside their node and a
 //! hit copies them out: one allocation touched instead of three (node,
 //! shared header, bytes), and no atomic reference count.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 /// Values up to this many bytes are kept inside their node.
 pub const INLINE_LEN: usize = 112;
-/// Bytes charged per entry: its node and map slot (plus the bytes of a
-/// value too big to be inline).
+/// Bytes charged per entry: its node and free-list slot (plus the bytes of
+/// a value too big to be inline).
 const ENTRY_OVERHEAD: u64 = (std::mem::size_of::<Node>() + 16) as u64;
 /// Share of the budget the protected segment may hold, in percent.
 const PROTECTED_PERCENT: u64 = 80;
@@ -107,7 +104,7 @@ impl Stored {
 
 struct Node {
     value: Stored,
-    /// The record location the value was read from (its map key).
+    /// The record location the value was read from.
     version: u64,
     prev: usize,
     next: usize,
@@ -142,7 +139,8 @@ impl Default for List {
 
 /// A segmented-LRU value cache with a byte budget (see the module docs).
 pub struct Cache {
-    map: HashMap<u64, usize, ahash::RandomState>,
+    /// Nodes in use (not on the free list).
+    len: usize,
     nodes: Vec<Node>,
     free: Vec<usize>,
     lists: [List; 2],
@@ -153,7 +151,7 @@ impl Cache {
     /// An empty cache holding at most `budget` bytes (0 disables it).
     pub fn new(budget: u64) -> Cache {
         Cache {
-            map: HashMap::default(),
+            len: 0,
             nodes: Vec::new(),
             free: Vec::new(),
             lists: [List::default(); 2],
@@ -168,12 +166,12 @@ impl Cache {
 
     /// Entries now.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// The byte budget.
@@ -220,21 +218,22 @@ impl Cache {
         self.unlink(index);
         self.nodes[index].value = Stored::Shared(Bytes::new());
         self.nodes[index].segment = FREE;
-        self.map.remove(&self.nodes[index].version);
+        self.len -= 1;
         self.free.push(index);
     }
 
-    /// The value of the record at `version`, if cached.
-    pub fn get(&mut self, version: u64) -> Option<Bytes> {
-        let index = *self.map.get(&version)?;
-        self.hit(index)
+    /// True when cache slot `slot` (from [`Cache::insert`]) holds the value
+    /// of the record at `version`.
+    pub fn holds(&self, slot: u32, version: u64) -> bool {
+        self.nodes
+            .get(slot as usize)
+            .is_some_and(|node| node.version == version && node.segment != FREE)
     }
 
     /// The value of the record at `version` if cache slot `slot` (from
-    /// [`Cache::insert`]) still holds it: no map lookup.
+    /// [`Cache::insert`]) still holds it.
     pub fn get_at(&mut self, slot: u32, version: u64) -> Option<Bytes> {
-        let node = self.nodes.get(slot as usize)?;
-        if node.version != version || node.segment == FREE {
+        if !self.holds(slot, version) {
             return None;
         }
         self.hit(slot as usize)
@@ -255,8 +254,9 @@ impl Cache {
     }
 
     /// Caches `value` as read from (or written to) the record at
-    /// `version`; returns its cache slot, or `None` when the value is too
-    /// big to be cached.
+    /// `version` in a node of its own; returns its cache slot, or `None`
+    /// when the value is too big to be cached. The caller makes sure no
+    /// other node holds `version` (see [`Cache::holds`]).
     pub fn insert(&mut self, version: u64, value: Bytes) -> Option<u32> {
         self.insert_stored(version, Stored::new(value))
     }
@@ -264,7 +264,6 @@ impl Cache {
     /// [`Cache::insert`] from a borrowed value (copied only if it fits).
     pub fn insert_from(&mut self, version: u64, value: &[u8]) -> Option<u32> {
         if !self.fits(value.len()) {
-            self.remove(version);
             return None;
         }
         let stored = Stored::copied(value);
@@ -280,86 +279,77 @@ impl Cache {
     fn insert_stored(&mut self, version: u64, value: Stored) -> Option<u32> {
         let charge = value.outside() + ENTRY_OVERHEAD;
         if self.budget == 0 || charge > self.budget / MAX_ENTRY_FRACTION {
-            self.remove(version);
             return None;
         }
-        let index = if let Some(&index) = self.map.get(&version) {
-            self.unlink(index);
-            self.nodes[index].value = value;
-            let segment = self.nodes[index].segment;
-            self.push_front(index, segment);
-            index
-        } else {
-            let node = Node {
-                value,
-                version,
-                prev: NIL,
-                next: NIL,
-                segment: PROBATION,
-                referenced: false,
-            };
-            let index = match self.free.pop() {
-                Some(index) => {
-                    self.nodes[index] = node;
-                    index
-                }
-                None => {
-                    self.nodes.push(node);
-                    self.nodes.len() - 1
-                }
-            };
-            self.map.insert(version, index);
-            self.push_front(index, PROBATION);
-            index
+        let node = Node {
+            value,
+            version,
+            prev: NIL,
+            next: NIL,
+            segment: PROBATION,
+            referenced: false,
         };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.nodes[index] = node;
+                index
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
+        };
+        self.len += 1;
+        self.push_front(index, PROBATION);
         self.balance();
         // Balancing may have evicted the newcomer itself (a budget smaller
         // than a few entries).
+        (self.holds_index(index, version) && index < u32::MAX as usize).then_some(index as u32)
+    }
+
+    fn holds_index(&self, index: usize, version: u64) -> bool {
         let node = &self.nodes[index];
-        (node.segment != FREE && node.version == version && index < u32::MAX as usize)
-            .then_some(index as u32)
+        node.segment != FREE && node.version == version
     }
 
     /// A write replaced the record at `from` (cached in `slot`, from the
     /// keydir) with the record at `to` holding `value`: the old node takes
     /// the new value and location where it stands, with no unlinking, no
     /// freeing and no allocation (an overwrite of a cached key touches one
-    /// node instead of three). Falls back to removing `from` and inserting
-    /// `to` when `slot` no longer holds `from`. Returns `to`'s cache slot.
+    /// node and nothing else). When `slot` no longer holds `from` (evicted,
+    /// maybe reused) the value gets a node of its own; when it is too big,
+    /// the old value goes and nothing is cached. Returns `to`'s cache slot.
     pub fn rewrite(&mut self, slot: u32, from: u64, to: u64, value: &[u8]) -> Option<u32> {
-        let index = slot as usize;
-        let reusable = self
-            .nodes
-            .get(index)
-            .is_some_and(|node| node.version == from && node.segment != FREE);
-        if !reusable || !self.fits(value.len()) {
-            self.remove(from);
+        if !self.holds(slot, from) {
             return self.insert_from(to, value);
+        }
+        let index = slot as usize;
+        if !self.fits(value.len()) {
+            self.drop_node(index);
+            return None;
         }
         let segment = self.nodes[index].segment;
         self.lists[segment].bytes -= self.nodes[index].charge();
         self.nodes[index].value = Stored::copied(value);
-        self.lists[segment].bytes += self.nodes[index].charge();
-        self.map.remove(&from);
         self.nodes[index].version = to;
-        self.map.insert(to, index);
+        self.lists[segment].bytes += self.nodes[index].charge();
         self.balance();
-        let node = &self.nodes[index];
-        (node.segment != FREE && node.version == to).then_some(slot)
+        self.holds_index(index, to).then_some(slot)
     }
 
-    /// Forgets the value of the record at `version` (it was superseded).
-    pub fn remove(&mut self, version: u64) {
-        if let Some(&index) = self.map.get(&version) {
-            self.drop_node(index);
+    /// Forgets the value of the record at `version` if cache slot `slot`
+    /// holds it (the record was superseded or its key removed).
+    pub fn remove_at(&mut self, slot: u32, version: u64) {
+        if self.holds(slot, version) {
+            self.drop_node(slot as usize);
         }
     }
 
-    /// A merge moved a record from `from` to `to`: keep its value.
-    pub fn relocate(&mut self, from: u64, to: u64) {
-        if let Some(index) = self.map.remove(&from) {
-            self.nodes[index].version = to;
-            self.map.insert(to, index);
+    /// A merge moved the record cached in `slot` from `from` to `to`: keep
+    /// its value, under the new location.
+    pub fn relocate_at(&mut self, slot: u32, from: u64, to: u64) {
+        if self.holds(slot, from) {
+            self.nodes[slot as usize].version = to;
         }
     }
 
@@ -409,26 +399,59 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn value(len: usize) -> Bytes {
         Bytes::from(vec![7u8; len])
     }
 
+    /// A cache with the slots its test records were given, as a keydir
+    /// would keep them.
+    struct Keyed {
+        cache: Cache,
+        slots: HashMap<u64, u32>,
+    }
+
+    impl Keyed {
+        fn new(budget: u64) -> Keyed {
+            Keyed {
+                cache: Cache::new(budget),
+                slots: HashMap::new(),
+            }
+        }
+
+        fn insert(&mut self, record: u64, value: Bytes) {
+            if let Some(slot) = self.cache.insert(record, value) {
+                self.slots.insert(record, slot);
+            }
+        }
+
+        fn get(&mut self, record: u64) -> Option<Bytes> {
+            let slot = *self.slots.get(&record)?;
+            self.cache.get_at(slot, record)
+        }
+    }
+
     #[test]
     fn only_the_cached_record_hits() {
         let mut cache = Cache::new(1 << 20);
-        cache.insert(1, value(10));
-        assert_eq!(cache.get(2), None, "another record of the key");
-        assert_eq!(cache.get(1), Some(value(10)));
-        cache.remove(1);
-        assert_eq!(cache.get(1), None, "superseded");
-        cache.insert(3, value(10));
-        cache.relocate(3, 4);
-        assert_eq!(cache.get(3), None, "moved away by a merge");
-        assert_eq!(cache.get(4), Some(value(10)));
+        let slot = cache.insert(1, value(10)).unwrap();
+        assert_eq!(cache.get_at(slot, 2), None, "another record of the key");
+        assert_eq!(cache.get_at(slot, 1), Some(value(10)));
+        cache.remove_at(slot, 2);
+        assert_eq!(cache.len(), 1, "a slot is dropped only for its record");
+        cache.remove_at(slot, 1);
+        assert_eq!(cache.get_at(slot, 1), None, "superseded");
+        let slot = cache.insert(3, value(10)).unwrap();
+        cache.relocate_at(slot, 3, 4);
+        assert_eq!(cache.get_at(slot, 3), None, "moved away by a merge");
+        assert_eq!(cache.get_at(slot, 4), Some(value(10)));
+        cache.relocate_at(slot, 3, 5);
+        assert_eq!(cache.get_at(slot, 4), Some(value(10)), "not from 3");
         assert_eq!(cache.len(), 1);
-        cache.remove(4);
+        cache.remove_at(slot, 4);
         assert!(cache.is_empty());
         assert_eq!(cache.bytes(), 0);
     }
@@ -445,7 +468,7 @@ mod tests {
 
     #[test]
     fn a_scan_does_not_flush_the_hot_set() {
-        let mut cache = Cache::new(100_000);
+        let mut cache = Keyed::new(100_000);
         let hot: Vec<u64> = (0..100).collect();
         for &record in &hot {
             cache.insert(record, value(300));
@@ -460,14 +483,14 @@ mod tests {
             .filter(|&&record| cache.get(record).is_some())
             .count();
         assert_eq!(survivors, hot.len());
-        assert!(cache.bytes() <= 100_000);
+        assert!(cache.cache.bytes() <= 100_000);
     }
 
     #[test]
     fn protected_hits_outlive_newer_cold_values() {
         // Room for 250 entries: 200 protected, 50 on probation.
         let budget = 250 * (300 + ENTRY_OVERHEAD);
-        let mut cache = Cache::new(budget);
+        let mut cache = Keyed::new(budget);
         // Fill the protected segment with values read twice, oldest first.
         let first: Vec<u64> = (0..200).collect();
         for &record in &first {
@@ -483,7 +506,7 @@ mod tests {
             cache.insert(record, value(300));
             assert!(cache.get(record).is_some());
         }
-        assert!(cache.bytes() <= budget);
+        assert!(cache.cache.bytes() <= budget);
         let hot_left = first[..50]
             .iter()
             .filter(|&&r| cache.get(r).is_some())
@@ -498,15 +521,25 @@ mod tests {
 
     #[test]
     fn small_values_live_in_their_node() {
-        let mut cache = Cache::new(1 << 20);
+        let mut cache = Keyed::new(1 << 20);
         for (record, len) in [(1u64, 0usize), (2, 1), (3, INLINE_LEN), (4, INLINE_LEN + 1)] {
             cache.insert(record, value(len));
             assert_eq!(cache.get(record), Some(value(len)), "{len} bytes");
         }
         // Only the value too big to be inline is charged on top of its node.
-        assert_eq!(cache.bytes(), 4 * ENTRY_OVERHEAD + INLINE_LEN as u64 + 1);
-        cache.insert(3, Bytes::from(vec![9u8; INLINE_LEN]));
-        assert_eq!(cache.get(3), Some(Bytes::from(vec![9u8; INLINE_LEN])));
+        assert_eq!(
+            cache.cache.bytes(),
+            4 * ENTRY_OVERHEAD + INLINE_LEN as u64 + 1
+        );
+        let slot = cache.slots[&3];
+        assert_eq!(
+            cache.cache.rewrite(slot, 3, 5, &[9u8; INLINE_LEN]),
+            Some(slot)
+        );
+        assert_eq!(
+            cache.cache.get_at(slot, 5),
+            Some(Bytes::from(vec![9u8; INLINE_LEN]))
+        );
     }
 
     #[test]
@@ -517,7 +550,6 @@ mod tests {
         let bytes = cache.bytes();
         // Same node, new location and value; the old location is gone.
         assert_eq!(cache.rewrite(slot, 1, 2, &[7; 30]), Some(slot));
-        assert_eq!(cache.get(1), None);
         assert_eq!(cache.get_at(slot, 1), None);
         assert_eq!(cache.get_at(slot, 2), Some(Bytes::from(vec![7; 30])));
         assert_eq!(cache.len(), 2);
@@ -525,44 +557,67 @@ mod tests {
         // A big value is charged by its size.
         assert_eq!(cache.rewrite(slot, 2, 3, &[8; 500]), Some(slot));
         assert_eq!(cache.bytes(), bytes + 500);
-        assert_eq!(cache.get(3), Some(Bytes::from(vec![8; 500])));
+        assert_eq!(cache.get_at(slot, 3), Some(Bytes::from(vec![8; 500])));
+        // Back to a small value: the big one's bytes are no longer charged.
+        assert_eq!(cache.rewrite(slot, 3, 4, &[6; 10]), Some(slot));
+        assert_eq!(cache.bytes(), bytes);
         // A slot that no longer holds `from` is not touched: the other
         // record keeps its node and the new value gets a node of its own.
-        let other = cache.rewrite(slot, 1, 4, b"four").unwrap();
+        let other = cache.rewrite(slot, 1, 5, b"five").unwrap();
         assert_ne!(other, slot);
-        assert_eq!(cache.get(3), Some(Bytes::from(vec![8; 500])));
-        assert_eq!(cache.get_at(other, 4), Some(Bytes::from_static(b"four")));
+        assert_eq!(cache.get_at(slot, 4), Some(Bytes::from(vec![6; 10])));
+        assert_eq!(cache.get_at(other, 5), Some(Bytes::from_static(b"five")));
+        assert_eq!(cache.len(), 3);
         // Too big for the budget: the old value goes and nothing is cached.
         let mut small = Cache::new(8 * (ENTRY_OVERHEAD + 100));
         let slot = small.insert(5, value(50)).unwrap();
         assert_eq!(small.rewrite(slot, 5, 6, &[1; 200]), None);
-        assert_eq!(small.get(5), None);
-        assert_eq!(small.get(6), None);
+        assert_eq!(small.get_at(slot, 5), None);
+        assert_eq!(small.get_at(slot, 6), None);
         assert!(small.is_empty());
+        assert_eq!(small.bytes(), 0);
     }
 
     #[test]
     fn a_slot_leads_only_to_the_record_it_was_given_for() {
         let mut cache = Cache::new(1 << 20);
         let slot = cache.insert(1, value(10)).unwrap();
+        assert!(cache.holds(slot, 1));
         assert_eq!(cache.get_at(slot, 1), Some(value(10)));
         assert_eq!(cache.get_at(slot, 2), None, "another record");
         assert_eq!(cache.get_at(slot + 1, 1), None, "another slot");
-        cache.remove(1);
+        assert_eq!(cache.get_at(u32::MAX, 1), None, "no slot");
+        cache.remove_at(slot, 1);
         assert_eq!(cache.get_at(slot, 1), None, "freed");
+        assert!(!cache.holds(slot, 1));
         // The node is reused for another record.
         assert_eq!(cache.insert_from(3, b"three"), Some(slot));
         assert_eq!(cache.get_at(slot, 1), None);
         assert_eq!(cache.get_at(slot, 3), Some(Bytes::from_static(b"three")));
-        cache.relocate(3, 4);
+        // An old slot of a reused node drops nothing of the new record.
+        cache.remove_at(slot, 1);
+        assert_eq!(cache.get_at(slot, 3), Some(Bytes::from_static(b"three")));
+        cache.relocate_at(slot, 3, 4);
         assert_eq!(cache.get_at(slot, 3), None, "moved by a merge");
         assert_eq!(cache.get_at(slot, 4), Some(Bytes::from_static(b"three")));
         cache.clear();
         assert_eq!(cache.get_at(slot, 4), None, "cleared");
-        // Too big for the budget: no slot, and no stale value left.
+        assert!(cache.is_empty());
+        // Too big for the budget: no slot.
         let mut small = Cache::new(8 * (ENTRY_OVERHEAD + 100));
-        assert!(small.insert(5, value(50)).is_some());
         assert_eq!(small.insert_from(5, &[1; 200]), None);
-        assert_eq!(small.get(5), None);
+        assert!(small.is_empty());
+    }
+
+    #[test]
+    fn eviction_frees_nodes_and_keeps_the_count() {
+        let mut cache = Keyed::new(20 * (ENTRY_OVERHEAD + 200));
+        for record in 0..100u64 {
+            cache.insert(record, value(200));
+        }
+        let live = (0..100u64).filter(|&r| cache.get(r).is_some()).count();
+        assert_eq!(live, cache.cache.len());
+        assert!(live > 0 && live < 100);
+        assert_eq!(cache.cache.bytes(), live as u64 * (ENTRY_OVERHEAD + 200));
     }
 }

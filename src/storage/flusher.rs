@@ -399,8 +399,8 @@ pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
     while let Some(undo) = log.undo.pop_back() {
         log.undo(undo, &mut keydir);
     }
-    // The cache is keyed by record location, and the rewound locations will
-    // be written again with other records: forget everything (this is rare).
+    // Cached values are tagged by record location, and the rewound locations
+    // will be written again with other records: forget everything (rare).
     inner.cache.borrow_mut().clear();
     for segment in dropped {
         // Files of later segments were never created; forget their accounting.

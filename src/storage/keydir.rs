@@ -250,11 +250,17 @@ impl Keydir {
 
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_cached(key).map(|(entry, _)| entry)
+    }
+
+    /// Removes `key`; returns its entry and cache slot ([`NO_CACHE`] if
+    /// none), so the caller can drop the cached value without a search.
+    pub fn remove_cached(&mut self, key: &[u8]) -> Option<(Entry, u32)> {
         self.remove_in_slot(key_slot(key), key)
     }
 
-    /// [`Keydir::remove`] for a caller that knows `key`'s slot.
-    pub(super) fn remove_in_slot(&mut self, slot: u16, key: &[u8]) -> Option<Entry> {
+    /// [`Keydir::remove_cached`] for a caller that knows `key`'s slot.
+    pub(super) fn remove_in_slot(&mut self, slot: u16, key: &[u8]) -> Option<(Entry, u32)> {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;
         let removed = self.slots[slot].remove(key, self.hasher.hash_one(key), &self.hasher);
@@ -357,7 +363,7 @@ impl Keydir {
 
     /// Removes entries expired at `now_ms`, visiting at most `budget` keys,
     /// resuming where the previous call stopped. Calls `on_removed` with each
-    /// removed entry; returns how many were removed.
+    /// removed entry and its cache slot; returns how many were removed.
     ///
     /// A slot is walked in insertion order, which removals and compaction
     /// preserve, and the cursor follows its record through compaction, so a
@@ -368,7 +374,7 @@ impl Keydir {
         &mut self,
         now_ms: u64,
         budget: usize,
-        on_removed: &mut dyn FnMut(&[u8], &Entry),
+        on_removed: &mut dyn FnMut(&[u8], &Entry, u32),
     ) -> usize {
         let mut visited = 0usize;
         let mut removed = 0usize;
@@ -512,7 +518,7 @@ mod tests {
         }
         let mut total = 0;
         for _ in 0..100 {
-            let removed = keydir.reap_expired(10, 30, &mut |_, _| {});
+            let removed = keydir.reap_expired(10, 30, &mut |_, _, _| {});
             assert!(removed <= 30);
             total += removed;
         }
@@ -673,7 +679,7 @@ mod tests {
         let mut deleted = 0u32;
         let mut next_delete = 0u32;
         while !keydir.is_empty() {
-            keydir.reap_expired(10, 50, &mut |key, _| {
+            keydir.reap_expired(10, 50, &mut |key, _, _| {
                 assert!(reaped.insert(key.to_vec()), "reaped twice");
             });
             // Deletes from the other end force compactions under the cursor.
@@ -794,7 +800,7 @@ mod tests {
                         }
                         Op::Reap { now, budget } => {
                             let mut removed = Vec::new();
-                            let count = keydir.reap_expired(now, budget, &mut |key, entry| {
+                            let count = keydir.reap_expired(now, budget, &mut |key, entry, _| {
                                 removed.push((key.to_vec(), *entry));
                             });
                             prop_assert!(count <= budget);
@@ -838,7 +844,7 @@ mod tests {
                 left.retain(|_, entry| entry.expire_at_ms == 0);
                 let mut removed = 0;
                 for _ in 0..NR_SLOTS as usize * 2 {
-                    removed += keydir.reap_expired(u64::MAX, 1000, &mut |_, _| {});
+                    removed += keydir.reap_expired(u64::MAX, 1000, &mut |_, _, _| {});
                     if keydir.len() == left.len() {
                         break;
                     }

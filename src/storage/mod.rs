@@ -333,18 +333,25 @@ impl Store {
         }
         let data = Bytes::copy_from_slice(record::value_of(&header, &read));
         // The key may have moved on during the read; then its old value is
-        // not worth a place.
-        if self.inner.keydir.borrow().get(key).map(|now| now.location) == Some(entry.location)
-            && let Some(slot) = self
-                .inner
-                .cache
-                .borrow_mut()
-                .insert(entry.location, data.clone())
+        // not worth a place. A concurrent read of the same record may have
+        // cached it already: one node per record.
+        let current = self.inner.keydir.borrow().get_cached(key);
+        if let Some((now, slot)) = current
+            && now.location == entry.location
         {
-            self.inner
-                .keydir
-                .borrow_mut()
-                .set_cache(key, entry.location, slot);
+            let mut cache = self.inner.cache.borrow_mut();
+            if !cache.holds(slot, entry.location)
+                && let Some(slot) = cache.insert(entry.location, data.clone())
+                && !self
+                    .inner
+                    .keydir
+                    .borrow_mut()
+                    .set_cache(key, entry.location, slot)
+            {
+                // No room in the key's slot to name the node: a node the
+                // keydir does not name would only take up space.
+                cache.remove_at(slot, entry.location);
+            }
         }
         Ok(Some(Value { data, meta }))
     }
@@ -386,27 +393,24 @@ impl Store {
         // An overwrite of a cached key reuses the old value's cache node,
         // found from the keydir in the same probe that replaces the entry.
         let mut cache = self.inner.cache.borrow_mut();
-        let mut cache_done = false;
         let previous =
             self.inner
                 .keydir
                 .borrow_mut()
                 .insert_in_slot(slot, key, entry, |previous| {
-                    if value.len() > WRITE_CACHE_MAX {
-                        return keydir::NO_CACHE;
-                    }
                     let slot = match previous {
+                        Some((previous, slot)) if value.len() > WRITE_CACHE_MAX => {
+                            cache.remove_at(slot, previous.location);
+                            None
+                        }
                         Some((previous, slot)) => {
-                            cache_done = true;
                             cache.rewrite(slot, previous.location, appended.location, value)
                         }
+                        None if value.len() > WRITE_CACHE_MAX => None,
                         None => cache.insert_from(appended.location, value),
                     };
                     slot.unwrap_or(keydir::NO_CACHE)
                 });
-        if !cache_done && let Some(previous) = &previous {
-            cache.remove(previous.location);
-        }
         drop(cache);
         log.revive(&entry);
         self.superseded(&mut log, key, previous, false, &appended);
@@ -467,10 +471,14 @@ impl Store {
         }
         let mut log = self.inner.log.borrow_mut();
         let appended = log.append(record::FLAG_TOMBSTONE, 0, key, &[])?;
-        let previous = self.inner.keydir.borrow_mut().remove(key);
-        if let Some(previous) = &previous {
-            self.inner.cache.borrow_mut().remove(previous.location);
-        }
+        let removed = self.inner.keydir.borrow_mut().remove_cached(key);
+        let previous = removed.map(|(previous, slot)| {
+            self.inner
+                .cache
+                .borrow_mut()
+                .remove_at(slot, previous.location);
+            previous
+        });
         self.superseded(&mut log, key, previous, true, &appended);
         drop(log);
         self.inner.flusher.notify();
@@ -552,9 +560,9 @@ impl Store {
         self.inner
             .keydir
             .borrow_mut()
-            .reap_expired(now_ms, budget, &mut |_key, entry| {
+            .reap_expired(now_ms, budget, &mut |_key, entry, slot| {
                 log.kill(entry);
-                cache.remove(entry.location);
+                cache.remove_at(slot, entry.location);
             })
     }
 

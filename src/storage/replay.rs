@@ -282,7 +282,9 @@ impl Replay {
         let len = HEADER_LEN as u64 + record.key.len() as u64 + record.value_len as u64;
         let expired = record.expire_at_ms != 0 && record.expire_at_ms <= self.now_ms;
         let previous = if record.flags & FLAG_TOMBSTONE != 0 || expired {
-            self.keydir.remove_in_slot(slot, record.key)
+            self.keydir
+                .remove_in_slot(slot, record.key)
+                .map(|(entry, _)| entry)
         } else {
             self.stats.entry(record.file_id).or_default().live += len;
             let entry = Entry {

@@ -80,11 +80,11 @@ pub(super) async fn swap_file(
             let mut keydir = inner.keydir.borrow_mut();
             let mut cache = inner.cache.borrow_mut();
             for (&key, &location) in &step {
-                if let Some(entry) = keydir.get(key)
+                if let Some((entry, slot)) = keydir.get_cached(key)
                     && in_inputs(entry.location)
                 {
                     keydir.relocate(key, entry.location, location);
-                    cache.relocate(entry.location, location);
+                    cache.relocate_at(slot, entry.location, location);
                     log.stat(file_id).live += entry.record_len as u64;
                 }
             }
@@ -124,11 +124,11 @@ pub(super) fn finish_swap(inner: &Inner, inputs: &BTreeSet<u32>, dropped_current
     let mut log = inner.log.borrow_mut();
     let mut keydir = inner.keydir.borrow_mut();
     for key in dropped_current {
-        if let Some(entry) = keydir.get(key)
+        if let Some((entry, slot)) = keydir.get_cached(key)
             && in_inputs(entry.location)
         {
             keydir.remove(key);
-            inner.cache.borrow_mut().remove(entry.location);
+            inner.cache.borrow_mut().remove_at(slot, entry.location);
         }
     }
     for undo in log.undo.iter_mut() {

@@ -454,8 +454,8 @@ impl SlotTable {
         }
     }
 
-    /// Removes `key`; returns its entry.
-    pub fn remove(&mut self, key: &[u8], hash: u64, hasher: &Hasher) -> Option<Entry> {
+    /// Removes `key`; returns its entry and cache slot ([`NO_CACHE`] if none).
+    pub fn remove(&mut self, key: &[u8], hash: u64, hasher: &Hasher) -> Option<(Entry, u32)> {
         self.drain_step(hasher);
         let found = self.find(key, hash);
         if let Found::Absent(_) = found {
@@ -464,10 +464,11 @@ impl SlotTable {
         let at = self.bucket_mut(found).offset();
         let layout = self.layout(at);
         let previous = self.entry_of(&layout);
+        let cache = cache_of(&self.arena, &layout);
         self.kill_record(&layout, at);
         self.free_bucket(found);
         self.live -= 1;
-        Some(previous)
+        Some((previous, cache))
     }
 
     /// Points `key` at `to` if it points at `from`; true if it did.
@@ -563,7 +564,8 @@ impl SlotTable {
     }
 
     /// Visits live records from arena offset `from`, removing those expired
-    /// at `now_ms` (after passing each to `on_removed`), until `*visited`
+    /// at `now_ms` (after passing each, with its cache slot, to
+    /// `on_removed`), until `*visited`
     /// reaches `budget`. Returns where to resume and whether the end was
     /// reached. Does not compact; call [`maintain`](Self::maintain) after.
     pub fn reap(
@@ -573,7 +575,7 @@ impl SlotTable {
         budget: usize,
         visited: &mut usize,
         hasher: &Hasher,
-        on_removed: &mut dyn FnMut(&[u8], &Entry),
+        on_removed: &mut dyn FnMut(&[u8], &Entry, u32),
     ) -> (usize, bool) {
         let mut at = from;
         while at < self.arena.len() {
@@ -589,7 +591,7 @@ impl SlotTable {
             let entry = self.entry_of(&layout);
             if entry.is_expired(now_ms) {
                 let key = self.key_of(&layout);
-                on_removed(key, &entry);
+                on_removed(key, &entry, cache_of(&self.arena, &layout));
                 let hash = hasher.hash_one(key);
                 let found = match probe_offset(&self.buckets, hash, at) {
                     Some(bucket) => Found::New(bucket),
