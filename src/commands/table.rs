@@ -323,6 +323,19 @@ fn statuses_of(items: &[&str]) -> Reply {
 }
 
 impl KeySpec {
+    /// The common spec: one key at argument `index`, no notes.
+    pub const fn single(flags: &'static [&'static str], index: i32) -> KeySpec {
+        KeySpec {
+            notes: "",
+            flags,
+            index,
+            last_key: 0,
+            key_step: 1,
+            limit: 0,
+            keyword: "",
+        }
+    }
+
     /// An `unknown` spec of read-only keys (set `notes`, and `flags` for others).
     pub const UNKNOWN_RO: KeySpec = KeySpec {
         notes: "",

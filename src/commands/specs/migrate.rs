@@ -11,15 +11,7 @@ pub static MIGRATE: CommandSpec = CommandSpec {
     acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
     tips: &["nondeterministic_output"],
     key_specs: &[
-        KeySpec {
-            notes: "",
-            flags: &["RW", "access", "delete"],
-            index: 3,
-            last_key: 0,
-            key_step: 1,
-            limit: 0,
-            keyword: "",
-        },
+        KeySpec::single(&["RW", "access", "delete"], 3),
         KeySpec {
             notes: "",
             flags: &["RW", "access", "delete", "incomplete"],
@@ -93,15 +85,7 @@ pub static RESTORE_ASKING: CommandSpec = CommandSpec {
     flags: &["write", "denyoom", "asking"],
     acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
     tips: &[],
-    key_specs: &[KeySpec {
-        notes: "",
-        flags: &["OW", "update"],
-        index: 1,
-        last_key: 0,
-        key_step: 1,
-        limit: 0,
-        keyword: "",
-    }],
+    key_specs: &[KeySpec::single(&["OW", "update"], 1)],
     legacy_keys: (1, 1, 1),
     group: "server",
     since: "3.0.0",
