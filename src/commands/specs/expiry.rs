@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// The NX/XX/GT/LT choice that EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT share.
+const EXPIRE_CONDITION: Arg = Arg::one_of(
+    "condition",
+    &[
+        Arg::pure_token("nx", "NX"),
+        Arg::pure_token("xx", "XX"),
+        Arg::pure_token("gt", "GT"),
+        Arg::pure_token("lt", "LT"),
+    ],
+)
+.since("7.0.0")
+.optional();
+
 /// EXPIRE: Set a key's time to live in seconds
 pub static EXPIRE: CommandSpec = CommandSpec {
     name: "expire",
@@ -20,17 +33,7 @@ pub static EXPIRE: CommandSpec = CommandSpec {
         arguments: &[
             Arg::key("key", 0),
             Arg::integer("seconds"),
-            Arg::one_of(
-                "condition",
-                &[
-                    Arg::pure_token("nx", "NX"),
-                    Arg::pure_token("xx", "XX"),
-                    Arg::pure_token("gt", "GT"),
-                    Arg::pure_token("lt", "LT"),
-                ],
-            )
-            .since("7.0.0")
-            .optional(),
+            EXPIRE_CONDITION,
         ],
         ..Docs::NONE
     },
@@ -56,17 +59,7 @@ pub static EXPIREAT: CommandSpec = CommandSpec {
         arguments: &[
             Arg::key("key", 0),
             Arg::unix_time("unix-time-seconds"),
-            Arg::one_of(
-                "condition",
-                &[
-                    Arg::pure_token("nx", "NX"),
-                    Arg::pure_token("xx", "XX"),
-                    Arg::pure_token("gt", "GT"),
-                    Arg::pure_token("lt", "LT"),
-                ],
-            )
-            .since("7.0.0")
-            .optional(),
+            EXPIRE_CONDITION,
         ],
         ..Docs::NONE
     },
@@ -113,17 +106,7 @@ pub static PEXPIRE: CommandSpec = CommandSpec {
         arguments: &[
             Arg::key("key", 0),
             Arg::integer("milliseconds"),
-            Arg::one_of(
-                "condition",
-                &[
-                    Arg::pure_token("nx", "NX"),
-                    Arg::pure_token("xx", "XX"),
-                    Arg::pure_token("gt", "GT"),
-                    Arg::pure_token("lt", "LT"),
-                ],
-            )
-            .since("7.0.0")
-            .optional(),
+            EXPIRE_CONDITION,
         ],
         ..Docs::NONE
     },
@@ -149,17 +132,7 @@ pub static PEXPIREAT: CommandSpec = CommandSpec {
         arguments: &[
             Arg::key("key", 0),
             Arg::unix_time("unix-time-milliseconds"),
-            Arg::one_of(
-                "condition",
-                &[
-                    Arg::pure_token("nx", "NX"),
-                    Arg::pure_token("xx", "XX"),
-                    Arg::pure_token("gt", "GT"),
-                    Arg::pure_token("lt", "LT"),
-                ],
-            )
-            .since("7.0.0")
-            .optional(),
+            EXPIRE_CONDITION,
         ],
         ..Docs::NONE
     },
