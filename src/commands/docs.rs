@@ -4,10 +4,10 @@
 //! The values in the spec rows are Redis 7.0.15's (`src/commands/*.json`);
 //! this file only gives them a shape and turns them into the reply.
 
-use super::table::{KeySpec, info_array};
+use super::table::Description;
 use crate::protocol::Reply;
 
-/// The documentation part of a [`CommandSpec`](super::CommandSpec).
+/// The documentation part of a [`Description`](super::table::Description).
 #[derive(Debug)]
 pub struct Docs {
     /// `deprecated`, `syscmd` (empty: none).
@@ -21,7 +21,7 @@ pub struct Docs {
     /// The argument tree, in order.
     pub arguments: &'static [Arg],
     /// A container's sub-commands that shardcask serves.
-    pub subcommands: &'static [SubcommandDocs],
+    pub subcommands: &'static [Description],
 }
 
 impl Docs {
@@ -34,37 +34,6 @@ impl Docs {
         arguments: &[],
         subcommands: &[],
     };
-}
-
-/// One served sub-command (`config|get`, ...): its `COMMAND INFO` entry
-/// (cluster clients route `OBJECT ENCODING key` by its key spec) and its
-/// `COMMAND DOCS` entry.
-#[derive(Debug)]
-pub struct SubcommandDocs {
-    /// `container|sub`, lower case.
-    pub name: &'static str,
-    /// Redis arity, the container's name and the sub-command counted.
-    pub arity: i32,
-    /// Command flags.
-    pub flags: &'static [&'static str],
-    /// ACL categories.
-    pub acl_categories: &'static [&'static str],
-    /// Command tips.
-    pub tips: &'static [&'static str],
-    /// Key specifications.
-    pub key_specs: &'static [KeySpec],
-    /// The legacy (first key, last key, step) triple.
-    pub legacy_keys: (i32, i32, i32),
-    /// One-line summary.
-    pub summary: &'static str,
-    /// The version that introduced it.
-    pub since: &'static str,
-    /// Its group.
-    pub group: &'static str,
-    /// Time complexity.
-    pub complexity: &'static str,
-    /// The rest.
-    pub docs: Docs,
 }
 
 /// What kind of value an argument takes.
@@ -290,25 +259,17 @@ fn arguments(args: &[Arg]) -> Reply {
     Reply::Array(args.iter().map(Arg::reply).collect())
 }
 
-impl SubcommandDocs {
-    /// Its `COMMAND INFO` entry (the container's lists these).
-    pub fn info_reply(&self) -> Reply {
-        info_array(
-            self.name,
-            self.arity,
-            self.flags,
-            self.legacy_keys,
-            self.acl_categories,
-            self.tips,
-            self.key_specs,
-            None,
-        )
-    }
-}
-
 /// A command's (or sub-command's) `COMMAND DOCS` map, fields in Redis's
 /// order: summary, since, group, complexity, then what `docs` holds.
-pub fn docs_map(summary: &str, since: &str, group: &str, complexity: &str, docs: &Docs) -> Reply {
+pub fn docs_map(about: &Description) -> Reply {
+    let Description {
+        summary,
+        since,
+        group,
+        complexity,
+        docs,
+        ..
+    } = about;
     let mut fields = vec![
         field("summary", bulk(summary)),
         field("since", bulk(since)),
@@ -347,12 +308,7 @@ pub fn docs_map(summary: &str, since: &str, group: &str, complexity: &str, docs:
             Reply::Map(
                 docs.subcommands
                     .iter()
-                    .map(|sub| {
-                        (
-                            bulk(sub.name),
-                            docs_map(sub.summary, sub.since, sub.group, sub.complexity, &sub.docs),
-                        )
-                    })
+                    .map(|sub| (bulk(sub.name), docs_map(sub)))
                     .collect(),
             ),
         ));

@@ -527,8 +527,8 @@ impl Command {
         let Some(spec) = lookup(first) else {
             return Err(unknown_command(args));
         };
-        if !spec.arity_fits(args.len()) {
-            return Err(wrong_arity(spec.name));
+        if !spec.about.arity_fits(args.len()) {
+            return Err(wrong_arity(spec.about.name));
         }
         Ok(spec)
     }

@@ -15,9 +15,25 @@ use crate::protocol::Reply;
 /// One command, as Redis 7's command table describes it plus how we serve it.
 #[derive(Debug)]
 pub struct CommandSpec {
-    /// Lower-case name.
+    /// What `COMMAND INFO` and `COMMAND DOCS` tell about it.
+    pub about: Description,
+    /// Turns the arguments (name included, arity already checked) into a
+    /// [`Command`] or Redis's error reply.
+    pub parse: fn(&[Bytes]) -> Result<Command, Reply>,
+    /// Who answers it and, for keyed commands, how split parts gather.
+    pub route: Route,
+}
+
+/// A command or served sub-command (`config|get`, ...) as Redis 7's command
+/// table describes it: the fields of its `COMMAND INFO` and `COMMAND DOCS`
+/// entries (cluster clients route `OBJECT ENCODING key` by a sub-command's
+/// key spec).
+#[derive(Debug)]
+pub struct Description {
+    /// Lower-case name (`container|sub` for a sub-command).
     pub name: &'static str,
-    /// Redis arity: `n > 0` exactly n arguments (name included), `n < 0` at least -n.
+    /// Redis arity: `n > 0` exactly n arguments (name included), `n < 0` at
+    /// least -n; a sub-command counts the container's name too.
     pub arity: i32,
     /// Command flags (`write`, `readonly`, `fast`, `denyoom`, ...).
     pub flags: &'static [&'static str],
@@ -40,11 +56,6 @@ pub struct CommandSpec {
     /// The rest of `COMMAND DOCS`: arguments, history, deprecation,
     /// served sub-commands (Redis 7.0.15's).
     pub docs: Docs,
-    /// Turns the arguments (name included, arity already checked) into a
-    /// [`Command`] or Redis's error reply.
-    pub parse: fn(&[Bytes]) -> Result<Command, Reply>,
-    /// Who answers it and, for keyed commands, how split parts gather.
-    pub route: Route,
 }
 
 /// One key specification: of the `index` + `range` kind, or with `index`
@@ -206,14 +217,14 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         .get_or_init(|| {
             COMMANDS
                 .iter()
-                .map(|spec| (spec.name.as_bytes(), *spec))
+                .map(|spec| (spec.about.name.as_bytes(), *spec))
                 .collect()
         })
         .get(lower)
         .copied()
 }
 
-impl CommandSpec {
+impl Description {
     /// True when the command has `flag` (`write`, `readonly`, ...).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.contains(&flag)
@@ -230,8 +241,8 @@ impl CommandSpec {
         }
     }
 
-    /// The command's `COMMAND INFO` entry, as Redis 7 shapes it (a
-    /// container lists its served sub-commands' entries).
+    /// Its `COMMAND INFO` entry, as Redis 7 shapes it (a container lists
+    /// its served sub-commands' entries).
     pub fn info_reply(&self) -> Reply {
         let subcommands = &self.docs.subcommands;
         info_array(
@@ -247,15 +258,9 @@ impl CommandSpec {
         )
     }
 
-    /// The command's `COMMAND DOCS` entry, as Redis 7 shapes it.
+    /// Its `COMMAND DOCS` entry, as Redis 7 shapes it.
     pub fn docs_reply(&self) -> Reply {
-        super::docs::docs_map(
-            self.summary,
-            self.since,
-            self.group,
-            self.complexity,
-            &self.docs,
-        )
+        super::docs::docs_map(self)
     }
 
     /// The argument positions of the keys in `args` (name at 0), as
@@ -532,7 +537,7 @@ impl Command {
 
     /// The lower-case command name, for stats and errors.
     pub fn name(&self) -> &'static str {
-        self.spec().name
+        self.spec().about.name
     }
 
     /// True for commands that may write: the row's `write` flag, except a
@@ -540,7 +545,7 @@ impl Command {
     pub fn is_write(&self) -> bool {
         match self {
             Command::GetEx(_, GetExExpiry::Keep) => false,
-            other => other.spec().has_flag("write"),
+            other => other.spec().about.has_flag("write"),
         }
     }
 }
@@ -553,18 +558,18 @@ mod tests {
     fn the_table_is_sorted_and_every_name_is_found() {
         for pair in COMMANDS.windows(2) {
             assert!(
-                pair[0].name < pair[1].name,
+                pair[0].about.name < pair[1].about.name,
                 "{} before {}",
-                pair[0].name,
-                pair[1].name
+                pair[0].about.name,
+                pair[1].about.name
             );
         }
         for spec in COMMANDS {
             assert!(std::ptr::eq(
-                lookup(spec.name.to_uppercase().as_bytes()).unwrap(),
+                lookup(spec.about.name.to_uppercase().as_bytes()).unwrap(),
                 *spec
             ));
-            assert!(spec.name.len() <= 32);
+            assert!(spec.about.name.len() <= 32);
         }
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'x'; 100]).is_none());
@@ -572,9 +577,9 @@ mod tests {
 
     #[test]
     fn key_positions_follow_the_key_specs() {
-        assert_eq!(specs::GET.key_positions(2), vec![1]);
-        assert_eq!(specs::MSET.key_positions(7), vec![1, 3, 5]);
-        assert_eq!(specs::DEL.key_positions(4), vec![1, 2, 3]);
-        assert!(specs::PING.key_positions(1).is_empty());
+        assert_eq!(specs::GET.about.key_positions(2), vec![1]);
+        assert_eq!(specs::MSET.about.key_positions(7), vec![1, 3, 5]);
+        assert_eq!(specs::DEL.about.key_positions(4), vec![1, 2, 3]);
+        assert!(specs::PING.about.key_positions(1).is_empty());
     }
 }

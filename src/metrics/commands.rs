@@ -13,7 +13,9 @@ use bytes::Bytes;
 
 /// The name of the command at `index` (its row in the command table).
 pub fn command_name(index: usize) -> &'static str {
-    COMMANDS.get(index).map_or("unknown", |spec| spec.name)
+    COMMANDS
+        .get(index)
+        .map_or("unknown", |spec| spec.about.name)
 }
 
 /// Number of commands counted: one per row of the command table.
@@ -102,7 +104,7 @@ impl CommandIndex {
             // A row that lost its slot to another (not the case when a
             // collision-free multiplier was found): by name.
             _ => COMMANDS
-                .binary_search_by(|row| row.name.cmp(spec.name))
+                .binary_search_by(|row| row.about.name.cmp(spec.about.name))
                 .unwrap_or(0),
         }
     }

@@ -106,21 +106,28 @@ pub fn immediate(shard: &Shard, client_id: u64, command: &Command) -> Option<Rep
 }
 
 fn command_command(sub: &CommandSub) -> Reply {
-    let all_info = || Reply::Array(COMMANDS.iter().map(|spec| spec.info_reply()).collect());
+    let all_info = || {
+        Reply::Array(
+            COMMANDS
+                .iter()
+                .map(|spec| spec.about.info_reply())
+                .collect(),
+        )
+    };
     match sub {
         CommandSub::All => all_info(),
         CommandSub::Count => Reply::Integer(COMMANDS.len() as i64),
         CommandSub::List => Reply::Array(
             COMMANDS
                 .iter()
-                .map(|spec| Reply::bulk(spec.name.as_bytes()))
+                .map(|spec| Reply::bulk(spec.about.name.as_bytes()))
                 .collect(),
         ),
         CommandSub::Info(names) if names.is_empty() => all_info(),
         CommandSub::Info(names) => Reply::Array(
             names
                 .iter()
-                .map(|name| lookup(name).map_or(Reply::NilArray, |spec| spec.info_reply()))
+                .map(|name| lookup(name).map_or(Reply::NilArray, |spec| spec.about.info_reply()))
                 .collect(),
         ),
         CommandSub::Docs(names) => {
@@ -132,7 +139,12 @@ fn command_command(sub: &CommandSub) -> Reply {
             Reply::Map(
                 specs
                     .into_iter()
-                    .map(|spec| (Reply::bulk(spec.name.as_bytes()), spec.docs_reply()))
+                    .map(|spec| {
+                        (
+                            Reply::bulk(spec.about.name.as_bytes()),
+                            spec.about.docs_reply(),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -140,17 +152,17 @@ fn command_command(sub: &CommandSub) -> Reply {
             let Some(spec) = lookup(&args[0]) else {
                 return Reply::err("ERR Invalid command specified");
             };
-            if !spec.arity_fits(args.len()) {
+            if !spec.about.arity_fits(args.len()) {
                 return Reply::err("ERR Invalid number of arguments specified for command");
             }
             // SORT's STORE key can be anywhere: its spec is `unknown`;
             // MIGRATE's keys follow KEYS, after options of varying length.
-            let positions = if spec.name == "migrate" {
+            let positions = if spec.about.name == "migrate" {
                 migrate_key_positions(args)
-            } else if spec.has_flag("movablekeys") {
+            } else if spec.about.has_flag("movablekeys") {
                 sort_key_positions(args)
             } else {
-                spec.key_positions(args.len())
+                spec.about.key_positions(args.len())
             };
             if positions.is_empty() {
                 return Reply::err("ERR The command has no key arguments");

@@ -108,7 +108,7 @@ pub fn on_request(
     }
     let peer = monitor.peer.as_deref().unwrap_or("?");
     if in_multi {
-        match spec.name {
+        match spec.about.name {
             "exec" => {
                 for held in std::mem::take(&mut monitor.held) {
                     // EXECABORT runs none of them.
@@ -197,16 +197,18 @@ pub fn take_lines(monitor: &ClientMonitor, output: &mut BytesMut) -> bool {
 /// Redis refuses a monitor (a replica, to Redis) commands flagged as
 /// reading or writing keys.
 fn touches_keyspace(spec: &CommandSpec) -> bool {
-    spec.has_flag("readonly") || spec.has_flag("write") || spec.has_flag("may_replicate")
+    spec.about.has_flag("readonly")
+        || spec.about.has_flag("write")
+        || spec.about.has_flag("may_replicate")
 }
 
 /// Commands Redis 7 flags `admin` (by sub-command for containers), which it
 /// never shows to monitors.
 fn is_admin(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    if spec.has_flag("admin") || spec.has_flag("skip_monitor") {
+    if spec.about.has_flag("admin") || spec.about.has_flag("skip_monitor") {
         return true;
     }
-    let admin_subs: &[&str] = match spec.name {
+    let admin_subs: &[&str] = match spec.about.name {
         "config" | "slowlog" | "latency" => return true,
         "client" => &["kill", "list", "no-evict", "pause", "unblock", "unpause"],
         "cluster" => &[

@@ -17,25 +17,27 @@ const EXPIRE_CONDITION: Arg = Arg::one_of(
 
 /// EXPIRE: Set a key's time to live in seconds
 pub static EXPIRE: CommandSpec = CommandSpec {
-    name: "expire",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RW", "update"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.0.0",
-    summary: "Set a key's time to live in seconds",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        arguments: &[
-            Arg::key("key", 0),
-            Arg::integer("seconds"),
-            EXPIRE_CONDITION,
-        ],
-        ..Docs::NONE
+    about: Description {
+        name: "expire",
+        arity: -3,
+        flags: &["write", "fast"],
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RW", "update"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Set a key's time to live in seconds",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+            arguments: &[
+                Arg::key("key", 0),
+                Arg::integer("seconds"),
+                EXPIRE_CONDITION,
+            ],
+            ..Docs::NONE
+        },
     },
     parse: |a| key_cmds::expire(a, "expire", TimeKind::RelativeSeconds),
     route: Route::Keyed(Gather::One),
@@ -43,25 +45,27 @@ pub static EXPIRE: CommandSpec = CommandSpec {
 
 /// EXPIREAT: Set the expiration for a key as a UNIX timestamp
 pub static EXPIREAT: CommandSpec = CommandSpec {
-    name: "expireat",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RW", "update"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.2.0",
-    summary: "Set the expiration for a key as a UNIX timestamp",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        arguments: &[
-            Arg::key("key", 0),
-            Arg::unix_time("unix-time-seconds"),
-            EXPIRE_CONDITION,
-        ],
-        ..Docs::NONE
+    about: Description {
+        name: "expireat",
+        arity: -3,
+        flags: &["write", "fast"],
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RW", "update"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "1.2.0",
+        summary: "Set the expiration for a key as a UNIX timestamp",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+            arguments: &[
+                Arg::key("key", 0),
+                Arg::unix_time("unix-time-seconds"),
+                EXPIRE_CONDITION,
+            ],
+            ..Docs::NONE
+        },
     },
     parse: |a| key_cmds::expire(a, "expireat", TimeKind::AbsoluteSeconds),
     route: Route::Keyed(Gather::One),
@@ -69,20 +73,22 @@ pub static EXPIREAT: CommandSpec = CommandSpec {
 
 /// EXPIRETIME: Get the expiration Unix timestamp for a key
 pub static EXPIRETIME: CommandSpec = CommandSpec {
-    name: "expiretime",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RO", "access"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "7.0.0",
-    summary: "Get the expiration Unix timestamp for a key",
-    complexity: "O(1)",
-    docs: Docs {
-        arguments: &[Arg::key("key", 0)],
-        ..Docs::NONE
+    about: Description {
+        name: "expiretime",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl_categories: &["@keyspace", "@read", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RO", "access"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "7.0.0",
+        summary: "Get the expiration Unix timestamp for a key",
+        complexity: "O(1)",
+        docs: Docs {
+            arguments: &[Arg::key("key", 0)],
+            ..Docs::NONE
+        },
     },
     parse: |a| Ok(Command::ExpireTime(a[1].clone(), false)),
     route: Route::Keyed(Gather::One),
@@ -90,25 +96,27 @@ pub static EXPIRETIME: CommandSpec = CommandSpec {
 
 /// PEXPIRE: Set a key's time to live in milliseconds
 pub static PEXPIRE: CommandSpec = CommandSpec {
-    name: "pexpire",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RW", "update"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Set a key's time to live in milliseconds",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        arguments: &[
-            Arg::key("key", 0),
-            Arg::integer("milliseconds"),
-            EXPIRE_CONDITION,
-        ],
-        ..Docs::NONE
+    about: Description {
+        name: "pexpire",
+        arity: -3,
+        flags: &["write", "fast"],
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RW", "update"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "2.6.0",
+        summary: "Set a key's time to live in milliseconds",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+            arguments: &[
+                Arg::key("key", 0),
+                Arg::integer("milliseconds"),
+                EXPIRE_CONDITION,
+            ],
+            ..Docs::NONE
+        },
     },
     parse: |a| key_cmds::expire(a, "pexpire", TimeKind::RelativeMs),
     route: Route::Keyed(Gather::One),
@@ -116,25 +124,27 @@ pub static PEXPIRE: CommandSpec = CommandSpec {
 
 /// PEXPIREAT: Set the expiration for a key as a UNIX timestamp specified in milliseconds
 pub static PEXPIREAT: CommandSpec = CommandSpec {
-    name: "pexpireat",
-    arity: -3,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RW", "update"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
-        arguments: &[
-            Arg::key("key", 0),
-            Arg::unix_time("unix-time-milliseconds"),
-            EXPIRE_CONDITION,
-        ],
-        ..Docs::NONE
+    about: Description {
+        name: "pexpireat",
+        arity: -3,
+        flags: &["write", "fast"],
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RW", "update"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "2.6.0",
+        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+            arguments: &[
+                Arg::key("key", 0),
+                Arg::unix_time("unix-time-milliseconds"),
+                EXPIRE_CONDITION,
+            ],
+            ..Docs::NONE
+        },
     },
     parse: |a| key_cmds::expire(a, "pexpireat", TimeKind::AbsoluteMs),
     route: Route::Keyed(Gather::One),
@@ -142,20 +152,22 @@ pub static PEXPIREAT: CommandSpec = CommandSpec {
 
 /// PEXPIRETIME: Get the expiration Unix timestamp for a key in milliseconds
 pub static PEXPIRETIME: CommandSpec = CommandSpec {
-    name: "pexpiretime",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RO", "access"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "7.0.0",
-    summary: "Get the expiration Unix timestamp for a key in milliseconds",
-    complexity: "O(1)",
-    docs: Docs {
-        arguments: &[Arg::key("key", 0)],
-        ..Docs::NONE
+    about: Description {
+        name: "pexpiretime",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl_categories: &["@keyspace", "@read", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RO", "access"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "7.0.0",
+        summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        complexity: "O(1)",
+        docs: Docs {
+            arguments: &[Arg::key("key", 0)],
+            ..Docs::NONE
+        },
     },
     parse: |a| Ok(Command::ExpireTime(a[1].clone(), true)),
     route: Route::Keyed(Gather::One),
@@ -163,20 +175,22 @@ pub static PEXPIRETIME: CommandSpec = CommandSpec {
 
 /// PERSIST: Remove the expiration from a key
 pub static PERSIST: CommandSpec = CommandSpec {
-    name: "persist",
-    arity: 2,
-    flags: &["write", "fast"],
-    acl_categories: &["@keyspace", "@write", "@fast"],
-    tips: &[],
-    key_specs: &[KeySpec::single(&["RW", "update"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.2.0",
-    summary: "Remove the expiration from a key",
-    complexity: "O(1)",
-    docs: Docs {
-        arguments: &[Arg::key("key", 0)],
-        ..Docs::NONE
+    about: Description {
+        name: "persist",
+        arity: 2,
+        flags: &["write", "fast"],
+        acl_categories: &["@keyspace", "@write", "@fast"],
+        tips: &[],
+        key_specs: &[KeySpec::single(&["RW", "update"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "2.2.0",
+        summary: "Remove the expiration from a key",
+        complexity: "O(1)",
+        docs: Docs {
+            arguments: &[Arg::key("key", 0)],
+            ..Docs::NONE
+        },
     },
     parse: |a| Ok(Command::Persist(a[1].clone())),
     route: Route::Keyed(Gather::One),
@@ -184,21 +198,23 @@ pub static PERSIST: CommandSpec = CommandSpec {
 
 /// TTL: Get the time to live for a key in seconds
 pub static TTL: CommandSpec = CommandSpec {
-    name: "ttl",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &["nondeterministic_output"],
-    key_specs: &[KeySpec::single(&["RO", "access"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "1.0.0",
-    summary: "Get the time to live for a key in seconds",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("2.8.0", "Added the -2 reply.")],
-        arguments: &[Arg::key("key", 0)],
-        ..Docs::NONE
+    about: Description {
+        name: "ttl",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl_categories: &["@keyspace", "@read", "@fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec::single(&["RO", "access"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "1.0.0",
+        summary: "Get the time to live for a key in seconds",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("2.8.0", "Added the -2 reply.")],
+            arguments: &[Arg::key("key", 0)],
+            ..Docs::NONE
+        },
     },
     parse: |a| Ok(Command::Ttl(a[1].clone(), false)),
     route: Route::Keyed(Gather::One),
@@ -206,21 +222,23 @@ pub static TTL: CommandSpec = CommandSpec {
 
 /// PTTL: Get the time to live for a key in milliseconds
 pub static PTTL: CommandSpec = CommandSpec {
-    name: "pttl",
-    arity: 2,
-    flags: &["readonly", "fast"],
-    acl_categories: &["@keyspace", "@read", "@fast"],
-    tips: &["nondeterministic_output"],
-    key_specs: &[KeySpec::single(&["RO", "access"], 1)],
-    legacy_keys: (1, 1, 1),
-    group: "generic",
-    since: "2.6.0",
-    summary: "Get the time to live for a key in milliseconds",
-    complexity: "O(1)",
-    docs: Docs {
-        history: &[("2.8.0", "Added the -2 reply.")],
-        arguments: &[Arg::key("key", 0)],
-        ..Docs::NONE
+    about: Description {
+        name: "pttl",
+        arity: 2,
+        flags: &["readonly", "fast"],
+        acl_categories: &["@keyspace", "@read", "@fast"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[KeySpec::single(&["RO", "access"], 1)],
+        legacy_keys: (1, 1, 1),
+        group: "generic",
+        since: "2.6.0",
+        summary: "Get the time to live for a key in milliseconds",
+        complexity: "O(1)",
+        docs: Docs {
+            history: &[("2.8.0", "Added the -2 reply.")],
+            arguments: &[Arg::key("key", 0)],
+            ..Docs::NONE
+        },
     },
     parse: |a| Ok(Command::Ttl(a[1].clone(), true)),
     route: Route::Keyed(Gather::One),
