@@ -7,7 +7,7 @@
 use super::table::Description;
 use crate::protocol::Reply;
 
-/// The documentation part of a [`Description`](super::table::Description).
+/// The documentation part of a [`Description`].
 #[derive(Debug)]
 pub struct Docs {
     /// `deprecated`, `syscmd` (empty: none).
