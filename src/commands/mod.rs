@@ -2,8 +2,9 @@
 //! keyed commands to one shard's store.
 //!
 //! CONTRACT (the router and server are written against it):
-//! - [`table`] holds one [`CommandSpec`] per command name: arity, flags, key
-//!   specs and docs as Redis 7 gives them, its parser and its [`Route`].
+//! - [`table`] holds one [`CommandSpec`] per command name: its
+//!   [`Description`] (arity, flags, key specs and docs as Redis 7 gives
+//!   them, see [`docs`]), its parser and its [`Route`].
 //!   [`Command::parse`] finds the row, checks the arity and runs the parser,
 //!   giving a `Command` or the exact Redis 7 error reply. COMMAND, routing,
 //!   `is_write` and the per-command name come from the row
@@ -35,6 +36,7 @@ mod keyed;
 mod keys;
 mod longdouble;
 mod migrate;
+mod row;
 mod server;
 mod sort;
 mod specs;
@@ -48,13 +50,15 @@ use bytes::Bytes;
 use crate::protocol::Reply;
 
 pub use cluster::ClusterSub;
+pub use docs::{Description, KeySpec};
 pub use glob::glob_match;
 pub use introspection::{ClientKillFilter, LatencySub, SlowlogSub, command_name_matches};
 pub use keyed::Keys;
 pub(crate) use keyed::{keyed_command, server_command};
 pub use migrate::{Migrate, Outgoing, migrate_key_positions};
+pub use row::{CommandSpec, Gather, Route};
 pub use sort::sort_key_positions;
-pub use table::{COMMANDS, CommandSpec, Gather, KeySpec, Route, lookup};
+pub use table::{COMMANDS, lookup};
 
 /// When an expiry is given relative to now or as an absolute time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

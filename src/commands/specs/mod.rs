@@ -25,9 +25,9 @@ pub use string::*;
 pub use transactions::*;
 
 use super::ClusterSub;
-use super::docs::{Arg, Docs};
+use super::docs::{Arg, Description, Docs, KeySpec};
 use super::keys::TimeKind;
-use super::table::{CommandSpec, Description, Gather, KeySpec, Route};
+use super::row::{CommandSpec, Gather, Route};
 use super::{
     Command, bits as bit_cmds, cluster as cluster_cmds, connection as connection_cmds,
     keys as key_cmds, migrate as migrate_cmds, server as server_cmds, sort as sort_cmds,
