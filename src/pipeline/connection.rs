@@ -444,7 +444,8 @@ async fn plan(
     activity: &mut Activity,
 ) -> After {
     if shard.shared.monitors.any()
-        && let Some(refused) = monitor::on_request(shard, client_id, shard_port, session, args)
+        && let Some(refused) =
+            monitor::on_request(shard, client_id, shard_port, session.for_monitor(), args)
     {
         let refused_call = Counted::rejected(&shard.stats.commands, args);
         batch.push_refused(refused_call, refused);

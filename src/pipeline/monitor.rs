@@ -34,7 +34,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
-use super::session::Session;
 use crate::commands::{Command, CommandSpec};
 use crate::net::Op;
 use crate::protocol::Reply;
@@ -73,6 +72,15 @@ impl ClientMonitor {
 /// The error a monitor gets for a command that reads or writes keys.
 const KEYSPACE_REFUSED: Reply = Reply::err("ERR Replica can't interact with the keyspace");
 
+/// Where the connection's session stands, as the monitor line needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct InTransaction {
+    /// Inside MULTI: commands are held until EXEC.
+    pub in_multi: bool,
+    /// The coming EXEC aborts (a queued command failed): it runs none.
+    pub exec_aborts: bool,
+}
+
 /// Notes a request for the monitors; called for every request while some
 /// connection monitors (`shard.shared.monitors.any()`). `Some(reply)`
 /// refuses the request (a monitor touching the keyspace).
@@ -80,12 +88,12 @@ pub fn on_request(
     shard: &Shard,
     client_id: u64,
     shard_port: Option<usize>,
-    session: &mut Session,
+    (monitor, transaction): (&mut ClientMonitor, InTransaction),
     args: &[Bytes],
 ) -> Option<Reply> {
     // Unknown commands and wrong arities are rejected before they run.
     let spec = Command::check(args).ok()?;
-    if session.monitor.sink.is_some() && touches_keyspace(spec) {
+    if monitor.sink.is_some() && touches_keyspace(spec) {
         return Some(KEYSPACE_REFUSED);
     }
     if is_admin(spec, args) {
@@ -96,9 +104,10 @@ pub fn on_request(
         Err(Reply::Error(text)) if is_lookup_error(&text) => return None,
         _ => {}
     }
-    let in_multi = session.in_multi();
-    let exec_aborts = session.exec_aborts();
-    let monitor = &mut session.monitor;
+    let InTransaction {
+        in_multi,
+        exec_aborts,
+    } = transaction;
     if monitor.peer.is_none() {
         monitor.peer = shard
             .clients

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::admin::REDIS_COMPAT_VERSION;
-use super::monitor::{self, ClientMonitor};
+use super::monitor::{self, ClientMonitor, InTransaction};
 use super::transaction::{self, Queued, Watched};
 use crate::commands::{Command, Route};
 use crate::metrics::commands::QueuedCalls;
@@ -58,6 +58,16 @@ impl Session {
     /// True when EXEC will answer EXECABORT (a command failed to queue).
     pub fn exec_aborts(&self) -> bool {
         self.dirty
+    }
+
+    /// The connection's monitor state and where its transaction stands, for
+    /// [`monitor::on_request`].
+    pub fn for_monitor(&mut self) -> (&mut ClientMonitor, InTransaction) {
+        let transaction = InTransaction {
+            in_multi: self.in_multi(),
+            exec_aborts: self.exec_aborts(),
+        };
+        (&mut self.monitor, transaction)
     }
 
     /// Inside MULTI, queues a command whose arguments were rejected: EXEC
