@@ -40,6 +40,11 @@ pub struct Args {
     /// intended send time, so stalls are not hidden (coordinated omission).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// With --rate: requests each connection sends together at one intended
+    /// time (one write), like a pipelining client. Needs --pipeline >= N.
+    /// Use the pipeline depth of the peak that the rate is a share of.
+    #[arg(long, default_value_t = 1)]
+    pub burst: usize,
     /// Size of the key space.
     #[arg(long, default_value_t = 100_000)]
     pub keys: u64,
@@ -290,6 +295,8 @@ pub struct Config {
     pub stop_at: StopAt,
     /// Fixed total rate, if any.
     pub rate: Option<f64>,
+    /// Requests per intended send time with `--rate`.
+    pub burst: usize,
     /// Key space size.
     pub nr_keys: u64,
     /// Key prefix bytes.
@@ -361,6 +368,18 @@ impl Config {
         {
             return Err("--rate must be a positive number".into());
         }
+        if args.burst == 0 {
+            return Err("--burst must be at least 1".into());
+        }
+        if args.burst > 1 && args.rate.is_none() {
+            return Err("--burst needs --rate".into());
+        }
+        if args.burst > args.pipeline {
+            return Err(format!(
+                "--burst ({}) cannot exceed --pipeline ({})",
+                args.burst, args.pipeline
+            ));
+        }
         if !(args.timeout.is_finite() && args.timeout > 0.0) {
             return Err("--timeout must be a positive number of seconds".into());
         }
@@ -399,6 +418,7 @@ impl Config {
             pipeline: args.pipeline,
             stop_at,
             rate: args.rate,
+            burst: args.burst,
             nr_keys: args.keys,
             key_prefix,
             distribution: args.distribution,

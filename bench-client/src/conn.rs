@@ -376,7 +376,14 @@ impl Conn {
                     break;
                 }
                 let intended = match schedule.as_mut().map(|s| s.take(now)) {
-                    Some(Slot::Due(intended)) => intended,
+                    Some(Slot::Due(intended)) => {
+                        let lag = now.saturating_duration_since(intended).as_nanos() as u64;
+                        ctx.stats
+                            .borrow_mut()
+                            .send_lag
+                            .saturating_record(lag.max(1));
+                        intended
+                    }
                     Some(Slot::NotBefore(_)) => break,
                     Some(Slot::Over) => {
                         sending = false;

@@ -101,6 +101,9 @@ fn describe_workload(report: &Report) -> String {
     );
     if let Some(rate) = config.rate {
         let _ = write!(text, " | rate {rate:.0} ops/s");
+        if config.burst > 1 {
+            let _ = write!(text, " in bursts of {}", config.burst);
+        }
     }
     if config.verify {
         text.push_str(" | verify");
@@ -132,6 +135,12 @@ pub fn format_table(report: &Report) -> String {
             out,
             "fixed rate: asked {rate:.0} ops/s, achieved {achieved:.0} ops/s ({:.1}%)",
             100.0 * achieved / rate
+        );
+        let lag = LatencySummary::of(&total.send_lag);
+        let _ = writeln!(
+            out,
+            "client send lag (sent minus intended, us): p50 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
+            lag.p50, lag.p99, lag.p999, lag.max
         );
     }
     let _ = writeln!(
@@ -395,6 +404,17 @@ pub fn format_json(report: &Report) -> String {
             .collect::<Vec<_>>()
             .join(",")
     );
+    if report.config.rate.is_some() {
+        let lag = LatencySummary::of(&total.send_lag);
+        let _ = write!(
+            out,
+            ",\"send_lag_us\":{{\"p50\":{},\"p99\":{},\"p99_9\":{},\"max\":{}}}",
+            json_number(lag.p50),
+            json_number(lag.p99),
+            json_number(lag.p999),
+            json_number(lag.max)
+        );
+    }
     if let Some((preload, elapsed)) = report.preload_total() {
         let _ = write!(
             out,

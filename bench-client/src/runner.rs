@@ -37,6 +37,8 @@ const EXECUTOR_PREEMPT_TIMER: Duration = Duration::from_millis(100);
 /// how long its executor can sleep with a runnable task (see
 /// [`client_thread`]).
 const HEARTBEAT: Duration = Duration::from_millis(10);
+/// With `--rate`: how far ahead of the gate's opening the schedule starts.
+const RATE_LEAD: Duration = Duration::from_millis(20);
 /// Time allowed for each INFO request.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The threads snapshot every whole second of their phase; the main thread
@@ -437,11 +439,20 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         return;
     }
 
-    let start = Instant::now();
+    // At a fixed rate the first intended sends lie RATE_LEAD ahead, so the
+    // connections' tasks are spawned and parked on their timers before any
+    // send is due (without it the first milliseconds of a run were late).
+    let lead = if config.rate.is_some() {
+        RATE_LEAD
+    } else {
+        Duration::ZERO
+    };
+    let start = Instant::now() + lead;
     if let Some(slot) = config.slot() {
         let start_unix = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+            .map_or(0.0, |d| d.as_secs_f64())
+            + lead.as_secs_f64();
         ctx.stats.borrow_mut().timeline = Some(Timeline::new(start, start_unix, slot));
     }
     let (deadline, budget) = match config.stop_at {
@@ -454,7 +465,7 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         pipeline: config.pipeline,
         rate: config
             .rate
-            .map(|rate| RatePlan::new(rate, config.nr_connections)),
+            .map(|rate| RatePlan::with_burst(rate, config.nr_connections, config.burst)),
     };
     // One budget shared by the thread's connections: fast ones do more.
     let shared_budget = Rc::new(Cell::new(budget));

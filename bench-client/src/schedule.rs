@@ -7,6 +7,11 @@
 //! deadline. Latency is measured from these intended times, so a server
 //! that stalls is charged for the sends it delayed (coordinated omission).
 //!
+//! With a burst of `b` (`--burst`), each intended time carries `b`
+//! requests of the connection (sent in one write), and the times are `b`
+//! times further apart: the same rate, arriving the way a pipelining
+//! client's requests arrive.
+//!
 //! The schedule is plain arithmetic, so tests check it exactly; whether a
 //! run kept up with it is a speed question the report answers
 //! ([`crate::report`] prints the achieved rate next to the asked one).
@@ -20,15 +25,25 @@ pub struct RatePlan {
     pub interval: Duration,
     /// Offset between the first sends of consecutive connections.
     pub stagger: Duration,
+    /// Requests per intended send time.
+    pub burst: u32,
 }
 
 impl RatePlan {
     /// The plan for `rate` requests per second in total over
     /// `nr_connections` connections (`rate` > 0, `nr_connections` > 0).
     pub fn new(rate: f64, nr_connections: usize) -> RatePlan {
+        RatePlan::with_burst(rate, nr_connections, 1)
+    }
+
+    /// The plan for `rate` requests per second in bursts of `burst`
+    /// requests per intended send time (`burst` > 0).
+    pub fn with_burst(rate: f64, nr_connections: usize, burst: usize) -> RatePlan {
+        let burst = burst.max(1);
         RatePlan {
-            interval: Duration::from_secs_f64(nr_connections as f64 / rate),
-            stagger: Duration::from_secs_f64(1.0 / rate),
+            interval: Duration::from_secs_f64(nr_connections as f64 * burst as f64 / rate),
+            stagger: Duration::from_secs_f64(burst as f64 / rate),
+            burst: burst as u32,
         }
     }
 
@@ -44,6 +59,8 @@ impl RatePlan {
             next: start + self.stagger * conn_index as u32,
             interval: self.interval,
             deadline,
+            burst: self.burst.max(1),
+            taken: 0,
         }
     }
 }
@@ -57,6 +74,10 @@ pub struct SendSchedule {
     interval: Duration,
     /// No send is intended at or after this.
     deadline: Option<Instant>,
+    /// Requests per intended time.
+    burst: u32,
+    /// Requests already taken at `next`.
+    taken: u32,
 }
 
 /// What the schedule says at a given moment.
@@ -80,7 +101,11 @@ impl SendSchedule {
             return Slot::NotBefore(self.next);
         }
         let intended = self.next;
-        self.next += self.interval;
+        self.taken += 1;
+        if self.taken == self.burst {
+            self.taken = 0;
+            self.next += self.interval;
+        }
         Slot::Due(intended)
     }
 
@@ -158,6 +183,24 @@ mod tests {
             assert_eq!(pair[1] - pair[0], Duration::from_micros(250));
         }
         assert!(*all.last().unwrap() < deadline);
+    }
+
+    #[test]
+    fn a_burst_shares_its_intended_time_and_keeps_the_rate() {
+        let start = Instant::now();
+        let plan = RatePlan::with_burst(4000.0, 4, 4);
+        assert_eq!(plan.interval, Duration::from_millis(4));
+        assert_eq!(plan.stagger, Duration::from_millis(1));
+        let deadline = start + Duration::from_millis(100);
+        let mut all: Vec<Instant> = (0..4)
+            .flat_map(|i| sends_of(&plan, start, i, deadline))
+            .collect();
+        assert_eq!(all.len(), 400);
+        all.sort();
+        for (k, group) in all.chunks(4).enumerate() {
+            assert!(group.iter().all(|&at| at == group[0]), "burst {k} split");
+            assert_eq!(group[0], start + Duration::from_millis(k as u64));
+        }
     }
 
     #[test]

@@ -129,6 +129,10 @@ pub struct ThreadStats {
     pub interval_latency: Histogram<u64>,
     /// Latencies by intended send time (`--timeline`, measured phase only).
     pub timeline: Option<Timeline>,
+    /// With `--rate`: how late the client itself handed each request to
+    /// its socket (now minus intended send time), ns. Large values mean the
+    /// client, not the server, made the latency.
+    pub send_lag: Histogram<u64>,
 }
 
 impl Default for ThreadStats {
@@ -161,6 +165,7 @@ impl ThreadStats {
             interval_errors: 0,
             interval_latency: new_histogram(),
             timeline: None,
+            send_lag: new_histogram(),
         }
     }
 
@@ -253,6 +258,9 @@ impl ThreadStats {
         if self.first_mismatch.is_none() {
             self.first_mismatch.clone_from(&other.first_mismatch);
         }
+        self.send_lag
+            .add(&other.send_lag)
+            .expect("histograms share bounds");
         match (&mut self.timeline, &other.timeline) {
             (Some(mine), Some(theirs)) => mine.merge(theirs),
             (None, Some(theirs)) => self.timeline = Some(theirs.clone()),

@@ -354,3 +354,54 @@ fn fixed_rate_never_sends_ahead_of_its_schedule() {
         "{table}"
     );
 }
+
+#[test]
+fn bursts_keep_the_rate_and_every_send_has_a_lag() {
+    // With --burst the same rate goes out in groups: still never ahead of
+    // the schedule, and each request's send lag is recorded once.
+    let (addr, seen) = start_responder(Mode::ErrEvery(0));
+    let report = run(config(
+        &addr,
+        &[
+            "--rate",
+            "2000",
+            "--burst",
+            "4",
+            "--duration",
+            "1",
+            "--connections",
+            "4",
+            "--pipeline",
+            "4",
+        ],
+    ))
+    .unwrap();
+    let total = report.total();
+    let ops = total.total_ops();
+    assert!(ops > 0 && ops <= 2000, "{ops} ops at 2000/s for 1 s");
+    assert_eq!(ops, seen.commands.load(Ordering::SeqCst));
+    assert_eq!(total.send_lag.len(), ops);
+    let table = shardcask_bench::report::format_table(&report);
+    assert!(table.contains("in bursts of 4"), "{table}");
+    assert!(table.contains("client send lag"), "{table}");
+    let json = shardcask_bench::report::format_json(&report);
+    assert!(json.contains("\"send_lag_us\":{\"p50\":"), "{json}");
+}
+
+#[test]
+fn a_burst_needs_a_rate_and_a_deep_enough_pipeline() {
+    let parse = |extra: &[&str]| {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(extra);
+        Config::from_args(&Args::parse_from(argv))
+    };
+    assert!(parse(&["--burst", "4", "--pipeline", "4"]).is_err());
+    assert!(parse(&["--rate", "100", "--burst", "8", "--pipeline", "4"]).is_err());
+    assert!(parse(&["--rate", "100", "--burst", "0"]).is_err());
+    assert_eq!(
+        parse(&["--rate", "100", "--burst", "4", "--pipeline", "4"])
+            .unwrap()
+            .burst,
+        4
+    );
+}
