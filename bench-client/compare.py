@@ -35,7 +35,8 @@ CMDLINE = ENV.get("COMPARE_CMDLINE", "bench-client/compare.sh")
 # Every server start takes a fresh port: a restarted shardcask cannot bind a
 # port that still has TIME_WAIT connections (glommio's listener sets
 # SO_REUSEPORT but not SO_REUSEADDR).
-NEXT_PORT = [7411 + (os.getpid() % 200) * 50]
+# COMPARE_PORT_BASE (--port-base) keeps a run inside a given port range.
+NEXT_PORT = [int(ENV.get("COMPARE_PORT_BASE") or 7411 + (os.getpid() % 200) * 50)]
 
 
 def fresh_port():
@@ -278,6 +279,24 @@ def preload(port, *args):
     bench(port, "--preload", *args, requests=1)
 
 
+def settle(server, timeout=120.0):
+    """Waits until shardcask has written the hint file of every sealed log
+    file, so a measured run does not share the disk with the hint builds a
+    preload or an earlier run left behind (each reads its whole log file
+    back). Returns the seconds waited."""
+    start = time.time()
+    while time.time() - start < timeout:
+        fields = info_stats(redis_cli(server.port, "INFO", "persistence"))
+        files, hints = fields.get("log_files"), fields.get("hint_files_written")
+        if files is None or hints is None or hints >= files - 1:
+            break
+        time.sleep(0.1)
+    waited = time.time() - start
+    if waited > 0.5:
+        log(f"  (waited {waited:.1f} s for background hint builds)")
+    return waited
+
+
 def fmt(value, digits=0):
     if value != value:  # NaN
         return "n/a"
@@ -418,6 +437,7 @@ def section_disk4k(lines, ratios):
               requests=1)
         sc_runs, sc_piped_runs, fio_runs, fio8k_runs = [], [], [], []
         piped_conns = 4
+        settle(sc)
         for round_id in range(ROUNDS):
             sc_runs.append(measure(sc, *common, "--ratio", "0:1", "--distribution", "uniform",
                                    "--connections", str(DISK4K_QD), "--pipeline", "1"))
@@ -481,9 +501,11 @@ def section_disk1m(lines, ratios):
         bench(sc.port, *common, "--preload", requests=1)
         set_runs, get_runs, fw, fa, fr = [], [], [], [], []
         for round_id in range(ROUNDS):
+            settle(sc)
             set_runs.append(measure(sc, *common, "--ratio", "1:0", "--distribution", "sequential"))
             fw.append(fio("seqwrite", fio_file, size, "write", "1M", DISK1M_QD))
             fa.append(fio_append("append", fio_file + ".append", "1M", DISK1M_QD))
+            settle(sc)
             get_runs.append(measure(sc, *common, "--ratio", "0:1", "--distribution", "uniform"))
             fr.append(fio("seqread", fio_file, size, "read", "1M", DISK1M_QD))
             log(f"  round {round_id + 1}: SET {fmt(set_runs[-1]['mb_s'])} MB/s vs fio write "

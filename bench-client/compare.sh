@@ -29,6 +29,7 @@
 #   --out FILE              markdown results [default bench-client/results-<time>.md]
 #   --only LIST             comma list of sections: hot,batch,p99,disk4k,disk1m,scaling
 #   --skip-build            use the binaries already built
+#   --port-base N           first server port (each start takes the next)
 #
 # Needs: redis-server, redis-cli (redis-tools), fio, taskset, python3, cargo;
 # perf (linux-tools) for the syscall and IPI columns.
@@ -47,6 +48,7 @@ client_cpus=1
 out=""
 only="hot,batch,p99,disk4k,disk1m,scaling"
 skip_build=0
+port_base=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -60,7 +62,8 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift ;;
     --only) only="$2"; shift ;;
     --skip-build) skip_build=1 ;;
-    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+    --port-base) port_base="$2"; shift ;;
+    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -103,5 +106,5 @@ export COMPARE_MODE="$mode" COMPARE_ROUNDS="$rounds" COMPARE_DURATION="$duration
     COMPARE_DIR="$data_dir" COMPARE_SERVER_CPUS="$server_cpus" \
     COMPARE_CLIENT_CPUS="$client_cpus" COMPARE_OUT="$out" COMPARE_ONLY="$only" \
     COMPARE_SERVER_BIN="$server_bin" COMPARE_CLIENT_BIN="$client_bin" \
-    COMPARE_FS="$fs_type" COMPARE_CMDLINE="bench-client/compare.sh $orig_args"
+    COMPARE_FS="$fs_type" COMPARE_PORT_BASE="$port_base" COMPARE_CMDLINE="bench-client/compare.sh $orig_args"
 exec python3 "$here/compare.py"
