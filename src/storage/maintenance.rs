@@ -99,9 +99,17 @@ async fn build_hint(
     let mut writer = HintWriter::new();
     let (mut flush_all, mut max_seq, mut file_seq, mut offset) = (false, 0u64, 0u64, 0u64);
     let mut pacer = Pacer::new();
+    // Large records are looked at by header and key only (their value is
+    // not read back); the previous record says whether one is expected.
+    let mut large = false;
     while offset < file_len {
         let reads_before = window.reads;
-        let found = window.record_at(offset, file_seq).await?;
+        let head = window.large_record_head(offset, file_seq, large).await?;
+        large = head.is_some();
+        let found = match head {
+            Some(header) => Some(header),
+            None => window.record_at(offset, file_seq).await?,
+        };
         if window.reads != reads_before {
             pacer.io_turn(inner).await;
         }
@@ -125,8 +133,8 @@ async fn build_hint(
             writer.clear();
             flush_all = true;
         } else {
-            let bytes = window.slice(offset, len);
-            let key = record::key_of(&header, bytes);
+            let head_len = record::HEADER_LEN as u64 + u64::from(header.key_len);
+            let key = record::key_of(&header, window.slice(offset, head_len));
             let current = inner.keydir.borrow().get(key).map(|entry| entry.location);
             // A record the keydir does not hold may be all that hides an
             // older record of its key (the expiry reaper writes no

@@ -17,6 +17,9 @@ use super::record::{self, HEADER_LEN, Header};
 
 /// Bytes read per DMA read while scanning.
 pub const SCAN_CHUNK: u64 = 1 << 20;
+/// Values at least this long are not read back by a hint build (see
+/// [`Window::large_record_head`]): half of a background scan's read.
+pub(super) const LARGE_VALUE: u64 = 64 << 10;
 
 /// A sliding window of one file's bytes, filled by aligned DMA reads.
 ///
@@ -115,6 +118,12 @@ impl Window {
     /// Makes `[offset, offset + len)` available to [`Window::slice`]; false
     /// if it runs past the end of the file.
     pub(super) async fn ensure(&mut self, offset: u64, len: u64) -> Result<bool, StorageError> {
+        self.fill(offset, len, self.chunk).await
+    }
+
+    /// [`Window::ensure`] with reads of at least `min_read` bytes (rounded
+    /// up to the file's alignment) instead of the window's chunk.
+    async fn fill(&mut self, offset: u64, len: u64, min_read: u64) -> Result<bool, StorageError> {
         let wanted_end = offset + len;
         if wanted_end > self.file_len {
             return Ok(false);
@@ -136,7 +145,7 @@ impl Window {
         };
         while read_from < wanted_end {
             let missing = wanted_end - read_from;
-            let read_len = missing.max(self.chunk);
+            let read_len = missing.max(min_read);
             let read_len = read_len.div_ceil(alignment) * alignment;
             let result = if let Some(task) = self.take_ahead(read_from) {
                 task.await
@@ -228,6 +237,45 @@ impl Window {
         }
     }
 
+    /// The record at `offset` when it is a large one (a value of at least
+    /// [`LARGE_VALUE`] bytes) with a valid header and a sequence number above
+    /// `min_seq`, having read only its header and key: what a hint build
+    /// needs, without reading the value back (a sealed file of 1 MiB values
+    /// was read back whole, doubling the disk traffic of the writes that
+    /// filled it). The value's CRC is not checked here: a GET checks it.
+    /// `None` for any other record, which [`Window::record_at`] then reads
+    /// and checks whole. A header not in the window yet is read with one
+    /// short read only when `expect_large` (the previous record was large),
+    /// so files of small records keep their long reads.
+    pub(super) async fn large_record_head(
+        &mut self,
+        offset: u64,
+        min_seq: u64,
+        expect_large: bool,
+    ) -> Result<Option<Header>, StorageError> {
+        let remaining = self.file_len - offset;
+        if remaining < HEADER_LEN as u64 {
+            return Ok(None);
+        }
+        let header_len = HEADER_LEN as u64;
+        let in_window = self.within_one_chunk(offset, offset + header_len).is_some();
+        let readable = in_window || (expect_large && self.fill(offset, header_len, 0).await?);
+        if !readable {
+            return Ok(None);
+        }
+        let header = match record::decode_header(self.slice(offset, header_len), remaining) {
+            Ok(header) if header.seq > min_seq && u64::from(header.value_len) >= LARGE_VALUE => {
+                header
+            }
+            _ => return Ok(None),
+        };
+        let head_len = header_len + u64::from(header.key_len);
+        if !self.fill(offset, head_len, 0).await? {
+            return Ok(None);
+        }
+        Ok(Some(header))
+    }
+
     /// Searches `(from, file_len)` for the next good record; returns its
     /// offset and whether every byte skipped on the way was zero.
     pub(super) async fn resync(
@@ -301,6 +349,79 @@ mod tests {
                     "past the end"
                 );
             }
+        });
+    }
+
+    /// A scan the way a hint build walks a file finds every record and
+    /// key, and reads large values only when it cannot tell a record is
+    /// large (the first one); a damaged large header is not taken for one.
+    #[test]
+    fn large_records_are_found_by_their_heads() {
+        let dir = temp_dir();
+        let path = dir.path().join("records");
+        let sizes = [10usize, 300 << 10, 1 << 20, 70 << 10, 5, 1 << 20, 20];
+        let mut content = Vec::new();
+        let mut offsets = Vec::new();
+        for (seq, &size) in sizes.iter().enumerate() {
+            offsets.push(content.len() as u64);
+            let key = format!("key{seq}");
+            let value = vec![seq as u8 + 1; size];
+            record::encode_into(&mut content, 0, seq as u64 + 1, 0, key.as_bytes(), &value);
+        }
+        let data_end = content.len() as u64;
+        content.resize(content.len().next_multiple_of(4096) + 4096, 0);
+        std::fs::write(&path, &content).unwrap();
+        run(move || async move {
+            let file = open_sealed(&Backend::Dma, &path).await.unwrap();
+            let mut window = Window::new(file, content.len() as u64).with_chunk(128 << 10);
+            let (mut offset, mut seq, mut large, mut found) = (0u64, 0u64, false, Vec::new());
+            while offset < data_end {
+                let head = window.large_record_head(offset, seq, large).await.unwrap();
+                large = head.is_some();
+                let header = match head {
+                    Some(header) => header,
+                    None => window
+                        .record_at(offset, seq)
+                        .await
+                        .unwrap()
+                        .expect("a record"),
+                };
+                let head_len = HEADER_LEN as u64 + u64::from(header.key_len);
+                let key = record::key_of(&header, window.slice(offset, head_len)).to_vec();
+                found.push((offset, String::from_utf8(key).unwrap(), header.value_len));
+                seq = header.seq;
+                offset += header.record_len();
+            }
+            let want: Vec<_> = sizes
+                .iter()
+                .enumerate()
+                .map(|(seq, &size)| (offsets[seq], format!("key{seq}"), size as u32))
+                .collect();
+            assert_eq!(found, want);
+            // One 128 KiB read at the start, then a block per record head:
+            // no large value is read past what the first read covered.
+            assert!(
+                window.bytes_read <= (128 << 10) + 6 * 4096,
+                "read {} of {data_end} bytes",
+                window.bytes_read
+            );
+
+            // A large record whose header is damaged is not taken for one.
+            let mut damaged = content.clone();
+            damaged[offsets[2] as usize + record::OFF_MAGIC] ^= 0xff;
+            let path = dir.path().join("damaged");
+            std::fs::write(&path, &damaged).unwrap();
+            let file = open_sealed(&Backend::Dma, &path).await.unwrap();
+            let mut window = Window::new(file, damaged.len() as u64).with_chunk(128 << 10);
+            assert!(
+                window
+                    .large_record_head(offsets[2], 2, true)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "a bad magic is no large record"
+            );
+            assert!(window.record_at(offsets[2], 2).await.unwrap().is_none());
         });
     }
 }
