@@ -321,7 +321,7 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
         let mut buffer = file.alloc_buffer(aligned_len);
         let target = buffer.as_bytes_mut();
         let from = (write_start - front.start) as usize;
-        target[..data_len].copy_from_slice(&front.bytes[from..from + data_len]);
+        target[..data_len].copy_from_slice(&front.data()[from..from + data_len]);
         // The buffer is not zeroed; the padding must be, it marks end of data.
         target[data_len..].fill(0);
         (file, front.file_id, write_start, flush_end, buffer)
@@ -355,8 +355,7 @@ fn complete_flush(inner: &Inner, file_id: u32, flush_end: u64, disk_end: u64) {
     let ticket = front.ticket_at(flush_end);
     // Keep only the tail block; it is rewritten by the next flush.
     let keep_from = flush_end - flush_end % alignment;
-    front.bytes.drain(..(keep_from - front.start) as usize);
-    front.start = keep_from;
+    front.consume((keep_from - front.start) as usize);
     let stat = log.stat(file_id);
     stat.disk = stat.disk.max(disk_end);
     log.resolved_ticket = log.resolved_ticket.max(ticket);
@@ -393,7 +392,7 @@ pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
     let next_ticket = log.next_ticket;
     let dropped = log.segments.split_off(1);
     let front = &mut log.segments[0];
-    front.bytes.truncate((front.acked - front.start) as usize);
+    front.truncate_data((front.acked - front.start) as usize);
     front.written = front.acked;
     front.end_ticket = next_ticket;
     while let Some(undo) = log.undo.pop_back() {

@@ -55,15 +55,26 @@ use super::io::LogFile;
 use super::keydir::{Entry, Keydir, OwnedKey, pack_location};
 use super::record::{MAX_RECORD_LEN, encode_into, encoded_len};
 
+/// Live bytes after a flush up to which [`Segment::consume`] moves them to
+/// the front of the buffer at once.
+const CHEAP_MOVE: usize = 64 << 10;
+/// Written bytes [`Segment::consume`] leaves at the front of the buffer at
+/// most before it moves the live ones down.
+const MAX_DEAD_PREFIX: usize = 8 << 20;
+
 /// The unretired part of one log file.
 #[derive(Debug)]
 pub struct Segment {
     /// The log file this segment belongs to.
     pub file_id: u32,
-    /// File offset of `bytes[0]`; block-aligned.
+    /// File offset of `bytes[consumed]`; block-aligned.
     pub start: u64,
-    /// File content from `start` to the end of the appended data.
+    /// File content from `start` (at `consumed`) to the end of the
+    /// appended data; the bytes before `consumed` are written and unused.
     pub bytes: Vec<u8>,
+    /// Written bytes at the front of `bytes` not moved out yet (see
+    /// [`Segment::consume`]).
+    pub consumed: usize,
     /// File offset up to which `bytes` has been written to the device.
     pub written: u64,
     /// File offset up to which writes are acknowledged (written, and for
@@ -90,6 +101,7 @@ impl Segment {
             file_id,
             start: 0,
             bytes: Vec::new(),
+            consumed: 0,
             written: 0,
             acked: 0,
             end_ticket,
@@ -100,7 +112,33 @@ impl Segment {
 
     /// File offset just past the appended data.
     pub fn end(&self) -> u64 {
-        self.start + self.bytes.len() as u64
+        self.start + self.data().len() as u64
+    }
+
+    /// The bytes from `start` to the end of the appended data.
+    pub fn data(&self) -> &[u8] {
+        &self.bytes[self.consumed..]
+    }
+
+    /// Drops the first `len` bytes of [`Segment::data`] (written ones):
+    /// `start` moves on by `len`. The bytes after them are moved to the
+    /// front of the buffer only when that is cheap or the dead prefix has
+    /// grown big: with 1 MiB values, what arrives while a write is in
+    /// flight is megabytes, and moving it after every flush was one more
+    /// copy of most values.
+    pub fn consume(&mut self, len: usize) {
+        self.consumed += len;
+        self.start += len as u64;
+        let live = self.bytes.len() - self.consumed;
+        if live <= CHEAP_MOVE || self.consumed >= MAX_DEAD_PREFIX {
+            self.bytes.drain(..self.consumed);
+            self.consumed = 0;
+        }
+    }
+
+    /// Keeps the first `len` bytes of [`Segment::data`].
+    pub fn truncate_data(&mut self, len: usize) {
+        self.bytes.truncate(self.consumed + len);
     }
 
     /// The ticket of file offset `offset` (which must lie within the bytes
@@ -115,7 +153,7 @@ impl Segment {
             return None;
         }
         let from = (offset - self.start) as usize;
-        Some(&self.bytes[from..from + len as usize])
+        Some(&self.data()[from..from + len as usize])
     }
 }
 
@@ -500,6 +538,52 @@ mod tests {
             failed: Vec::new(),
             undo: VecDeque::new(),
         }
+    }
+
+    /// Consuming written bytes keeps every offset's bytes where `slice`
+    /// finds them, whether the live bytes were moved down or not.
+    #[test]
+    fn consumed_bytes_leave_offsets_intact() {
+        let mut log = state(1 << 30);
+        let value = vec![7u8; 1 << 20];
+        let mut at = Vec::new();
+        for seq in 0..12u8 {
+            let appended = log.append(0, 0, &[seq], &value).unwrap();
+            at.push((
+                appended.location & super::super::keydir::MAX_OFFSET,
+                appended.record_len as u64,
+            ));
+        }
+        let record = |log: &LogState, index: usize| {
+            let (offset, len) = at[index];
+            log.buffered(1, offset, len).map(|bytes| bytes[32])
+        };
+        let segment = &mut log.segments[0];
+        // Half a megabyte left live: not moved, only skipped.
+        segment.consume((at[3].0 - segment.start) as usize);
+        assert_eq!(segment.start, at[3].0);
+        assert!(segment.consumed > 0, "megabytes stay where they are");
+        assert_eq!(record(&log, 3), Some(3));
+        assert_eq!(record(&log, 11), Some(11));
+        assert_eq!(record(&log, 2), None, "consumed");
+        // Past the dead-prefix bound the live bytes move to the front.
+        let segment = &mut log.segments[0];
+        segment.consume((at[10].0 - segment.start) as usize);
+        assert_eq!(segment.consumed, 0, "moved down");
+        assert_eq!(segment.start, at[10].0);
+        assert_eq!(record(&log, 10), Some(10));
+        assert_eq!(record(&log, 11), Some(11));
+        // Appends after a consume land behind the live bytes.
+        let appended = log.append(0, 0, b"x", b"tail").unwrap();
+        let offset = appended.location & super::super::keydir::MAX_OFFSET;
+        assert_eq!(
+            log.buffered(1, offset, appended.record_len as u64)
+                .map(|b| &b[33..]),
+            Some(&b"tail"[..])
+        );
+        let segment = &mut log.segments[0];
+        segment.truncate_data((at[11].0 - segment.start) as usize);
+        assert_eq!(segment.end(), at[11].0);
     }
 
     #[test]

@@ -425,6 +425,7 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Open
                 file_id,
                 start: tail_start,
                 bytes: window.slice(tail_start, end - tail_start).to_vec(),
+                consumed: 0,
                 written: end,
                 acked: end,
                 end_ticket: 0,
