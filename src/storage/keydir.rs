@@ -21,9 +21,13 @@
 
 use crate::keyspace::{NR_SLOTS, key_slot};
 
+pub use self::lookahead::LOOKAHEAD;
+pub(super) use self::lookahead::prefetch_address;
+use self::lookahead::prefetch_line;
 pub use self::packed::NO_CACHE;
 use self::table::{Hasher, SlotTable};
 
+mod lookahead;
 mod packed;
 mod table;
 

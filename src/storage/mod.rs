@@ -243,14 +243,14 @@ impl Store {
         }
     }
 
-    /// Starts loading the keydir's index lines of `keys`, so the lookups
-    /// that follow overlap their cache misses instead of taking them one by
-    /// one (a hint to the CPU; changes nothing).
+    /// Starts loading what looking up `keys` reads (the keydir's index and
+    /// records, then the cached values they name), so the lookups that
+    /// follow overlap their cache misses instead of taking them one by one
+    /// (a hint to the CPU; changes nothing).
     pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
         let keydir = self.inner.keydir.borrow();
-        for key in keys {
-            keydir.prefetch(key);
-        }
+        let cache = self.inner.cache.borrow();
+        keydir.prefetch_lookups(keys, |slot| cache.prefetch(slot));
     }
 
     /// Metadata of a live key, or `None` if absent or expired at `now_ms`.

@@ -26,11 +26,11 @@
 //! removal moves `DRAIN_STEP` of its buckets, so no single write rehashes
 //! the whole slot.
 
-use super::Entry;
 use super::packed::{
     FLAG_CACHE, FLAG_DEAD, Layout, MIN_ARENA_GROWTH, NO_CACHE, append, cache_of, entry_of,
     flags_for, layout, max_record_size, read_u64, set_cache, write_fields,
 };
+use super::{Entry, prefetch_line};
 
 /// Tag of a bucket never used since the last rebuild.
 const TAG_EMPTY: u8 = 0;
@@ -86,18 +86,28 @@ fn probe(table: &SlotTable, index: &[Bucket], key: &[u8], hash: u64) -> Result<u
     }
 }
 
-/// Hints the CPU to load the cache line holding `value` (a prefetch never
-/// faults and changes nothing).
-fn prefetch_line<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only hints the cache; the address is a live
-    // reference.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+/// The arena offset in the first bucket of `index` from `hash`'s home whose
+/// tag is `hash`'s, within a few buckets (the key not compared: a guess).
+fn guess_record(index: &[Bucket], hash: u64) -> Option<usize> {
+    /// About the buckets of the home bucket's line and the next.
+    const MAX_STEPS: usize = 8;
+    if index.is_empty() {
+        return None;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let tag = tag_of(hash);
+    let mut bucket = home(hash, index.len());
+    for _ in 0..MAX_STEPS {
+        match index[bucket].tag {
+            TAG_EMPTY => return None,
+            found if found == tag => return Some(index[bucket].offset()),
+            _ => {}
+        }
+        bucket += 1;
+        if bucket == index.len() {
+            bucket = 0;
+        }
+    }
+    None
 }
 
 /// The home bucket of `hash` in an index of `capacity` buckets.
@@ -386,6 +396,13 @@ impl SlotTable {
         }
     }
 
+    /// Hints the CPU to load this table's own fields (where its index and
+    /// arena are), the first miss of a lookup.
+    pub fn prefetch_header(&self) {
+        prefetch_line(&self.buckets);
+        prefetch_line(&self.arena);
+    }
+
     /// Hints the CPU to load the home bucket of `hash` (no effect on the
     /// table).
     pub fn prefetch(&self, hash: u64) {
@@ -393,6 +410,27 @@ impl SlotTable {
             return;
         }
         prefetch_line(&self.buckets[home(hash, self.buckets.len())]);
+    }
+
+    /// The arena offset of the first record from `hash`'s home bucket whose
+    /// tag matches, its first line asked of the CPU (a later stage of a
+    /// batch's prefetch, once [`SlotTable::prefetch`] brought the bucket
+    /// in). A guess: the key is not compared, and a probe longer than a
+    /// few buckets gives up.
+    pub fn prefetch_record(&self, hash: u64) -> Option<u32> {
+        let at = guess_record(&self.buckets, hash).or_else(|| guess_record(&self.old, hash))?;
+        prefetch_line(&self.arena[at]);
+        Some(at as u32)
+    }
+
+    /// The cache slot of the record at arena offset `at` (from
+    /// [`SlotTable::prefetch_record`]; [`NO_CACHE`] when it has none).
+    pub fn cache_slot_at(&self, at: u32) -> u32 {
+        let at = at as usize;
+        if at >= self.arena.len() {
+            return NO_CACHE;
+        }
+        cache_of(&self.arena, &self.layout(at))
     }
 
     /// Sets the entry of `key` and its cache slot; returns the previous
