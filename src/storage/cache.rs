@@ -34,8 +34,9 @@ use bytes::Bytes;
 
 use super::keydir::prefetch_address;
 
-/// Values up to this many bytes are kept inside their node.
-pub const INLINE_LEN: usize = 112;
+/// Values up to this many bytes are kept inside their node (what fits in
+/// a 128-byte node beside its version, links and flags).
+pub const INLINE_LEN: usize = 102;
 /// Bytes charged per entry: its node and free-list slot (plus the bytes of
 /// a value too big to be inline).
 const ENTRY_OVERHEAD: u64 = (std::mem::size_of::<Node>() + 16) as u64;
@@ -48,11 +49,11 @@ const MAX_ENTRY_FRACTION: u64 = 8;
 /// may then overrun its share until later balances; the total budget holds).
 const MAX_SECOND_LAPS: usize = 8;
 
-const NIL: usize = usize::MAX;
-const PROBATION: usize = 0;
-const PROTECTED: usize = 1;
+const NIL: u32 = u32::MAX;
+const PROBATION: u8 = 0;
+const PROTECTED: u8 = 1;
 /// The segment of a node on the free list.
-const FREE: usize = 2;
+const FREE: u8 = 2;
 
 /// A cached value: inside the node when small, else shared.
 enum Stored {
@@ -104,16 +105,26 @@ impl Stored {
     }
 }
 
+/// One cached value: 128 bytes on a 64-byte boundary, so that a hit on an
+/// inline value reads two cache lines (the version and flags checked
+/// first share the first line with the value's first bytes), where an
+/// unaligned 160-byte node took three.
+#[repr(C, align(64))]
 struct Node {
-    value: Stored,
     /// The record location the value was read from.
     version: u64,
-    prev: usize,
-    next: usize,
-    segment: usize,
+    /// The next newer node of its segment, or [`NIL`].
+    prev: u32,
+    /// The next older node of its segment, or [`NIL`].
+    next: u32,
+    /// [`PROBATION`], [`PROTECTED`] or [`FREE`].
+    segment: u8,
     /// Hit since it last reached the protected tail.
     referenced: bool,
+    value: Stored,
 }
+
+const _: () = assert!(std::mem::size_of::<Node>() == 128);
 
 impl Node {
     fn charge(&self) -> u64 {
@@ -124,8 +135,8 @@ impl Node {
 /// A doubly linked list over slab indexes; head = most recent.
 #[derive(Clone, Copy)]
 struct List {
-    head: usize,
-    tail: usize,
+    head: u32,
+    tail: u32,
     bytes: u64,
 }
 
@@ -163,7 +174,7 @@ impl Cache {
 
     /// Bytes charged now.
     pub fn bytes(&self) -> u64 {
-        self.lists[PROBATION].bytes + self.lists[PROTECTED].bytes
+        self.lists[PROBATION as usize].bytes + self.lists[PROTECTED as usize].bytes
     }
 
     /// Entries now.
@@ -184,36 +195,39 @@ impl Cache {
     fn unlink(&mut self, index: usize) {
         let (prev, next, segment) = {
             let node = &self.nodes[index];
-            (node.prev, node.next, node.segment)
+            (node.prev, node.next, node.segment as usize)
         };
         if prev == NIL {
             self.lists[segment].head = next;
         } else {
-            self.nodes[prev].next = next;
+            self.nodes[prev as usize].next = next;
         }
         if next == NIL {
             self.lists[segment].tail = prev;
         } else {
-            self.nodes[next].prev = prev;
+            self.nodes[next as usize].prev = prev;
         }
         self.lists[segment].bytes -= self.nodes[index].charge();
     }
 
-    fn push_front(&mut self, index: usize, segment: usize) {
-        let head = self.lists[segment].head;
+    fn push_front(&mut self, index: usize, segment: u8) {
+        let list = segment as usize;
+        let head = self.lists[list].head;
         {
             let node = &mut self.nodes[index];
             node.prev = NIL;
             node.next = head;
             node.segment = segment;
         }
+        // Node indexes fit in a u32: `insert_stored` makes no more nodes.
+        let index32 = index as u32;
         if head == NIL {
-            self.lists[segment].tail = index;
+            self.lists[list].tail = index32;
         } else {
-            self.nodes[head].prev = index;
+            self.nodes[head as usize].prev = index32;
         }
-        self.lists[segment].head = index;
-        self.lists[segment].bytes += self.nodes[index].charge();
+        self.lists[list].head = index32;
+        self.lists[list].bytes += self.nodes[index].charge();
     }
 
     fn drop_node(&mut self, index: usize) {
@@ -224,17 +238,13 @@ impl Cache {
         self.free.push(index);
     }
 
-    /// Hints the CPU to load cache slot `slot`'s node (every line of it: a
-    /// hit reads its version, segment and inline value). Changes nothing.
+    /// Hints the CPU to load cache slot `slot`'s node (both lines: a hit
+    /// reads its version, segment and inline value). Changes nothing.
     pub fn prefetch(&self, slot: u32) {
         if let Some(node) = self.nodes.get(slot as usize) {
             let start = (node as *const Node).cast::<u8>();
-            let mut offset = 0;
-            while offset < std::mem::size_of::<Node>() {
-                prefetch_address(start.wrapping_add(offset));
-                offset += 64;
-            }
-            prefetch_address(start.wrapping_add(std::mem::size_of::<Node>() - 1));
+            prefetch_address(start);
+            prefetch_address(start.wrapping_add(64));
         }
     }
 
@@ -294,7 +304,10 @@ impl Cache {
 
     fn insert_stored(&mut self, version: u64, value: Stored) -> Option<u32> {
         let charge = value.outside() + ENTRY_OVERHEAD;
-        if self.budget == 0 || charge > self.budget / MAX_ENTRY_FRACTION {
+        if self.budget == 0
+            || charge > self.budget / MAX_ENTRY_FRACTION
+            || (self.free.is_empty() && self.nodes.len() >= NIL as usize)
+        {
             return None;
         }
         let node = Node {
@@ -320,7 +333,7 @@ impl Cache {
         self.balance();
         // Balancing may have evicted the newcomer itself (a budget smaller
         // than a few entries).
-        (self.holds_index(index, version) && index < u32::MAX as usize).then_some(index as u32)
+        self.holds_index(index, version).then_some(index as u32)
     }
 
     fn holds_index(&self, index: usize, version: u64) -> bool {
@@ -345,10 +358,10 @@ impl Cache {
             return None;
         }
         let segment = self.nodes[index].segment;
-        self.lists[segment].bytes -= self.nodes[index].charge();
+        self.lists[segment as usize].bytes -= self.nodes[index].charge();
         self.nodes[index].value = Stored::copied(value);
         self.nodes[index].version = to;
-        self.lists[segment].bytes += self.nodes[index].charge();
+        self.lists[segment as usize].bytes += self.nodes[index].charge();
         self.balance();
         self.holds_index(index, to).then_some(slot)
     }
@@ -386,8 +399,8 @@ impl Cache {
     fn balance(&mut self) {
         let protected_budget = self.budget / 100 * PROTECTED_PERCENT;
         let mut second_laps = 0;
-        while self.lists[PROTECTED].bytes > protected_budget {
-            let tail = self.lists[PROTECTED].tail;
+        while self.lists[PROTECTED as usize].bytes > protected_budget {
+            let tail = self.lists[PROTECTED as usize].tail as usize;
             if self.nodes[tail].referenced {
                 if second_laps == MAX_SECOND_LAPS {
                     // Over its share for now; the next balance goes on.
@@ -403,11 +416,11 @@ impl Cache {
             }
         }
         while self.bytes() > self.budget {
-            let victim = if self.lists[PROBATION].tail != NIL {
-                self.lists[PROBATION].tail
+            let victim = if self.lists[PROBATION as usize].tail != NIL {
+                self.lists[PROBATION as usize].tail
             } else {
-                self.lists[PROTECTED].tail
-            };
+                self.lists[PROTECTED as usize].tail
+            } as usize;
             self.drop_node(victim);
         }
     }
