@@ -323,7 +323,7 @@ impl Shard {
                     _ => None,
                 }));
         }
-        let mut writes = Vec::new();
+        let mut writes = Positions::default();
         // A read answered from memory is answered in place. The others
         // between two writes run concurrently: no write of this batch lies
         // between them, so their order is not observable, and a pipeline of
@@ -341,7 +341,7 @@ impl Shard {
                     self.run_reads(std::mem::take(&mut reads), replies, &mut ctx)
                         .await;
                 }
-                writes.push(replies.len());
+                writes.mark(replies.len());
                 replies.push(execute(&self.store, command, &mut ctx).await);
             } else if let Some(reply) = execute_resident(&self.store, &command, &ctx) {
                 replies.push(reply);
@@ -358,7 +358,7 @@ impl Shard {
         {
             // The store rolled these writes back: none is acknowledged.
             let reply = storage_error(&e);
-            for index in writes {
+            for index in writes.iter() {
                 if !replies[index].is_error() {
                     replies[index] = reply.clone();
                 }
@@ -617,6 +617,33 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
         .into_iter()
         .map(|o| o.expect("every future completed"))
         .collect()
+}
+
+/// The positions of a batch's writes among its replies, so a failed
+/// flush can turn each into an error. The first 64 fit in a bit mask: a
+/// batch of a few writes (a SET at pipeline 1) allocates nothing.
+#[derive(Default)]
+struct Positions {
+    /// Bit `i` set: reply `i` is a write's.
+    low: u64,
+    /// Positions from 64 on.
+    high: Vec<usize>,
+}
+
+impl Positions {
+    fn mark(&mut self, index: usize) {
+        if index < 64 {
+            self.low |= 1 << index;
+        } else {
+            self.high.push(index);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..64)
+            .filter(|bit| self.low & (1 << bit) != 0)
+            .chain(self.high.iter().copied())
+    }
 }
 
 /// The error reply for a storage failure (read, write or merge); the

@@ -29,7 +29,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::files::{data_file_path, open_active, os_err, sync_dir};
-use super::io::LogFile;
+use super::io::{LogFile, SharedBuf};
 use super::state::add;
 use super::{Inner, StorageError, SyncMode};
 
@@ -232,12 +232,21 @@ async fn reserve_ahead(inner: &Inner, zeroing: &mut Option<Zeroing>) {
         } => (file, file_id, start, target),
     };
     let task = glommio::spawn_local(async move {
+        // One buffer of zeros, filled once, goes out as every chunk of the
+        // step (a fill per chunk cost one store per byte of log written).
+        let mut zeros: Option<SharedBuf> = None;
         let mut at = start;
         while at < target {
             let len = (target - at).min(ZERO_CHUNK);
-            let mut buffer = file.alloc_buffer(len as usize);
-            buffer.as_bytes_mut().fill(0);
-            let written = file.write_at(buffer, at).await?;
+            let chunk = match &zeros {
+                Some(zeros) if zeros.len() as u64 == len => zeros.clone(),
+                _ => {
+                    let mut buffer = file.alloc_buffer(len as usize);
+                    buffer.as_bytes_mut().fill(0);
+                    zeros.insert(buffer.share()).clone()
+                }
+            };
+            let written = file.write_shared_at(&chunk, at).await?;
             if written as u64 != len {
                 return Err(std::io::Error::other("short write of zeros"));
             }

@@ -97,6 +97,41 @@ impl WriteBuf {
     }
 }
 
+/// A filled buffer that is written many times (the flusher's zeros ahead
+/// of the log's tail): filled once, not once per write.
+#[derive(Clone)]
+pub enum SharedBuf {
+    /// A DMA buffer.
+    Dma(std::rc::Rc<DmaBuffer>),
+    /// A plain buffer for a simulated file.
+    Mem(std::rc::Rc<Vec<u8>>),
+}
+
+impl WriteBuf {
+    /// Freezes the buffer for [`LogFile::write_shared_at`].
+    pub fn share(self) -> SharedBuf {
+        match self {
+            WriteBuf::Dma(buffer) => SharedBuf::Dma(std::rc::Rc::new(buffer)),
+            WriteBuf::Mem(bytes) => SharedBuf::Mem(std::rc::Rc::new(bytes)),
+        }
+    }
+}
+
+impl SharedBuf {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            SharedBuf::Dma(buffer) => buffer.len(),
+            SharedBuf::Mem(bytes) => bytes.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Smallest write unit on a DMA file: a filesystem block. A device may
 /// accept 512-byte aligned direct I/O, but ext4 (4 KiB blocks) serializes a
 /// direct write that starts or ends inside a block and zeroes around it:
@@ -157,6 +192,18 @@ impl LogFile {
                 file.write_at(buffer, pos).await.map_err(glommio_err)
             }
             (LogFile::Sim(file), WriteBuf::Mem(bytes)) => file.write_at(&bytes, pos),
+            _ => Err(std::io::Error::other("buffer of another backend")),
+        }
+    }
+
+    /// Writes the whole of a shared buffer at `pos`; returns the bytes written.
+    pub async fn write_shared_at(&self, buffer: &SharedBuf, pos: u64) -> std::io::Result<usize> {
+        match (self, buffer) {
+            (LogFile::Dma(file), SharedBuf::Dma(buffer)) => file
+                .write_rc_at(buffer.clone(), pos)
+                .await
+                .map_err(glommio_err),
+            (LogFile::Sim(file), SharedBuf::Mem(bytes)) => file.write_at(bytes, pos),
             _ => Err(std::io::Error::other("buffer of another backend")),
         }
     }

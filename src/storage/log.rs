@@ -45,7 +45,7 @@
 //! something that is then lost.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -461,33 +461,16 @@ struct Parked {
     waker: Waker,
 }
 
-impl PartialEq for Parked {
-    fn eq(&self, other: &Self) -> bool {
-        self.ticket == other.ticket
-    }
-}
-
-impl Eq for Parked {}
-
-impl PartialOrd for Parked {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Parked {
-    /// Reversed, so the `BinaryHeap` pops the smallest ticket first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.ticket.cmp(&self.ticket)
-    }
-}
-
 /// Tasks waiting for tickets, smallest ticket first: a flush wakes only the
 /// tasks it resolved, not every waiter.
+///
+/// A queue ordered by ticket rather than a heap: a writer parks right after
+/// its append, so tickets arrive almost always in order and go to the back;
+/// a flush takes its waiters off the front.
 #[derive(Default)]
 pub struct Waiters {
-    /// Parked tasks.
-    parked: RefCell<BinaryHeap<Parked>>,
+    /// Parked tasks, by ticket.
+    parked: RefCell<VecDeque<Parked>>,
 }
 
 impl Waiters {
@@ -495,26 +478,34 @@ impl Waiters {
     /// that waits for something else passes a ticket already resolved and
     /// is woken by the next change).
     pub fn register(&self, ticket: u64, cx: &Context<'_>) {
-        self.parked.borrow_mut().push(Parked {
+        let mut parked = self.parked.borrow_mut();
+        let task = Parked {
             ticket,
             waker: cx.waker().clone(),
-        });
+        };
+        if parked.back().is_none_or(|last| last.ticket <= ticket) {
+            parked.push_back(task);
+        } else {
+            let at = parked.partition_point(|other| other.ticket <= ticket);
+            parked.insert(at, task);
+        }
     }
 
     /// Wakes every task whose ticket is at most `resolved_ticket`.
     pub fn wake_resolved(&self, resolved_ticket: u64) {
-        let mut ready = Vec::new();
-        {
-            let mut parked = self.parked.borrow_mut();
-            while parked
-                .peek()
-                .is_some_and(|task| task.ticket <= resolved_ticket)
-            {
-                ready.extend(parked.pop().map(|task| task.waker));
+        loop {
+            let task = {
+                let mut parked = self.parked.borrow_mut();
+                match parked.front() {
+                    Some(task) if task.ticket <= resolved_ticket => parked.pop_front(),
+                    _ => None,
+                }
+            };
+            // Not under the borrow: a waker may run code that parks again.
+            match task {
+                Some(task) => task.waker.wake(),
+                None => break,
             }
-        }
-        for waker in ready {
-            waker.wake();
         }
     }
 }
@@ -584,6 +575,41 @@ mod tests {
         let segment = &mut log.segments[0];
         segment.truncate_data((at[11].0 - segment.start) as usize);
         assert_eq!(segment.end(), at[11].0);
+    }
+
+    /// Counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn waiters_wake_only_resolved_tickets_in_any_order() {
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering::Relaxed;
+        let waiters = Waiters::default();
+        let counts: Vec<Arc<Count>> = (0..4)
+            .map(|_| Arc::new(Count(Default::default())))
+            .collect();
+        // Out of order: 30, 10, 20, then 5 (already resolved when it parks).
+        for (count, ticket) in counts.iter().zip([30, 10, 20, 5]) {
+            let waker = Waker::from(count.clone());
+            waiters.register(ticket, &Context::from_waker(&waker));
+        }
+        let woken = || -> Vec<usize> { counts.iter().map(|c| c.0.load(Relaxed)).collect() };
+        waiters.wake_resolved(4);
+        assert_eq!(woken(), [0, 0, 0, 0]);
+        waiters.wake_resolved(10);
+        assert_eq!(woken(), [0, 1, 0, 1]);
+        waiters.wake_resolved(29);
+        assert_eq!(woken(), [0, 1, 1, 1]);
+        waiters.wake_resolved(u64::MAX);
+        assert_eq!(woken(), [1, 1, 1, 1]);
+        waiters.wake_resolved(u64::MAX);
+        assert_eq!(woken(), [1, 1, 1, 1]);
     }
 
     #[test]
