@@ -13,7 +13,9 @@
 # always, --sync batch vs everysec. Next to req/s, the hot-key table gives
 # the server's syscalls per request (perf stat -e raw_syscalls:sys_enter -p
 # PID) and reschedule IPIs per request on the server CPUs (perf stat -e
-# irq_vectors:reschedule_entry -C CPUS), `n/a` without perf. The results
+# irq_vectors:reschedule_entry -C CPUS), `n/a` without perf; the disk
+# table gives the server's CPU and the device bytes read and written per
+# request (/proc/PID/io, O_DIRECT included). The results
 # table (markdown) goes to stdout and to --out, with two SVG charts beside
 # it (by shardcask-chart): req/s against Redis, and each disk workload as a
 # percentage of fio next to its target.
@@ -63,7 +65,7 @@ while [[ $# -gt 0 ]]; do
     --only) only="$2"; shift ;;
     --skip-build) skip_build=1 ;;
     --port-base) port_base="$2"; shift ;;
-    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
