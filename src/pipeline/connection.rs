@@ -79,6 +79,54 @@ impl Activity {
     }
 }
 
+/// A connection's way out: the replies waiting to be written, the socket
+/// they go to, and the client's figures that running and writing update.
+struct Outbox<'a> {
+    /// The client's socket.
+    socket: &'a Socket,
+    /// The client's id (its CLIENT LIST entry).
+    client_id: u64,
+    /// `--client-output-timeout`, if any.
+    timeout: Option<Duration>,
+    /// Encoded replies not yet written.
+    output: BytesMut,
+    /// CLIENT LIST figures gathered since the last flush.
+    activity: Activity,
+}
+
+impl Outbox<'_> {
+    /// Writes every pending reply. A client that accepts no byte of them
+    /// for `timeout` (`--client-output-timeout`) fails the write; the
+    /// caller then drops the connection.
+    async fn write_out(&mut self, shard: &Shard) -> std::io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        bump(&shard.stats.net_out, self.output.len() as u64);
+        let pending = self.output.len();
+        self.activity.net_out += pending as u64;
+        let (result, mut buf) = self
+            .socket
+            .send_all(std::mem::take(&mut self.output), self.timeout)
+            .await;
+        if let Err(error) = &result
+            && error.kind() == std::io::ErrorKind::TimedOut
+        {
+            tracing::info!(
+                client_id = self.client_id,
+                pending,
+                "client did not read its replies within --client-output-timeout, disconnecting"
+            );
+        }
+        buf.clear();
+        if buf.capacity() > 4 * READ_CHUNK {
+            buf = BytesMut::with_capacity(16 * 1024);
+        }
+        self.output = buf;
+        result
+    }
+}
+
 /// The commands collected so far, before they run. One per connection,
 /// emptied by [`run_batch`] and reused: its vectors are not allocated again
 /// per batch.
@@ -180,9 +228,14 @@ pub async fn serve(
     // Read straight into, sized by the request being received, and kept
     // while big requests keep coming (see `protocol::input`).
     let mut input = InputBuffer::new();
-    let mut output = BytesMut::with_capacity(16 * 1024);
+    let mut outbox = Outbox {
+        socket: &socket,
+        client_id,
+        timeout,
+        output: BytesMut::with_capacity(16 * 1024),
+        activity: Activity::default(),
+    };
     let mut session = Session::new();
-    let mut activity = Activity::default();
     let mut batch = Batch::new(shard.nr_shards, client_id);
     // The arguments of the request at hand, the vector kept from one
     // request to the next.
@@ -211,17 +264,8 @@ pub async fn serve(
         };
         // A monitor writes the lines that came (even if input came too).
         if session.monitor.sink().is_some()
-            && (!monitor::take_lines(&session.monitor, &mut output)
-                || write_out(
-                    &shard,
-                    client_id,
-                    &socket,
-                    &mut output,
-                    timeout,
-                    &mut activity,
-                )
-                .await
-                .is_err())
+            && (!monitor::take_lines(&session.monitor, &mut outbox.output)
+                || outbox.write_out(&shard).await.is_err())
         {
             input.return_room(room, 0);
             break;
@@ -240,23 +284,25 @@ pub async fn serve(
             break;
         }
         bump(&shard.stats.net_in, n as u64);
-        activity.net_in += n as u64;
+        outbox.activity.net_in += n as u64;
 
         // One clock read per read of input: batch latency and activity.
         let started = Instant::now();
+        // Whether anyone monitors, looked at once per read of input (a
+        // MONITOR that starts meanwhile sees the next one on).
+        let monitored = shard.shared.monitors.any();
         let mut after = After::Continue;
         loop {
             match parse_request_into(input.pending(), &limits, &mut args) {
                 Ok(Parsed::Command(())) => {
                     let planned = plan(
                         &shard,
-                        client_id,
                         shard_port,
+                        monitored,
                         &mut session,
                         &args,
                         &mut batch,
-                        &mut output,
-                        &mut activity,
+                        &mut outbox,
                     )
                     .await;
                     if args.capacity() > MAX_KEPT_ARGS {
@@ -266,29 +312,20 @@ pub async fn serve(
                         after = After::Close;
                         break;
                     }
-                    if batch.groups.len() >= sizer.cap || output.len() as u64 >= sizer.limit {
-                        flush_batch(
+                    if (batch.groups.len() >= sizer.cap
+                        || outbox.output.len() as u64 >= sizer.limit)
+                        && flush_and_write(
                             &shard,
-                            &session,
+                            &mut session,
                             &mut batch,
-                            &mut output,
+                            &mut outbox,
                             started,
                             &mut sizer,
                         )
-                        .await;
-                        if write_out(
-                            &shard,
-                            client_id,
-                            &socket,
-                            &mut output,
-                            timeout,
-                            &mut activity,
-                        )
                         .await
                         .is_err()
-                        {
-                            break 'connection;
-                        }
+                    {
+                        break 'connection;
                     }
                 }
                 Ok(Parsed::Empty) => continue,
@@ -298,38 +335,26 @@ pub async fn serve(
                         &shard,
                         &session,
                         &mut batch,
-                        &mut output,
+                        &mut outbox.output,
                         started,
                         &mut sizer,
                     )
                     .await;
                     bump(&shard.stats.protocol_errors, 1);
                     tracing::debug!(client_id, %error, "protocol error, closing connection");
-                    Reply::error(error.message()).encode(&mut output, session.protocol);
+                    Reply::error(error.message()).encode(&mut outbox.output, session.protocol);
                     after = After::Close;
                     break;
                 }
             }
         }
-        flush_batch(
+        if flush_and_write(
             &shard,
-            &session,
+            &mut session,
             &mut batch,
-            &mut output,
+            &mut outbox,
             started,
             &mut sizer,
-        )
-        .await;
-        if session.monitor.has_lines() {
-            monitor::deliver(&shard, &mut session.monitor).await;
-        }
-        if write_out(
-            &shard,
-            client_id,
-            &socket,
-            &mut output,
-            timeout,
-            &mut activity,
         )
         .await
         .is_err()
@@ -337,11 +362,29 @@ pub async fn serve(
         {
             break;
         }
-        activity.flush(&shard, client_id, started);
+        outbox.activity.flush(&shard, client_id, started);
     }
+    drop(outbox);
     drop(socket);
     monitor::leave(&shard, &mut session.monitor);
     shard.clients.borrow_mut().remove(&client_id);
+}
+
+/// Runs the batch collected so far, hands MONITOR the lines it made, and
+/// writes every pending reply.
+async fn flush_and_write(
+    shard: &Rc<Shard>,
+    session: &mut Session,
+    batch: &mut Batch,
+    outbox: &mut Outbox<'_>,
+    started: Instant,
+    sizer: &mut BatchSizer,
+) -> std::io::Result<()> {
+    flush_batch(shard, session, batch, &mut outbox.output, started, sizer).await;
+    if session.monitor.has_lines() {
+        monitor::deliver(shard, &mut session.monitor).await;
+    }
+    outbox.write_out(shard).await
 }
 
 /// Runs the batch collected so far (leaving it empty) and lets the sizer
@@ -394,56 +437,22 @@ impl BatchSizer {
     }
 }
 
-/// Writes every pending reply. A client that accepts no byte of them for
-/// `timeout` (`--client-output-timeout`) fails the write; the caller then
-/// drops the connection.
-async fn write_out(
-    shard: &Shard,
-    client_id: u64,
-    socket: &Socket,
-    output: &mut BytesMut,
-    timeout: Option<Duration>,
-    activity: &mut Activity,
-) -> std::io::Result<()> {
-    if output.is_empty() {
-        return Ok(());
-    }
-    bump(&shard.stats.net_out, output.len() as u64);
-    let pending = output.len();
-    activity.net_out += pending as u64;
-    let (result, mut buf) = socket.send_all(std::mem::take(output), timeout).await;
-    if let Err(error) = &result
-        && error.kind() == std::io::ErrorKind::TimedOut
-    {
-        tracing::info!(
-            client_id,
-            pending,
-            "client did not read its replies within --client-output-timeout, disconnecting"
-        );
-    }
-    buf.clear();
-    if buf.capacity() > 4 * READ_CHUNK {
-        buf = BytesMut::with_capacity(16 * 1024);
-    }
-    *output = buf;
-    result
-}
-
 /// Adds one request to the batch, or answers it at once. Barrier commands
 /// run the batch first and write their reply straight to `output`.
-// The connection's state, passed apart so each piece is borrowed alone.
-#[allow(clippy::too_many_arguments)]
+/// `monitored`: whether anyone runs MONITOR (looked at once per batch).
 async fn plan(
     shard: &Rc<Shard>,
-    client_id: u64,
     shard_port: Option<usize>,
+    monitored: bool,
     session: &mut Session,
     args: &[bytes::Bytes],
     batch: &mut Batch,
-    output: &mut BytesMut,
-    activity: &mut Activity,
+    outbox: &mut Outbox<'_>,
 ) -> After {
-    if shard.shared.monitors.any()
+    let client_id = outbox.client_id;
+    let output = &mut outbox.output;
+    let activity = &mut outbox.activity;
+    if monitored
         && let Some(refused) =
             monitor::on_request(shard, client_id, shard_port, session.for_monitor(), args)
     {

@@ -303,11 +303,15 @@ fn take_multibulk(
     // reservation is backed by bytes already received.
     args.reserve(count);
     if count <= NOTED {
-        args.extend(
-            spans[..count]
-                .iter()
-                .map(|&(start, end)| request.slice(start..end)),
-        );
+        // The last argument is the request itself, cut down: one reference
+        // count increment and decrement (atomic) fewer per request.
+        if let Some((&(start, end), firsts)) = spans[..count].split_last() {
+            args.extend(firsts.iter().map(|&(start, end)| request.slice(start..end)));
+            let mut last = request;
+            last.truncate(end);
+            last.advance(start);
+            args.push(last);
+        }
         return;
     }
     let (_, mut pos) = checked_number(&request, 1);
