@@ -382,7 +382,7 @@ impl Store {
         if !self.inner.keydir.borrow().has_room_in_slot(slot, key) {
             return Err(WriteError::SlotFull);
         }
-        let appended = log.append(0, expire_at_ms, key, value)?;
+        let appended = log.append_live(expire_at_ms, key, value)?;
         let entry = Entry {
             location: appended.location,
             record_len: appended.record_len,
@@ -412,7 +412,6 @@ impl Store {
                     slot.unwrap_or(keydir::NO_CACHE)
                 });
         drop(cache);
-        log.revive(&entry);
         self.superseded(&mut log, key, previous, false, &appended);
         drop(log);
         self.inner.flusher.notify();

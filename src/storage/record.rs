@@ -240,15 +240,18 @@ pub fn encode_into(
 ) -> usize {
     let start = out.len();
     let len = encoded_len(key, value) as usize;
+    // The header is put together on the stack and copied in once (a push
+    // per field checked the capacity ten times per record).
+    let mut header = [0u8; HEADER_LEN];
+    header[OFF_MAGIC..OFF_VERSION].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
+    header[OFF_VERSION] = RECORD_VERSION;
+    header[OFF_FLAGS] = flags;
+    header[OFF_SEQ..OFF_EXPIRE_AT].copy_from_slice(&seq.to_le_bytes());
+    header[OFF_EXPIRE_AT..OFF_KEY_LEN].copy_from_slice(&expire_at_ms.to_le_bytes());
+    header[OFF_KEY_LEN..OFF_VALUE_LEN].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    header[OFF_VALUE_LEN..HEADER_LEN].copy_from_slice(&(value.len() as u32).to_le_bytes());
     out.reserve(len);
-    out.extend_from_slice(&[0u8; 4]);
-    out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
-    out.push(RECORD_VERSION);
-    out.push(flags);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&expire_at_ms.to_le_bytes());
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(key);
     out.extend_from_slice(value);
     let crc = crc32c::crc32c(&out[start + OFF_MAGIC..]);
