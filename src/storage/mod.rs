@@ -311,9 +311,10 @@ impl Store {
         // The `Rc` keeps the file open even if a merge deletes it meanwhile.
         let file = self.inner.log.borrow().files.get(&file_id).cloned();
         add(&self.inner.counters.cache_misses, 1);
-        let path = files::data_file_path(&self.inner.dir, file_id);
+        // Only an error names the file: no path built per read.
+        let path = || files::data_file_path(&self.inner.dir, file_id);
         let Some(file) = file else {
-            return Err(corrupt(path, offset, "log file is not open".into()));
+            return Err(corrupt(path(), offset, "log file is not open".into()));
         };
         let read = file
             .read_at(offset, len as usize)
@@ -323,10 +324,10 @@ impl Store {
         add(&counters.reads, 1);
         add(&counters.bytes_read, read.len() as u64);
         let header = record::decode(&read)
-            .map_err(|error| corrupt(path.clone(), offset, error.reason().into()))?;
+            .map_err(|error| corrupt(path(), offset, error.reason().into()))?;
         if header.is_tombstone() || header.is_flush_all() || record::key_of(&header, &read) != key {
             return Err(corrupt(
-                path,
+                path(),
                 offset,
                 "record does not hold this key".into(),
             ));
