@@ -68,11 +68,13 @@ async fn set_then_get(store: &Store, keys: &[Vec<u8>], ops: usize) -> f64 {
 #[inline(never)]
 fn hot_gets(store: &Store, keys: &[Vec<u8>], rounds: usize) -> usize {
     let mut hits = 0;
+    let mut hashes = Vec::new();
     for _ in 0..rounds {
         for batch in keys.chunks(16) {
-            store.prefetch(batch.iter().map(|key| key.as_slice()));
-            for key in batch {
-                if let Resident::Found(Some(value)) = store.get_resident(key, 0) {
+            hashes.clear();
+            store.prefetch(batch.iter().map(|key| key.as_slice()), &mut hashes);
+            for (key, &at) in batch.iter().zip(&hashes) {
+                if let Resident::Found(Some(value)) = store.get_resident_at(key, at, 0) {
                     hits += std::hint::black_box(value).data.len().min(1);
                 }
             }

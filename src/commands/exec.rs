@@ -28,7 +28,7 @@ mod tests;
 pub use self::errors::{ErrorReply, ExecError, error_reply};
 use crate::commands::{Command, server_command};
 use crate::protocol::Reply;
-use crate::storage::{PutIf, Resident, Store, Ticket, Version};
+use crate::storage::{KeyHash, PutIf, Resident, Store, Ticket, Version};
 
 /// Per-batch execution context on one shard.
 #[derive(Debug, Clone)]
@@ -60,10 +60,19 @@ pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
 
 /// The reply of `cmd` if it can be given without waiting (a GET whose
 /// answer is in memory); `None` means [`execute`] it. Cheaper than a future
-/// per command when a pipeline of GETs hits memory.
-pub fn execute_resident(store: &Store, cmd: &Command, ctx: &ExecCtx) -> Option<Reply> {
+/// per command when a pipeline of GETs hits memory. `at`: the GET's key
+/// hash when [`Store::prefetch`] computed it.
+pub fn execute_resident(
+    store: &Store,
+    cmd: &Command,
+    at: Option<KeyHash>,
+    ctx: &ExecCtx,
+) -> Option<Reply> {
     match cmd {
-        Command::Get(key) => match store.get_resident(key, ctx.now_ms) {
+        Command::Get(key) => match match at {
+            Some(at) => store.get_resident_at(key, at, ctx.now_ms),
+            None => store.get_resident(key, ctx.now_ms),
+        } {
             Resident::Found(value) => Some(strings::into_bulk_or_nil(value)),
             Resident::OnDisk(_) => None,
         },

@@ -9,7 +9,7 @@ mod shared;
 
 pub use shared::{POLL, Shared};
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -108,6 +108,9 @@ pub struct Shard {
     pub shared: std::sync::Arc<Shared>,
     /// This shard's MONITOR connections.
     pub monitors: monitor::Monitors,
+    /// The key hashes of a batch's GETs, kept between batches (see
+    /// [`Store::prefetch`](crate::storage::Store::prefetch)).
+    key_hashes: Cell<Vec<crate::storage::KeyHash>>,
 }
 
 impl Shard {
@@ -144,6 +147,7 @@ impl Shard {
             cluster,
             shared,
             monitors: monitor::Monitors::default(),
+            key_hashes: Cell::default(),
         }
     }
 
@@ -314,15 +318,21 @@ impl Shard {
         };
         replies.clear();
         replies.reserve(commands.len());
-        // The keydir slots of every GET are fetched into the CPU cache
-        // before the first is looked at.
+        // What every GET's lookup reads is fetched into the CPU cache
+        // before the first is looked at; the lookups reuse the keys' hashes.
+        let mut hashes = Vec::new();
         if commands.len() > 1 {
-            self.store
-                .prefetch(commands.iter().filter_map(|command| match command {
+            hashes = self.key_hashes.take();
+            hashes.clear();
+            self.store.prefetch(
+                commands.iter().filter_map(|command| match command {
                     Command::Get(key) => Some(&key[..]),
                     _ => None,
-                }));
+                }),
+                &mut hashes,
+            );
         }
+        let mut next_hash = hashes.iter().copied();
         let mut writes = Positions::default();
         // A read answered from memory is answered in place. The others
         // between two writes run concurrently: no write of this batch lies
@@ -343,12 +353,24 @@ impl Shard {
                 }
                 writes.mark(replies.len());
                 replies.push(execute(&self.store, command, &mut ctx).await);
-            } else if let Some(reply) = execute_resident(&self.store, &command, &ctx) {
+            } else if let Some(reply) = execute_resident(
+                &self.store,
+                &command,
+                match command {
+                    Command::Get(_) => next_hash.next(),
+                    _ => None,
+                },
+                &ctx,
+            ) {
                 replies.push(reply);
             } else {
                 reads.push((replies.len(), command));
                 replies.push(Reply::Nil);
             }
+        }
+        drop(next_hash);
+        if hashes.capacity() > 0 {
+            self.key_hashes.set(hashes);
         }
         if !reads.is_empty() {
             self.run_reads(reads, replies, &mut ctx).await;

@@ -122,6 +122,17 @@ impl Entry {
     }
 }
 
+/// A key's hash slot and hash: where its lookup goes, computed once for a
+/// batch's prefetch and used again by the lookup after it
+/// ([`Keydir::key_hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyHash {
+    /// The key's hash slot ([`key_slot`]).
+    slot: u16,
+    /// The keydir hasher's hash of the key.
+    hash: u64,
+}
+
 /// The per-slot keydir.
 pub struct Keydir {
     /// One compact table per hash slot.
@@ -178,6 +189,20 @@ impl Keydir {
     /// The entry of `key`, expired or not.
     pub fn get(&self, key: &[u8]) -> Option<Entry> {
         self.slots[key_slot(key) as usize].get(key, self.hasher.hash_one(key))
+    }
+
+    /// Where `key`'s lookup goes (for [`Keydir::get_cached_at`]).
+    pub fn key_hash(&self, key: &[u8]) -> KeyHash {
+        KeyHash {
+            slot: key_slot(key),
+            hash: self.hasher.hash_one(key),
+        }
+    }
+
+    /// [`Keydir::get_cached`] for a key whose [`KeyHash`] is known.
+    pub fn get_cached_at(&self, key: &[u8], at: KeyHash) -> Option<(Entry, u32)> {
+        debug_assert_eq!(at, self.key_hash(key));
+        self.slots[at.slot as usize].get_cached(key, at.hash)
     }
 
     /// The entry of `key`, expired or not, and the slot where the value cache

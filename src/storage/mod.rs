@@ -72,6 +72,7 @@ use bytes::Bytes;
 
 use self::cache::Cache;
 use self::keydir::Entry;
+pub use self::keydir::KeyHash;
 use self::log::{Appended, FileStat, LogState, Notify, Undo, UndoOp, Waiters};
 use self::state::{Counters, Inner, add};
 pub use self::types::*;
@@ -247,10 +248,12 @@ impl Store {
     /// records, then the cached values they name), so the lookups that
     /// follow overlap their cache misses instead of taking them one by one
     /// (a hint to the CPU; changes nothing).
-    pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+    /// Each key's [`KeyHash`] is pushed on `hashes`, in order, for
+    /// [`Store::get_resident_at`].
+    pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]>, hashes: &mut Vec<KeyHash>) {
         let keydir = self.inner.keydir.borrow();
         let cache = self.inner.cache.borrow();
-        keydir.prefetch_lookups(keys, |slot| cache.prefetch(slot));
+        keydir.prefetch_lookups(keys, hashes, |slot| cache.prefetch(slot));
     }
 
     /// Metadata of a live key, or `None` if absent or expired at `now_ms`.
@@ -278,7 +281,14 @@ impl Store {
     /// value cache), else the entry to read from disk. Callers serving many
     /// GETs answer the resident ones straight away, with no future each.
     pub fn get_resident(&self, key: &[u8], now_ms: u64) -> Resident {
-        let (entry, slot) = match self.inner.keydir.borrow().get_cached(key) {
+        let at = self.inner.keydir.borrow().key_hash(key);
+        self.get_resident_at(key, at, now_ms)
+    }
+
+    /// [`Store::get_resident`] for a key whose [`KeyHash`] is known (from
+    /// [`Store::prefetch`]).
+    pub fn get_resident_at(&self, key: &[u8], at: KeyHash, now_ms: u64) -> Resident {
+        let (entry, slot) = match self.inner.keydir.borrow().get_cached_at(key, at) {
             Some((entry, slot)) if !entry.is_expired(now_ms) => (entry, slot),
             _ => return Resident::Found(None),
         };

@@ -9,7 +9,7 @@
 //! [`LOOKAHEAD`] keys overlap.
 
 use super::packed::NO_CACHE;
-use super::{Keydir, key_slot};
+use super::{KeyHash, Keydir};
 
 /// Keys whose lookups [`Keydir::prefetch_lookups`] overlaps at a time:
 /// about as many misses as a core keeps in flight.
@@ -45,10 +45,12 @@ impl Keydir {
     /// record the cache node); staged over [`LOOKAHEAD`] keys, a batch
     /// waits for about one miss per stage instead of three per key.
     /// Changes nothing; a key that is absent or far from its home bucket
-    /// is only not prefetched in full.
+    /// is only not prefetched in full. Each key's [`KeyHash`] is pushed on
+    /// `hashes`, in order, for the lookups that follow.
     pub fn prefetch_lookups<'a>(
         &self,
         keys: impl Iterator<Item = &'a [u8]>,
+        hashes: &mut Vec<KeyHash>,
         mut cache_slot: impl FnMut(u32),
     ) {
         let mut keys = keys.peekable();
@@ -57,9 +59,10 @@ impl Keydir {
         while keys.peek().is_some() {
             let mut len = 0;
             for key in keys.by_ref().take(LOOKAHEAD) {
-                let slot = key_slot(key);
-                self.slots[slot as usize].prefetch_header();
-                round[len] = (slot, self.hasher.hash_one(key), u32::MAX);
+                let at = self.key_hash(key);
+                self.slots[at.slot as usize].prefetch_header();
+                hashes.push(at);
+                round[len] = (at.slot, at.hash, u32::MAX);
                 len += 1;
             }
             let round = &mut round[..len];
@@ -113,7 +116,14 @@ mod tests {
             };
         }
         let mut named = Vec::new();
-        keydir.prefetch_lookups(keys.iter().map(|key| &key[..]), |slot| named.push(slot));
+        let mut hashes = Vec::new();
+        keydir.prefetch_lookups(keys.iter().map(|key| &key[..]), &mut hashes, |slot| {
+            named.push(slot)
+        });
+        assert_eq!(hashes.len(), keys.len());
+        for (key, at) in keys.iter().zip(hashes) {
+            assert_eq!(keydir.get_cached_at(key, at), keydir.get_cached(key));
+        }
         let cached: std::collections::HashSet<u32> = (0..3000u32)
             .filter(|i| i % 3 == 1)
             .map(|i| 10_000 + i)
@@ -134,15 +144,21 @@ mod tests {
     fn absent_keys_and_an_empty_keydir_name_nothing() {
         let keydir = Keydir::new();
         let mut named = 0;
-        keydir.prefetch_lookups([&b"a"[..], b"b"].into_iter(), |_| named += 1);
+        keydir.prefetch_lookups([&b"a"[..], b"b"].into_iter(), &mut Vec::new(), |_| {
+            named += 1
+        });
         let mut keydir = Keydir::new();
         keydir.insert_cached(b"present", entry(b"present", 1), 5);
-        keydir.prefetch_lookups((0..100).map(|_| &b"absent"[..]), |_| named += 1);
+        keydir.prefetch_lookups((0..100).map(|_| &b"absent"[..]), &mut Vec::new(), |_| {
+            named += 1
+        });
         assert_eq!(named, 0);
         let mut slots = Vec::new();
-        keydir.prefetch_lookups([&b"absent"[..], b"present"].into_iter(), |slot| {
-            slots.push(slot)
-        });
+        keydir.prefetch_lookups(
+            [&b"absent"[..], b"present"].into_iter(),
+            &mut Vec::new(),
+            |slot| slots.push(slot),
+        );
         assert_eq!(slots, [5]);
     }
 }
