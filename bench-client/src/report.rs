@@ -128,6 +128,17 @@ pub fn format_table(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "measured: {:.3} s", report.elapsed.as_secs_f64());
+    if let Some(sched) = report.sched() {
+        // Waiting on a run queue: the client was ready to send or read and
+        // another process had its CPU. Time it charges to the server.
+        let seconds = report.elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(
+            out,
+            "client threads: on CPU {:.1}%, waiting for a CPU {:.1} ms per second",
+            100.0 * sched.on_cpu.as_secs_f64() / seconds,
+            sched.waiting.as_secs_f64() * 1e3 / seconds
+        );
+    }
     if let Some(rate) = report.config.rate {
         // Whether the run kept up is a speed figure: reported, not asserted.
         let achieved = all.ops_per_sec();
@@ -404,6 +415,14 @@ pub fn format_json(report: &Report) -> String {
             .collect::<Vec<_>>()
             .join(",")
     );
+    if let Some(sched) = report.sched() {
+        let _ = write!(
+            out,
+            ",\"client_sched\":{{\"on_cpu_s\":{},\"runqueue_wait_s\":{}}}",
+            json_number(sched.on_cpu.as_secs_f64()),
+            json_number(sched.waiting.as_secs_f64())
+        );
+    }
     if report.config.rate.is_some() {
         let lag = LatencySummary::of(&total.send_lag);
         let _ = write!(

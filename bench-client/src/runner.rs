@@ -60,6 +60,50 @@ pub struct ThreadReport {
     pub stats: ThreadStats,
     /// Counters and duration of the preload phase.
     pub preload: Option<(ThreadStats, Duration)>,
+    /// The thread's own scheduling over the measured phase, where the
+    /// kernel tells it.
+    pub sched: Option<SchedTimes>,
+}
+
+/// Time a thread spent on a CPU and waiting for one (runnable but not
+/// running: other work on its CPU), from `/proc/thread-self/schedstat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedTimes {
+    /// On a CPU.
+    pub on_cpu: Duration,
+    /// Runnable, waiting on a run queue.
+    pub waiting: Duration,
+}
+
+impl SchedTimes {
+    /// The calling thread's times so far; `None` where the kernel does not
+    /// provide them.
+    pub fn of_this_thread() -> Option<SchedTimes> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let on_cpu = fields.next()??;
+        let waiting = fields.next()??;
+        Some(SchedTimes {
+            on_cpu: Duration::from_nanos(on_cpu),
+            waiting: Duration::from_nanos(waiting),
+        })
+    }
+
+    /// `self` minus an earlier reading.
+    pub fn since(self, earlier: SchedTimes) -> SchedTimes {
+        SchedTimes {
+            on_cpu: self.on_cpu.saturating_sub(earlier.on_cpu),
+            waiting: self.waiting.saturating_sub(earlier.waiting),
+        }
+    }
+
+    /// Adds another thread's times.
+    pub fn plus(self, other: SchedTimes) -> SchedTimes {
+        SchedTimes {
+            on_cpu: self.on_cpu + other.on_cpu,
+            waiting: self.waiting + other.waiting,
+        }
+    }
 }
 
 /// INFO deltas of `--server-stats`.
@@ -87,6 +131,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// The client threads' scheduling summed over the threads that report it.
+    pub fn sched(&self) -> Option<SchedTimes> {
+        self.threads
+            .iter()
+            .filter_map(|t| t.sched)
+            .reduce(SchedTimes::plus)
+    }
+
     /// All threads' measured counters.
     pub fn total(&self) -> ThreadStats {
         let mut total = ThreadStats::new();
@@ -469,8 +521,12 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
     };
     // One budget shared by the thread's connections: fast ones do more.
     let shared_budget = Rc::new(Cell::new(budget));
+    let sched_before = SchedTimes::of_this_thread();
     run_phase_shared(&ctx, &tx, conns, phase, shared_budget).await;
     let elapsed = start.elapsed();
+    let sched = sched_before
+        .zip(SchedTimes::of_this_thread())
+        .map(|(before, after)| after.since(before));
 
     let mut stats = ctx.stats.replace(ThreadStats::new());
     stats.connect_failures += connect_stats.connect_failures;
@@ -484,6 +540,7 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         elapsed,
         stats,
         preload,
+        sched,
     })));
 }
 

@@ -386,6 +386,11 @@ fn bursts_keep_the_rate_and_every_send_has_a_lag() {
     assert!(table.contains("client send lag"), "{table}");
     let json = shardcask_bench::report::format_json(&report);
     assert!(json.contains("\"send_lag_us\":{\"p50\":"), "{json}");
+    // Linux tells each thread its own CPU and run-queue time.
+    let sched = report.sched().expect("/proc/thread-self/schedstat");
+    assert!(sched.on_cpu > std::time::Duration::ZERO);
+    assert!(table.contains("client threads: on CPU "), "{table}");
+    assert!(json.contains("\"client_sched\":{\"on_cpu_s\":"), "{json}");
 }
 
 #[test]
