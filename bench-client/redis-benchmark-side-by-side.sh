@@ -7,8 +7,9 @@
 #
 # Next to req/s each line gives the server's CPU per request (utime+stime
 # from /proc/PID/stat: `kreq/cpu-s` is thousands of requests per server
-# CPU-second), its syscalls per request (`perf stat -p`, every thread of the
-# server) and reschedule IPIs per request on the server's CPU (`perf stat -C`;
+# CPU-second; `user-us` and `sys-us` split it into microseconds of user and
+# system time per request), its syscalls per request (`perf stat -p`, every
+# thread of the server) and reschedule IPIs per request on the server's CPU (`perf stat -C`;
 # that CPU is shared with whatever else runs there, so this one is an upper
 # bound on a busy machine). Without perf the last two columns are `-`.
 #
@@ -34,8 +35,8 @@ for tool in redis-server redis-benchmark taskset; do
 done
 have_perf=0
 perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1 && have_perf=1
-cpu_ticks() { # pid -> utime+stime in clock ticks
-  awk '{ print $14 + $15 }' "/proc/$1/stat"
+cpu_ticks() { # pid -> "utime stime" in clock ticks
+  awk '{ print $14, $15 }' "/proc/$1/stat"
 }
 run_bench() { # port pipeline requests test pid -> "req/s kreq/cpu-s syscalls/req ipis/req"
   local before after perf_p perf_c rps
@@ -59,8 +60,11 @@ run_bench() { # port pipeline requests test pid -> "req/s kreq/cpu-s syscalls/re
   fi
   local hz cpu
   hz=$(getconf CLK_TCK)
-  cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$3" 'BEGIN { if (t > 0) printf "%.1f", n / (t / hz) / 1000; else print "-" }')
-  echo "req/s=${rps:-?} kreq/cpu-s=$cpu syscalls/req=$syscalls ipis/req=$ipis"
+  cpu=$(echo "$before $after" | awk -v hz="$hz" -v n="$3" '{
+    user = ($3 - $1) / hz; sys = ($4 - $2) / hz
+    if (user + sys > 0) printf "kreq/cpu-s=%.1f user-us=%.2f sys-us=%.2f", n / (user + sys) / 1000, user * 1e6 / n, sys * 1e6 / n
+    else printf "kreq/cpu-s=- user-us=- sys-us=-" }')
+  echo "req/s=${rps:-?} $cpu syscalls/req=$syscalls ipis/req=$ipis"
 }
 for round in $(seq 1 "$ROUNDS"); do
   for target in $TARGETS; do
