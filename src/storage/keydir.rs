@@ -222,13 +222,8 @@ impl Keydir {
         set
     }
 
-    /// True when `key`'s hash slot can take one more record (a slot's
-    /// records are capped at 4 GiB); a write must not start otherwise.
-    pub fn has_room(&self, key: &[u8]) -> bool {
-        self.slots[key_slot(key) as usize].has_room(key.len())
-    }
-
-    /// [`Keydir::has_room`] for a caller that knows `key`'s slot.
+    /// True when `key`'s hash slot `slot` can take one more record (a
+    /// slot's records are capped at 4 GiB); a write must not start otherwise.
     pub(super) fn has_room_in_slot(&self, slot: u16, key: &[u8]) -> bool {
         debug_assert_eq!(slot, key_slot(key));
         self.slots[slot as usize].has_room(key.len())
@@ -298,12 +293,6 @@ impl Keydir {
             self.maintain(slot);
         }
         removed
-    }
-
-    /// Starts loading the index line where `key`'s probe begins (a batch of
-    /// lookups overlaps its cache misses this way).
-    pub fn prefetch(&self, key: &[u8]) {
-        self.prefetch_in_slot(key_slot(key), key);
     }
 
     /// Starts loading the index line where `key`'s probe in `slot` begins,
