@@ -240,19 +240,9 @@ impl Keydir {
         self.insert_in_slot(key_slot(key), key, entry, move |_| cache)
     }
 
-    /// Sets the entry of `key`, asking `cache` for the new record's cache
-    /// slot given the previous entry and its cache slot ([`NO_CACHE`] if
-    /// none), in one probe; returns the previous entry.
-    pub fn insert_with(
-        &mut self,
-        key: &[u8],
-        entry: Entry,
-        cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
-    ) -> Option<Entry> {
-        self.insert_in_slot(key_slot(key), key, entry, cache)
-    }
-
-    /// [`Keydir::insert`] for a caller that knows `key`'s slot.
+    /// Sets the entry of `key` in its hash slot `slot`, asking `cache` for
+    /// the new record's cache slot given the previous entry and its cache
+    /// slot ([`NO_CACHE`] if none), in one probe; returns the previous entry.
     pub(super) fn insert_in_slot(
         &mut self,
         slot: u16,
