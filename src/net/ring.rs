@@ -455,9 +455,24 @@ impl Socket {
     /// With a `timeout`, a send that gets no byte out for that long fails
     /// with `ECANCELED`.
     pub fn send(&self, buf: BytesMut, from: usize, timeout: Option<Duration>) -> Op {
+        self.send_with(buf, from, Wait::Up(timeout))
+    }
+
+    /// Sends what of `buf[from..]` the socket takes now, without waiting
+    /// (`MSG_DONTWAIT`): completes with the bytes sent, or `EAGAIN` when the
+    /// socket has no room.
+    pub fn try_send(&self, buf: BytesMut, from: usize) -> Op {
+        self.send_with(buf, from, Wait::Never)
+    }
+
+    fn send_with(&self, buf: BytesMut, from: usize, wait: Wait) -> Op {
         let pending = &buf[from..];
         let len = pending.len().min(u32::MAX as usize) as u32;
         let ptr = pending.as_ptr();
+        let (flags, timeout) = match wait {
+            Wait::Never => (libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT, None),
+            Wait::Up(timeout) => (libc::MSG_NOSIGNAL, timeout),
+        };
         let timespec = timeout.map(|t| {
             Box::new(
                 types::Timespec::new()
@@ -467,8 +482,16 @@ impl Socket {
         });
         let timespec_ptr = timespec.as_deref().map(|t| t as *const types::Timespec);
         let (index, user_data) = self.ring.slots.borrow_mut().take(buf, false, timespec);
+        // A send that must wait found the socket full (see `send_all`):
+        // wait for room before trying, as receives do.
+        let ioprio = if self.ring.poll_first && matches!(wait, Wait::Up(_)) {
+            RECVSEND_POLL_FIRST
+        } else {
+            0
+        };
         let send = opcode::Send::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
-            .flags(libc::MSG_NOSIGNAL)
+            .flags(flags)
+            .ioprio(ioprio)
             .build()
             .user_data(user_data);
         match timespec_ptr {
@@ -483,6 +506,12 @@ impl Socket {
 
     /// Sends all of `buf`, each send allowed `timeout` to make progress
     /// (`TimedOut` otherwise). Returns the buffer, cleared.
+    ///
+    /// The first send does not wait and carries no timeout: a reply
+    /// nearly always fits in the socket, and a linked timeout would cost
+    /// an entry, a timer armed and cancelled, and a completion per reply.
+    /// Only what that send leaves (the socket was full) goes out with
+    /// timed sends.
     pub async fn send_all(
         &self,
         buf: BytesMut,
@@ -490,6 +519,16 @@ impl Socket {
     ) -> (io::Result<()>, BytesMut) {
         let mut buf = buf;
         let mut sent = 0;
+        if !buf.is_empty() {
+            let (result, back) = self.try_send(buf, 0).await;
+            buf = back;
+            match result {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => sent = n,
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
         while sent < buf.len() {
             let (result, back) = self.send(buf, sent, timeout).await;
             buf = back;
@@ -505,6 +544,15 @@ impl Socket {
         buf.clear();
         (Ok(()), buf)
     }
+}
+
+/// How long a send may wait for room in the socket.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Not at all (`MSG_DONTWAIT`).
+    Never,
+    /// Up to this long for each byte of progress (`None`: for ever).
+    Up(Option<Duration>),
 }
 
 /// An operation in flight: completes with its result and its buffer back.
@@ -744,6 +792,44 @@ mod tests {
             let (result, buf) = socket.recv(room(8)).await;
             assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
             assert_eq!(buf.capacity(), 8);
+        });
+    }
+
+    #[test]
+    fn a_send_that_must_not_wait_says_so_when_the_socket_is_full() {
+        with_ring(|ring| async move {
+            let (socket, mut peer) = pair(&ring);
+            let chunk = BytesMut::from(&vec![3u8; 1 << 20][..]);
+            let mut queued = 0usize;
+            let mut buf = chunk;
+            loop {
+                let (result, back) = socket.try_send(buf, 0).await;
+                buf = back;
+                match result {
+                    Ok(n) => queued += n,
+                    Err(e) => {
+                        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN));
+                        break;
+                    }
+                }
+                assert!(queued < 1 << 30, "the socket never filled up");
+            }
+            assert!(queued > 0, "an empty socket takes bytes at once");
+            // What was queued arrives whole; the waiting send finishes
+            // once the peer reads.
+            let reader = std::thread::spawn(move || {
+                let mut all = Vec::new();
+                let mut chunk = vec![0u8; 1 << 16];
+                while all.len() < queued + (1 << 20) {
+                    let n = peer.read(&mut chunk).unwrap();
+                    assert!(n > 0);
+                    all.extend_from_slice(&chunk[..n]);
+                }
+                all.iter().all(|&b| b == 3)
+            });
+            let (sent, _) = socket.send_all(buf, Some(Duration::from_secs(10))).await;
+            sent.unwrap();
+            assert!(reader.join().unwrap());
         });
     }
 
