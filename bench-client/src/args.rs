@@ -20,7 +20,7 @@ pub struct Args {
     /// Total number of connections, spread evenly over the threads.
     #[arg(long, default_value_t = 50)]
     pub connections: usize,
-    /// Number of client threads, each running one glommio event loop.
+    /// Number of client threads, each running one epoll event loop.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// CPUs to pin the threads to, e.g. `1` or `0,2-3`; thread i gets the

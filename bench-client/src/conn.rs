@@ -2,27 +2,25 @@
 //! keeps up to `pipeline` of them in flight, and parses replies in place as
 //! they stream in.
 //!
-//! A single task drives the socket both ways: it writes while it reads, so a
-//! server that stops reading while its replies are not consumed (large
-//! values, deep pipelines) cannot deadlock it. Nothing is allocated per
+//! The connection is a plain nonblocking socket driven by its thread's
+//! event loop ([`crate::driver`]): it reads whenever the socket is readable
+//! (so a server that stops reading while its replies are not consumed
+//! cannot deadlock it), refills the window after every batch of replies,
+//! and writes what it built in one `write`. Nothing is allocated per
 //! request once the buffers have reached their working size.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::task::Poll;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::future::poll_fn;
-use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::TcpStream;
-use glommio::timer::Timer;
-
-use crate::args::Config;
+use crate::args::{Config, Distribution};
 use crate::cluster::{SlotMap, moved_target};
+use crate::judge::{follow_moved, judge_reply};
 use crate::keys::{KeyChooser, Rng, write_key};
+use crate::poll::{Poller, Ready};
 use crate::resp::{self, Reply, ReplyParser};
 use crate::schedule::{RatePlan, SendSchedule, Slot};
 use crate::stats::{Op, ThreadStats};
@@ -30,37 +28,37 @@ use crate::value::{self, Pattern};
 
 /// Bytes read per `recv`.
 const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// Reads in a row on one readiness event while each fills the buffer (large
+/// values), before the other connections get their turn.
+const MAX_READS_PER_EVENT: usize = 16;
 /// Consecutive failed (re)connections after which a connection gives up.
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// Pause between reconnection attempts.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
-/// Longest wait for one connect.
+/// Longest wait for one connect (blocking: on loopback a connect completes
+/// or fails at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Connects tried in a row when each one times out.
-const CONNECT_ATTEMPTS: u32 = 3;
 
 /// What one client thread shares between its connections.
 #[derive(Debug)]
 pub struct ThreadCtx {
     /// Run settings.
-    pub config: std::sync::Arc<Config>,
+    pub config: Arc<Config>,
     /// This thread's index.
     pub thread_id: usize,
     /// Counters of the current phase.
-    pub stats: RefCell<ThreadStats>,
+    pub stats: ThreadStats,
     /// Filler bytes values are cut from.
     pub pattern: Pattern,
     /// Counter behind the versions of verified values.
-    pub next_version: Cell<u64>,
+    pub next_version: u64,
 }
 
 impl ThreadCtx {
     /// A unique version for a verified SET: a per-thread counter with the
     /// thread id in the low 16 bits, so threads never collide.
-    fn take_version(&self) -> u64 {
-        let counter = self.next_version.get() + 1;
-        self.next_version.set(counter);
-        (counter << 16) | self.thread_id as u64
+    pub fn take_version(&mut self) -> u64 {
+        version(&mut self.next_version, self.thread_id)
     }
 }
 
@@ -119,35 +117,57 @@ pub struct Phase {
     /// The fixed-rate plan (`--rate`); `None` sends whenever the window
     /// has room.
     pub rate: Option<RatePlan>,
+    /// What to send.
+    pub mix: OpMix,
+    /// Which keys.
+    pub distribution: Distribution,
+}
+
+impl Phase {
+    /// No more sends: the deadline has passed or the budget is spent.
+    fn over(&self, now: Instant, budget: u64) -> bool {
+        self.deadline.is_some_and(|d| now >= d) || budget == 0
+    }
 }
 
 /// A request sent (or queued to send) and not yet answered.
 #[derive(Debug, Clone, Copy)]
-struct InFlight {
+pub struct InFlight {
     /// When it was meant to be sent; latency is measured from here.
-    intended: Instant,
-    op: Op,
-    key_index: u64,
+    pub intended: Instant,
+    /// Its kind.
+    pub op: Op,
+    /// Its key.
+    pub key_index: u64,
     /// Value bytes of a SET.
-    value_len: usize,
+    pub value_len: usize,
 }
 
-/// What woke the connection up.
-enum Event {
-    Io { wrote: usize, read: usize },
-    Timer,
+/// Where a connection is in its phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Sending and receiving.
+    Active,
+    /// Without a socket; (re)connects at this time.
+    Reconnecting(Instant),
+    /// Finished with this phase (or given up).
+    Done,
 }
 
 /// One connection and its buffers, reused across phases and reconnects.
 pub struct Conn {
     /// Global connection index (0..connections).
     pub conn_index: usize,
+    /// Its index in its thread's list: the event loop's token.
+    token: u64,
     /// The server it talks to: `--addr`, or with `--cluster` its primary.
     addr: String,
     /// With `--cluster`: the slot map and this connection's primary, whose
     /// keys it sends (key indexes are positions in that primary's list).
-    primary: Option<(std::sync::Arc<SlotMap>, usize)>,
+    primary: Option<(Arc<SlotMap>, usize)>,
     stream: Option<TcpStream>,
+    /// The poller also reports room to write (a write did not go out whole).
+    watching_writes: bool,
     write_buf: Vec<u8>,
     /// Bytes of `write_buf` already written.
     write_pos: usize,
@@ -156,15 +176,31 @@ pub struct Conn {
     in_flight: VecDeque<InFlight>,
     rng: Rng,
     key_buf: Vec<u8>,
-    timer: Option<Timer>,
     /// Replies since the last (re)connect: tells a flapping server from a
     /// one-off failure.
     replies_since_connect: u64,
+    /// `-MOVED` replies of the last read, followed after parsing it.
+    redirects: Vec<(InFlight, String)>,
+    /// This phase's key chooser.
+    keys: Option<KeyChooser>,
+    /// This phase's intended send times (`--rate`).
+    schedule: Option<SendSchedule>,
+    /// Which of the phase's budgets this connection draws from.
+    budget_slot: usize,
+    /// Where it is in the phase.
+    pub state: State,
+    consecutive_failures: u32,
+    /// Last time bytes moved (or the window went from empty to not empty):
+    /// the reply timeout counts from here.
+    last_progress: Instant,
+    /// The wake-up the event loop holds for this connection.
+    pub timer_at: Option<Instant>,
 }
 
 impl Conn {
-    /// A connection that is not connected yet.
-    pub fn new(config: &Config, conn_index: usize, seed: u64) -> Conn {
+    /// A connection that is not connected yet; `token` is its index in its
+    /// thread's list.
+    pub fn new(config: &Config, conn_index: usize, token: usize, seed: u64) -> Conn {
         let capture_limit = if config.verify {
             config.value_size.max
         } else {
@@ -176,11 +212,13 @@ impl Conn {
         });
         Conn {
             conn_index,
+            token: token as u64,
             addr: primary
                 .as_ref()
                 .map_or_else(|| config.addr.clone(), |(map, p)| map.primaries[*p].clone()),
             primary,
             stream: None,
+            watching_writes: false,
             write_buf: Vec::with_capacity(4096),
             write_pos: 0,
             read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
@@ -188,8 +226,15 @@ impl Conn {
             in_flight: VecDeque::with_capacity(config.pipeline.max(64)),
             rng: Rng::new(seed),
             key_buf: Vec::with_capacity(config.key_prefix.len() + 20),
-            timer: None,
             replies_since_connect: 0,
+            redirects: Vec::new(),
+            keys: None,
+            schedule: None,
+            budget_slot: 0,
+            state: State::Done,
+            consecutive_failures: 0,
+            last_progress: Instant::now(),
+            timer_at: None,
         }
     }
 
@@ -211,38 +256,24 @@ impl Conn {
         self.stream.is_some()
     }
 
-    /// Opens the socket; failures are counted in `stats`.
-    pub async fn connect(&mut self, ctx: &ThreadCtx) -> bool {
-        // A connect on loopback completes at once or fails at once; one that
-        // hangs (seen once: the connect's completion never reached the
-        // executor, and the whole run waited forever) is given up and tried
-        // again, so the client cannot hang before its first request.
-        let mut attempt = 1;
-        let connected = loop {
-            let connect = async { Some(TcpStream::connect(self.addr.as_str()).await) };
-            let timeout = async {
-                glommio::timer::sleep(CONNECT_TIMEOUT).await;
-                None
-            };
-            match futures_lite::future::or(connect, timeout).await {
-                Some(result) => break result,
-                None if attempt < CONNECT_ATTEMPTS => attempt += 1,
-                None => {
-                    break Err(glommio::GlommioError::TimedOut(
-                        CONNECT_TIMEOUT * CONNECT_ATTEMPTS,
-                    ));
+    /// Opens the socket and registers it with `poller`; failures are
+    /// counted in `stats`.
+    pub fn connect(&mut self, stats: &mut ThreadStats, poller: &Poller) -> bool {
+        match self.open() {
+            Ok(stream) => match poller.add(stream.as_raw_fd(), self.token, false) {
+                Ok(()) => {
+                    self.stream = Some(stream);
+                    self.watching_writes = false;
+                    self.replies_since_connect = 0;
+                    true
                 }
-            }
-        };
-        match connected {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                self.stream = Some(stream);
-                self.replies_since_connect = 0;
-                true
-            }
+                Err(error) => {
+                    stats.connect_failures += 1;
+                    stats.note_error(|| format!("epoll_ctl for {}: {error}", self.addr));
+                    false
+                }
+            },
             Err(error) => {
-                let mut stats = ctx.stats.borrow_mut();
                 stats.connect_failures += 1;
                 stats.note_error(|| format!("connect to {}: {error}", self.addr));
                 false
@@ -250,457 +281,416 @@ impl Conn {
         }
     }
 
-    /// Runs one phase until its deadline or `budget` requests, reconnecting
-    /// after failures.
-    pub async fn run_phase(
+    fn open(&self) -> io::Result<TcpStream> {
+        let addrs: Vec<SocketAddr> = self.addr.to_socket_addrs()?.collect();
+        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    stream.set_nonblocking(true)?;
+                    return Ok(stream);
+                }
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// Starts a phase: this phase's keys and schedule, drawing on budget
+    /// `budget_slot`. The connection's first step is its timer at `now`.
+    pub fn begin_phase(
         &mut self,
-        ctx: &ThreadCtx,
+        config: &Config,
         phase: &Phase,
-        budget: &Cell<u64>,
-        mix: OpMix,
-        keys: &mut KeyChooser,
+        budget_slot: usize,
+        now: Instant,
     ) {
-        let mut schedule = phase
+        let (nr_keys, index, nr_conns) = self.key_space(config);
+        self.keys = Some(KeyChooser::new(
+            phase.distribution,
+            nr_keys,
+            index,
+            nr_conns,
+        ));
+        self.schedule = phase
             .rate
             .map(|plan| plan.schedule(phase.start, self.conn_index, phase.deadline));
-        let mut consecutive_failures = 0;
-        if self.timer.is_none() {
-            self.timer = Some(Timer::new(Duration::from_secs(3600)));
-        }
-        loop {
-            let over = phase.deadline.is_some_and(|d| Instant::now() >= d) || budget.get() == 0;
-            if over {
-                return;
+        self.budget_slot = budget_slot;
+        self.consecutive_failures = 0;
+        self.last_progress = now;
+        self.timer_at = None;
+        self.state = if self.stream.is_some() {
+            State::Active
+        } else {
+            State::Reconnecting(now)
+        };
+    }
+
+    /// When the event loop should next call [`Conn::on_timer`].
+    pub fn next_wake(&self, phase: &Phase) -> Option<Instant> {
+        match self.state {
+            State::Reconnecting(at) => Some(at),
+            State::Done => None,
+            State::Active if self.in_flight.len() < phase.pipeline => {
+                self.schedule.as_ref().map(SendSchedule::next_at)
             }
-            if self.stream.is_none() {
-                if consecutive_failures > 0 {
-                    glommio::timer::sleep(RECONNECT_PAUSE).await;
-                }
-                if !self.connect(ctx).await {
-                    consecutive_failures += 1;
-                    if consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
-                        return;
-                    }
-                    continue;
-                }
-            }
-            match self
-                .drive(ctx, phase, budget, mix, keys, &mut schedule)
-                .await
-            {
-                Ok(()) => return,
-                Err(error) => {
-                    let lost = self.in_flight.len();
-                    {
-                        let mut stats = ctx.stats.borrow_mut();
-                        stats.disconnects += 1;
-                        stats.lose_requests(lost);
-                        if error.kind() == io::ErrorKind::TimedOut {
-                            stats.timed_out += lost as u64;
-                        }
-                        stats.note_error(|| format!("connection {}: {error}", self.conn_index));
-                    }
-                    self.in_flight.clear();
-                    self.write_buf.clear();
-                    self.write_pos = 0;
-                    self.parser.reset();
-                    self.stream = None;
-                    if self.replies_since_connect == 0 {
-                        consecutive_failures += 1;
-                        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
-                            return;
-                        }
-                    } else {
-                        consecutive_failures = 1;
-                    }
-                }
-            }
+            State::Active => None,
         }
     }
 
-    /// The request loop over one live socket. Returns `Ok` when the phase
-    /// is over and every reply is in.
-    async fn drive(
+    /// Its timer fired: (re)connect when due, else send what is due.
+    pub fn on_timer(
         &mut self,
-        ctx: &ThreadCtx,
+        ctx: &mut ThreadCtx,
+        poller: &Poller,
         phase: &Phase,
-        budget: &Cell<u64>,
-        mix: OpMix,
-        keys: &mut KeyChooser,
-        schedule: &mut Option<SendSchedule>,
+        budgets: &mut [u64],
+        now: Instant,
     ) -> io::Result<()> {
+        match self.state {
+            State::Reconnecting(at) if now >= at => {
+                if phase.over(now, budgets[self.budget_slot]) {
+                    self.state = State::Done;
+                } else if self.connect(&mut ctx.stats, poller) {
+                    self.state = State::Active;
+                    self.last_progress = now;
+                    self.pump(ctx, poller, phase, budgets, now)?;
+                } else {
+                    self.consecutive_failures += 1;
+                    self.state = if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+                        State::Done
+                    } else {
+                        State::Reconnecting(now + RECONNECT_PAUSE)
+                    };
+                }
+                Ok(())
+            }
+            State::Active => self.pump(ctx, poller, phase, budgets, now),
+            _ => Ok(()),
+        }
+    }
+
+    /// The socket is ready: write what is pending, read and account for
+    /// replies, then refill the window.
+    pub fn on_ready(
+        &mut self,
+        ctx: &mut ThreadCtx,
+        ready: Ready,
+        poller: &Poller,
+        phase: &Phase,
+        budgets: &mut [u64],
+        now: Instant,
+    ) -> io::Result<()> {
+        if self.state != State::Active {
+            // Between phases nothing is expected: a close or stray bytes
+            // just drop the socket (the next phase reconnects).
+            if ready.readable && self.stream.is_some() {
+                let mut probe = [0u8; 64];
+                let stream = self.stream.as_mut().expect("checked");
+                match stream.read(&mut probe) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    _ => self.stream = None,
+                }
+            }
+            return Ok(());
+        }
+        let mut now = now;
+        if ready.writable && self.watching_writes {
+            self.flush(&mut ctx.stats, poller, now)?;
+        }
+        if ready.readable
+            && let Some(received_at) = self.read_replies(ctx)?
+        {
+            now = received_at;
+        }
+        self.pump(ctx, poller, phase, budgets, now)
+    }
+
+    /// No reply for `timeout`: an error to fail the connection with.
+    pub fn check_timeout(&self, now: Instant, timeout: Duration) -> io::Result<()> {
+        if self.state == State::Active
+            && !self.in_flight.is_empty()
+            && now >= self.last_progress + timeout
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no reply for {:.1} s", timeout.as_secs_f64()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ends a phase for a connection whose window is empty once the phase
+    /// is over (a fixed-rate connection asleep on its next send).
+    pub fn finish_if_over(&mut self, phase: &Phase, budgets: &[u64], now: Instant) {
+        if self.state == State::Active
+            && self.in_flight.is_empty()
+            && phase.over(now, budgets[self.budget_slot])
+        {
+            self.state = State::Done;
+        }
+    }
+
+    /// The connection broke: its requests in flight are lost; it reconnects
+    /// after a pause, or gives up after too many failures in a row.
+    pub fn fail(&mut self, stats: &mut ThreadStats, error: io::Error, now: Instant) {
+        let lost = self.in_flight.len();
+        stats.disconnects += 1;
+        stats.lose_requests(lost);
+        if error.kind() == io::ErrorKind::TimedOut {
+            stats.timed_out += lost as u64;
+        }
+        stats.note_error(|| format!("connection {}: {error}", self.conn_index));
+        self.in_flight.clear();
+        self.write_buf.clear();
+        self.write_pos = 0;
+        self.parser.reset();
+        // Closing the socket also takes it out of the epoll set.
+        self.stream = None;
+        self.watching_writes = false;
+        if self.replies_since_connect == 0 {
+            self.consecutive_failures += 1;
+        } else {
+            self.consecutive_failures = 1;
+        }
+        self.state = if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+            State::Done
+        } else {
+            State::Reconnecting(now + RECONNECT_PAUSE)
+        };
+    }
+
+    /// Fills the window and writes; marks the connection done when the
+    /// phase is over and every reply is in.
+    fn pump(
+        &mut self,
+        ctx: &mut ThreadCtx,
+        poller: &Poller,
+        phase: &Phase,
+        budgets: &mut [u64],
+        now: Instant,
+    ) -> io::Result<()> {
+        let sending = self.fill(ctx, phase, &mut budgets[self.budget_slot], now);
+        if self.write_pos < self.write_buf.len() && !self.watching_writes {
+            self.flush(&mut ctx.stats, poller, now)?;
+        }
+        if !sending && self.in_flight.is_empty() {
+            self.state = State::Done;
+        }
+        Ok(())
+    }
+
+    /// Encodes requests until the window is full, the schedule has nothing
+    /// due or the phase is over. Returns false once nothing more will be
+    /// sent in this phase.
+    fn fill(&mut self, ctx: &mut ThreadCtx, phase: &Phase, budget: &mut u64, now: Instant) -> bool {
+        let was_empty = self.in_flight.is_empty();
+        let sending = self.encode_due(ctx, phase, budget, now);
+        if was_empty && !self.in_flight.is_empty() {
+            self.last_progress = now;
+        }
+        sending
+    }
+
+    fn encode_due(
+        &mut self,
+        ctx: &mut ThreadCtx,
+        phase: &Phase,
+        budget: &mut u64,
+        now: Instant,
+    ) -> bool {
+        let ThreadCtx {
+            config,
+            stats,
+            pattern,
+            next_version,
+            thread_id,
+        } = ctx;
+        let config = &**config;
+        let key_list = self.primary.as_ref().map(|(map, p)| &map.keys_of[*p]);
+        let keys = self.keys.as_mut().expect("begin_phase sets the keys");
+        while self.in_flight.len() < phase.pipeline {
+            if phase.over(now, *budget) {
+                return false;
+            }
+            let intended = match self.schedule.as_mut().map(|s| s.take(now)) {
+                Some(Slot::Due(intended)) => {
+                    let lag = now.saturating_duration_since(intended).as_nanos() as u64;
+                    stats.send_lag.saturating_record(lag.max(1));
+                    intended
+                }
+                Some(Slot::NotBefore(_)) => return true,
+                Some(Slot::Over) => return false,
+                None => now,
+            };
+            *budget -= 1;
+            let op = phase.mix.choose(&mut self.rng);
+            let chosen = keys.next_index(&mut self.rng);
+            let key_index = key_list.map_or(chosen, |list| list[chosen as usize]);
+            self.key_buf.clear();
+            write_key(&mut self.key_buf, &config.key_prefix, key_index);
+            let mut value_len = 0;
+            let out = &mut self.write_buf;
+            match op {
+                Op::Get => resp::encode_get(out, &self.key_buf),
+                Op::Del => resp::encode_del(out, &self.key_buf),
+                Op::Set => {
+                    let sizes = config.value_size;
+                    value_len =
+                        sizes.min + self.rng.below((sizes.max - sizes.min) as u64 + 1) as usize;
+                    resp::encode_set_start(out, &self.key_buf, value_len);
+                    if config.verify {
+                        let version = version(next_version, *thread_id);
+                        value::append_verified(out, pattern, &self.key_buf, version, value_len);
+                    } else {
+                        value::append_plain(out, pattern, self.rng.next_u64(), value_len);
+                    }
+                    resp::encode_set_end(out);
+                }
+            }
+            self.in_flight.push_back(InFlight {
+                intended,
+                op,
+                key_index,
+                value_len,
+            });
+        }
+        true
+    }
+
+    /// Writes what is pending until done or the socket is full; then asks
+    /// the poller for room to write only if something is left.
+    fn flush(&mut self, stats: &mut ThreadStats, poller: &Poller, now: Instant) -> io::Result<()> {
+        let stream = self
+            .stream
+            .as_mut()
+            .expect("an active connection has a socket");
+        while self.write_pos < self.write_buf.len() {
+            match stream.write(&self.write_buf[self.write_pos..]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    self.write_pos += n;
+                    stats.bytes_out += n as u64;
+                    self.last_progress = now;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        // Drop what has been written, so the buffer stays small.
+        if self.write_pos == self.write_buf.len() {
+            self.write_buf.clear();
+            self.write_pos = 0;
+        } else if self.write_pos >= self.write_buf.len() / 2 {
+            self.write_buf.copy_within(self.write_pos.., 0);
+            self.write_buf
+                .truncate(self.write_buf.len() - self.write_pos);
+            self.write_pos = 0;
+        }
+        let want_writes = !self.write_buf.is_empty();
+        if want_writes != self.watching_writes {
+            poller.modify(stream.as_raw_fd(), self.token, want_writes)?;
+            self.watching_writes = want_writes;
+        }
+        Ok(())
+    }
+
+    /// Reads what the socket holds and accounts for every complete reply.
+    /// Returns when the last bytes arrived (one clock read per read), or
+    /// `None` when there was nothing to read.
+    fn read_replies(&mut self, ctx: &mut ThreadCtx) -> io::Result<Option<Instant>> {
+        let mut received_at = None;
+        for _ in 0..MAX_READS_PER_EVENT {
+            let stream = self
+                .stream
+                .as_mut()
+                .expect("an active connection has a socket");
+            let n = match stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the connection",
+                    ));
+                }
+                Ok(n) => n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            let now = Instant::now();
+            received_at = Some(now);
+            self.last_progress = now;
+            self.account(ctx, n, now)?;
+            if n < self.read_buf.len() {
+                break;
+            }
+        }
+        Ok(received_at)
+    }
+
+    /// Parses `read_buf[..n]` and records every reply it completes.
+    fn account(&mut self, ctx: &mut ThreadCtx, n: usize, received_at: Instant) -> io::Result<()> {
         let config = &*ctx.config;
-        let timeout = config.timeout;
         let expect_presence = config.verify && config.expect_presence();
+        let stats = &mut ctx.stats;
+        stats.bytes_in += n as u64;
         let Conn {
-            stream,
-            write_buf,
-            write_pos,
             read_buf,
             parser,
             in_flight,
-            rng,
             key_buf,
-            timer,
             replies_since_connect,
-            primary,
+            redirects,
             ..
         } = self;
-        // With --cluster, key choices index this primary's key list.
-        let key_list = primary.as_ref().map(|(map, p)| &map.keys_of[*p]);
-        let mut redirects: Vec<(InFlight, String)> = Vec::new();
-        let stream = stream.as_mut().expect("drive needs a connected socket");
-        let timer = timer.as_mut().expect("timer made in run_phase");
-        let mut timer_at: Option<Instant> = None;
-        let mut last_progress = Instant::now();
-        loop {
-            // A connection whose socket always has work never returns
-            // Pending; let the others (and the reactor) run.
-            glommio::yield_if_needed().await;
-            let mut now = Instant::now();
-            // Drop what has been written, so the buffer stays small.
-            if *write_pos == write_buf.len() {
-                write_buf.clear();
-                *write_pos = 0;
-            } else if *write_pos > 0 && *write_pos >= write_buf.len() / 2 {
-                write_buf.copy_within(*write_pos.., 0);
-                write_buf.truncate(write_buf.len() - *write_pos);
-                *write_pos = 0;
-            }
-
-            // Fill the window.
-            let mut sending = true;
-            while in_flight.len() < phase.pipeline {
-                if phase.deadline.is_some_and(|d| now >= d) || budget.get() == 0 {
-                    sending = false;
-                    break;
-                }
-                let intended = match schedule.as_mut().map(|s| s.take(now)) {
-                    Some(Slot::Due(intended)) => {
-                        let lag = now.saturating_duration_since(intended).as_nanos() as u64;
-                        ctx.stats
-                            .borrow_mut()
-                            .send_lag
-                            .saturating_record(lag.max(1));
-                        intended
-                    }
-                    Some(Slot::NotBefore(_)) => break,
-                    Some(Slot::Over) => {
-                        sending = false;
-                        break;
-                    }
-                    None => now,
-                };
-                budget.set(budget.get() - 1);
-                let op = mix.choose(rng);
-                let chosen = keys.next_index(rng);
-                let key_index = key_list.map_or(chosen, |list| list[chosen as usize]);
-                key_buf.clear();
-                write_key(key_buf, &config.key_prefix, key_index);
-                let mut value_len = 0;
-                match op {
-                    Op::Get => resp::encode_get(write_buf, key_buf),
-                    Op::Del => resp::encode_del(write_buf, key_buf),
-                    Op::Set => {
-                        let sizes = config.value_size;
-                        value_len =
-                            sizes.min + rng.below((sizes.max - sizes.min) as u64 + 1) as usize;
-                        resp::encode_set_start(write_buf, key_buf, value_len);
-                        if config.verify {
-                            let version = ctx.take_version();
-                            value::append_verified(
-                                write_buf,
-                                &ctx.pattern,
-                                key_buf,
-                                version,
-                                value_len,
-                            );
-                        } else {
-                            value::append_plain(write_buf, &ctx.pattern, rng.next_u64(), value_len);
-                        }
-                        resp::encode_set_end(write_buf);
-                    }
-                }
-                in_flight.push_back(InFlight {
-                    intended,
-                    op,
-                    key_index,
-                    value_len,
-                });
-            }
-            if in_flight.is_empty() && !sending {
-                return Ok(());
-            }
-
-            // Sleep until: the reply timeout, or (at a fixed rate) the next
-            // intended send when the window has room.
-            let mut wake_at = (!in_flight.is_empty()).then(|| last_progress + timeout);
-            if sending
-                && in_flight.len() < phase.pipeline
-                && let Some(next) = schedule.as_ref().map(SendSchedule::next_at)
+        let mut unsolicited = false;
+        let fed = parser.feed(&read_buf[..n], |reply| {
+            let Some(request) = in_flight.pop_front() else {
+                unsolicited = true;
+                return;
+            };
+            *replies_since_connect += 1;
+            let latency_ns = received_at
+                .saturating_duration_since(request.intended)
+                .as_nanos()
+                .min(u128::from(u64::MAX)) as u64;
+            if let Reply::Error(text) = reply
+                && let Some(target) = moved_target(text)
             {
-                wake_at = Some(wake_at.map_or(next, |at| at.min(next)));
+                redirects.push((request, target));
+                return;
             }
-            if let Some(at) = wake_at
-                && timer_at.is_none_or(|armed| at < armed)
-            {
-                timer.reset(at.saturating_duration_since(now));
-                timer_at = Some(at);
+            let (payload, error) =
+                judge_reply(stats, config, expect_presence, key_buf, &request, reply);
+            stats.record(request.op, latency_ns, payload, error);
+            if let Some(timeline) = stats.timeline.as_mut() {
+                timeline.record(request.intended, latency_ns);
             }
-
-            let want_read = !in_flight.is_empty();
-            let timer_armed = timer_at.is_some();
-            let event = poll_fn(|cx| {
-                let mut wrote = 0;
-                let mut read = 0;
-                if *write_pos < write_buf.len() {
-                    match Pin::new(&mut *stream).poll_write(cx, &write_buf[*write_pos..]) {
-                        Poll::Ready(Ok(0)) => {
-                            return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero)));
-                        }
-                        Poll::Ready(Ok(n)) => wrote = n,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                        Poll::Pending => {}
-                    }
-                }
-                if want_read {
-                    match Pin::new(&mut *stream).poll_read(cx, &mut read_buf[..]) {
-                        Poll::Ready(Ok(0)) => {
-                            return Poll::Ready(Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "server closed the connection",
-                            )));
-                        }
-                        Poll::Ready(Ok(n)) => read = n,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                        Poll::Pending => {}
-                    }
-                }
-                if wrote > 0 || read > 0 {
-                    return Poll::Ready(Ok(Event::Io { wrote, read }));
-                }
-                if timer_armed && Pin::new(&mut *timer).poll(cx).is_ready() {
-                    return Poll::Ready(Ok(Event::Timer));
-                }
-                Poll::Pending
-            })
-            .await?;
-
-            match event {
-                Event::Timer => {
-                    timer_at = None;
-                    now = Instant::now();
-                    if !in_flight.is_empty() && now >= last_progress + timeout {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("no reply for {:.1} s", timeout.as_secs_f64()),
-                        ));
-                    }
-                }
-                Event::Io { wrote, read } => {
-                    *write_pos += wrote;
-                    last_progress = Instant::now();
-                    // The stats borrow ends before any MOVED is followed.
-                    {
-                        let mut stats_guard = ctx.stats.borrow_mut();
-                        stats_guard.bytes_out += wrote as u64;
-                        stats_guard.bytes_in += read as u64;
-                        if read == 0 {
-                            continue;
-                        }
-                        let received_at = last_progress;
-                        let stats = &mut *stats_guard;
-                        let mut unsolicited = false;
-                        let fed = parser.feed(&read_buf[..read], |reply| {
-                            let Some(request) = in_flight.pop_front() else {
-                                unsolicited = true;
-                                return;
-                            };
-                            *replies_since_connect += 1;
-                            let latency_ns = received_at
-                                .saturating_duration_since(request.intended)
-                                .as_nanos()
-                                .min(u128::from(u64::MAX))
-                                as u64;
-                            if let Reply::Error(text) = reply
-                                && let Some(target) = moved_target(text)
-                            {
-                                redirects.push((request, target));
-                                return;
-                            }
-                            let (payload, error) = judge_reply(
-                                stats,
-                                config,
-                                expect_presence,
-                                key_buf,
-                                &request,
-                                reply,
-                            );
-                            stats.record(request.op, latency_ns, payload, error);
-                            if let Some(timeline) = stats.timeline.as_mut() {
-                                timeline.record(request.intended, latency_ns);
-                            }
-                        });
-                        match fed {
-                            Err(error) => {
-                                return Err(io::Error::new(
-                                    io::ErrorKind::InvalidData,
-                                    error.to_string(),
-                                ));
-                            }
-                            Ok(_) if unsolicited => {
-                                return Err(io::Error::new(
-                                    io::ErrorKind::InvalidData,
-                                    "reply without a request",
-                                ));
-                            }
-                            Ok(_) => {}
-                        }
-                    }
-                    for (request, target) in redirects.drain(..) {
-                        follow_moved(ctx, &request, &target, expect_presence, key_buf).await;
-                    }
-                }
-            }
+        });
+        if let Err(error) = fed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                error.to_string(),
+            ));
         }
+        if unsolicited {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "reply without a request",
+            ));
+        }
+        for (request, target) in self.redirects.drain(..) {
+            follow_moved(ctx, &request, &target, expect_presence, &mut self.key_buf);
+        }
+        Ok(())
     }
 }
 
-/// Sends a request that got `-MOVED` again, to the address named, on a
-/// connection of its own, and records its reply (latency from the first
-/// send). A SET is sent again with a fresh value.
-async fn follow_moved(
-    ctx: &ThreadCtx,
-    request: &InFlight,
-    target: &str,
-    expect_presence: bool,
-    key_buf: &mut Vec<u8>,
-) {
-    let config = &*ctx.config;
-    ctx.stats.borrow_mut().moved += 1;
-    key_buf.clear();
-    write_key(key_buf, &config.key_prefix, request.key_index);
-    let mut out = Vec::with_capacity(request.value_len + 64);
-    match request.op {
-        Op::Get => resp::encode_get(&mut out, key_buf),
-        Op::Del => resp::encode_del(&mut out, key_buf),
-        Op::Set => {
-            resp::encode_set_start(&mut out, key_buf, request.value_len);
-            if config.verify {
-                let version = ctx.take_version();
-                value::append_verified(&mut out, &ctx.pattern, key_buf, version, request.value_len);
-            } else {
-                value::append_plain(&mut out, &ctx.pattern, 0, request.value_len);
-            }
-            resp::encode_set_end(&mut out);
-        }
-    }
-    let capture = if config.verify {
-        config.value_size.max
-    } else {
-        0
-    };
-    let mut parser = ReplyParser::new(capture);
-    let mut buf = vec![0u8; READ_BUFFER_SIZE];
-    let answered = async {
-        let mut stream = TcpStream::connect(target)
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        futures_lite::AsyncWriteExt::write_all(&mut stream, &out).await?;
-        loop {
-            let n = futures_lite::AsyncReadExt::read(&mut stream, &mut buf).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            let mut done = false;
-            let mut stats = ctx.stats.borrow_mut();
-            parser
-                .feed(&buf[..n], |reply| {
-                    done = true;
-                    let latency_ns = request.intended.elapsed().as_nanos() as u64;
-                    let (payload, error) =
-                        judge_reply(&mut stats, config, expect_presence, key_buf, request, reply);
-                    stats.record(request.op, latency_ns, payload, error);
-                })
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            if done {
-                return Ok(());
-            }
-        }
-    };
-    let timeout = async {
-        glommio::timer::sleep(config.timeout).await;
-        Err(io::Error::from(io::ErrorKind::TimedOut))
-    };
-    if let Err(error) = futures_lite::future::or(answered, timeout).await {
-        let mut stats = ctx.stats.borrow_mut();
-        stats.lose_requests(1);
-        stats.note_error(|| format!("following MOVED to {target}: {error}"));
-    }
-}
-
-/// Checks one reply against its request; returns (payload bytes, is error).
-fn judge_reply(
-    stats: &mut ThreadStats,
-    config: &Config,
-    expect_presence: bool,
-    key_buf: &mut Vec<u8>,
-    request: &InFlight,
-    reply: Reply<'_>,
-) -> (usize, bool) {
-    match (request.op, reply) {
-        (_, Reply::Error(text)) => {
-            stats.error_replies += 1;
-            stats.note_error(|| {
-                format!("{}: -{}", request.op.name(), String::from_utf8_lossy(text))
-            });
-            (0, true)
-        }
-        (Op::Set, Reply::Status(_)) => (request.value_len, false),
-        (Op::Del, Reply::Integer(_)) => (0, false),
-        (Op::Get, Reply::Nil) => {
-            stats.get_misses += 1;
-            if expect_presence {
-                key_buf.clear();
-                write_key(key_buf, &config.key_prefix, request.key_index);
-                stats.note_mismatch(|| {
-                    format!(
-                        "{}: nil after preload (no DELs in this run)",
-                        String::from_utf8_lossy(key_buf)
-                    )
-                });
-            }
-            (0, false)
-        }
-        (Op::Get, Reply::Bulk { len, data }) => {
-            stats.get_hits += 1;
-            if config.verify {
-                key_buf.clear();
-                write_key(key_buf, &config.key_prefix, request.key_index);
-                let sizes = config.value_size;
-                let verdict = match data {
-                    Some(_) if len < sizes.min || len > sizes.max => {
-                        Err(value::VerifyError::BadLength)
-                    }
-                    Some(bytes) => value::verify(key_buf, bytes).map(|_| ()),
-                    None => Err(value::VerifyError::BadLength),
-                };
-                match verdict {
-                    Ok(()) => stats.verified += 1,
-                    Err(error) => stats.note_mismatch(|| {
-                        format!(
-                            "{} ({len} bytes): {error}",
-                            String::from_utf8_lossy(key_buf)
-                        )
-                    }),
-                }
-            }
-            (len, false)
-        }
-        (op, other) => {
-            stats.unexpected_replies += 1;
-            stats.note_error(|| format!("{}: unexpected reply {other:?}", op.name()));
-            (0, true)
-        }
-    }
+/// A unique version for a verified SET: a per-thread counter with the
+/// thread id in the low 16 bits, so threads never collide.
+fn version(next_version: &mut u64, thread_id: usize) -> u64 {
+    *next_version += 1;
+    (*next_version << 16) | thread_id as u64
 }

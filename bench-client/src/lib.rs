@@ -3,9 +3,12 @@
 //!
 //! Crate map, in the order a request flows:
 //! - [`args`]: the command line and the validated [`args::Config`];
-//! - [`runner`]: one pinned glommio executor per thread, the start gate, the
+//! - [`runner`]: one pinned thread per client thread, the start gate, the
 //!   per-second progress line, preload then the measured phase;
-//! - [`conn`]: one connection's request loop: window, rate, reconnects;
+//! - [`driver`]: a client thread's event loop over its connections: one
+//!   epoll wait per turn ([`poll`]), timers for sends and reconnects;
+//! - [`conn`]: one connection: window, rate, reads, writes, reconnects;
+//! - [`judge`]: what each reply means for its request; `-MOVED` followed;
 //! - [`schedule`]: `--rate`: each connection's intended send times;
 //! - [`cluster`]: `--cluster`: the slot map (CLUSTER SLOTS), keys per
 //!   primary, MOVED targets;
@@ -26,10 +29,13 @@
 pub mod args;
 pub mod cluster;
 pub mod conn;
+pub mod driver;
 pub mod hdrlog;
 pub mod info;
+pub mod judge;
 pub mod keys;
 pub mod plot;
+pub mod poll;
 pub mod report;
 pub mod resp;
 pub mod runner;

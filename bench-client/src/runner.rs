@@ -1,21 +1,19 @@
-//! The run: one pinned glommio executor per client thread, each owning its
-//! connections; the main thread only coordinates (start gate, INFO
-//! snapshots) and prints the per-second progress line from snapshots the
-//! threads send it.
+//! The run: one pinned thread per client thread, each running the event
+//! loop of its connections ([`crate::driver`]); the main thread only
+//! coordinates (start gate, INFO snapshots) and prints the per-second
+//! progress line from snapshots the threads send it.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use hdrhistogram::Histogram;
 
 use crate::args::{Config, Distribution, StopAt};
 use crate::conn::{Conn, OpMix, Phase, ThreadCtx};
+use crate::driver;
 use crate::info::{self, InfoDelta};
-use crate::keys::KeyChooser;
+use crate::poll::Poller;
 use crate::schedule::RatePlan;
 use crate::stats::{LatencySummary, ThreadStats, new_histogram};
 use crate::timeline::Timeline;
@@ -26,17 +24,6 @@ use crate::value::Pattern;
 const PRELOAD_BYTES_IN_FLIGHT: usize = 4 << 20;
 /// Deepest preload window.
 const PRELOAD_MAX_PIPELINE: usize = 64;
-/// Longest stretch a client thread runs its connections without polling
-/// its reactor (the latency of their task queue).
-const PREEMPT_TIMER: Duration = Duration::from_millis(1);
-/// The executor's own preempt timer, in force until the connections' queue
-/// exists (glommio's default). See [`client_thread`] for why it is not
-/// [`PREEMPT_TIMER`].
-const EXECUTOR_PREEMPT_TIMER: Duration = Duration::from_millis(100);
-/// A client thread always has a timer at most this far away, which bounds
-/// how long its executor can sleep with a runnable task (see
-/// [`client_thread`]).
-const HEARTBEAT: Duration = Duration::from_millis(10);
 /// With `--rate`: how far ahead of the gate's opening the schedule starts.
 const RATE_LEAD: Duration = Duration::from_millis(20);
 /// Time allowed for each INFO request.
@@ -184,6 +171,8 @@ enum Msg {
     },
     /// Connected (and preloaded); waiting at the gate.
     Ready(usize),
+    /// The thread could not start (pinning, epoll); the run is off.
+    StartFailed(String),
     /// Measured phase done.
     Final(Box<ThreadReport>),
     /// The thread's future ended (also sent while unwinding).
@@ -260,18 +249,10 @@ pub fn run(mut config: Config) -> Result<Report, String> {
     let gate = Arc::new(Gate::new());
     let mut handles = Vec::new();
     for thread_id in 0..config.nr_threads {
-        let placement = match config.cpu_of_thread(thread_id) {
-            Some(cpu) => Placement::Fixed(cpu),
-            None => Placement::Unbound,
-        };
         let (config_, tx_, gate_) = (config.clone(), tx.clone(), gate.clone());
-        let mut builder = LocalExecutorBuilder::new(placement)
-            .name(&format!("bench{thread_id}"))
-            .preempt_timer(EXECUTOR_PREEMPT_TIMER);
-        if !config.spin_before_park.is_zero() {
-            builder = builder.spin_before_park(config.spin_before_park);
-        }
-        let spawned = builder.spawn(move || client_thread(config_, thread_id, tx_, gate_));
+        let spawned = std::thread::Builder::new()
+            .name(format!("bench{thread_id}"))
+            .spawn(move || client_thread(config_, thread_id, tx_, gate_));
         match spawned {
             Ok(handle) => handles.push(handle),
             Err(error) => {
@@ -293,6 +274,13 @@ pub fn run(mut config: Config) -> Result<Report, String> {
     while (0..config.nr_threads).any(|t| !ready[t] && !exited[t]) {
         match progress.next(&rx, true) {
             Some(Msg::Ready(t)) => ready[t] = true,
+            Some(Msg::StartFailed(error)) => {
+                gate.open(false);
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                return Err(error);
+            }
             Some(Msg::Exit(t)) => exited[t] = true,
             Some(Msg::Final(report)) => reports.push(*report),
             Some(Msg::Interval { .. }) => {}
@@ -321,8 +309,13 @@ pub fn run(mut config: Config) -> Result<Report, String> {
     }
     let mut failed_threads = Vec::new();
     for (thread_id, handle) in handles.into_iter().enumerate() {
-        if let Err(error) = handle.join() {
-            failed_threads.push(format!("thread {thread_id}: {error}"));
+        if let Err(panic) = handle.join() {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".into());
+            failed_threads.push(format!("thread {thread_id}: {text}"));
         }
     }
     for thread_id in 0..config.nr_threads {
@@ -380,51 +373,45 @@ fn preload_keys_of(conn_index: usize, nr_conns: usize, nr_keys: u64) -> u64 {
     }
 }
 
-/// One client thread: a heartbeat, then [`client_body`] in a task queue
-/// whose latency is [`PREEMPT_TIMER`].
-///
-/// This works around a lost wakeup in glommio 0.9's executor loop. Each
-/// turn arms the preempt timer (in `poll_io`) and then runs the task queues;
-/// `run_task_queues` returns "nothing ran" when the timer has already fired
-/// at its first check, i.e. when the thread was descheduled longer than the
-/// preempt timer in between (often, with 1 ms and a loaded machine). The
-/// loop then polls the rings, where the timer's completion wakes nobody, and
-/// parks: with the runnable task still queued and no timer armed, that
-/// sleep lasts until some I/O, timer or signal arrives. Right after start
-/// nothing else is pending, so the thread slept before its first connect
-/// until a debugger's attach interrupted it (11 minutes, in a test run on a
-/// loaded machine). With the preempt timer cut to 30 us to widen the
-/// window, 5 of 10 runs of the responder test hung before this workaround
-/// and 0 of 20 after it.
-///
-/// So: the executor's own preempt timer stays at glommio's 100 ms, which a
-/// deschedule has to outlast in that first window; the heartbeat keeps a
-/// timer armed from then on, so a later lost wakeup costs at most
-/// [`HEARTBEAT`]; and the connections still get 1 ms reactor turns through
-/// their queue's `Latency::Matters`, which lowers the preempt timer only
-/// while they are runnable.
-async fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: Arc<Gate>) {
-    let heartbeat = glommio::spawn_local(async {
-        loop {
-            glommio::timer::sleep(HEARTBEAT).await;
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET bounds-checks
+    // nothing, so `cpu` is checked against the set's size first.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
-    });
-    let queue = glommio::executor().create_task_queue(
-        Shares::default(),
-        Latency::Matters(PREEMPT_TIMER),
-        "connections",
-    );
-    glommio::spawn_local_into(client_body(config, thread_id, tx, gate), queue)
-        .expect("the queue was made just now")
-        .await;
-    drop(heartbeat);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
-/// The body of one client thread.
-async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: Arc<Gate>) {
+/// One client thread: pinned, with an epoll set for its connections;
+/// connect, preload, wait at the gate, then the measured phase.
+fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: Arc<Gate>) {
     let _exit = ExitGuard {
         tx: tx.clone(),
         thread_id,
+    };
+    let range = config.connections_of_thread(thread_id);
+    let started = config
+        .cpu_of_thread(thread_id)
+        .map_or(Ok(()), pin_to)
+        .map_err(|error| format!("cannot pin client thread {thread_id}: {error}"))
+        .and_then(|()| {
+            Poller::new(range.len())
+                .map_err(|error| format!("cannot start client thread {thread_id}: {error}"))
+        });
+    let mut poller = match started {
+        Ok(poller) => poller,
+        Err(error) => {
+            let _ = tx.send(Msg::StartFailed(error));
+            return;
+        }
     };
     let seed = match config.seed {
         0 => SystemTime::now()
@@ -432,28 +419,39 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
             .map_or(1, |d| d.as_nanos() as u64),
         seed => seed,
     };
-    let ctx = Rc::new(ThreadCtx {
+    let mut ctx = ThreadCtx {
         config: config.clone(),
         thread_id,
-        stats: RefCell::new(ThreadStats::new()),
+        stats: ThreadStats::new(),
         pattern: Pattern::new(config.value_size.max, seed),
-        next_version: Cell::new(0),
-    });
-    let range = config.connections_of_thread(thread_id);
+        next_version: 0,
+    };
     let mut conns: Vec<Conn> = range
         .clone()
-        .map(|index| {
+        .enumerate()
+        .map(|(token, index)| {
             Conn::new(
                 &config,
                 index,
+                token,
                 seed ^ (index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             )
         })
         .collect();
     for conn in &mut conns {
-        conn.connect(&ctx).await;
+        conn.connect(&mut ctx.stats, &poller);
     }
-    let connect_stats = ctx.stats.replace(ThreadStats::new());
+    let connect_stats = std::mem::take(&mut ctx.stats);
+    let mut on_second = |stats: &mut ThreadStats, seconds: f64| {
+        let latency = Box::new(stats.interval_latency.clone());
+        stats.interval_latency.reset();
+        let _ = tx.send(Msg::Interval {
+            ops: std::mem::take(&mut stats.interval_ops),
+            errors: std::mem::take(&mut stats.interval_errors),
+            latency,
+            seconds,
+        });
+    };
 
     let mut preload = None;
     if config.preload {
@@ -465,25 +463,27 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
             deadline: None,
             pipeline,
             rate: None,
+            mix: OpMix::only_sets(),
+            distribution: Distribution::Sequential,
         };
-        let budgets = conns
+        // Each connection writes its own stripe of the keys.
+        let mut budgets = conns
             .iter()
             .map(|conn| {
                 let (nr_keys, index, nr_conns) = conn.key_space(&config);
                 preload_keys_of(index, nr_conns, nr_keys)
             })
             .collect::<Vec<_>>();
-        conns = run_phase_on_all(
-            &ctx,
-            &tx,
-            conns,
-            phase,
-            budgets,
-            OpMix::only_sets(),
-            Distribution::Sequential,
-        )
-        .await;
-        preload = Some((ctx.stats.replace(ThreadStats::new()), start.elapsed()));
+        driver::run_phase(
+            &mut ctx,
+            &mut poller,
+            &mut conns,
+            &phase,
+            &mut budgets,
+            |token| token,
+            &mut on_second,
+        );
+        preload = Some((std::mem::take(&mut ctx.stats), start.elapsed()));
     }
 
     let _ = tx.send(Msg::Ready(thread_id));
@@ -491,9 +491,8 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         return;
     }
 
-    // At a fixed rate the first intended sends lie RATE_LEAD ahead, so the
-    // connections' tasks are spawned and parked on their timers before any
-    // send is due (without it the first milliseconds of a run were late).
+    // At a fixed rate the first intended sends lie RATE_LEAD ahead, so a
+    // slow start does not make the first sends late.
     let lead = if config.rate.is_some() {
         RATE_LEAD
     } else {
@@ -505,7 +504,7 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64())
             + lead.as_secs_f64();
-        ctx.stats.borrow_mut().timeline = Some(Timeline::new(start, start_unix, slot));
+        ctx.stats.timeline = Some(Timeline::new(start, start_unix, slot));
     }
     let (deadline, budget) = match config.stop_at {
         StopAt::Duration(duration) => (Some(start + duration), u64::MAX),
@@ -518,17 +517,26 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         rate: config
             .rate
             .map(|rate| RatePlan::with_burst(rate, config.nr_connections, config.burst)),
+        mix: OpMix::of_config(&config),
+        distribution: config.distribution,
     };
-    // One budget shared by the thread's connections: fast ones do more.
-    let shared_budget = Rc::new(Cell::new(budget));
     let sched_before = SchedTimes::of_this_thread();
-    run_phase_shared(&ctx, &tx, conns, phase, shared_budget).await;
+    // One budget shared by the thread's connections: fast ones do more.
+    driver::run_phase(
+        &mut ctx,
+        &mut poller,
+        &mut conns,
+        &phase,
+        &mut [budget],
+        |_| 0,
+        &mut on_second,
+    );
     let elapsed = start.elapsed();
     let sched = sched_before
         .zip(SchedTimes::of_this_thread())
         .map(|(before, after)| after.since(before));
 
-    let mut stats = ctx.stats.replace(ThreadStats::new());
+    let mut stats = std::mem::take(&mut ctx.stats);
     stats.connect_failures += connect_stats.connect_failures;
     if stats.first_error.is_none() {
         stats.first_error = connect_stats.first_error;
@@ -542,95 +550,6 @@ async fn client_body(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gat
         preload,
         sched,
     })));
-}
-
-/// Preload: every connection with its own budget (its stripe of keys).
-async fn run_phase_on_all(
-    ctx: &Rc<ThreadCtx>,
-    tx: &Sender<Msg>,
-    conns: Vec<Conn>,
-    phase: Phase,
-    budgets: Vec<u64>,
-    mix: OpMix,
-    distribution: Distribution,
-) -> Vec<Conn> {
-    let reporter = glommio::spawn_local(report_progress(ctx.clone(), tx.clone()));
-    let phase = Rc::new(phase);
-    let config = &ctx.config;
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .zip(budgets)
-        .map(|(mut conn, budget)| {
-            let (ctx, phase) = (ctx.clone(), phase.clone());
-            let (nr_keys, index, nr_conns) = conn.key_space(config);
-            let mut keys = KeyChooser::new(distribution, nr_keys, index, nr_conns);
-            glommio::spawn_local(async move {
-                let budget = Cell::new(budget);
-                conn.run_phase(&ctx, &phase, &budget, mix, &mut keys).await;
-                conn
-            })
-        })
-        .collect();
-    let mut conns = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        conns.push(task.await);
-    }
-    drop(reporter);
-    conns
-}
-
-/// The measured phase: connections share one budget.
-async fn run_phase_shared(
-    ctx: &Rc<ThreadCtx>,
-    tx: &Sender<Msg>,
-    conns: Vec<Conn>,
-    phase: Phase,
-    budget: Rc<Cell<u64>>,
-) {
-    let reporter = glommio::spawn_local(report_progress(ctx.clone(), tx.clone()));
-    let phase = Rc::new(phase);
-    let config = &ctx.config;
-    let mix = OpMix::of_config(config);
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .map(|mut conn| {
-            let (ctx, phase, budget) = (ctx.clone(), phase.clone(), budget.clone());
-            let (nr_keys, index, nr_conns) = conn.key_space(config);
-            let mut keys = KeyChooser::new(config.distribution, nr_keys, index, nr_conns);
-            glommio::spawn_local(async move {
-                conn.run_phase(&ctx, &phase, &budget, mix, &mut keys).await;
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await;
-    }
-    drop(reporter);
-}
-
-/// Sends a progress snapshot every second until dropped.
-async fn report_progress(ctx: Rc<ThreadCtx>, tx: Sender<Msg>) {
-    let mut last = Instant::now();
-    loop {
-        glommio::timer::sleep(Duration::from_secs(1)).await;
-        let now = Instant::now();
-        let seconds = now.duration_since(last).as_secs_f64();
-        last = now;
-        let msg = {
-            let mut stats = ctx.stats.borrow_mut();
-            let latency = Box::new(stats.interval_latency.clone());
-            stats.interval_latency.reset();
-            Msg::Interval {
-                ops: std::mem::take(&mut stats.interval_ops),
-                errors: std::mem::take(&mut stats.interval_errors),
-                latency,
-                seconds,
-            }
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
-    }
 }
 
 /// The per-second progress line on stderr.

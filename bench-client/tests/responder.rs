@@ -43,6 +43,9 @@ enum Mode {
     /// Like `ErrEvery(0)`, but the connection is closed (unanswered) at its
     /// `n`th command.
     CloseAt(u64),
+    /// Like `ErrEvery(0)`, but every `n`th command of a connection gets
+    /// `-MOVED 0 127.0.0.1:port` (counted in `errors_sent`).
+    MovedEvery(u64, u16),
 }
 
 /// What the responder saw.
@@ -122,7 +125,11 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Seen, store: &Mutex<HashMap<Vec<u
                 seen.errors_sent.fetch_add(1, Ordering::SeqCst);
                 writer.write_all(b"-ERR injected\r\n").unwrap();
             }
-            Mode::ErrEvery(_) | Mode::CloseAt(_) => {
+            Mode::MovedEvery(n, port) if nr_commands.is_multiple_of(n) => {
+                seen.errors_sent.fetch_add(1, Ordering::SeqCst);
+                write!(writer, "-MOVED 0 127.0.0.1:{port}\r\n").unwrap();
+            }
+            Mode::ErrEvery(_) | Mode::CloseAt(_) | Mode::MovedEvery(..) => {
                 seen.commands.fetch_add(1, Ordering::SeqCst);
                 match &name[..] {
                     b"SET" => writer.write_all(b"+OK\r\n").unwrap(),
@@ -320,6 +327,26 @@ fn dropped_connections_are_counted_and_reconnected() {
     assert!(total.lost_requests >= total.disconnects);
     assert_eq!(total.total_ops() + total.lost_requests, 400);
     assert_eq!(total.total_ops(), seen.commands.load(Ordering::SeqCst));
+}
+
+#[test]
+fn moved_replies_are_followed_to_the_named_node() {
+    let (other, other_seen) = start_responder(Mode::ErrEvery(0));
+    let port: u16 = other.rsplit(':').next().unwrap().parse().unwrap();
+    let (addr, seen) = start_responder(Mode::MovedEvery(4, port));
+    let report = run(config(
+        &addr,
+        &["--requests", "400", "--connections", "2", "--pipeline", "4"],
+    ))
+    .unwrap();
+    let total = report.total();
+    let moved = seen.errors_sent.load(Ordering::SeqCst);
+    assert_eq!(moved, 100, "every 4th of 200 commands per connection");
+    assert_eq!(total.moved, moved);
+    assert_eq!(other_seen.commands.load(Ordering::SeqCst), moved);
+    assert_eq!(total.total_ops(), 400);
+    assert_eq!(total.total_errors(), 0);
+    assert_eq!(total.lost_requests, 0);
 }
 
 #[test]
