@@ -177,18 +177,36 @@ impl KeyChooser {
 /// Appends `number` in decimal.
 #[inline]
 pub fn write_u64(out: &mut Vec<u8>, mut number: u64) {
+    if number < 10 {
+        out.push(b'0' + number as u8);
+        return;
+    }
+    // Two digits per division.
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    while number >= 100 {
+        let pair = (number % 100) as usize * 2;
+        number /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if number >= 10 {
+        let pair = number as usize * 2;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         start -= 1;
-        digits[start] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
+        digits[start] = b'0' + number as u8;
     }
     out.extend_from_slice(&digits[start..]);
 }
+
+/// "00", "01", ..., "99".
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 /// Appends the key of `index`: prefix then the decimal index.
 #[inline]
@@ -209,6 +227,11 @@ mod tests {
         out.clear();
         write_key(&mut out, b"k", u64::MAX);
         assert_eq!(out, format!("k{}", u64::MAX).as_bytes());
+        for number in (0..100_000u64).chain([u64::MAX - 1, 1 << 40, 10u64.pow(19)]) {
+            out.clear();
+            write_u64(&mut out, number);
+            assert_eq!(out, number.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Poller {
     fd: OwnedFd,
     events: Vec<libc::epoll_event>,
     nr_ready: usize,
+    /// `epoll_pwait2` is missing (ENOSYS: kernels before 5.11, valgrind):
+    /// wait with `epoll_wait`'s whole milliseconds, rounded up.
+    millisecond_waits: bool,
 }
 
 impl Poller {
@@ -45,6 +48,7 @@ impl Poller {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             events: vec![libc::epoll_event { events: 0, u64: 0 }; capacity.max(1)],
             nr_ready: 0,
+            millisecond_waits: false,
         })
     }
 
@@ -75,6 +79,43 @@ impl Poller {
     /// zero: just looks). Returns the number of ready sockets, read with
     /// [`Poller::ready`].
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let n = if self.millisecond_waits {
+            self.wait_ms(timeout)
+        } else {
+            self.wait_ns(timeout)
+        };
+        if n < 0 {
+            self.nr_ready = 0;
+            let error = io::Error::last_os_error();
+            return match error.raw_os_error() {
+                Some(libc::EINTR) => Ok(0),
+                Some(libc::ENOSYS) if !self.millisecond_waits => {
+                    self.millisecond_waits = true;
+                    self.wait(timeout)
+                }
+                _ => Err(error),
+            };
+        }
+        self.nr_ready = n as usize;
+        Ok(self.nr_ready)
+    }
+
+    fn wait_ms(&mut self, timeout: Option<Duration>) -> libc::c_int {
+        let millis = timeout.map_or(-1, |t| {
+            t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int
+        });
+        // SAFETY: the buffer holds `events.len()` entries.
+        unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                self.events.len() as libc::c_int,
+                millis,
+            )
+        }
+    }
+
+    fn wait_ns(&mut self, timeout: Option<Duration>) -> libc::c_int {
         let spec = timeout.map(|t| libc::timespec {
             tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
             tv_nsec: t.subsec_nanos() as libc::c_long,
@@ -82,7 +123,7 @@ impl Poller {
         let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |s| s as *const _);
         // SAFETY: the buffer holds `events.len()` entries; `spec_ptr` is null
         // or points at `spec`, alive across the call.
-        let n = unsafe {
+        unsafe {
             libc::epoll_pwait2(
                 self.fd.as_raw_fd(),
                 self.events.as_mut_ptr(),
@@ -90,17 +131,7 @@ impl Poller {
                 spec_ptr,
                 std::ptr::null(),
             )
-        };
-        if n < 0 {
-            self.nr_ready = 0;
-            let error = io::Error::last_os_error();
-            return match error.kind() {
-                io::ErrorKind::Interrupted => Ok(0),
-                _ => Err(error),
-            };
         }
-        self.nr_ready = n as usize;
-        Ok(self.nr_ready)
     }
 
     /// The `index`-th ready socket of the last [`Poller::wait`].

@@ -187,6 +187,16 @@ impl ReplyParser {
     ) -> Result<usize, ProtocolError> {
         let mut nr_replies = 0;
         while !data.is_empty() {
+            // Most replies arrive whole: take them without the state machine.
+            if self.state == State::Start
+                && self.open_arrays.is_empty()
+                && let Some((reply, used)) = whole_reply(data, self.capture_limit)
+            {
+                nr_replies += 1;
+                on_reply(reply);
+                data = &data[used..];
+                continue;
+            }
             let done = match self.state {
                 State::Start => {
                     let kind = data[0];
@@ -353,6 +363,81 @@ impl ReplyParser {
             _ => unreachable!("type byte checked in State::Start"),
         })
     }
+}
+
+/// A complete top-level reply at the front of `data` that needs no parser
+/// state: a status, error or integer line, a nil, or a bulk with its whole
+/// payload (handed out when `capture_limit` allows, as the state machine
+/// would). Returns it and the bytes it took; `None` for anything else (an
+/// array, a reply cut short, a malformed or over-long line), which the state
+/// machine then parses and judges.
+#[inline]
+fn whole_reply(data: &[u8], capture_limit: usize) -> Option<(Reply<'_>, usize)> {
+    let kind = *data.first()?;
+    match kind {
+        b'+' | b'-' | b':' => {
+            let end = 1 + data[1..]
+                .iter()
+                .take(MAX_LINE + 2)
+                .position(|&b| b == b'\n')?;
+            if end < 2 || data[end - 1] != b'\r' {
+                return None;
+            }
+            let text = &data[1..end - 1];
+            let reply = match kind {
+                b'+' => Reply::Status(text),
+                b'-' => Reply::Error(text),
+                _ => Reply::Integer(parse_i64(text)?),
+            };
+            Some((reply, end + 1))
+        }
+        b'$' => {
+            if data.starts_with(b"$-1\r\n") {
+                return Some((Reply::Nil, 5));
+            }
+            let digits = data[1..]
+                .iter()
+                .take(20)
+                .position(|b| !b.is_ascii_digit())?;
+            if digits == 0 || digits > 18 {
+                return None;
+            }
+            let mut len = 0usize;
+            for &digit in &data[1..1 + digits] {
+                len = len * 10 + usize::from(digit - b'0');
+            }
+            let start = 1 + digits + 2;
+            if data.get(1 + digits..start)? != b"\r\n"
+                || data.get(start + len..start + len + 2)? != b"\r\n"
+            {
+                return None;
+            }
+            let captured = capture_limit > 0 && len <= capture_limit;
+            let payload = captured.then(|| &data[start..start + len]);
+            Some((Reply::Bulk { len, data: payload }, start + len + 2))
+        }
+        _ => None,
+    }
+}
+
+/// A plain decimal (optional `-`, 1 to 18 digits); `None` otherwise.
+#[inline]
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value = 0i64;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(digit - b'0');
+    }
+    Some(if negative { -value } else { value })
 }
 
 #[cfg(test)]

@@ -443,8 +443,7 @@ fn client_thread(config: Arc<Config>, thread_id: usize, tx: Sender<Msg>, gate: A
     }
     let connect_stats = std::mem::take(&mut ctx.stats);
     let mut on_second = |stats: &mut ThreadStats, seconds: f64| {
-        let latency = Box::new(stats.interval_latency.clone());
-        stats.interval_latency.reset();
+        let latency = Box::new(stats.take_interval_latency());
         let _ = tx.send(Msg::Interval {
             ops: std::mem::take(&mut stats.interval_ops),
             errors: std::mem::take(&mut stats.interval_errors),

@@ -125,8 +125,10 @@ pub struct ThreadStats {
     pub interval_ops: u64,
     /// Errors since the last progress snapshot.
     pub interval_errors: u64,
-    /// Latencies since the last progress snapshot.
-    pub interval_latency: Histogram<u64>,
+    /// All latencies as of the last progress snapshot: a reply's latency
+    /// is recorded once (in its kind's histogram), and a snapshot's is the
+    /// difference (see [`ThreadStats::take_interval_latency`]).
+    reported_latency: Histogram<u64>,
     /// Latencies by intended send time (`--timeline`, measured phase only).
     pub timeline: Option<Timeline>,
     /// With `--rate`: how late the client itself handed each request to
@@ -163,7 +165,7 @@ impl ThreadStats {
             first_mismatch: None,
             interval_ops: 0,
             interval_errors: 0,
-            interval_latency: new_histogram(),
+            reported_latency: new_histogram(),
             timeline: None,
             send_lag: new_histogram(),
         }
@@ -181,7 +183,17 @@ impl ThreadStats {
             self.interval_errors += 1;
         }
         self.interval_ops += 1;
-        self.interval_latency.saturating_record(latency_ns.max(1));
+    }
+
+    /// Latencies recorded since the last call (the progress line's).
+    pub fn take_interval_latency(&mut self) -> Histogram<u64> {
+        let all = self.all_latency();
+        let mut interval = all.clone();
+        interval
+            .subtract(&self.reported_latency)
+            .expect("counts only grow between snapshots");
+        self.reported_latency = all;
+        interval
     }
 
     /// Keeps the first error text.
