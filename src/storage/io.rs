@@ -216,6 +216,18 @@ impl LogFile {
         }
     }
 
+    /// Allocates the file's blocks up to `len` bytes (fallocate, mode 0:
+    /// the file grows to `len` if shorter; the new blocks read as zeros).
+    /// Writes into them then neither allocate blocks nor change the size,
+    /// so the kernel completes them without a worker thread. A simulated
+    /// file has no blocks: nothing happens there.
+    pub async fn allocate(&self, len: u64) -> std::io::Result<()> {
+        match self {
+            LogFile::Dma(file) => file.pre_allocate(len, false).await.map_err(glommio_err),
+            LogFile::Sim(_) => Ok(()),
+        }
+    }
+
     /// Cuts the file to `len` bytes.
     pub async fn truncate(&self, len: u64) -> std::io::Result<()> {
         match self {

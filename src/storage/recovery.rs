@@ -27,11 +27,11 @@
 //!   place and reported as corruption.
 //!
 //! One bad region with intact records after it is a torn tail too: the
-//! flusher has one write in flight at a time, starting at the block of the
-//! acknowledged end and at most [`IN_FLIGHT_SPAN`] long, and a write is not
-//! atomic: a power cut (or a kill mid-write) can land its later sectors
-//! without earlier ones, leaving zeros before records that were never
-//! acknowledged. Serving them would break the prefix property (what
+//! flusher has one round of writes in flight at a time, starting at the
+//! block of the acknowledged end and at most [`IN_FLIGHT_SPAN`] long, and
+//! writes are not atomic nor ordered among themselves: a power cut (or a
+//! kill mid-write) can land later sectors without earlier ones, leaving
+//! zeros before records that were never acknowledged. Serving them would break the prefix property (what
 //! survives is a prefix of the log, see the README). So in the last file,
 //! when the bad bytes hold a sector of zeros (or its part from the bad
 //! offset on) and everything after them, up to the end of the data, lies
