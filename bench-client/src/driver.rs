@@ -3,8 +3,9 @@
 //! reconnects, a sweep for reply timeouts, and a progress snapshot every
 //! second.
 //!
-//! A turn reads the clock once after the wait, and each connection once
-//! more per read: replies that arrive in one read share one receive time.
+//! A turn reads the clock once after the wait (and once before it while
+//! timers are pending), and once more per read: replies that arrive in one
+//! read share one receive time.
 //! Everything that happens to a connection goes through [`Conn`]'s
 //! methods; this loop only decides whose turn it is.
 
@@ -56,6 +57,11 @@ pub fn run_phase(
         let mut wake = (last_snapshot + SNAPSHOT).min(next_sweep);
         if let Some(Reverse((at, _))) = timers.peek() {
             wake = wake.min(*at);
+        }
+        // With timers pending (fixed-rate sends), the turn's work counts
+        // against the wait: read the clock again so sends are not late by it.
+        if !timers.is_empty() {
+            now = Instant::now();
         }
         let timeout = wake.saturating_duration_since(now);
         let ready = match wait(poller, timeout, spin, now) {
