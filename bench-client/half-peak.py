@@ -25,9 +25,12 @@ each run reports what could have made them other than the server:
 nice -20 (root), so other processes on the shared CPUs no longer decide
 the tail. (Plain `nice` does not do it here: with
 kernel.sched_autogroup_enabled=1 every session is a group and groups
-share the CPU equally whatever their members' nice. SCHED_FIFO does, but a
-client that needs more than the RT budget, 95% of each second, is stopped
-for the rest of the second: a 50 ms stall once a second.) The client CPU
+share the CPU equally whatever their members' nice.) `--rt` goes further:
+the servers run SCHED_FIFO 20 and the client, in the fixed-rate runs only,
+SCHED_FIFO 10 (`chrt -f`), so other work never delays them; a process that
+needs more than the RT budget (95% of each second) is stopped for the rest
+of the second, which a closed-loop peak run would hit, hence not for the
+client there. The client CPU
 column tells when the client is the limit. `--fio` measures the disk's floor for a
 durable SET: fio's fdatasync latency after 4 KiB writes in the data
 directory, and prints SET p99 as a ratio to its p99.
@@ -64,6 +67,8 @@ def parse_args():
     p.add_argument("--dir", default=None, help="data directory (default: a fresh temporary one)")
     p.add_argument("--prio", action="store_true",
                    help="servers and client each in an autogroup of their own at nice -20")
+    p.add_argument("--rt", action="store_true",
+                   help="servers SCHED_FIFO 20, client SCHED_FIFO 10 in fixed-rate runs (root)")
     p.add_argument("--shares", default="0.5",
                    help="comma list of fixed rates as shares of the peak (0.5: half)")
     p.add_argument("--fio", action="store_true", help="fdatasync floor for SET (fio)")
@@ -101,9 +106,11 @@ def sched_delta(before, after):
     return sum(d[0] for d in deltas), max(deltas)[1]
 
 
-def prio(argv):
+def prio(argv, rt_priority=None):
     """`argv` in a new session (so a new autogroup) whose nice is -20,
-    with `--prio`."""
+    with `--prio`; under SCHED_FIFO `rt_priority` with `--rt`."""
+    if ARGS.rt and rt_priority is not None:
+        argv = ["chrt", "-f", str(rt_priority), *argv]
     if not ARGS.prio:
         return argv
     return ["setsid", "sh", "-c", 'echo -20 > /proc/self/autogroup && exec nice -n -20 "$@"',
@@ -114,7 +121,7 @@ class Server:
     def __init__(self, name, port, argv, log_path):
         self.name, self.port = name, port
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(prio(argv), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(prio(argv, 20), stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
         for _ in range(100):
             done = subprocess.run(["redis-cli", "-p", str(port), "PING"],
@@ -136,10 +143,11 @@ class Server:
         self.log.close()
 
 
-def client(port, *args):
+def client(port, *args, rt_priority=None):
     argv = [ARGS.client_bin, "--addr", f"127.0.0.1:{port}", "--cpus", ARGS.client_cpu,
             "--keys", str(KEYS), "--value-size", "100", "--json", "--quiet", *args]
-    proc = subprocess.Popen(prio(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(prio(argv, rt_priority), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -150,10 +158,10 @@ def client(port, *args):
     return report, usage.ru_utime + usage.ru_stime
 
 
-def measure(server, *args):
+def measure(server, *args, rt_priority=None):
     before = sched(server.pid)
     t0 = time.monotonic()
-    report, client_cpu = client(server.port, *args)
+    report, client_cpu = client(server.port, *args, rt_priority=rt_priority)
     elapsed = time.monotonic() - t0
     cpu, wait = sched_delta(before, sched(server.pid))
     client_sched = report.get("client_sched", {})
@@ -202,7 +210,7 @@ def fio_fdatasync_p99(directory):
 
 def main():
     for tool in ("redis-server", "redis-cli") + (("fio",) if ARGS.fio else ()) + (
-            ("setsid",) if ARGS.prio else ()):
+            ("setsid",) if ARGS.prio else ()) + (("chrt",) if ARGS.rt else ()):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed")
     for binary in (ARGS.server_bin, ARGS.client_bin):
@@ -258,7 +266,7 @@ def main():
                             # so the send lag is the client's own lateness.
                             run = measure(server, *shape, "--rate", str(int(rates[server.name])),
                                           "--burst", str(pipeline), "--pipeline",
-                                          str(4 * pipeline))
+                                          str(4 * pipeline), rt_priority=10)
                             fixed[server.name].append(run)
                             log(f"{share:g} of peak {op} P{pipeline} {server.name} round "
                                 f"{round_ + 1}: {run['ops_s']:.0f}/s p50 {run['p50']:.0f} p99 "
@@ -289,7 +297,7 @@ def main():
         print(f"fixed-rate latency at {ARGS.shares} of peak: {ARGS.connections} connections, "
               f"100 B values, {KEYS} keys, {ARGS.rounds} alternating rounds of "
               f"{ARGS.duration:g} s, medians; servers on CPU {ARGS.server_cpu}, client on CPU "
-              f"{ARGS.client_cpu}{', --prio' if ARGS.prio else ''}; load average before: {load}, "
+              f"{ARGS.client_cpu}{', --prio' if ARGS.prio else ''}{', --rt' if ARGS.rt else ''}; load average before: {load}, "
               f"after: {open('/proc/loadavg').read().split()[0]}")
         for when, floor in zip(("before", "after"), floors):
             print(f"fio fdatasync after each 4 KiB write ({when}): p50 {floor['p50']:,.0f} us, "

@@ -187,6 +187,9 @@ pub struct Conn {
     schedule: Option<SendSchedule>,
     /// Which of the phase's budgets this connection draws from.
     budget_slot: usize,
+    /// More requests may follow in this phase (false once it is over for
+    /// this connection: it only waits for its replies then).
+    sending: bool,
     /// Where it is in the phase.
     pub state: State,
     consecutive_failures: u32,
@@ -231,6 +234,7 @@ impl Conn {
             keys: None,
             schedule: None,
             budget_slot: 0,
+            sending: false,
             state: State::Done,
             consecutive_failures: 0,
             last_progress: Instant::now(),
@@ -317,6 +321,7 @@ impl Conn {
             .rate
             .map(|plan| plan.schedule(phase.start, self.conn_index, phase.deadline));
         self.budget_slot = budget_slot;
+        self.sending = true;
         self.consecutive_failures = 0;
         self.last_progress = now;
         self.timer_at = None;
@@ -332,7 +337,9 @@ impl Conn {
         match self.state {
             State::Reconnecting(at) => Some(at),
             State::Done => None,
-            State::Active if self.in_flight.len() < phase.pipeline => {
+            // Past the phase's end the schedule's next time lies in the
+            // past and means nothing: no wake-up (it would fire forever).
+            State::Active if self.sending && self.in_flight.len() < phase.pipeline => {
                 self.schedule.as_ref().map(SendSchedule::next_at)
             }
             State::Active => None,
@@ -472,6 +479,7 @@ impl Conn {
         now: Instant,
     ) -> io::Result<()> {
         let sending = self.fill(ctx, phase, &mut budgets[self.budget_slot], now);
+        self.sending = sending;
         if self.write_pos < self.write_buf.len() && !self.watching_writes {
             self.flush(&mut ctx.stats, poller, now)?;
         }

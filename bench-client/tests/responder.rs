@@ -46,6 +46,9 @@ enum Mode {
     /// Like `ErrEvery(0)`, but every `n`th command of a connection gets
     /// `-MOVED 0 127.0.0.1:port` (counted in `errors_sent`).
     MovedEvery(u64, u16),
+    /// Like `ErrEvery(0)`, but each reply goes out this many milliseconds
+    /// after its command was read (one command at a time).
+    SlowMs(u64),
 }
 
 /// What the responder saw.
@@ -128,6 +131,12 @@ fn serve(stream: TcpStream, mode: Mode, seen: &Seen, store: &Mutex<HashMap<Vec<u
             Mode::MovedEvery(n, port) if nr_commands.is_multiple_of(n) => {
                 seen.errors_sent.fetch_add(1, Ordering::SeqCst);
                 write!(writer, "-MOVED 0 127.0.0.1:{port}\r\n").unwrap();
+            }
+            Mode::SlowMs(ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                seen.commands.fetch_add(1, Ordering::SeqCst);
+                writer.write_all(b"+OK\r\n").unwrap();
+                writer.flush().unwrap();
             }
             Mode::ErrEvery(_) | Mode::CloseAt(_) | Mode::MovedEvery(..) => {
                 seen.commands.fetch_add(1, Ordering::SeqCst);
@@ -380,6 +389,35 @@ fn fixed_rate_never_sends_ahead_of_its_schedule() {
         table.contains("fixed rate: asked 2000 ops/s, achieved "),
         "{table}"
     );
+}
+
+#[test]
+fn a_fixed_rate_run_ends_while_replies_are_still_coming() {
+    // The server answers slower than the rate: when the phase ends every
+    // connection still has requests in flight, and its next intended send
+    // lies in the past. (That once re-armed a timer at a time already
+    // passed, forever, and the run never ended.)
+    let (addr, seen) = start_responder(Mode::SlowMs(25));
+    let report = run(config(
+        &addr,
+        &[
+            "--rate",
+            "200",
+            "--duration",
+            "0.5",
+            "--connections",
+            "2",
+            "--pipeline",
+            "4",
+            "--ratio",
+            "1:0",
+        ],
+    ))
+    .unwrap();
+    let total = report.total();
+    assert!(total.total_ops() > 0);
+    assert_eq!(total.total_ops(), seen.commands.load(Ordering::SeqCst));
+    assert_eq!(total.lost_requests, 0);
 }
 
 #[test]
