@@ -90,6 +90,12 @@ pub struct Args {
     /// late for timers, ~0.2 ms here) at the price of client CPU.
     #[arg(long, default_value_t = 0)]
     pub spin_us: u64,
+    /// Wake at most once per this many microseconds: sleep a tick, then
+    /// take every reply that came and every send that fell due. Cuts the
+    /// client's wake-ups at a fixed rate (one per send and one per reply
+    /// otherwise) at the price of up to a tick on each latency.
+    #[arg(long, default_value_t = 0)]
+    pub tick_us: u64,
     /// Do not print the per-second progress line.
     #[arg(long)]
     pub quiet: bool,
@@ -321,6 +327,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Busy-poll time before an idle thread sleeps.
     pub spin_before_park: Duration,
+    /// `--tick-us`: the event loop's tick (zero: wake on every event).
+    pub tick: Duration,
     /// No progress lines.
     pub quiet: bool,
     /// Generator seed.
@@ -431,6 +439,7 @@ impl Config {
             server_stats: args.server_stats,
             timeout: Duration::from_secs_f64(args.timeout),
             spin_before_park: Duration::from_micros(args.spin_us),
+            tick: Duration::from_micros(args.tick_us),
             quiet: args.quiet,
             seed: args.seed,
             cluster: args.cluster.then(|| {

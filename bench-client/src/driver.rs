@@ -41,7 +41,12 @@ pub fn run_phase(
     on_second: &mut dyn FnMut(&mut ThreadStats, f64),
 ) {
     let config = ctx.config.clone();
-    let spin = config.spin_before_park;
+    let (spin, tick) = (config.spin_before_park, config.tick);
+    if !tick.is_zero() {
+        // Naps of a tick, not a tick plus the default 50 us of slack.
+        // SAFETY: plain prctl on the calling thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    }
     let mut timers = Timers::new();
     let mut now = Instant::now();
     let mut nr_active = 0;
@@ -64,7 +69,7 @@ pub fn run_phase(
             now = Instant::now();
         }
         let timeout = wake.saturating_duration_since(now);
-        let ready = match wait(poller, timeout, spin, now) {
+        let ready = match wait(poller, timeout, spin, tick, now) {
             Ok(ready) => ready,
             Err(error) => {
                 ctx.stats.note_error(|| format!("epoll_pwait2: {error}"));
@@ -140,8 +145,21 @@ fn settle(
 
 /// Waits for ready sockets up to `timeout`; with `--spin-us`, looks without
 /// sleeping for up to that long first (a sleeping thread wakes late on a
-/// loaded machine).
-fn wait(poller: &mut Poller, timeout: Duration, spin: Duration, now: Instant) -> io::Result<usize> {
+/// loaded machine); with `--tick-us`, naps a tick and then looks (replies
+/// wait in their sockets meanwhile).
+fn wait(
+    poller: &mut Poller,
+    timeout: Duration,
+    spin: Duration,
+    tick: Duration,
+    now: Instant,
+) -> io::Result<usize> {
+    if !tick.is_zero() {
+        if !timeout.is_zero() {
+            std::thread::sleep(tick);
+        }
+        return poller.wait(Some(Duration::ZERO));
+    }
     if !spin.is_zero() && !timeout.is_zero() {
         let spin_until = now + spin.min(timeout);
         loop {

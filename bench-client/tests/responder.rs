@@ -364,31 +364,36 @@ fn fixed_rate_never_sends_ahead_of_its_schedule() {
     // prints it; see schedule.rs for the schedule's exact arithmetic). What
     // cannot depend on load: no request is sent before its intended time,
     // so a 1 s run at 2000/s sends at most its 2000 scheduled requests.
-    let (addr, seen) = start_responder(Mode::ErrEvery(0));
-    let report = run(config(
-        &addr,
-        &[
-            "--rate",
-            "2000",
-            "--duration",
-            "1",
-            "--connections",
-            "4",
-            "--pipeline",
-            "2",
-        ],
-    ))
-    .unwrap();
-    let total = report.total();
-    let ops = total.total_ops();
-    assert!(ops > 0 && ops <= 2000, "{ops} ops at 2000/s for 1 s");
-    assert_eq!(ops, seen.commands.load(Ordering::SeqCst));
-    assert_eq!(total.total_errors(), 0);
-    let table = shardcask_bench::report::format_table(&report);
-    assert!(
-        table.contains("fixed rate: asked 2000 ops/s, achieved "),
-        "{table}"
-    );
+    // The same with --tick-us: sends wait for the tick after they are due.
+    for tick in ["0", "200"] {
+        let (addr, seen) = start_responder(Mode::ErrEvery(0));
+        let report = run(config(
+            &addr,
+            &[
+                "--rate",
+                "2000",
+                "--duration",
+                "1",
+                "--connections",
+                "4",
+                "--pipeline",
+                "2",
+                "--tick-us",
+                tick,
+            ],
+        ))
+        .unwrap();
+        let total = report.total();
+        let ops = total.total_ops();
+        assert!(ops > 0 && ops <= 2000, "{ops} ops at 2000/s for 1 s");
+        assert_eq!(ops, seen.commands.load(Ordering::SeqCst));
+        assert_eq!(total.total_errors(), 0);
+        let table = shardcask_bench::report::format_table(&report);
+        assert!(
+            table.contains("fixed rate: asked 2000 ops/s, achieved "),
+            "{table}"
+        );
+    }
 }
 
 #[test]
