@@ -83,6 +83,22 @@ impl WriteBuf {
         }
     }
 
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            WriteBuf::Dma(buffer) => buffer.as_bytes(),
+            WriteBuf::Mem(bytes) => bytes,
+        }
+    }
+
+    /// Cuts the buffer to its first `len` bytes (a write writes it whole).
+    pub fn trim(&mut self, len: usize) {
+        match self {
+            WriteBuf::Dma(buffer) => buffer.trim_to_size(len),
+            WriteBuf::Mem(bytes) => bytes.truncate(len),
+        }
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         match self {
@@ -118,6 +134,14 @@ impl WriteBuf {
 }
 
 impl SharedBuf {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            SharedBuf::Dma(buffer) => buffer.as_bytes(),
+            SharedBuf::Mem(bytes) => bytes,
+        }
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         match self {
@@ -364,6 +388,15 @@ impl Backend {
         match self {
             Backend::Dma => Backend::Dma,
             Backend::Sim(disk) => Backend::Sim(disk.bind()),
+        }
+    }
+
+    /// A buffer of `len` bytes to write to this backend's files
+    /// (uninitialised for DMA: the caller fills what it writes).
+    pub fn alloc_buffer(&self, len: usize) -> WriteBuf {
+        match self {
+            Backend::Dma => WriteBuf::Dma(glommio::allocate_dma_buffer(len)),
+            Backend::Sim(_) => WriteBuf::Mem(vec![0; len]),
         }
     }
 

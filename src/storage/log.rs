@@ -5,18 +5,19 @@
 //!
 //! Appends are synchronous: a record is encoded straight into the buffer of
 //! the *last* [`Segment`]. A segment is the not-yet-retired part of one log
-//! file: `bytes` mirrors the file content `[start, end)`, where `start` is
-//! block-aligned. The flusher (see `flusher.rs`) only ever writes the *front*
-//! segment; a later segment exists when appends rolled over to a new file
-//! before the old one was fully flushed. The new file is created by the
-//! flusher when that segment becomes the front, so `put` never has to wait
-//! for a file to be opened.
+//! file: a chain of aligned DMA [`Chunk`]s that hold the file content from
+//! the tail block's start to the end of the appended data; the flusher
+//! writes the chunks themselves, with no copy. The flusher (see `flusher.rs`)
+//! only ever writes the *front* segment; a later segment exists when appends
+//! rolled over to a new file before the old one was fully flushed. The new
+//! file is created by the flusher when that segment becomes the front, so
+//! `put` never has to wait for a file to be opened.
 //!
 //! # The tail block
 //!
 //! After a flush, the bytes of the last partial block (the block is the
 //! file's write alignment, `LogFile::alignment()`: the DMA alignment, at
-//! least a filesystem block) stay in `bytes`; the next
+//! least a filesystem block) stay buffered; the next
 //! flush starts at that block's aligned offset and rewrites it together with
 //! the new bytes, so there are no padding holes in the file. The zeros that
 //! pad a flush to the block size are where the next record will start, and
@@ -49,33 +50,112 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
+
 use super::StorageError;
 use super::files::MAX_FILE_ID;
-use super::io::LogFile;
+use super::io::{Backend, LogFile, SharedBuf, WriteBuf};
 use super::keydir::{Entry, Keydir, OwnedKey, pack_location};
-use super::record::{MAX_RECORD_LEN, encode_into, encoded_len};
+use super::record::{MAX_RECORD_LEN, encode_to_slice, encoded_len, header_for};
 
-/// Live bytes after a flush up to which [`Segment::consume`] moves them to
-/// the front of the buffer at once.
-const CHEAP_MOVE: usize = 64 << 10;
-/// Written bytes [`Segment::consume`] leaves at the front of the buffer at
-/// most before it moves the live ones down.
-const MAX_DEAD_PREFIX: usize = 8 << 20;
+/// Largest capacity of a chunk of the write buffer (see [`Chunk`]), and so
+/// the largest single log write. A multiple of any write alignment.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Smallest capacity of a chunk that starts at a block boundary: small
+/// records do not take a megabyte each time a flush seals their chunk.
+const MIN_CHUNK_BYTES: usize = 64 << 10;
+
+/// The buffer of a [`Chunk`].
+pub enum ChunkBuf {
+    /// Appends go here.
+    Open(WriteBuf),
+    /// Handed to a write: read-only from then on.
+    Sealed(SharedBuf),
+}
+
+/// A piece of the write buffer: an aligned DMA buffer that holds the file's
+/// bytes from `start` on. Records are encoded straight into chunks (one
+/// record may run across several), and the flusher writes each chunk from
+/// its own buffer: no copy between a value's arrival and the disk.
+///
+/// A chunk is sealed when a flush writes it (padded with zeros to the
+/// block); appends then go to a new chunk. Every chunk but a sealed one is
+/// full when the next one starts, so the next starts where it ends (at a
+/// block boundary), except after a sealed chunk that ends inside a block:
+/// the next chunk is that one block, starting with a copy of the sealed
+/// chunk's bytes in it (the tail block, rewritten by the next flush), and
+/// the chunk after it starts at the block boundary. The tail block is
+/// written alone because ext4 completes a direct write without a worker
+/// thread only when its blocks are all written, or all allocated ahead and
+/// not yet written (see the flusher's `reserve_ahead`).
+pub struct Chunk {
+    /// File offset of the chunk's first byte; block-aligned.
+    pub start: u64,
+    /// Bytes of data from `start`.
+    pub len: usize,
+    /// The bytes.
+    pub buf: ChunkBuf,
+}
+
+impl Chunk {
+    /// File offset just past the chunk's data.
+    pub fn end(&self) -> u64 {
+        self.start + self.len as u64
+    }
+
+    /// The chunk's data.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.buf {
+            ChunkBuf::Open(buf) => &buf.as_bytes()[..self.len],
+            ChunkBuf::Sealed(buf) => &buf.as_bytes()[..self.len],
+        }
+    }
+
+    /// True once a flush has taken it.
+    pub fn is_sealed(&self) -> bool {
+        matches!(self.buf, ChunkBuf::Sealed(_))
+    }
+
+    /// Bytes that can still be appended.
+    fn room(&self) -> usize {
+        match &self.buf {
+            ChunkBuf::Open(buf) => buf.len() - self.len,
+            ChunkBuf::Sealed(_) => 0,
+        }
+    }
+
+    /// Seals the chunk for a write: zeros after the data up to the next
+    /// multiple of `alignment` (they mark the end of data), the buffer cut
+    /// there. Returns what to write at `start`.
+    pub fn seal(&mut self, alignment: u64) -> SharedBuf {
+        let placeholder = ChunkBuf::Sealed(SharedBuf::Mem(Default::default()));
+        let shared = match std::mem::replace(&mut self.buf, placeholder) {
+            ChunkBuf::Sealed(shared) => shared,
+            ChunkBuf::Open(mut buf) => {
+                let padded = (self.len as u64).next_multiple_of(alignment) as usize;
+                buf.as_bytes_mut()[self.len..padded].fill(0);
+                buf.trim(padded);
+                buf.share()
+            }
+        };
+        self.buf = ChunkBuf::Sealed(shared.clone());
+        shared
+    }
+}
 
 /// The unretired part of one log file.
-#[derive(Debug)]
 pub struct Segment {
     /// The log file this segment belongs to.
     pub file_id: u32,
-    /// File offset of `bytes[consumed]`; block-aligned.
-    pub start: u64,
-    /// File content from `start` (at `consumed`) to the end of the
-    /// appended data; the bytes before `consumed` are written and unused.
-    pub bytes: Vec<u8>,
-    /// Written bytes at the front of `bytes` not moved out yet (see
-    /// [`Segment::consume`]).
-    pub consumed: usize,
-    /// File offset up to which `bytes` has been written to the device.
+    /// The buffered bytes, in file order (see [`Chunk`]); they reach from
+    /// the block of the tail to the end of the appended data.
+    pub chunks: VecDeque<Chunk>,
+    /// File offset just past the appended data.
+    end: u64,
+    /// File offset below which the bytes count as gone (written: reads go
+    /// to the disk), though their chunk may still be held.
+    retired: u64,
+    /// File offset up to which the data has been written to the device.
     pub written: u64,
     /// File offset up to which writes are acknowledged (written, and for
     /// `SyncMode::Always` also synced); a failed flush rewinds to here.
@@ -87,9 +167,9 @@ pub struct Segment {
     /// rolled back; the next flush writes zeros up to here so they can
     /// never be recovered.
     pub dirty_end: u64,
-    /// End of the zeros written ahead of the data (see the flusher's
-    /// `reserve_ahead`), so appends overwrite written blocks; `u64::MAX`
-    /// once writing them failed.
+    /// End of the zeros written (or blocks allocated) ahead of the data
+    /// (see the flusher's `reserve_ahead`), so appends overwrite laid-out
+    /// blocks; `u64::MAX` once reserving failed.
     pub reserved: u64,
 }
 
@@ -99,9 +179,9 @@ impl Segment {
     pub fn empty(file_id: u32, end_ticket: u64) -> Segment {
         Segment {
             file_id,
-            start: 0,
-            bytes: Vec::new(),
-            consumed: 0,
+            chunks: VecDeque::new(),
+            end: 0,
+            retired: 0,
             written: 0,
             acked: 0,
             end_ticket,
@@ -110,35 +190,142 @@ impl Segment {
         }
     }
 
+    /// The segment of a file reopened with `tail` (the bytes of its last
+    /// partial block, at `tail_start`) at the end of its data.
+    pub fn reopened(
+        file_id: u32,
+        tail_start: u64,
+        tail: &[u8],
+        dirty_end: u64,
+        backend: &Backend,
+    ) -> Segment {
+        let end = tail_start + tail.len() as u64;
+        let mut segment = Segment {
+            file_id,
+            chunks: VecDeque::new(),
+            end: tail_start,
+            retired: tail_start,
+            written: end,
+            acked: end,
+            end_ticket: 0,
+            dirty_end,
+            reserved: 0,
+        };
+        segment.push(&[tail], 1, backend);
+        segment
+    }
+
     /// File offset just past the appended data.
     pub fn end(&self) -> u64 {
-        self.start + self.data().len() as u64
+        self.end
     }
 
-    /// The bytes from `start` to the end of the appended data.
-    pub fn data(&self) -> &[u8] {
-        &self.bytes[self.consumed..]
+    /// File offset of the first byte still buffered.
+    pub fn start(&self) -> u64 {
+        self.chunks
+            .front()
+            .map_or(self.end, |chunk| chunk.start)
+            .max(self.retired)
     }
 
-    /// Drops the first `len` bytes of [`Segment::data`] (written ones):
-    /// `start` moves on by `len`. The bytes after them are moved to the
-    /// front of the buffer only when that is cheap or the dead prefix has
-    /// grown big: with 1 MiB values, what arrives while a write is in
-    /// flight is megabytes, and moving it after every flush was one more
-    /// copy of most values.
-    pub fn consume(&mut self, len: usize) {
-        self.consumed += len;
-        self.start += len as u64;
-        let live = self.bytes.len() - self.consumed;
-        if live <= CHEAP_MOVE || self.consumed >= MAX_DEAD_PREFIX {
-            self.bytes.drain(..self.consumed);
-            self.consumed = 0;
+    /// The next `len` bytes of the last chunk, if it has room for them all:
+    /// a record that fits is encoded there in one pass (its CRC computed
+    /// over the bytes as written).
+    fn contiguous(&mut self, len: usize) -> Option<&mut [u8]> {
+        let chunk = self.chunks.back_mut()?;
+        if chunk.room() < len {
+            return None;
+        }
+        let ChunkBuf::Open(buf) = &mut chunk.buf else {
+            return None;
+        };
+        let from = chunk.len;
+        chunk.len += len;
+        self.end += len as u64;
+        Some(&mut buf.as_bytes_mut()[from..from + len])
+    }
+
+    /// Appends the concatenation of `parts`, opening chunks as they fill.
+    fn push(&mut self, parts: &[&[u8]], alignment: u64, backend: &Backend) {
+        let mut left: usize = parts.iter().map(|part| part.len()).sum();
+        for mut bytes in parts.iter().copied() {
+            while !bytes.is_empty() {
+                let room = self.chunks.back().map_or(0, Chunk::room);
+                if room == 0 {
+                    self.open_chunk(left, alignment, backend);
+                    continue;
+                }
+                let len = room.min(bytes.len());
+                let chunk = self.chunks.back_mut().expect("a chunk with room");
+                if let ChunkBuf::Open(buf) = &mut chunk.buf {
+                    buf.as_bytes_mut()[chunk.len..chunk.len + len].copy_from_slice(&bytes[..len]);
+                }
+                chunk.len += len;
+                self.end += len as u64;
+                bytes = &bytes[len..];
+                left -= len;
+            }
         }
     }
 
-    /// Keeps the first `len` bytes of [`Segment::data`].
-    pub fn truncate_data(&mut self, len: usize) {
-        self.bytes.truncate(self.consumed + len);
+    /// Starts a chunk at the end of the data, for `want` more bytes: at
+    /// its block, with a copy of the bytes already in that block (then the
+    /// chunk is that one block).
+    fn open_chunk(&mut self, want: usize, alignment: u64, backend: &Backend) {
+        let start = self.end - self.end % alignment;
+        let kept = (self.end - start) as usize;
+        let capacity = if kept > 0 {
+            alignment as usize
+        } else {
+            want.next_power_of_two()
+                .clamp(MIN_CHUNK_BYTES, CHUNK_BYTES)
+                .next_multiple_of(alignment as usize)
+        };
+        let mut buf = backend.alloc_buffer(capacity);
+        if kept > 0 {
+            let last = self.chunks.back().expect("the tail block is buffered");
+            let bytes = last.bytes();
+            buf.as_bytes_mut()[..kept].copy_from_slice(&bytes[bytes.len() - kept..]);
+        }
+        self.chunks.push_back(Chunk {
+            start,
+            len: kept,
+            buf: ChunkBuf::Open(buf),
+        });
+    }
+
+    /// Makes the next flush write the tail block again, when the data ends
+    /// inside one that a flush has taken.
+    pub fn reopen_tail(&mut self, alignment: u64, backend: &Backend) {
+        if !self.end.is_multiple_of(alignment) && self.chunks.back().is_some_and(Chunk::is_sealed) {
+            self.open_chunk(0, alignment, backend);
+        }
+    }
+
+    /// Retires the bytes before `offset` (written ones): the chunks that
+    /// end there go.
+    pub fn consume(&mut self, offset: u64) {
+        self.retired = self.retired.max(offset);
+        while self
+            .chunks
+            .front()
+            .is_some_and(|chunk| chunk.end() <= offset)
+        {
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Drops the data from file offset `end` on.
+    pub fn truncate(&mut self, end: u64) {
+        while self.chunks.back().is_some_and(|chunk| chunk.start >= end) {
+            self.chunks.pop_back();
+        }
+        if let Some(last) = self.chunks.back_mut()
+            && last.end() > end
+        {
+            last.len = (end - last.start) as usize;
+        }
+        self.end = end;
     }
 
     /// The ticket of file offset `offset` (which must lie within the bytes
@@ -147,13 +334,39 @@ impl Segment {
         self.end_ticket - (self.end() - offset)
     }
 
-    /// The bytes of `[offset, offset + len)` if they are still buffered.
-    pub fn slice(&self, offset: u64, len: u64) -> Option<&[u8]> {
-        if offset < self.start || offset + len > self.end() {
+    /// A copy of the bytes of `[offset, offset + len)` if they are still
+    /// buffered.
+    pub fn read(&self, offset: u64, len: u64) -> Option<Bytes> {
+        if offset < self.start() || offset + len > self.end() {
             return None;
         }
-        let from = (offset - self.start) as usize;
-        Some(&self.data()[from..from + len as usize])
+        // The newest chunk that starts at or before `offset` holds it.
+        let first = self
+            .chunks
+            .iter()
+            .rposition(|chunk| chunk.start <= offset)?;
+        let chunk = &self.chunks[first];
+        let from = (offset - chunk.start) as usize;
+        if offset + len <= chunk.end() {
+            return Some(Bytes::copy_from_slice(
+                &chunk.bytes()[from..from + len as usize],
+            ));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        let (mut at, end) = (offset, offset + len);
+        for chunk in self.chunks.range(first..) {
+            if at >= end {
+                break;
+            }
+            if chunk.end() <= at {
+                continue;
+            }
+            let from = (at - chunk.start) as usize;
+            let upto = (chunk.end().min(end) - chunk.start) as usize;
+            out.extend_from_slice(&chunk.bytes()[from..upto]);
+            at = chunk.start + upto as u64;
+        }
+        Some(Bytes::from(out))
     }
 }
 
@@ -219,6 +432,8 @@ pub struct Appended {
 
 /// The mutable state of the log.
 pub struct LogState {
+    /// Allocates the chunks of the write buffer.
+    pub backend: Backend,
     /// Unretired segments; never empty. Appends go to the back, the flusher
     /// writes the front.
     pub segments: VecDeque<Segment>,
@@ -296,7 +511,12 @@ impl LogState {
         let offset = segment.end();
         let seq = self.next_seq;
         self.next_seq += 1;
-        encode_into(&mut segment.bytes, flags, seq, expire_at_ms, key, value);
+        if let Some(out) = segment.contiguous(record_len as usize) {
+            encode_to_slice(out, flags, seq, expire_at_ms, key, value);
+        } else {
+            let header = header_for(flags, seq, expire_at_ms, key, value);
+            segment.push(&[&header, key, value], self.alignment, &self.backend);
+        }
         self.next_ticket += record_len;
         segment.end_ticket = self.next_ticket;
         let file_id = segment.file_id;
@@ -384,12 +604,13 @@ impl LogState {
             .any(|segment| segment.file_id == file_id)
     }
 
-    /// The buffered bytes of a record, if they are still in memory.
-    pub fn buffered(&self, file_id: u32, offset: u64, len: u64) -> Option<&[u8]> {
+    /// A copy of the bytes `[offset, offset + len)` of `file_id`, if they
+    /// are still in memory.
+    pub fn buffered(&self, file_id: u32, offset: u64, len: u64) -> Option<Bytes> {
         self.segments
             .iter()
             .find(|segment| segment.file_id == file_id)
-            .and_then(|segment| segment.slice(offset, len))
+            .and_then(|segment| segment.read(offset, len))
     }
 
     /// `Some(Ok)` when `ticket` is acknowledged, `Some(Err)` when it failed,
@@ -542,6 +763,7 @@ mod tests {
 
     fn state(max_file_size: u64) -> LogState {
         LogState {
+            backend: Backend::Sim(Default::default()),
             segments: VecDeque::from([Segment::empty(1, 0)]),
             files: HashMap::new(),
             stats: BTreeMap::new(),
@@ -557,50 +779,89 @@ mod tests {
         }
     }
 
-    /// Consuming written bytes keeps every offset's bytes where `slice`
-    /// finds them, whether the live bytes were moved down or not.
+    /// Records run across chunks and read back whole from any offset; a
+    /// sealed chunk ending inside a block is followed by that one block
+    /// (its bytes copied) and then by chunks from the block boundary;
+    /// consuming and truncating keep every remaining offset's bytes.
     #[test]
-    fn consumed_bytes_leave_offsets_intact() {
+    fn chunks_hold_records_across_seals_consumes_and_truncates() {
         let mut log = state(1 << 30);
-        let value = vec![7u8; 1 << 20];
+        let value = |seq: u8| vec![seq; (1 << 20) + 100 * seq as usize];
         let mut at = Vec::new();
-        for seq in 0..12u8 {
-            let appended = log.append(0, 0, &[seq], &value).unwrap();
+        for seq in 0..5u8 {
+            let appended = log.append(0, 0, &[seq], &value(seq)).unwrap();
             at.push((
                 appended.location & super::super::keydir::MAX_OFFSET,
                 appended.record_len as u64,
             ));
         }
-        let record = |log: &LogState, index: usize| {
+        fn record(log: &LogState, at: &[(u64, u64)], index: usize) -> Option<Bytes> {
             let (offset, len) = at[index];
-            log.buffered(1, offset, len).map(|bytes| bytes[32])
+            log.buffered(1, offset, len)
+        }
+        let check = |log: &LogState, at: &[(u64, u64)], index: usize| {
+            let bytes = record(log, at, index).expect("buffered");
+            let header = super::super::record::decode(&bytes).expect("a valid record");
+            assert_eq!(
+                super::super::record::value_of(&header, &bytes),
+                value(index as u8)
+            );
         };
+        for index in 0..5 {
+            check(&log, &at, index);
+        }
         let segment = &mut log.segments[0];
-        // Half a megabyte left live: not moved, only skipped.
-        segment.consume((at[3].0 - segment.start) as usize);
-        assert_eq!(segment.start, at[3].0);
-        assert!(segment.consumed > 0, "megabytes stay where they are");
-        assert_eq!(record(&log, 3), Some(3));
-        assert_eq!(record(&log, 11), Some(11));
-        assert_eq!(record(&log, 2), None, "consumed");
-        // Past the dead-prefix bound the live bytes move to the front.
+        assert!(segment.chunks.iter().all(|chunk| chunk.len <= CHUNK_BYTES));
+        // A flush seals every chunk; the data ends inside a block.
+        let end = segment.end();
+        assert_ne!(end % 512, 0);
+        for chunk in segment.chunks.iter_mut() {
+            let sealed = chunk.seal(512);
+            assert_eq!(
+                sealed.len() as u64,
+                (chunk.len as u64).next_multiple_of(512)
+            );
+        }
+        // The next append starts a one-block chunk holding the tail's bytes.
+        let appended = log.append(0, 0, b"x", &value(5)).unwrap();
+        at.push((
+            appended.location & super::super::keydir::MAX_OFFSET,
+            appended.record_len as u64,
+        ));
+        let segment = &log.segments[0];
+        let tail = segment
+            .chunks
+            .iter()
+            .find(|chunk| !chunk.is_sealed())
+            .unwrap();
+        assert_eq!(tail.start, end - end % 512);
+        assert_eq!(tail.len, 512);
+        for index in 0..6 {
+            check(&log, &at, index);
+        }
+        // Written up to record 3: the chunks before its block go.
         let segment = &mut log.segments[0];
-        segment.consume((at[10].0 - segment.start) as usize);
-        assert_eq!(segment.consumed, 0, "moved down");
-        assert_eq!(segment.start, at[10].0);
-        assert_eq!(record(&log, 10), Some(10));
-        assert_eq!(record(&log, 11), Some(11));
-        // Appends after a consume land behind the live bytes.
-        let appended = log.append(0, 0, b"x", b"tail").unwrap();
+        segment.consume(at[3].0 - at[3].0 % 512);
+        assert!(segment.start() <= at[3].0);
+        assert!(record(&log, &at, 0).is_none(), "consumed");
+        for index in 3..6 {
+            check(&log, &at, index);
+        }
+        // Rewound to the end of record 3.
+        let segment = &mut log.segments[0];
+        segment.truncate(at[3].0 + at[3].1);
+        assert_eq!(segment.end(), at[3].0 + at[3].1);
+        check(&log, &at, 3);
+        assert!(record(&log, &at, 4).is_none(), "truncated");
+        // Appends after a truncate land behind record 3.
+        let appended = log.append(0, 0, b"y", b"tail").unwrap();
         let offset = appended.location & super::super::keydir::MAX_OFFSET;
+        assert_eq!(offset, at[3].0 + at[3].1);
         assert_eq!(
-            log.buffered(1, offset, appended.record_len as u64)
-                .map(|b| &b[33..]),
+            log.buffered(1, offset + 33, 4).as_deref(),
             Some(&b"tail"[..])
         );
-        let segment = &mut log.segments[0];
-        segment.truncate_data((at[11].0 - segment.start) as usize);
-        assert_eq!(segment.end(), at[11].0);
+        check(&log, &at, 3);
     }
 
     /// Counts its wake-ups.

@@ -129,6 +129,7 @@ impl Store {
         counters.reads.set(recovered.reads);
         let file_id_floor = recovered.files.keys().max().map_or(0, |id| id + 1);
         let log = LogState {
+            backend: opts.backend.clone(),
             segments: VecDeque::from([recovered.active]),
             files: recovered.files,
             stats: recovered.stats,
@@ -304,10 +305,10 @@ impl Store {
         }
         let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
         let log = self.inner.log.borrow();
-        if let Some(bytes) = log.buffered(file_id, offset, len) {
-            let value = &bytes[bytes.len() - entry.value_len as usize..];
+        let value_len = entry.value_len as u64;
+        if let Some(data) = log.buffered(file_id, offset + len - value_len, value_len) {
             return Resident::Found(Some(Value {
-                data: Bytes::copy_from_slice(value),
+                data,
                 meta: meta_of(&entry),
             }));
         }

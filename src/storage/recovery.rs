@@ -421,17 +421,13 @@ pub async fn recover(opts: &StoreOptions, now_ms: u64) -> Result<Recovered, Open
                 file.truncate(dirty_end).await.map_err(os_err)?;
                 window.file_len = dirty_end;
             }
-            active = Some(Segment {
+            active = Some(Segment::reopened(
                 file_id,
-                start: tail_start,
-                bytes: window.slice(tail_start, end - tail_start).to_vec(),
-                consumed: 0,
-                written: end,
-                acked: end,
-                end_ticket: 0,
+                tail_start,
+                window.slice(tail_start, end - tail_start),
                 dirty_end,
-                reserved: 0,
-            });
+                &opts.backend,
+            ));
         } else if report.corruptions.len() == corruptions_before {
             unhinted.push(file_id);
         }
