@@ -612,3 +612,54 @@ fn a_damaged_hint_file_falls_back_to_the_log() {
         hints.len()
     );
 }
+
+/// GETs that read through the socket ring, as the server's do, are checked
+/// like glommio's reads: every value comes back from the disk, and a record
+/// damaged under the open store is reported with its offset, not served.
+#[test]
+fn reads_on_the_socket_ring_are_checked_like_any_other() {
+    use std::os::unix::fs::FileExt;
+
+    let nr_keys = 40;
+    let dir = common::data_dir();
+    write_log(dir.path(), nr_keys);
+    let file = data_files(dir.path()).pop().unwrap();
+    let records = records_of(&std::fs::read(&file).unwrap());
+    // Key 8 has a 9,000-byte value: a read too big for a pooled buffer.
+    let damaged = records[8].clone();
+    assert_eq!(damaged.key, key_of(8));
+    run(async move {
+        let store = Store::open(StoreOptions {
+            cache_bytes: 0,
+            ..options(dir.path())
+        })
+        .await
+        .unwrap();
+        let ring = shardcask::net::Ring::new().expect("a socket ring");
+        glommio::spawn_local(ring.clone().drive()).detach();
+        store.set_direct_reader(Some(ring.clone()));
+        let reads_before = store.stats().reads;
+        for i in 0..nr_keys {
+            let got = store.get(&key_of(i), 0).await.unwrap();
+            assert_eq!(got.map(|v| v.data.to_vec()), Some(value_of(i)), "key {i}");
+        }
+        // All but the records of the tail block, which the log keeps in memory.
+        let reads = store.stats().reads - reads_before;
+        assert!(reads >= nr_keys as u64 - 1, "{reads} GETs read the disk");
+        let handle = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        let at = (damaged.offset + damaged.len - 100) as u64;
+        handle.write_at(b"X", at).unwrap();
+        handle.sync_all().unwrap();
+        match store.get(&damaged.key, 0).await {
+            Err(shardcask::storage::ReadError::Corrupt { offset, .. }) => {
+                assert_eq!(offset, damaged.offset as u64, "the damaged record's offset")
+            }
+            other => panic!("a damaged record was not reported: {other:?}"),
+        }
+        for i in (0..nr_keys).filter(|&i| i != 8) {
+            let got = store.get(&key_of(i), 0).await.unwrap();
+            assert_eq!(got.map(|v| v.data.to_vec()), Some(value_of(i)), "key {i}");
+        }
+        store.close().await.unwrap();
+    });
+}

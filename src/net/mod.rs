@@ -17,9 +17,13 @@
 //!   eventfd registered with the ring, read through glommio, so an idle shard
 //!   sleeps in glommio's own wait like any other.
 //!
+//! The store's GET reads go on the same ring (`reads`, behind
+//! [`crate::storage::direct::DirectReader`]), so one enter carries them too.
+//!
 //! Bytes go in and out of `BytesMut` buffers the operation owns while the
 //! kernel may touch them, so no buffer is freed or reused under the kernel.
 
+mod reads;
 mod ring;
 
 pub use ring::{Op, Ring, Socket};

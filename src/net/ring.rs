@@ -15,6 +15,8 @@ use bytes::BytesMut;
 use glommio::io::BufferedFile;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
+use super::reads::{FILE, ReadSlots};
+
 /// Submission queue entries; a full queue is submitted early, so this only
 /// bounds how many operations one enter carries.
 const SQ_ENTRIES: u32 = 1024;
@@ -130,6 +132,8 @@ pub struct Ring {
     /// Receives wait for data before trying to read (`RECVSEND_POLL_FIRST`,
     /// 5.19): set when the ring has the 6.1 flags.
     poll_first: bool,
+    /// The store's disk reads (see `reads`).
+    pub(super) reads: RefCell<ReadSlots>,
 }
 
 impl Drop for Ring {
@@ -140,6 +144,10 @@ impl Drop for Ring {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
         if slots.in_flight > 0 {
             std::mem::forget(slots);
+        }
+        let reads = std::mem::take(&mut *self.reads.borrow_mut());
+        if reads.in_flight() > 0 {
+            std::mem::forget(reads);
         }
     }
 }
@@ -200,6 +208,7 @@ impl Ring {
             shut_down: Cell::new(false),
             enters: Cell::new(0),
             poll_first,
+            reads: RefCell::default(),
         };
         // Notified only while the driver parks.
         ring.uring.borrow_mut().completion().disable_eventfd();
@@ -237,7 +246,7 @@ impl Ring {
 
     /// Queues `entries` (linked ones stay contiguous), submitting first if
     /// the queue lacks room, and wakes a parked driver.
-    fn push(&self, entries: &[squeue::Entry]) {
+    pub(super) fn push(&self, entries: &[squeue::Entry]) {
         {
             let mut uring = self.uring.borrow_mut();
             loop {
@@ -296,9 +305,14 @@ impl Ring {
         }
         let mut completed = false;
         let mut slots = self.slots.borrow_mut();
+        let mut reads = self.reads.borrow_mut();
         for cqe in uring.completion() {
             completed = true;
-            complete(&mut slots, &cqe);
+            if cqe.user_data() & (AUX | FILE) == FILE {
+                reads.complete(cqe.user_data(), cqe.result());
+            } else {
+                complete(&mut slots, &cqe);
+            }
         }
         queued || completed
     }

@@ -572,6 +572,9 @@ async fn run_shard(
         }
     };
     glommio::spawn_local(ring.clone().drive()).detach();
+    // GETs that miss memory read on it too: one kernel entry per turn
+    // carries replies, receives and disk reads alike.
+    shard.store.set_direct_reader(Some(ring.clone()));
 
     let listener = match bind_listener(config.listen) {
         Ok(listener) => listener,

@@ -14,12 +14,14 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use glommio::io::{DmaBuffer, DmaFile, OpenOptions, ReadResult};
 
 use super::StorageError;
+use super::direct::{AlignedBuf, DirectReader};
 
 /// Which I/O backend a store runs on.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +56,15 @@ pub enum ReadBuf {
     Dma(ReadResult),
     /// A copy out of a simulated file.
     Mem(Vec<u8>),
+    /// A read through a [`DirectReader`]: `len` bytes from `from` of `buf`.
+    Direct {
+        /// The buffer the read filled from an aligned position.
+        buf: AlignedBuf,
+        /// Where the bytes asked for start in it.
+        from: usize,
+        /// How many of them were read.
+        len: usize,
+    },
 }
 
 impl Deref for ReadBuf {
@@ -62,6 +73,8 @@ impl Deref for ReadBuf {
         match self {
             ReadBuf::Dma(result) => result,
             ReadBuf::Mem(bytes) => bytes,
+            // SAFETY: the read wrote `from + len` bytes (see `read_direct`).
+            ReadBuf::Direct { buf, from, len } => unsafe { &buf.filled(from + len)[*from..] },
         }
     }
 }
@@ -187,6 +200,33 @@ impl LogFile {
                 .map_err(glommio_err),
             LogFile::Sim(file) => file.read_at(pos, len),
         }
+    }
+
+    /// [`LogFile::read_at`] through `reader` (see [`super::direct`]) for a
+    /// real file; a simulated one reads as ever.
+    pub async fn read_direct(
+        &self,
+        reader: &dyn DirectReader,
+        pos: u64,
+        len: usize,
+    ) -> std::io::Result<ReadBuf> {
+        let file = match self {
+            LogFile::Dma(file) => file,
+            LogFile::Sim(file) => return file.read_at(pos, len),
+        };
+        // O_DIRECT: position, length and memory aligned to the device.
+        let align = file.alignment().max(512);
+        let start = pos - pos % align;
+        let from = (pos - start) as usize;
+        let span = (from + len).next_multiple_of(align as usize);
+        let buf = AlignedBuf::with_capacity(span);
+        let (result, buf) = reader.read(file.as_raw_fd(), buf, span, start).await;
+        let read = result?;
+        Ok(ReadBuf::Direct {
+            buf,
+            from,
+            len: read.saturating_sub(from).min(len),
+        })
     }
 
     /// Like [`LogFile::read_at`] for an aligned `pos` and `len`.

@@ -28,6 +28,7 @@
 //! - `flusher`: the group-commit flusher task and the batch syncer.
 //! - [`io`]: the I/O seam: real DMA files or a [`io::SimDisk`] that forgets
 //!   unsynced bytes and injects errors.
+//! - [`direct`]: GET reads on a ring outside glommio (the socket ring's).
 //! - [`files`]: `NNNNNNNN.data` / `.hint` / `.merge` naming, listing, opening.
 //! - [`cache`]: the scan-resistant value cache.
 //! - [`hint`]: hint files (layout documented there).
@@ -42,6 +43,7 @@
 //!   slices, one disk I/O per group commit).
 
 pub mod cache;
+pub mod direct;
 pub mod files;
 mod flusher;
 pub mod hint;
@@ -92,6 +94,8 @@ pub const WRITE_CACHE_MAX: usize = 4096;
 pub struct Store {
     /// Shared with the flusher and syncer tasks.
     inner: Rc<Inner>,
+    /// Where GET misses read, when not through glommio (see [`direct`]).
+    reader: RefCell<Option<Rc<dyn direct::DirectReader>>>,
 }
 
 impl Drop for Store {
@@ -184,12 +188,22 @@ impl Store {
         )
         .map_err(|error| OpenError::Executor(error.to_string()))?
         .detach();
-        Ok(Rc::new(Store { inner }))
+        Ok(Rc::new(Store {
+            inner,
+            reader: RefCell::new(None),
+        }))
     }
 
     /// What recovery found when this store was opened.
     pub fn recovery_report(&self) -> RecoveryReport {
         self.inner.report.clone()
+    }
+
+    /// Sends the disk reads of GETs that miss memory through `reader` (the
+    /// shard's socket ring) instead of glommio; `None` goes back to glommio.
+    /// Reads already in flight finish where they started.
+    pub fn set_direct_reader(&self, reader: Option<Rc<dyn direct::DirectReader>>) {
+        *self.reader.borrow_mut() = reader;
     }
 
     /// Changes the value cache's budget (bytes; 0 turns it off), evicting
@@ -327,10 +341,12 @@ impl Store {
         let Some(file) = file else {
             return Err(corrupt(path(), offset, "log file is not open".into()));
         };
-        let read = file
-            .read_at(offset, len as usize)
-            .await
-            .map_err(ReadError::Io)?;
+        let reader = self.reader.borrow().clone();
+        let read = match reader {
+            Some(reader) => file.read_direct(&*reader, offset, len as usize).await,
+            None => file.read_at(offset, len as usize).await,
+        }
+        .map_err(ReadError::Io)?;
         let counters = &self.inner.counters;
         add(&counters.reads, 1);
         add(&counters.bytes_read, read.len() as u64);

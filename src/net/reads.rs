@@ -1,0 +1,235 @@
+//! The store's disk reads on the socket ring ([`DirectReader`]): a GET that
+//! misses memory reads its record in the same kernel entry that sends the
+//! replies before it, and its completion is reaped with the requests that
+//! came meanwhile, never interrupting the shard (the ring defers
+//! completions to its enters; glommio's ring would raise an IPI per read).
+
+use std::future::Future;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, types};
+
+use super::ring::Ring;
+use crate::storage::direct::{AlignedBuf, DirectRead, DirectReader};
+
+/// `user_data` bit of file reads (the low half is the slot index).
+pub(super) const FILE: u64 = 1 << 62;
+
+/// Where a read is.
+enum State {
+    /// Queued or submitted; the waker of the task awaiting it.
+    InFlight(Option<Waker>),
+    /// Completed with this result (bytes, or a negative errno).
+    Done(i32),
+    /// Its future was dropped first: the slot and buffer are freed by the
+    /// completion (the kernel may still be writing into the buffer).
+    Orphan,
+    /// Unused.
+    Free,
+}
+
+struct Slot {
+    state: State,
+    buf: Option<AlignedBuf>,
+}
+
+/// The reads of one ring.
+#[derive(Default)]
+pub(super) struct ReadSlots {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    in_flight: usize,
+}
+
+impl ReadSlots {
+    /// Reads the kernel may still write into (their buffers must outlive the ring).
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    fn take(&mut self, buf: AlignedBuf) -> u32 {
+        let slot = Slot {
+            state: State::InFlight(None),
+            buf: Some(buf),
+        };
+        self.in_flight += 1;
+        match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = slot;
+                index
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, index: u32) -> Option<AlignedBuf> {
+        let slot = &mut self.slots[index as usize];
+        slot.state = State::Free;
+        self.in_flight -= 1;
+        self.free.push(index);
+        slot.buf.take()
+    }
+
+    /// Records the completion of the read `user_data` names and wakes its task.
+    pub(super) fn complete(&mut self, user_data: u64, result: i32) {
+        let index = user_data as u32;
+        let slot = &mut self.slots[index as usize];
+        match std::mem::replace(&mut slot.state, State::Done(result)) {
+            State::InFlight(waker) => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            State::Orphan => {
+                self.release(index);
+            }
+            State::Done(_) | State::Free => {
+                debug_assert!(false, "completion of a read not in flight");
+            }
+        }
+    }
+}
+
+impl DirectReader for Ring {
+    fn read(&self, fd: RawFd, mut buf: AlignedBuf, len: usize, pos: u64) -> DirectRead<'_> {
+        let len = len.min(buf.capacity()).min(u32::MAX as usize) as u32;
+        let ptr = buf.as_mut_ptr();
+        let index = self.reads.borrow_mut().take(buf);
+        self.push(&[opcode::Read::new(types::Fd(fd), ptr, len)
+            .offset(pos)
+            .build()
+            .user_data(FILE | u64::from(index))]);
+        Box::pin(FileRead {
+            ring: self,
+            index: Some(index),
+        })
+    }
+}
+
+/// A read in flight on the ring.
+struct FileRead<'a> {
+    ring: &'a Ring,
+    index: Option<u32>,
+}
+
+impl Future for FileRead<'_> {
+    type Output = (std::io::Result<usize>, AlignedBuf);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index.expect("FileRead polled after it completed");
+        let mut reads = self.ring.reads.borrow_mut();
+        match &mut reads.slots[index as usize].state {
+            State::Done(result) => {
+                let result = *result;
+                let buf = reads
+                    .release(index)
+                    .expect("a read's slot holds its buffer");
+                drop(reads);
+                self.index = None;
+                let result = if result < 0 {
+                    Err(std::io::Error::from_raw_os_error(-result))
+                } else {
+                    Ok(result as usize)
+                };
+                Poll::Ready((result, buf))
+            }
+            State::InFlight(waker) => {
+                match waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            State::Orphan | State::Free => unreachable!("an awaited read's slot is in flight"),
+        }
+    }
+}
+
+impl Drop for FileRead<'_> {
+    fn drop(&mut self) {
+        let Some(index) = self.index else { return };
+        let mut reads = self.ring.reads.borrow_mut();
+        if let State::Done(_) = reads.slots[index as usize].state {
+            reads.release(index);
+        } else {
+            // Not cancelled: a disk read ends soon, and its buffer is
+            // freed by its completion.
+            reads.slots[index as usize].state = State::Orphan;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::rc::Rc;
+
+    use super::*;
+
+    #[test]
+    fn direct_reads_come_back_whole_short_at_the_end_and_survive_a_dropped_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let data: Vec<u8> = (0..40_000u32).map(|i| ((i * 7) ^ (i >> 9)) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .spawn(move || async move {
+                let ring = Ring::new().expect("a ring");
+                glommio::spawn_local(Rc::clone(&ring).drive()).detach();
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECT)
+                    .open(&path)
+                    .unwrap();
+                let fd = file.as_raw_fd();
+                let read = |pos: u64, len: usize| {
+                    let ring = Rc::clone(&ring);
+                    async move {
+                        let buf = AlignedBuf::with_capacity(len);
+                        let (result, buf) = ring.read(fd, buf, len, pos).await;
+                        let n = result.expect("the read succeeds");
+                        // SAFETY: the read wrote `n` bytes.
+                        unsafe { buf.filled(n) }.to_vec()
+                    }
+                };
+                // Pooled and unpooled buffers; the last read ends past the
+                // end of the file and is short.
+                for (pos, len) in [(0, 4096), (512 * 5, 512), (8192, 16384), (36_864, 8192)] {
+                    let got = read(pos, len).await;
+                    let end = (pos as usize + len).min(data.len());
+                    assert_eq!(got.len(), end - pos as usize, "read at {pos}");
+                    assert!(got == data[pos as usize..end], "bytes of the read at {pos}");
+                }
+                // Many at once, as a pipelined batch submits them: each is
+                // queued when made, and one enter carries them all.
+                let reads: Vec<_> = (0..9u64)
+                    .map(|i| ring.read(fd, AlignedBuf::with_capacity(4096), 4096, i * 4096))
+                    .collect();
+                for (i, pending) in reads.into_iter().enumerate() {
+                    let (result, buf) = pending.await;
+                    let n = result.expect("the read succeeds");
+                    let from = i * 4096;
+                    // SAFETY: the read wrote `n` bytes.
+                    assert!(unsafe { buf.filled(n) } == &data[from..(from + 4096).min(data.len())]);
+                }
+                // A read dropped before it completes keeps its buffer until
+                // the kernel is done; the ring goes on.
+                drop(ring.read(fd, AlignedBuf::with_capacity(4096), 4096, 0));
+                assert!(read(4096, 4096).await == data[4096..8192]);
+                // A bad descriptor fails the read, not the ring.
+                let (result, _) = ring.read(-1, AlignedBuf::with_capacity(512), 512, 0).await;
+                assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+                assert!(read(0, 512).await == data[..512]);
+                drop(file);
+            })
+            .expect("executor")
+            .join()
+            .expect("test finishes without panicking");
+    }
+}
