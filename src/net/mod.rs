@@ -8,7 +8,11 @@
 //! through its reactor. Here each shard owns a ring of its own
 //! ([`Ring`], the `io-uring` crate) for its client sockets:
 //!
-//! - each connection keeps one RECV or one SEND in flight ([`Socket`]);
+//! - each connection keeps one multishot RECV armed, its bytes landing in
+//!   the ring's provided buffers and copied out to the connection at once
+//!   (`inbox`; a receive with room for a big request receives straight into
+//!   it instead), and sends its replies with a SEND that does not wait,
+//!   followed by timed ones only while the socket is full ([`Socket`]);
 //! - a driver task enters the kernel once per busy turn, submitting every
 //!   queued request and reaping every completion, and wakes the connection
 //!   tasks whose operations completed;
@@ -23,6 +27,8 @@
 //! Bytes go in and out of `BytesMut` buffers the operation owns while the
 //! kernel may touch them, so no buffer is freed or reused under the kernel.
 
+mod bufring;
+mod inbox;
 mod reads;
 mod ring;
 

@@ -15,6 +15,8 @@ use bytes::BytesMut;
 use glommio::io::BufferedFile;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
+use super::bufring::{self, BufRing};
+use super::inbox::{DIRECT_ROOM, Inbox, STASH_MAX};
 use super::reads::{FILE, ReadSlots};
 
 /// Submission queue entries; a full queue is submitted early, so this only
@@ -57,6 +59,8 @@ struct Slot {
     recv: bool,
     /// The link timeout's time, read by the kernel at submission.
     timeout: Option<Box<types::Timespec>>,
+    /// A multishot receive's connection: where its bytes go.
+    inbox: Option<Rc<RefCell<Inbox>>>,
 }
 
 #[derive(Default)]
@@ -68,15 +72,18 @@ struct Slots {
     /// cancellation queued for one operation never hits a later one in the
     /// same slot.
     generation: u32,
+    /// Operations to cancel, queued while completions are reaped.
+    cancels: Vec<u64>,
 }
 
 impl Slots {
     /// A slot for a new operation: its index and `user_data`.
     fn take(
         &mut self,
-        buf: BytesMut,
+        buf: Option<BytesMut>,
         recv: bool,
         timeout: Option<Box<types::Timespec>>,
+        inbox: Option<Rc<RefCell<Inbox>>>,
     ) -> (u32, u64) {
         self.generation = self.generation.wrapping_add(1);
         let index = match self.free.pop() {
@@ -88,17 +95,20 @@ impl Slots {
                     buf: None,
                     recv: false,
                     timeout: None,
+                    inbox: None,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
-        let user_data = (u64::from(self.generation & 0x7fff_ffff) << 32) | u64::from(index);
+        // Bits 63 (AUX) and 62 (`reads::FILE`) stay clear.
+        let user_data = (u64::from(self.generation & 0x3fff_ffff) << 32) | u64::from(index);
         self.slots[index as usize] = Slot {
             state: State::InFlight(None),
             user_data,
-            buf: Some(buf),
+            buf,
             recv,
             timeout,
+            inbox,
         };
         self.in_flight += 1;
         (index, user_data)
@@ -109,6 +119,7 @@ impl Slots {
         let slot = &mut self.slots[index as usize];
         slot.state = State::Free;
         slot.timeout = None;
+        slot.inbox = None;
         self.in_flight -= 1;
         self.free.push(index);
         slot.buf.take()
@@ -120,6 +131,9 @@ impl Slots {
 /// submits and completes them.
 pub struct Ring {
     uring: RefCell<IoUring>,
+    /// Where multishot receives land; `None` where the kernel lacks buffer
+    /// rings (receives then go one at a time). Dropped after `uring`.
+    bufs: Option<RefCell<BufRing>>,
     slots: RefCell<Slots>,
     /// Registered with the ring: signalled by a completion while parked.
     eventfd: OwnedFd,
@@ -144,6 +158,7 @@ impl Drop for Ring {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
         if slots.in_flight > 0 {
             std::mem::forget(slots);
+            std::mem::forget(self.bufs.take());
         }
         let reads = std::mem::take(&mut *self.reads.borrow_mut());
         if reads.in_flight() > 0 {
@@ -199,7 +214,19 @@ impl Ring {
         // SAFETY: a fresh descriptor nothing else owns.
         let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
         uring.submitter().register_eventfd(eventfd.as_raw_fd())?;
+        let bufs = if poll_first {
+            match BufRing::register(&uring) {
+                Ok(bufs) => Some(RefCell::new(bufs)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "socket ring: no buffer ring, one receive at a time");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let ring = Ring {
+            bufs,
             uring: RefCell::new(uring),
             slots: RefCell::default(),
             eventfd,
@@ -306,13 +333,23 @@ impl Ring {
         let mut completed = false;
         let mut slots = self.slots.borrow_mut();
         let mut reads = self.reads.borrow_mut();
+        let mut bufs = self.bufs.as_ref().map(|bufs| bufs.borrow_mut());
+        let mut recycled = false;
         for cqe in uring.completion() {
             completed = true;
             if cqe.user_data() & (AUX | FILE) == FILE {
                 reads.complete(cqe.user_data(), cqe.result());
             } else {
-                complete(&mut slots, &cqe);
+                recycled |= complete(&mut slots, bufs.as_deref_mut(), &cqe);
             }
+        }
+        if recycled && let Some(bufs) = &bufs {
+            bufs.publish();
+        }
+        let cancels = std::mem::take(&mut slots.cancels);
+        drop((bufs, reads, slots, uring));
+        for user_data in cancels {
+            self.cancel(user_data);
         }
         queued || completed
     }
@@ -386,15 +423,47 @@ impl Ring {
     }
 }
 
-/// Records one completion and wakes the task awaiting it.
-fn complete(slots: &mut Slots, cqe: &cqueue::Entry) {
+/// Records one completion and wakes the task awaiting it. Returns whether a
+/// provided buffer was given back (to be published).
+fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) -> bool {
     let user_data = cqe.user_data();
     if user_data & AUX != 0 {
-        return;
+        return false;
     }
     let index = user_data as u32;
     debug_assert_eq!(slots.slots[index as usize].user_data, user_data);
     let slot = &mut slots.slots[index as usize];
+    if let Some(inbox) = slot.inbox.clone() {
+        let flags = cqe.flags();
+        let result = cqe.result();
+        let mut recycled = false;
+        let mut inbox = inbox.borrow_mut();
+        if let (Some(bid), Some(bufs)) = (cqueue::buffer_select(flags), bufs) {
+            if result > 0 && !matches!(slot.state, State::Orphan) {
+                inbox.take_in(bufs.data(bid, result as usize));
+            }
+            bufs.push(bid);
+            recycled = true;
+        }
+        if !cqueue::more(flags) {
+            // The multishot receive ended: the peer closed (0), an error,
+            // a cancellation, or no buffer was free (ENOBUFS: armed again
+            // by the next receive, the bytes still in the socket).
+            inbox.multi = None;
+            inbox.stopping = false;
+            if result == 0 || (result < 0 && result != -libc::ENOBUFS && result != -libc::ECANCELED)
+            {
+                inbox.end.get_or_insert(result);
+            }
+            slots.release(index);
+        } else if inbox.stash.len() > STASH_MAX && !inbox.stopping {
+            // The connection is not taking its bytes: stop receiving.
+            inbox.stopping = true;
+            slots.cancels.push(user_data);
+        }
+        inbox.wake();
+        return recycled;
+    }
     match std::mem::replace(&mut slot.state, State::Done(cqe.result())) {
         State::InFlight(waker) => {
             if let Some(waker) = waker {
@@ -408,19 +477,39 @@ fn complete(slots: &mut Slots, cqe: &cqueue::Entry) {
             debug_assert!(false, "completion of a slot not in flight");
         }
     }
+    false
 }
 
 /// A client socket whose I/O goes through its shard's [`Ring`]. Closed when
-/// dropped.
+/// dropped (with a multishot receive armed, once the driver's next turn has
+/// ended it).
 pub struct Socket {
     fd: OwnedFd,
     ring: Rc<Ring>,
+    /// Its multishot receive's bytes (where the ring has provided buffers).
+    inbox: Option<Rc<RefCell<Inbox>>>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // The multishot receive holds the socket open: end it (its last
+        // bytes are dropped with the inbox).
+        if let Some(inbox) = &self.inbox {
+            let multi = inbox.borrow().multi;
+            if let Some(user_data) = multi {
+                let index = user_data as u32;
+                self.ring.slots.borrow_mut().slots[index as usize].state = State::Orphan;
+                self.ring.cancel(user_data);
+            }
+        }
+    }
 }
 
 impl Socket {
     /// Takes over a connected socket.
     pub fn new(ring: Rc<Ring>, fd: OwnedFd) -> Socket {
-        Socket { fd, ring }
+        let inbox = ring.bufs.as_ref().map(|_| Rc::default());
+        Socket { fd, ring, inbox }
     }
 
     /// The descriptor.
@@ -439,30 +528,60 @@ impl Socket {
     /// received (0: the peer closed) and the buffer, grown by them. After
     /// [`Ring::shut_down`] it fails at once.
     ///
-    /// A connection receives again right after answering, before its
-    /// client can have sent more, so the kernel is asked to wait for data
-    /// first (`RECVSEND_POLL_FIRST`) rather than try a read that finds
-    /// nothing and then wait: one socket read per receive instead of two.
-    pub fn recv(&self, mut buf: BytesMut) -> Op {
+    /// Where the ring has provided buffers, the bytes come from the
+    /// socket's multishot receive, armed by its first receive and kept
+    /// armed (no submission and no poll armed per request; the bytes are
+    /// copied once more, from the provided buffer), except that a room
+    /// bigger than an ordinary read (a big request) receives straight into
+    /// it. Otherwise, and for those big rooms, one receive is submitted: a
+    /// connection receives again right after answering, before its client
+    /// can have sent more, so the kernel is asked to wait for data first
+    /// (`RECVSEND_POLL_FIRST`) rather than try a read that finds nothing and
+    /// then wait: one socket read per receive instead of two.
+    pub fn recv(&self, buf: BytesMut) -> Op {
         if self.ring.is_shut_down() {
             return Op::ready(&self.ring, -libc::ECANCELED, buf);
         }
-        let spare = buf.spare_capacity_mut();
-        let len = spare.len().min(u32::MAX as usize) as u32;
-        let ptr = spare.as_mut_ptr().cast::<u8>();
-        let (index, user_data) = self.ring.slots.borrow_mut().take(buf, true, None);
-        let ioprio = if self.ring.poll_first {
-            RECVSEND_POLL_FIRST
-        } else {
-            0
+        let fd = self.fd.as_raw_fd();
+        let Some(inbox) = &self.inbox else {
+            return recv_direct(&self.ring, fd, buf);
         };
-        self.ring.push(
-            &[opcode::Recv::new(types::Fd(self.fd.as_raw_fd()), ptr, len)
-                .ioprio(ioprio)
-                .build()
-                .user_data(user_data)],
-        );
-        Op::new(&self.ring, index)
+        // A room bigger than an ordinary read is for a big request: its
+        // bytes are received straight into it, not copied through the
+        // provided buffers (the multishot receive is ended first).
+        let direct = buf.capacity() - buf.len() > DIRECT_ROOM;
+        let arm = {
+            let mut inbox = inbox.borrow_mut();
+            debug_assert!(inbox.room.is_none(), "one receive at a time");
+            inbox.room_from = buf.len();
+            inbox.room = Some(buf);
+            inbox.cancelled = false;
+            inbox.drain_stash();
+            if direct {
+                if let Some(user_data) = inbox.multi
+                    && !inbox.stopping
+                {
+                    inbox.stopping = true;
+                    self.ring.cancel(user_data);
+                }
+                false
+            } else {
+                inbox.stash.len() <= STASH_MAX && inbox.end.is_none()
+            }
+        };
+        if arm {
+            arm_multi(&self.ring, fd, inbox);
+        }
+        Op {
+            ring: self.ring.clone(),
+            index: None,
+            ready: None,
+            inbox: Some(Waiting {
+                inbox: inbox.clone(),
+                fd,
+                direct,
+            }),
+        }
     }
 
     /// Sends `buf[from..]`; completes with the bytes sent and the buffer.
@@ -495,7 +614,11 @@ impl Socket {
             )
         });
         let timespec_ptr = timespec.as_deref().map(|t| t as *const types::Timespec);
-        let (index, user_data) = self.ring.slots.borrow_mut().take(buf, false, timespec);
+        let (index, user_data) =
+            self.ring
+                .slots
+                .borrow_mut()
+                .take(Some(buf), false, timespec, None);
         // A send that must wait found the socket full (see `send_all`):
         // wait for room before trying, as receives do.
         let ioprio = if self.ring.poll_first && matches!(wait, Wait::Up(_)) {
@@ -525,24 +648,36 @@ impl Socket {
     /// nearly always fits in the socket, and a linked timeout would cost
     /// an entry, a timer armed and cancelled, and a completion per reply.
     /// Only what that send leaves (the socket was full) goes out with
-    /// timed sends.
+    /// timed sends ([`Socket::send_rest`]).
     pub async fn send_all(
         &self,
         buf: BytesMut,
         timeout: Option<Duration>,
     ) -> (io::Result<()>, BytesMut) {
-        let mut buf = buf;
-        let mut sent = 0;
-        if !buf.is_empty() {
-            let (result, back) = self.try_send(buf, 0).await;
-            buf = back;
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => sent = n,
-                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
-                Err(e) => return (Err(e), buf),
-            }
+        if buf.is_empty() {
+            return (Ok(()), buf);
         }
+        let (result, buf) = self.try_send(buf, 0).await;
+        match result {
+            Ok(0) => (Err(io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => self.send_rest(buf, n, timeout).await,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                self.send_rest(buf, 0, timeout).await
+            }
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// Sends `buf[sent..]`, each send allowed `timeout` to make progress
+    /// (`TimedOut` otherwise). Returns the buffer, cleared once all is sent.
+    pub async fn send_rest(
+        &self,
+        buf: BytesMut,
+        sent: usize,
+        timeout: Option<Duration>,
+    ) -> (io::Result<()>, BytesMut) {
+        let mut buf = buf;
+        let mut sent = sent;
         while sent < buf.len() {
             let (result, back) = self.send(buf, sent, timeout).await;
             buf = back;
@@ -569,6 +704,49 @@ enum Wait {
     Up(Option<Duration>),
 }
 
+/// Receives once into `buf`'s spare capacity.
+fn recv_direct(ring: &Rc<Ring>, fd: RawFd, mut buf: BytesMut) -> Op {
+    let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(u32::MAX as usize) as u32;
+    let ptr = spare.as_mut_ptr().cast::<u8>();
+    let (index, user_data) = ring.slots.borrow_mut().take(Some(buf), true, None, None);
+    let ioprio = if ring.poll_first {
+        RECVSEND_POLL_FIRST
+    } else {
+        0
+    };
+    ring.push(&[opcode::Recv::new(types::Fd(fd), ptr, len)
+        .ioprio(ioprio)
+        .build()
+        .user_data(user_data)]);
+    Op::new(ring, index)
+}
+
+/// Starts a multishot receive for `inbox` if none is in flight.
+fn arm_multi(ring: &Rc<Ring>, fd: RawFd, inbox: &Rc<RefCell<Inbox>>) {
+    if inbox.borrow().multi.is_some() {
+        return;
+    }
+    let (_, user_data) = ring
+        .slots
+        .borrow_mut()
+        .take(None, true, None, Some(inbox.clone()));
+    inbox.borrow_mut().multi = Some(user_data);
+    ring.push(&[opcode::RecvMulti::new(types::Fd(fd), bufring::GROUP)
+        .build()
+        .user_data(user_data)]);
+}
+
+/// A receive waiting on its connection's [`Inbox`].
+struct Waiting {
+    inbox: Rc<RefCell<Inbox>>,
+    /// The socket, to receive from again.
+    fd: RawFd,
+    /// Its room is for a big request: once the multishot receive has ended
+    /// (and left nothing), it receives straight into the room.
+    direct: bool,
+}
+
 /// An operation in flight: completes with its result and its buffer back.
 /// Dropping it before it completes cancels it (the buffer is freed once the
 /// kernel is done with it; a dropped receive may still have taken bytes, so
@@ -578,6 +756,8 @@ pub struct Op {
     ring: Rc<Ring>,
     index: Option<u32>,
     ready: Option<(i32, BytesMut)>,
+    /// A receive from a multishot receive's inbox.
+    inbox: Option<Waiting>,
 }
 
 impl Op {
@@ -586,6 +766,7 @@ impl Op {
             ring: ring.clone(),
             index: Some(index),
             ready: None,
+            inbox: None,
         }
     }
 
@@ -594,12 +775,19 @@ impl Op {
             ring: ring.clone(),
             index: None,
             ready: Some((result, buf)),
+            inbox: None,
         }
     }
 
     /// Asks the kernel to cancel the operation; it then completes, with
     /// `ECANCELED` or with what it did before.
     pub fn cancel(&self) {
+        if let Some(waiting) = &self.inbox {
+            let mut inbox = waiting.inbox.borrow_mut();
+            inbox.cancelled = true;
+            inbox.wake();
+            return;
+        }
         let Some(index) = self.index else { return };
         let user_data = {
             let slots = self.ring.slots.borrow();
@@ -626,6 +814,49 @@ impl Future for Op {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if let Some((result, buf)) = self.ready.take() {
             return Poll::Ready((to_result(result), buf));
+        }
+        if let Some(waiting) = &self.inbox {
+            let mut inbox = waiting.inbox.borrow_mut();
+            inbox.drain_stash();
+            let got = inbox.room.as_ref().map_or(0, BytesMut::len) - inbox.room_from;
+            let result = if got > 0 {
+                Some(got as i32)
+            } else if let Some(end) = inbox.end {
+                Some(end)
+            } else if inbox.cancelled || self.ring.is_shut_down() {
+                Some(-libc::ECANCELED)
+            } else {
+                None
+            };
+            if let Some(result) = result {
+                let buf = inbox.room.take().expect("a waiting receive has its room");
+                inbox.waker = None;
+                drop(inbox);
+                self.inbox = None;
+                return Poll::Ready((to_result(result), buf));
+            }
+            if inbox.multi.is_none() && waiting.direct {
+                // Nothing came before the multishot receive ended.
+                let room = inbox.room.take().expect("a waiting receive has its room");
+                inbox.waker = None;
+                drop(inbox);
+                let fd = waiting.fd;
+                self.inbox = None;
+                *self = recv_direct(&self.ring, fd, room);
+                return self.poll(cx);
+            }
+            match &inbox.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => inbox.waker = Some(cx.waker().clone()),
+            }
+            // A multishot receive that ended (no buffer was free, or it was
+            // stopped) is armed again.
+            let rearm = inbox.multi.is_none() && inbox.stash.len() <= STASH_MAX;
+            drop(inbox);
+            if rearm {
+                arm_multi(&self.ring, waiting.fd, &waiting.inbox);
+            }
+            return Poll::Pending;
         }
         let index = self.index.expect("Op polled after it completed");
         let mut slots = self.ring.slots.borrow_mut();
@@ -657,6 +888,12 @@ impl Future for Op {
 
 impl Drop for Op {
     fn drop(&mut self) {
+        if let Some(waiting) = self.inbox.take() {
+            let mut inbox = waiting.inbox.borrow_mut();
+            inbox.room = None;
+            inbox.waker = None;
+            return;
+        }
         let Some(index) = self.index else { return };
         let in_flight = {
             let mut slots = self.ring.slots.borrow_mut();
@@ -676,186 +913,4 @@ impl Drop for Op {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::os::fd::IntoRawFd;
-
-    use super::*;
-
-    /// Runs `test` on a glommio executor with a ring and its driver.
-    fn with_ring<F, Fut>(test: F)
-    where
-        F: FnOnce(Rc<Ring>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + 'static,
-    {
-        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .spawn(move || async move {
-                let ring = Ring::new().expect("a ring");
-                glommio::spawn_local(ring.clone().drive()).detach();
-                test(ring).await;
-            })
-            .expect("executor")
-            .join()
-            .expect("test finishes without panicking");
-    }
-
-    /// A connected pair: the ring's end and a plain blocking peer.
-    fn pair(ring: &Rc<Ring>) -> (Socket, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (ours, _) = listener.accept().unwrap();
-        // SAFETY: a descriptor we own, handed over whole.
-        let fd = unsafe { OwnedFd::from_raw_fd(ours.into_raw_fd()) };
-        (Socket::new(ring.clone(), fd), peer)
-    }
-
-    fn room(len: usize) -> BytesMut {
-        BytesMut::with_capacity(len)
-    }
-
-    #[test]
-    fn bytes_go_both_ways_in_order() {
-        with_ring(|ring| async move {
-            let (socket, mut peer) = pair(&ring);
-            let echo = std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = peer.read(&mut buf).unwrap();
-                    if n == 0 {
-                        return;
-                    }
-                    peer.write_all(&buf[..n]).unwrap();
-                }
-            });
-            for round in 0..500u32 {
-                let message: Vec<u8> = (0..(round % 97 + 1)).map(|i| (i ^ round) as u8).collect();
-                let (sent, _) = socket
-                    .send_all(BytesMut::from(&message[..]), Some(Duration::from_secs(10)))
-                    .await;
-                sent.unwrap();
-                let mut got = Vec::new();
-                while got.len() < message.len() {
-                    let (n, buf) = socket.recv(room(4096)).await;
-                    let n = n.unwrap();
-                    assert!(n > 0, "the echo closed early");
-                    got.extend_from_slice(&buf[..n]);
-                }
-                assert_eq!(got, message, "round {round}");
-            }
-            drop(socket);
-            echo.join().unwrap();
-            assert!(ring.enters() > 0);
-        });
-    }
-
-    #[test]
-    fn a_cancelled_receive_gives_its_buffer_back_and_the_next_one_gets_the_data() {
-        with_ring(|ring| async move {
-            let (socket, mut peer) = pair(&ring);
-            let mut recv = socket.recv(room(64));
-            let waited = futures_lite::future::or(async { Some((&mut recv).await) }, async {
-                glommio::timer::sleep(Duration::from_millis(20)).await;
-                None
-            })
-            .await;
-            assert!(waited.is_none(), "nothing was sent");
-            recv.cancel();
-            let (result, buf) = recv.await;
-            assert_eq!(
-                result.unwrap_err().raw_os_error(),
-                Some(libc::ECANCELED),
-                "nothing arrived before the cancellation"
-            );
-            assert_eq!((buf.len(), buf.capacity()), (0, 64));
-            peer.write_all(b"after").unwrap();
-            let (n, buf) = socket.recv(buf).await;
-            assert_eq!(n.unwrap(), 5);
-            assert_eq!(&buf[..], b"after", "the buffer grew by the bytes received");
-        });
-    }
-
-    #[test]
-    fn a_dropped_operation_leaves_the_ring_working() {
-        with_ring(|ring| async move {
-            let (socket, mut peer) = pair(&ring);
-            drop(socket.recv(room(64)));
-            // Its cancellation goes out with the next turn (bytes that came
-            // before it would have been the dropped receive's: nothing is
-            // sent until then); the slot is then reused by later operations
-            // without mixing them up.
-            glommio::timer::sleep(Duration::from_millis(20)).await;
-            for round in 0..20u8 {
-                peer.write_all(&[round]).unwrap();
-                let (n, buf) = socket.recv(room(64)).await;
-                assert_eq!(&buf[..n.unwrap()], &[round]);
-            }
-        });
-    }
-
-    #[test]
-    fn shutting_down_fails_pending_and_new_receives() {
-        with_ring(|ring| async move {
-            let (socket, _peer) = pair(&ring);
-            let recv = socket.recv(room(64));
-            let stopper = ring.clone();
-            glommio::spawn_local(async move { stopper.shut_down() }).detach();
-            let (result, _) = recv.await;
-            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
-            assert!(socket.is_shut_down());
-            let (result, buf) = socket.recv(room(8)).await;
-            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
-            assert_eq!(buf.capacity(), 8);
-        });
-    }
-
-    #[test]
-    fn a_send_that_must_not_wait_says_so_when_the_socket_is_full() {
-        with_ring(|ring| async move {
-            let (socket, mut peer) = pair(&ring);
-            let chunk = BytesMut::from(&vec![3u8; 1 << 20][..]);
-            let mut queued = 0usize;
-            let mut buf = chunk;
-            loop {
-                let (result, back) = socket.try_send(buf, 0).await;
-                buf = back;
-                match result {
-                    Ok(n) => queued += n,
-                    Err(e) => {
-                        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN));
-                        break;
-                    }
-                }
-                assert!(queued < 1 << 30, "the socket never filled up");
-            }
-            assert!(queued > 0, "an empty socket takes bytes at once");
-            // What was queued arrives whole; the waiting send finishes
-            // once the peer reads.
-            let reader = std::thread::spawn(move || {
-                let mut all = Vec::new();
-                let mut chunk = vec![0u8; 1 << 16];
-                while all.len() < queued + (1 << 20) {
-                    let n = peer.read(&mut chunk).unwrap();
-                    assert!(n > 0);
-                    all.extend_from_slice(&chunk[..n]);
-                }
-                all.iter().all(|&b| b == 3)
-            });
-            let (sent, _) = socket.send_all(buf, Some(Duration::from_secs(10))).await;
-            sent.unwrap();
-            assert!(reader.join().unwrap());
-        });
-    }
-
-    #[test]
-    fn a_peer_that_reads_nothing_times_the_send_out() {
-        with_ring(|ring| async move {
-            let (socket, peer) = pair(&ring);
-            // Far more than the socket buffers hold; the peer never reads.
-            let big = BytesMut::from(&vec![7u8; 64 << 20][..]);
-            let (result, _) = socket.send_all(big, Some(Duration::from_millis(200))).await;
-            assert_eq!(result.unwrap_err().kind(), io::ErrorKind::TimedOut);
-            drop(peer);
-        });
-    }
-}
+mod tests;
