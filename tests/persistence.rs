@@ -322,6 +322,31 @@ fn restarts_on_the_same_port_while_old_connections_linger() {
     assert_eq!(v, 3);
 }
 
+#[test]
+fn a_real_time_policy_is_refused_with_the_reason() {
+    // chrt, as a user would start it; a shard under SCHED_FIFO once spun at
+    // start-up for good, its io_uring workers starved on its CPU.
+    let dir = common::data_dir();
+    let output = std::process::Command::new("chrt")
+        .args(["-f", "1", env!("CARGO_BIN_EXE_shardcask")])
+        .args(["--shards", "1", "--cpus", "0", "--listen", "127.0.0.1:0"])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .expect("chrt (util-linux) runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.starts_with("chrt:") {
+        // Not allowed to set a real-time policy here (no CAP_SYS_NICE).
+        eprintln!("skipped: {stderr}");
+        return;
+    }
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("real-time policy SCHED_FIFO") && stderr.contains("without chrt"),
+        "stderr: {stderr}"
+    );
+}
+
 /// Runs the binary (one unpinned shard) with `args`; it must exit non-zero
 /// with `expected` in its stderr.
 fn assert_start_fails(args: &[&str], expected: &str) {

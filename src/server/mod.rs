@@ -68,6 +68,11 @@ pub enum StartError {
     /// The cluster configuration (or `--shard-ports`) cannot be used.
     #[error("cluster configuration: {0}")]
     Cluster(String),
+    /// The process runs under a real-time scheduling policy.
+    #[error(
+        "running under the real-time policy {0}: the kernel's io_uring worker threads inherit it and the shard's CPU, and a shard polling its rings never lets them run (start-up spins for good); start without chrt -f/-r and pin shards with --cpus"
+    )]
+    RealTime(&'static str),
 }
 
 /// How long shutdown waits for connections to finish what is in flight.
@@ -121,6 +126,20 @@ fn check_shard_count(dir: &Path, nr_shards: usize) -> Result<(), StartError> {
         }
         Err(_) => std::fs::write(&path, format!("{nr_shards}\n"))
             .map_err(|e| StartError::Dir(dir.to_path_buf(), e)),
+    }
+}
+
+/// Fails the start under SCHED_FIFO or SCHED_RR. io_uring's worker threads
+/// (io-wq: fdatasync, file-extending writes) are created with the shard
+/// thread's policy and CPU mask; a real-time shard that keeps polling its
+/// rings starves them on its own CPU, which was seen as a start-up spinning
+/// at 100% for good. Refusing says so instead of hanging.
+fn refuse_realtime_policy() -> Result<(), StartError> {
+    // SAFETY: sched_getscheduler on the calling thread reads no memory of ours.
+    match unsafe { libc::sched_getscheduler(0) } {
+        libc::SCHED_FIFO => Err(StartError::RealTime("SCHED_FIFO")),
+        libc::SCHED_RR => Err(StartError::RealTime("SCHED_RR")),
+        _ => Ok(()),
     }
 }
 
@@ -282,6 +301,7 @@ impl ServerBuilder {
     pub fn start(self) -> Result<ServerHandle, StartError> {
         let mut config = self.config;
         let nr_shards = config.nr_shards();
+        refuse_realtime_policy()?;
         std::fs::create_dir_all(&config.dir).map_err(|e| StartError::Dir(config.dir.clone(), e))?;
         // One absolute path from here on: in logs, INFO, and every file opened.
         config.dir = std::fs::canonicalize(&config.dir)
