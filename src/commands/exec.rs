@@ -28,7 +28,7 @@ mod tests;
 pub use self::errors::{ErrorReply, ExecError, error_reply};
 use crate::commands::{Command, server_command};
 use crate::protocol::Reply;
-use crate::storage::{KeyHash, PutIf, Resident, Store, Ticket, Version};
+use crate::storage::{Entry, KeyHash, PutIf, Resident, Store, Ticket, Version};
 
 /// Per-batch execution context on one shard.
 #[derive(Debug, Clone)]
@@ -58,25 +58,46 @@ pub async fn execute(store: &Store, cmd: Command, ctx: &mut ExecCtx) -> Reply {
     }
 }
 
+/// What [`execute_resident`] found for a command.
+pub enum Resolved {
+    /// The reply, given without waiting (a GET answered from memory).
+    Reply(Reply),
+    /// A GET whose value is on disk at this entry: [`read_on_disk`] it,
+    /// before any write of the batch, for the answer of the lookup.
+    OnDisk(Entry),
+    /// Anything else: [`execute`] it.
+    Execute,
+}
+
 /// The reply of `cmd` if it can be given without waiting (a GET whose
-/// answer is in memory); `None` means [`execute`] it. Cheaper than a future
-/// per command when a pipeline of GETs hits memory. `at`: the GET's key
-/// hash when [`Store::prefetch`] computed it.
+/// answer is in memory), else what to do instead. Cheaper than a future
+/// per command when a pipeline of GETs hits memory, and a GET that misses
+/// keeps its keydir entry so the read looks nothing up again. `at`: the
+/// GET's key hash when [`Store::prefetch`] computed it.
 pub fn execute_resident(
     store: &Store,
     cmd: &Command,
     at: Option<KeyHash>,
     ctx: &ExecCtx,
-) -> Option<Reply> {
+) -> Resolved {
     match cmd {
         Command::Get(key) => match match at {
             Some(at) => store.get_resident_at(key, at, ctx.now_ms),
             None => store.get_resident(key, ctx.now_ms),
         } {
-            Resident::Found(value) => Some(strings::into_bulk_or_nil(value)),
-            Resident::OnDisk(_) => None,
+            Resident::Found(value) => Resolved::Reply(strings::into_bulk_or_nil(value)),
+            Resident::OnDisk(entry) => Resolved::OnDisk(entry),
         },
-        _ => None,
+        _ => Resolved::Execute,
+    }
+}
+
+/// The reply of a GET of `key` that [`execute_resident`] found on disk at
+/// `entry`.
+pub async fn read_on_disk(store: &Store, key: &[u8], entry: Entry) -> Reply {
+    match store.read_on_disk(key, entry).await {
+        Ok(value) => strings::into_bulk_or_nil(value),
+        Err(error) => error_reply(&ExecError::from(error)),
     }
 }
 

@@ -21,7 +21,9 @@ use ahash::AHashSet;
 use bytes::Bytes;
 
 use crate::commands::ClientKillFilter;
-use crate::commands::exec::{ErrorReply, ExecCtx, execute, execute_resident};
+use crate::commands::exec::{
+    ErrorReply, ExecCtx, Resolved, execute, execute_resident, read_on_disk,
+};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::keyspace::{NR_SLOTS, slot_range};
@@ -338,7 +340,7 @@ impl Shard {
         // between two writes run concurrently: no write of this batch lies
         // between them, so their order is not observable, and a pipeline of
         // GETs that miss memory keeps many disk reads in flight.
-        let mut reads: Vec<(usize, Command)> = Vec::new();
+        let mut reads: Vec<(usize, Read)> = Vec::new();
         for command in commands.drain(..) {
             let is_write = command.is_write();
             match &command {
@@ -353,18 +355,23 @@ impl Shard {
                 }
                 writes.mark(replies.len());
                 replies.push(execute(&self.store, command, &mut ctx).await);
-            } else if let Some(reply) = execute_resident(
-                &self.store,
-                &command,
-                match command {
+            } else {
+                let at = match command {
                     Command::Get(_) => next_hash.next(),
                     _ => None,
-                },
-                &ctx,
-            ) {
-                replies.push(reply);
-            } else {
-                reads.push((replies.len(), command));
+                };
+                let read = match execute_resident(&self.store, &command, at, &ctx) {
+                    Resolved::Reply(reply) => {
+                        replies.push(reply);
+                        continue;
+                    }
+                    Resolved::OnDisk(entry) => match command {
+                        Command::Get(key) => Read::Disk(key, entry),
+                        command => Read::Command(command),
+                    },
+                    Resolved::Execute => Read::Command(command),
+                };
+                reads.push((replies.len(), read));
                 replies.push(Reply::Nil);
             }
         }
@@ -390,24 +397,19 @@ impl Shard {
 
     /// Runs read-only commands that memory could not answer, concurrently,
     /// and puts their replies at their positions.
-    async fn run_reads(
-        &self,
-        reads: Vec<(usize, Command)>,
-        replies: &mut [Reply],
-        ctx: &mut ExecCtx,
-    ) {
+    async fn run_reads(&self, reads: Vec<(usize, Read)>, replies: &mut [Reply], ctx: &mut ExecCtx) {
         if reads.len() <= 1 {
-            for (position, command) in reads {
-                replies[position] = execute(&self.store, command, ctx).await;
+            for (position, read) in reads {
+                replies[position] = read.run(&self.store, ctx).await;
             }
             return;
         }
         let store = &self.store;
         let template = ctx.clone();
-        let results = join_all(reads.into_iter().map(|(position, command)| {
+        let results = join_all(reads.into_iter().map(|(position, read)| {
             let mut read_ctx = template.clone();
             async move {
-                let reply = execute(store, command, &mut read_ctx).await;
+                let reply = read.run(store, &mut read_ctx).await;
                 (position, reply, read_ctx.ticket)
             }
         }))
@@ -614,6 +616,24 @@ impl Shard {
             }
             let released = self.latch_released.borrow().wait();
             released.await;
+        }
+    }
+}
+
+/// A read-only command of a batch that memory could not answer.
+enum Read {
+    /// A GET whose record is on disk at this keydir entry (looked up in
+    /// the same synchronous stretch that starts the read).
+    Disk(Bytes, crate::storage::Entry),
+    /// Anything else.
+    Command(Command),
+}
+
+impl Read {
+    async fn run(self, store: &Store, ctx: &mut ExecCtx) -> Reply {
+        match self {
+            Read::Disk(key, entry) => read_on_disk(store, &key, entry).await,
+            Read::Command(command) => execute(store, command, ctx).await,
         }
     }
 }

@@ -73,7 +73,7 @@ use std::task::Poll;
 use bytes::Bytes;
 
 use self::cache::Cache;
-use self::keydir::Entry;
+pub use self::keydir::Entry;
 pub use self::keydir::KeyHash;
 use self::log::{Appended, FileStat, LogState, Notify, Undo, UndoOp, Waiters};
 use self::state::{Counters, Inner, add};
@@ -289,6 +289,15 @@ impl Store {
             Resident::Found(value) => Ok(value),
             Resident::OnDisk(entry) => self.read_value(key, entry).await,
         }
+    }
+
+    /// The rest of a [`Store::get`] whose [`Store::get_resident`] (or
+    /// `get_resident_at`) said [`Resident::OnDisk`]: reads the record at
+    /// `entry` (checked like any read) and caches its value. A caller that
+    /// started the read in the same synchronous stretch as the lookup gets
+    /// the answer `get` would have given then, without a second lookup.
+    pub async fn read_on_disk(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, ReadError> {
+        self.read_value(key, entry).await
     }
 
     /// [`Store::get`] without waiting: the answer when it is in memory (the
