@@ -61,6 +61,9 @@ struct Slot {
     timeout: Option<Box<types::Timespec>>,
     /// A multishot receive's connection: where its bytes go.
     inbox: Option<Rc<RefCell<Inbox>>>,
+    /// A completion with exactly this result wakes no one (see
+    /// [`Op::quiet_unless_short`]).
+    quiet: Option<i32>,
 }
 
 #[derive(Default)]
@@ -96,6 +99,7 @@ impl Slots {
                     recv: false,
                     timeout: None,
                     inbox: None,
+                    quiet: None,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -109,6 +113,7 @@ impl Slots {
             recv,
             timeout,
             inbox,
+            quiet: None,
         };
         self.in_flight += 1;
         (index, user_data)
@@ -466,7 +471,9 @@ fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) 
     }
     match std::mem::replace(&mut slot.state, State::Done(cqe.result())) {
         State::InFlight(waker) => {
-            if let Some(waker) = waker {
+            if let Some(waker) = waker
+                && slot.quiet != Some(cqe.result())
+            {
                 waker.wake();
             }
         }
@@ -776,6 +783,25 @@ impl Op {
             index: None,
             ready: Some((result, buf)),
             inbox: None,
+        }
+    }
+
+    /// Makes a send's completion wake its task only if it sent less than
+    /// all of its `len` bytes or failed; a full send is seen the next time
+    /// the operation is polled. For a send its task does not wait for but
+    /// must hear about when it falls short (the socket was full); call it
+    /// before the operation is first polled, and [`Op::wake_always`] before
+    /// awaiting it for its completion.
+    pub fn quiet_unless_short(&self, len: usize) {
+        if let Some(index) = self.index {
+            self.ring.slots.borrow_mut().slots[index as usize].quiet = i32::try_from(len).ok();
+        }
+    }
+
+    /// Undoes [`Op::quiet_unless_short`]: any completion wakes the task.
+    pub fn wake_always(&self) {
+        if let Some(index) = self.index {
+            self.ring.slots.borrow_mut().slots[index as usize].quiet = None;
         }
     }
 

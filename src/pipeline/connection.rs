@@ -34,7 +34,7 @@ use crate::commands::{Command, Route};
 use crate::metrics::bump;
 use crate::metrics::commands::{BatchCommands, Counted};
 use crate::metrics::shard::latency_us;
-use crate::net::Socket;
+use crate::net::{Op, Socket};
 use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request_into};
 use crate::router::{ShardRequest, ShardResponse};
@@ -81,6 +81,16 @@ impl Activity {
 
 /// A connection's way out: the replies waiting to be written, the socket
 /// they go to, and the client's figures that running and writing update.
+///
+/// A batch's replies go out with one send that does not wait; the
+/// connection does not await it but receives right away, and settles it
+/// when its next input came or before it writes again. A send that took
+/// everything wakes no one (a client sends again once it has its replies,
+/// so by then the send is done); one that fell short (the socket was full)
+/// or failed wakes the connection, which then finishes it with timed sends
+/// while its receive waits ([`Outbox::short_send`]). Replies are all out
+/// before the next input runs: a client that does not read holds at most
+/// one batch of replies, as before.
 struct Outbox<'a> {
     /// The client's socket.
     socket: &'a Socket,
@@ -90,31 +100,82 @@ struct Outbox<'a> {
     timeout: Option<Duration>,
     /// Encoded replies not yet written.
     output: BytesMut,
+    /// The last replies' send, not settled yet.
+    sending: Option<Op>,
+    /// An empty buffer for the next replies while a send owns `output`'s
+    /// previous one.
+    spare: BytesMut,
     /// CLIENT LIST figures gathered since the last flush.
     activity: Activity,
 }
 
 impl Outbox<'_> {
-    /// Writes every pending reply. A client that accepts no byte of them
-    /// for `timeout` (`--client-output-timeout`) fails the write; the
-    /// caller then drops the connection.
+    /// Starts writing every pending reply, after settling the previous
+    /// write ([`Outbox::settle`]).
     async fn write_out(&mut self, shard: &Shard) -> std::io::Result<()> {
         if self.output.is_empty() {
             return Ok(());
         }
+        self.settle().await?;
         bump(&shard.stats.net_out, self.output.len() as u64);
-        let pending = self.output.len();
-        self.activity.net_out += pending as u64;
-        let (result, mut buf) = self
-            .socket
-            .send_all(std::mem::take(&mut self.output), self.timeout)
-            .await;
+        self.activity.net_out += self.output.len() as u64;
+        let output = std::mem::replace(&mut self.output, std::mem::take(&mut self.spare));
+        let len = output.len();
+        let sending = self.socket.try_send(output, 0);
+        sending.quiet_unless_short(len);
+        self.sending = Some(sending);
+        Ok(())
+    }
+
+    /// Resolves with the replies' send once it fell short or failed (a
+    /// send that took everything never wakes this), for
+    /// [`Outbox::finish`]. Pending for ever when nothing is being sent.
+    /// Nothing is lost if it is dropped unresolved.
+    async fn short_send(&mut self) -> (std::io::Result<usize>, BytesMut) {
+        match &mut self.sending {
+            Some(sending) => {
+                let done = sending.await;
+                self.sending = None;
+                done
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Waits until the replies being written are all out. A client that
+    /// accepts no byte of them for `timeout` (`--client-output-timeout`)
+    /// fails the write; the caller then drops the connection.
+    async fn settle(&mut self) -> std::io::Result<()> {
+        let Some(sending) = self.sending.take() else {
+            return Ok(());
+        };
+        sending.wake_always();
+        let (result, buf) = sending.await;
+        self.finish(result, buf).await
+    }
+
+    /// Sends what the replies' first send left, if it left anything, and
+    /// keeps the buffer for the next replies.
+    async fn finish(
+        &mut self,
+        result: std::io::Result<usize>,
+        buf: BytesMut,
+    ) -> std::io::Result<()> {
+        let (result, mut buf) = match result {
+            Ok(n) if n == buf.len() => (Ok(()), buf),
+            Ok(0) => (Err(std::io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => self.socket.send_rest(buf, n, self.timeout).await,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                self.socket.send_rest(buf, 0, self.timeout).await
+            }
+            Err(e) => (Err(e), buf),
+        };
         if let Err(error) = &result
             && error.kind() == std::io::ErrorKind::TimedOut
         {
             tracing::info!(
                 client_id = self.client_id,
-                pending,
+                pending = buf.len(),
                 "client did not read its replies within --client-output-timeout, disconnecting"
             );
         }
@@ -122,7 +183,7 @@ impl Outbox<'_> {
         if buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(16 * 1024);
         }
-        self.output = buf;
+        self.spare = buf;
         result
     }
 }
@@ -233,6 +294,8 @@ pub async fn serve(
         client_id,
         timeout,
         output: BytesMut::with_capacity(16 * 1024),
+        sending: None,
+        spare: BytesMut::with_capacity(16 * 1024),
         activity: Activity::default(),
     };
     let mut session = Session::new();
@@ -242,8 +305,33 @@ pub async fn serve(
     let mut args = Vec::new();
     'connection: loop {
         let holds_big = input.allocated() > BIG_BUFFER;
+        let monitoring = session.monitor.sink().is_some();
+        // A monitor (waiting for lines too) or a connection holding a big
+        // buffer (waiting for idleness too) settles its replies first.
+        if (monitoring || holds_big) && outbox.settle().await.is_err() {
+            break;
+        }
         let mut recv = socket.recv(input.lend_room(&limits));
-        let (result, room) = if let Some(sink) = session.monitor.sink() {
+        // Replies the socket did not take at once go out while input is
+        // awaited (a send that took them all does not wake this).
+        let mut early = None;
+        if outbox.sending.is_some() {
+            let waited = futures_lite::future::or(async { Ok((&mut recv).await) }, async {
+                Err(outbox.short_send().await)
+            })
+            .await;
+            match waited {
+                Ok(done) => early = Some(done),
+                Err((result, buf)) => {
+                    if outbox.finish(result, buf).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let (result, room) = if let Some(done) = early {
+            done
+        } else if let Some(sink) = session.monitor.sink() {
             monitor::recv_or_lines(sink, recv).await
         } else if holds_big {
             let done = futures_lite::future::or(async { Some((&mut recv).await) }, async {
@@ -281,6 +369,10 @@ pub async fn serve(
         };
         input.return_room(room, n);
         if n == 0 {
+            break;
+        }
+        // The last replies are out before this input runs.
+        if outbox.settle().await.is_err() {
             break;
         }
         bump(&shard.stats.net_in, n as u64);
@@ -364,6 +456,8 @@ pub async fn serve(
         }
         outbox.activity.flush(&shard, client_id, started);
     }
+    // The last replies (QUIT's, a protocol error's) go out before the close.
+    let _ = outbox.settle().await;
     drop(outbox);
     drop(socket);
     monitor::leave(&shard, &mut session.monitor);
