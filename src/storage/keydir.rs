@@ -384,6 +384,11 @@ impl Keydir {
         budget: usize,
         on_removed: &mut dyn FnMut(&[u8], &Entry, u32),
     ) -> usize {
+        if self.len == 0 {
+            // Nothing to visit; walking 16,384 empty slot tables every tick
+            // took ~6.6% of a shard serving GETs on an empty store.
+            return 0;
+        }
         let mut visited = 0usize;
         let mut removed = 0usize;
         let mut slots_done = 0usize;
