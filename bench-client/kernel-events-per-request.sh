@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kernel events per request on the server, from tracepoint counts (perf
-# stat -p): socket reads and sends, io_uring poll arms, task-work adds and
-# syscalls. Counts, unlike timings, hold on a busy machine.
+# stat -p): socket reads and sends, io_uring submissions, completions, poll
+# arms and task-work adds, hrtimer starts (link timeouts) and syscalls. Counts, unlike
+# timings, hold on a busy machine.
 #
 #   cargo build --release --bin shardcask
 #   bench-client/kernel-events-per-request.sh [BIN] [PORT]
@@ -16,7 +17,7 @@ DIR=$(mktemp -d -t kevents-XXXX)
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 50); do redis-cli -p $PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
-events=sock:sock_recv_length,sock:sock_send_length,io_uring:io_uring_poll_arm,io_uring:io_uring_task_add,raw_syscalls:sys_enter
+events=sock:sock_recv_length,sock:sock_send_length,io_uring:io_uring_submit_req,io_uring:io_uring_complete,io_uring:io_uring_poll_arm,io_uring:io_uring_task_add,timer:hrtimer_start,raw_syscalls:sys_enter
 for spec in "set 1 50000" "get 1 50000" "set 16 200000" "get 16 200000"; do
   set -- $spec
   perf stat -x, -e $events -p $pid -o "$DIR/perf" &
