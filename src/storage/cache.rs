@@ -158,7 +158,14 @@ pub struct Cache {
     free: Vec<usize>,
     lists: [List; 2],
     budget: u64,
+    /// The value the last eviction dropped, kept for [`Cache::take_spare`]:
+    /// a miss that replaces a cold value reuses its allocation instead of
+    /// freeing one cold chunk and allocating another.
+    spare: Option<Bytes>,
 }
+
+/// Largest evicted value kept as the spare.
+const MAX_SPARE: usize = 64 << 10;
 
 impl Cache {
     /// An empty cache holding at most `budget` bytes (0 disables it).
@@ -169,7 +176,20 @@ impl Cache {
             free: Vec::new(),
             lists: [List::default(); 2],
             budget,
+            spare: None,
         }
+    }
+
+    /// An empty buffer for a value of `len` bytes about to be inserted:
+    /// the allocation of the value the last eviction dropped when nothing
+    /// else holds it and it is no more than twice as big.
+    pub fn take_spare(&mut self, len: usize) -> Option<bytes::BytesMut> {
+        let mut buf = self.spare.take()?.try_into_mut().ok()?;
+        if buf.capacity() < len || buf.capacity() > len.max(INLINE_LEN) * 2 {
+            return None;
+        }
+        buf.clear();
+        Some(buf)
     }
 
     /// Bytes charged now.
@@ -230,12 +250,14 @@ impl Cache {
         self.lists[list].bytes += self.nodes[index].charge();
     }
 
-    fn drop_node(&mut self, index: usize) {
+    /// Frees node `index`; returns the value it held.
+    fn drop_node(&mut self, index: usize) -> Stored {
         self.unlink(index);
-        self.nodes[index].value = Stored::Shared(Bytes::new());
+        let value = std::mem::replace(&mut self.nodes[index].value, Stored::Shared(Bytes::new()));
         self.nodes[index].segment = FREE;
         self.len -= 1;
         self.free.push(index);
+        value
     }
 
     /// Hints the CPU to load cache slot `slot`'s node (both lines: a hit
@@ -421,7 +443,11 @@ impl Cache {
             } else {
                 self.lists[PROTECTED as usize].tail
             } as usize;
-            self.drop_node(victim);
+            if let Stored::Shared(value) = self.drop_node(victim)
+                && value.len() <= MAX_SPARE
+            {
+                self.spare = Some(value);
+            }
         }
     }
 }
@@ -636,6 +662,38 @@ mod tests {
         let mut small = Cache::new(8 * (ENTRY_OVERHEAD + 100));
         assert_eq!(small.insert_from(5, &[1; 200]), None);
         assert!(small.is_empty());
+    }
+
+    #[test]
+    fn the_next_insert_gets_the_allocation_of_the_value_an_eviction_dropped() {
+        let value = |byte: u8| Bytes::from(vec![byte; 4096]);
+        let mut cache = Cache::new(8 * (ENTRY_OVERHEAD + 4096));
+        let first = value(1);
+        let first_ptr = first.as_ptr();
+        cache.insert(0, first);
+        let shared = value(2);
+        let reader = shared.clone();
+        cache.insert(1, shared);
+        for record in 2..8 {
+            cache.insert(record, value(3));
+        }
+        assert!(cache.take_spare(4096).is_none(), "nothing evicted yet");
+        cache.insert(8, value(4));
+        let spare = cache.take_spare(4096).expect("the evicted value's buffer");
+        assert_eq!(spare.as_ptr(), first_ptr, "the same allocation, not a copy");
+        assert!(spare.is_empty() && spare.capacity() >= 4096);
+        assert!(cache.take_spare(4096).is_none(), "handed out once");
+        cache.insert(9, value(5));
+        assert!(
+            cache.take_spare(4096).is_none(),
+            "a value a reader still holds is left to it"
+        );
+        assert_eq!(reader[0], 2);
+        cache.insert(10, value(6));
+        assert!(
+            cache.take_spare(40_000).is_none(),
+            "too small for the value to come"
+        );
     }
 
     #[test]

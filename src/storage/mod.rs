@@ -368,7 +368,16 @@ impl Store {
                 "record does not hold this key".into(),
             ));
         }
-        let data = Bytes::copy_from_slice(record::value_of(&header, &read));
+        let value = record::value_of(&header, &read);
+        // Into the allocation of the value the last insert evicted, if any.
+        let spare = self.inner.cache.borrow_mut().take_spare(value.len());
+        let data = match spare {
+            Some(mut buf) => {
+                buf.extend_from_slice(value);
+                buf.freeze()
+            }
+            None => Bytes::copy_from_slice(value),
+        };
         // The key may have moved on during the read; then its old value is
         // not worth a place. A concurrent read of the same record may have
         // cached it already: one node per record.
