@@ -26,5 +26,5 @@ for spec in "set 1 50000" "get 1 50000" "set 16 200000" "get 16 200000"; do
   taskset -c 1 redis-benchmark -p $PORT -t $1 -P $2 -n $3 -r 100000 -d 100 -c 50 -q >/dev/null 2>&1
   kill -INT $perf_pid; wait $perf_pid 2>/dev/null
   awk -F, -v n=$3 -v t="$1 P$2" 'BEGIN { printf "%-7s", t }
-    /:/ { split($3, name, ":"); printf " %s=%.3f", name[2], $1 / n } END { print "" }' "$DIR/perf"
+    /^[0-9]/ && $3 ~ /:/ { split($3, name, ":"); printf " %s=%.3f", name[2], $1 / n } END { print "" }' "$DIR/perf"
 done
