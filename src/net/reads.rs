@@ -4,9 +4,11 @@
 //! came meanwhile, never interrupting the shard (the ring defers
 //! completions to its enters; glommio's ring would raise an IPI per read).
 
+use std::any::Any;
 use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, types};
@@ -33,6 +35,8 @@ enum State {
 struct Slot {
     state: State,
     buf: Option<AlignedBuf>,
+    /// What keeps the read's descriptor open until the kernel is done.
+    file: Option<Rc<dyn Any>>,
 }
 
 /// The reads of one ring.
@@ -49,10 +53,11 @@ impl ReadSlots {
         self.in_flight
     }
 
-    fn take(&mut self, buf: AlignedBuf) -> u32 {
+    fn take(&mut self, buf: AlignedBuf, file: Rc<dyn Any>) -> u32 {
         let slot = Slot {
             state: State::InFlight(None),
             buf: Some(buf),
+            file: Some(file),
         };
         self.in_flight += 1;
         match self.free.pop() {
@@ -70,6 +75,7 @@ impl ReadSlots {
     fn release(&mut self, index: u32) -> Option<AlignedBuf> {
         let slot = &mut self.slots[index as usize];
         slot.state = State::Free;
+        slot.file = None;
         self.in_flight -= 1;
         self.free.push(index);
         slot.buf.take()
@@ -96,10 +102,17 @@ impl ReadSlots {
 }
 
 impl DirectReader for Ring {
-    fn read(&self, fd: RawFd, mut buf: AlignedBuf, len: usize, pos: u64) -> DirectRead<'_> {
+    fn read(
+        &self,
+        fd: RawFd,
+        file: Rc<dyn Any>,
+        mut buf: AlignedBuf,
+        len: usize,
+        pos: u64,
+    ) -> DirectRead<'_> {
         let len = len.min(buf.capacity()).min(u32::MAX as usize) as u32;
         let ptr = buf.as_mut_ptr();
-        let index = self.reads.borrow_mut().take(buf);
+        let index = self.reads.borrow_mut().take(buf, file);
         self.push(&[opcode::Read::new(types::Fd(fd), ptr, len)
             .offset(pos)
             .build()
@@ -168,7 +181,6 @@ impl Drop for FileRead<'_> {
 mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
-    use std::rc::Rc;
 
     use super::*;
 
@@ -188,11 +200,13 @@ mod tests {
                     .open(&path)
                     .unwrap();
                 let fd = file.as_raw_fd();
+                let keep: Rc<dyn Any> = Rc::new(());
                 let read = |pos: u64, len: usize| {
                     let ring = Rc::clone(&ring);
+                    let keep = Rc::clone(&keep);
                     async move {
                         let buf = AlignedBuf::with_capacity(len);
-                        let (result, buf) = ring.read(fd, buf, len, pos).await;
+                        let (result, buf) = ring.read(fd, keep, buf, len, pos).await;
                         let n = result.expect("the read succeeds");
                         // SAFETY: the read wrote `n` bytes.
                         unsafe { buf.filled(n) }.to_vec()
@@ -209,7 +223,15 @@ mod tests {
                 // Many at once, as a pipelined batch submits them: each is
                 // queued when made, and one enter carries them all.
                 let reads: Vec<_> = (0..9u64)
-                    .map(|i| ring.read(fd, AlignedBuf::with_capacity(4096), 4096, i * 4096))
+                    .map(|i| {
+                        ring.read(
+                            fd,
+                            Rc::clone(&keep),
+                            AlignedBuf::with_capacity(4096),
+                            4096,
+                            i * 4096,
+                        )
+                    })
                     .collect();
                 for (i, pending) in reads.into_iter().enumerate() {
                     let (result, buf) = pending.await;
@@ -220,10 +242,29 @@ mod tests {
                 }
                 // A read dropped before it completes keeps its buffer until
                 // the kernel is done; the ring goes on.
-                drop(ring.read(fd, AlignedBuf::with_capacity(4096), 4096, 0));
+                // It also holds what keeps its descriptor open until then.
+                let file_kept = Rc::new(());
+                drop(ring.read(
+                    fd,
+                    file_kept.clone(),
+                    AlignedBuf::with_capacity(4096),
+                    4096,
+                    0,
+                ));
+                assert_eq!(
+                    Rc::strong_count(&file_kept),
+                    2,
+                    "held while the read is queued"
+                );
                 assert!(read(4096, 4096).await == data[4096..8192]);
+                while Rc::strong_count(&file_kept) > 1 {
+                    glommio::yield_if_needed().await;
+                    glommio::executor().yield_task_queue_now().await;
+                }
                 // A bad descriptor fails the read, not the ring.
-                let (result, _) = ring.read(-1, AlignedBuf::with_capacity(512), 512, 0).await;
+                let (result, _) = ring
+                    .read(-1, Rc::clone(&keep), AlignedBuf::with_capacity(512), 512, 0)
+                    .await;
                 assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
                 assert!(read(0, 512).await == data[..512]);
                 drop(file);

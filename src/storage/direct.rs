@@ -17,11 +17,13 @@
 //! one, reads go through glommio as before.
 
 use std::alloc::{Layout, alloc, dealloc};
+use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::rc::Rc;
 
 /// Memory alignment of a direct-read buffer: a page, which every device's
 /// O_DIRECT alignment divides.
@@ -122,11 +124,19 @@ pub type DirectRead<'a> = Pin<Box<dyn Future<Output = (std::io::Result<usize>, A
 pub trait DirectReader {
     /// Reads up to `len` bytes (`len <= buf.capacity()`, aligned like
     /// `pos` to the file's DMA alignment) at `pos` of `fd` into `buf`.
-    /// `fd` must stay open until the read was submitted; the caller keeps
-    /// the file open until the future completes. Dropping the future
-    /// before it completes leaves the buffer to the reader until the
-    /// kernel is done with it.
-    fn read(&self, fd: RawFd, buf: AlignedBuf, len: usize, pos: u64) -> DirectRead<'_>;
+    /// `file` is what keeps `fd` open: the reader holds it until the
+    /// kernel is done with the read, so a future dropped before its read
+    /// was even submitted cannot let the descriptor be closed and reused
+    /// under it. Dropping the future leaves the buffer (and `file`) to the
+    /// reader until the read completes.
+    fn read(
+        &self,
+        fd: RawFd,
+        file: Rc<dyn Any>,
+        buf: AlignedBuf,
+        len: usize,
+        pos: u64,
+    ) -> DirectRead<'_>;
 }
 
 #[cfg(test)]

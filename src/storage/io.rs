@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use glommio::io::{DmaBuffer, DmaFile, OpenOptions, ReadResult};
@@ -131,17 +132,17 @@ impl WriteBuf {
 #[derive(Clone)]
 pub enum SharedBuf {
     /// A DMA buffer.
-    Dma(std::rc::Rc<DmaBuffer>),
+    Dma(Rc<DmaBuffer>),
     /// A plain buffer for a simulated file.
-    Mem(std::rc::Rc<Vec<u8>>),
+    Mem(Rc<Vec<u8>>),
 }
 
 impl WriteBuf {
     /// Freezes the buffer for [`LogFile::write_shared_at`].
     pub fn share(self) -> SharedBuf {
         match self {
-            WriteBuf::Dma(buffer) => SharedBuf::Dma(std::rc::Rc::new(buffer)),
-            WriteBuf::Mem(bytes) => SharedBuf::Mem(std::rc::Rc::new(bytes)),
+            WriteBuf::Dma(buffer) => SharedBuf::Dma(Rc::new(buffer)),
+            WriteBuf::Mem(bytes) => SharedBuf::Mem(Rc::new(bytes)),
         }
     }
 }
@@ -205,12 +206,12 @@ impl LogFile {
     /// [`LogFile::read_at`] through `reader` (see [`super::direct`]) for a
     /// real file; a simulated one reads as ever.
     pub async fn read_direct(
-        &self,
+        self: &Rc<Self>,
         reader: &dyn DirectReader,
         pos: u64,
         len: usize,
     ) -> std::io::Result<ReadBuf> {
-        let file = match self {
+        let file = match &**self {
             LogFile::Dma(file) => file,
             LogFile::Sim(file) => return file.read_at(pos, len),
         };
@@ -220,7 +221,8 @@ impl LogFile {
         let from = (pos - start) as usize;
         let span = (from + len).next_multiple_of(align as usize);
         let buf = AlignedBuf::with_capacity(span);
-        let (result, buf) = reader.read(file.as_raw_fd(), buf, span, start).await;
+        let keep: Rc<dyn std::any::Any> = self.clone();
+        let (result, buf) = reader.read(file.as_raw_fd(), keep, buf, span, start).await;
         let read = result?;
         Ok(ReadBuf::Direct {
             buf,
