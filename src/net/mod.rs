@@ -21,13 +21,15 @@
 //!   eventfd registered with the ring, read through glommio, so an idle shard
 //!   sleeps in glommio's own wait like any other.
 //!
-//! The store's GET reads go on the same ring (`reads`, behind
-//! [`crate::storage::direct::DirectReader`]), so one enter carries them too.
+//! The store's GET reads go on the same ring (`reads`, behind the
+//! [`direct::DirectReader`] interface the store reads through), so one enter
+//! carries them too.
 //!
 //! Bytes go in and out of `BytesMut` buffers the operation owns while the
 //! kernel may touch them, so no buffer is freed or reused under the kernel.
 
 mod bufring;
+pub mod direct;
 mod inbox;
 mod reads;
 mod ring;

@@ -13,8 +13,8 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, types};
 
+use super::direct::{AlignedBuf, DirectRead, DirectReader};
 use super::ring::Ring;
-use crate::storage::direct::{AlignedBuf, DirectRead, DirectReader};
 
 /// `user_data` bit of file reads (the low half is the slot index).
 pub(super) const FILE: u64 = 1 << 62;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use glommio::io::{DmaBuffer, DmaFile, OpenOptions, ReadResult};
 
 use super::StorageError;
-use super::direct::{AlignedBuf, DirectReader};
+use crate::net::direct::{AlignedBuf, DirectReader};
 
 /// Which I/O backend a store runs on.
 #[derive(Debug, Clone, Default)]
@@ -203,7 +203,7 @@ impl LogFile {
         }
     }
 
-    /// [`LogFile::read_at`] through `reader` (see [`super::direct`]) for a
+    /// [`LogFile::read_at`] through `reader` (see [`crate::net::direct`]) for a
     /// real file; a simulated one reads as ever.
     pub async fn read_direct(
         self: &Rc<Self>,

@@ -27,8 +27,8 @@
 //!   per-file live/dead accounting.
 //! - `flusher`: the group-commit flusher task and the batch syncer.
 //! - [`io`]: the I/O seam: real DMA files or a [`io::SimDisk`] that forgets
-//!   unsynced bytes and injects errors.
-//! - [`direct`]: GET reads on a ring outside glommio (the socket ring's).
+//!   unsynced bytes and injects errors; a GET reads through the socket ring
+//!   when the shard hands it one ([`crate::net::direct`]).
 //! - [`files`]: `NNNNNNNN.data` / `.hint` / `.merge` naming, listing, opening.
 //! - [`cache`]: the scan-resistant value cache.
 //! - [`hint`]: hint files (layout documented there).
@@ -43,7 +43,6 @@
 //!   slices, one disk I/O per group commit).
 
 pub mod cache;
-pub mod direct;
 pub mod files;
 mod flusher;
 pub mod hint;
@@ -78,6 +77,7 @@ pub use self::keydir::KeyHash;
 use self::log::{Appended, FileStat, LogState, Notify, Undo, UndoOp, Waiters};
 use self::state::{Counters, Inner, add};
 pub use self::types::*;
+use crate::net::direct::DirectReader;
 
 /// Values up to this many bytes are cached when written. A larger value
 /// would push many small ones out of the cache's probation segment (where
@@ -95,7 +95,7 @@ pub struct Store {
     /// Shared with the flusher and syncer tasks.
     inner: Rc<Inner>,
     /// Where GET misses read, when not through glommio (see [`direct`]).
-    reader: RefCell<Option<Rc<dyn direct::DirectReader>>>,
+    reader: RefCell<Option<Rc<dyn DirectReader>>>,
 }
 
 impl Drop for Store {
@@ -202,7 +202,7 @@ impl Store {
     /// Sends the disk reads of GETs that miss memory through `reader` (the
     /// shard's socket ring) instead of glommio; `None` goes back to glommio.
     /// Reads already in flight finish where they started.
-    pub fn set_direct_reader(&self, reader: Option<Rc<dyn direct::DirectReader>>) {
+    pub fn set_direct_reader(&self, reader: Option<Rc<dyn DirectReader>>) {
         *self.reader.borrow_mut() = reader;
     }
 

@@ -11,10 +11,11 @@
 //! reads a batch misses go out in the same enter as the replies before
 //! them and complete in the same enter as the requests after them.
 //!
-//! The store defines the interface and the buffers; whoever owns the ring
-//! (above the store) implements it and hands it over with
-//! [`Store::set_direct_reader`](super::Store::set_direct_reader). Without
-//! one, reads go through glommio as before.
+//! The interface and its buffers live here, at the ground floor beside the
+//! ring that implements them (`reads`), so the store reads through them
+//! without the ring reaching up into the store. The shard hands its ring to
+//! its store with [`Store::set_direct_reader`](crate::storage::Store::set_direct_reader);
+//! without one, reads go through glommio as before.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::any::Any;
