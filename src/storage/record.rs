@@ -243,13 +243,7 @@ pub fn encode_into(
     // The header is put together on the stack and copied in once (a push
     // per field checked the capacity ten times per record).
     let mut header = [0u8; HEADER_LEN];
-    header[OFF_MAGIC..OFF_VERSION].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
-    header[OFF_VERSION] = RECORD_VERSION;
-    header[OFF_FLAGS] = flags;
-    header[OFF_SEQ..OFF_EXPIRE_AT].copy_from_slice(&seq.to_le_bytes());
-    header[OFF_EXPIRE_AT..OFF_KEY_LEN].copy_from_slice(&expire_at_ms.to_le_bytes());
-    header[OFF_KEY_LEN..OFF_VALUE_LEN].copy_from_slice(&(key.len() as u32).to_le_bytes());
-    header[OFF_VALUE_LEN..HEADER_LEN].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    fill_header(&mut header, flags, seq, expire_at_ms, key, value);
     out.reserve(len);
     out.extend_from_slice(&header);
     out.extend_from_slice(key);
@@ -257,6 +251,25 @@ pub fn encode_into(
     let crc = crc32c::crc32c(&out[start + OFF_MAGIC..]);
     out[start + OFF_CRC..start + OFF_CRC + 4].copy_from_slice(&crc.to_le_bytes());
     len
+}
+
+/// Writes every header field but the CRC into `header` (`HEADER_LEN` bytes);
+/// the one layout the three encoders share.
+fn fill_header(
+    header: &mut [u8],
+    flags: u8,
+    seq: u64,
+    expire_at_ms: u64,
+    key: &[u8],
+    value: &[u8],
+) {
+    header[OFF_MAGIC..OFF_VERSION].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
+    header[OFF_VERSION] = RECORD_VERSION;
+    header[OFF_FLAGS] = flags;
+    header[OFF_SEQ..OFF_EXPIRE_AT].copy_from_slice(&seq.to_le_bytes());
+    header[OFF_EXPIRE_AT..OFF_KEY_LEN].copy_from_slice(&expire_at_ms.to_le_bytes());
+    header[OFF_KEY_LEN..OFF_VALUE_LEN].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    header[OFF_VALUE_LEN..HEADER_LEN].copy_from_slice(&(value.len() as u32).to_le_bytes());
 }
 
 /// Encodes a record into `out`, which must be exactly
@@ -272,13 +285,7 @@ pub fn encode_to_slice(
 ) {
     let (header, rest) = out.split_at_mut(HEADER_LEN);
     let (key_out, value_out) = rest.split_at_mut(key.len());
-    header[OFF_MAGIC..OFF_VERSION].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
-    header[OFF_VERSION] = RECORD_VERSION;
-    header[OFF_FLAGS] = flags;
-    header[OFF_SEQ..OFF_EXPIRE_AT].copy_from_slice(&seq.to_le_bytes());
-    header[OFF_EXPIRE_AT..OFF_KEY_LEN].copy_from_slice(&expire_at_ms.to_le_bytes());
-    header[OFF_KEY_LEN..OFF_VALUE_LEN].copy_from_slice(&(key.len() as u32).to_le_bytes());
-    header[OFF_VALUE_LEN..HEADER_LEN].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    fill_header(header, flags, seq, expire_at_ms, key, value);
     key_out.copy_from_slice(key);
     value_out.copy_from_slice(value);
     let crc = crc32c::crc32c(&out[OFF_MAGIC..]);
@@ -297,13 +304,7 @@ pub fn header_for(
     value: &[u8],
 ) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
-    header[OFF_MAGIC..OFF_VERSION].copy_from_slice(&RECORD_MAGIC.to_le_bytes());
-    header[OFF_VERSION] = RECORD_VERSION;
-    header[OFF_FLAGS] = flags;
-    header[OFF_SEQ..OFF_EXPIRE_AT].copy_from_slice(&seq.to_le_bytes());
-    header[OFF_EXPIRE_AT..OFF_KEY_LEN].copy_from_slice(&expire_at_ms.to_le_bytes());
-    header[OFF_KEY_LEN..OFF_VALUE_LEN].copy_from_slice(&(key.len() as u32).to_le_bytes());
-    header[OFF_VALUE_LEN..HEADER_LEN].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    fill_header(&mut header, flags, seq, expire_at_ms, key, value);
     let crc = crc32c::crc32c_append(
         crc32c::crc32c_append(crc32c::crc32c(&header[OFF_MAGIC..]), key),
         value,
