@@ -9,28 +9,15 @@ use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use io_uring::{opcode, types};
 
 use super::direct::{AlignedBuf, DirectRead, DirectReader};
-use super::ring::Ring;
+use super::ring::{Ring, State};
 
 /// `user_data` bit of file reads (the low half is the slot index).
 pub(super) const FILE: u64 = 1 << 62;
-
-/// Where a read is.
-enum State {
-    /// Queued or submitted; the waker of the task awaiting it.
-    InFlight(Option<Waker>),
-    /// Completed with this result (bytes, or a negative errno).
-    Done(i32),
-    /// Its future was dropped first: the slot and buffer are freed by the
-    /// completion (the kernel may still be writing into the buffer).
-    Orphan,
-    /// Unused.
-    Free,
-}
 
 struct Slot {
     state: State,

@@ -36,14 +36,15 @@ const RECVSEND_POLL_FIRST: u16 = 1;
 /// preemption timer fires.
 const TURNS_PER_POLL: u32 = 4;
 
-/// Where an operation is.
-enum State {
+/// Where an operation (a socket's, or a file read's) is.
+pub(super) enum State {
     /// Submitted or queued; the waker of the task awaiting it.
     InFlight(Option<Waker>),
     /// Completed with this result (bytes, or a negative errno).
     Done(i32),
-    /// Its [`Op`] was dropped before it completed: the slot (and the
-    /// buffer the kernel may still write) is freed by its completion.
+    /// Its [`Op`] (or the store's file read) was dropped before it
+    /// completed: the slot (and the buffer the kernel may still write) is
+    /// freed by its completion.
     Orphan,
     /// Unused.
     Free,
