@@ -268,46 +268,38 @@ async fn reserve_ahead(inner: &Inner, zeroing: &mut Option<Zeroing>) {
     };
     let done = Rc::new(std::cell::Cell::new(false));
     let task_done = done.clone();
-    if allocate {
-        let task = glommio::spawn_local(async move {
+    let task = if allocate {
+        glommio::spawn_local(async move {
             let result = file.allocate(target).await;
             task_done.set(true);
             result
-        });
-        *zeroing = Some(Zeroing {
-            file_id,
-            start,
-            end: target,
-            task,
-            allocate,
-            done,
-        });
-        return;
-    }
-    let task = glommio::spawn_local(async move {
-        // One buffer of zeros, filled once, goes out as every chunk of the
-        // step (a fill per chunk cost one store per byte of log written).
-        let mut zeros: Option<SharedBuf> = None;
-        let mut at = start;
-        while at < target {
-            let len = (target - at).min(ZERO_CHUNK);
-            let chunk = match &zeros {
-                Some(zeros) if zeros.len() as u64 == len => zeros.clone(),
-                _ => {
-                    let mut buffer = file.alloc_buffer(len as usize);
-                    buffer.as_bytes_mut().fill(0);
-                    zeros.insert(buffer.share()).clone()
+        })
+    } else {
+        glommio::spawn_local(async move {
+            // One buffer of zeros, filled once, goes out as every chunk of the
+            // step (a fill per chunk cost one store per byte of log written).
+            let mut zeros: Option<SharedBuf> = None;
+            let mut at = start;
+            while at < target {
+                let len = (target - at).min(ZERO_CHUNK);
+                let chunk = match &zeros {
+                    Some(zeros) if zeros.len() as u64 == len => zeros.clone(),
+                    _ => {
+                        let mut buffer = file.alloc_buffer(len as usize);
+                        buffer.as_bytes_mut().fill(0);
+                        zeros.insert(buffer.share()).clone()
+                    }
+                };
+                let written = file.write_shared_at(&chunk, at).await?;
+                if written as u64 != len {
+                    return Err(std::io::Error::other("short write of zeros"));
                 }
-            };
-            let written = file.write_shared_at(&chunk, at).await?;
-            if written as u64 != len {
-                return Err(std::io::Error::other("short write of zeros"));
+                at += len;
             }
-            at += len;
-        }
-        task_done.set(true);
-        Ok(())
-    });
+            task_done.set(true);
+            Ok(())
+        })
+    };
     *zeroing = Some(Zeroing {
         file_id,
         start,
