@@ -28,12 +28,15 @@ each run reports what could have made them other than the server:
 nice -20 (root), so other processes on the shared CPUs no longer decide
 the tail. (Plain `nice` does not do it here: with
 kernel.sched_autogroup_enabled=1 every session is a group and groups
-share the CPU equally whatever their members' nice.) `--rt` goes further:
-the servers run SCHED_FIFO 20 (every thread, set once they answer) and the client, in the fixed-rate runs only,
-SCHED_FIFO 10 (`chrt -f`), so other work never delays them; a process that
-needs more than the RT budget (95% of each second) is stopped for the rest
-of the second, which a closed-loop peak run would hit, hence not for the
-client there. The client CPU
+share the CPU equally whatever their members' nice.) `--rt` goes further
+for the client: in the fixed-rate runs only it runs SCHED_FIFO 10 (`chrt
+-f`), so other work never delays its sends; a process that needs more than
+the RT budget (95% of each second) is stopped for the rest of the second,
+which a closed-loop peak run would hit, hence not there. The servers stay
+at `--prio` (which `--rt` implies): shardcask refuses SCHED_FIFO/RR at
+start, because the io_uring workers that run its fdatasyncs inherit the
+shard's policy and CPU, and a busy FIFO shard starves them, so a durable
+SET would wait on its own server's scheduling rather than on the disk. The client CPU
 column tells when the client is the limit. `--fio` measures the disk's floor for a
 durable SET: fio's fdatasync latency after 4 KiB writes in the data
 directory, and prints SET p99 as a ratio to its p99.
@@ -73,7 +76,7 @@ def parse_args():
     p.add_argument("--tick-us", type=int, default=50,
                    help="client --tick-us in the fixed-rate runs (0: wake on every event)")
     p.add_argument("--rt", action="store_true",
-                   help="servers SCHED_FIFO 20, client SCHED_FIFO 10 in fixed-rate runs (root)")
+                   help="client SCHED_FIFO 10 in fixed-rate runs; implies --prio (root)")
     p.add_argument("--shares", default="0.5",
                    help="comma list of fixed rates as shares of the peak (0.5: half)")
     p.add_argument("--fio", action="store_true", help="fdatasync floor for SET (fio)")
@@ -82,6 +85,8 @@ def parse_args():
 
 
 ARGS = parse_args()
+if ARGS.rt:
+    ARGS.prio = True
 KEYS = 10_000
 
 
@@ -137,12 +142,6 @@ class Server:
         else:
             self.stop()
             raise SystemExit(f"{name} did not answer PING on {port}")
-        if ARGS.rt:
-            # Once it is up: shardcask started under SCHED_FIFO livelocks
-            # (a start-up thread waits, spinning, on another of the same
-            # priority on its CPU).
-            subprocess.run(["chrt", "-f", "-a", "-p", "20", str(self.pid)], check=True,
-                           capture_output=True)
 
     def stop(self):
         self.proc.terminate()
