@@ -33,5 +33,7 @@ pub mod direct;
 mod inbox;
 mod reads;
 mod ring;
+mod socket;
 
-pub use ring::{Op, Ring, Socket};
+pub use ring::Ring;
+pub use socket::{Op, Socket};

@@ -26,220 +26,26 @@ use bytes::{BufMut, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
-use super::groups::Groups;
+pub use super::batch::MAX_BATCH;
+use super::batch::{Batch, BatchSizer, record_one, run_batch};
+use super::outbox::{Activity, Outbox};
 use super::plan::{keys_of, single_key};
 use super::session::Session;
 use super::{admin, cluster_cmd, monitor};
 use crate::commands::{Command, Route};
 use crate::metrics::bump;
-use crate::metrics::commands::{BatchCommands, Counted};
+use crate::metrics::commands::Counted;
 use crate::metrics::shard::latency_us;
-use crate::net::{Op, Socket};
-use crate::protocol::input::{BIG_BUFFER, READ_CHUNK};
+use crate::net::Socket;
+use crate::protocol::input::BIG_BUFFER;
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request_into};
-use crate::router::{ShardRequest, ShardResponse};
 use crate::shard::{ClientInfo, Shard};
 
-/// Most commands run as one batch before replies are written.
-pub const MAX_BATCH: usize = 512;
 /// A request with more arguments than this gives its argument vector back
 /// afterwards instead of keeping it for the next request.
 const MAX_KEPT_ARGS: usize = 256;
 /// A connection idle this long gives back a big input buffer.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
-
-/// A client's CLIENT LIST figures gathered over a batch, written with one
-/// lookup in the shard's client map per batch instead of one per command.
-#[derive(Default)]
-struct Activity {
-    /// The latest command (`cmd`), if any since the last flush.
-    last_cmd: Option<&'static str>,
-    /// Commands since the last flush (`tot-cmds`).
-    nr_cmds: u64,
-    /// Bytes received since the last flush (`tot-net-in`).
-    net_in: u64,
-    /// Bytes sent since the last flush (`tot-net-out`).
-    net_out: u64,
-}
-
-impl Activity {
-    /// Adds what was gathered to the client's entry; `now` becomes its last
-    /// activity if it ran a command.
-    fn flush(&mut self, shard: &Shard, client_id: u64, now: Instant) {
-        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-            client.tot_net_in += self.net_in;
-            client.tot_net_out += self.net_out;
-            client.tot_cmds += self.nr_cmds;
-            if let Some(last_cmd) = self.last_cmd {
-                client.last_cmd = last_cmd;
-                client.last_active = now;
-            }
-        }
-        *self = Activity::default();
-    }
-}
-
-/// A connection's way out: the replies waiting to be written, the socket
-/// they go to, and the client's figures that running and writing update.
-///
-/// A batch's replies go out with one send that does not wait; the
-/// connection does not await it but receives right away, and settles it
-/// when its next input came or before it writes again. A send that took
-/// everything wakes no one (a client sends again once it has its replies,
-/// so by then the send is done); one that fell short (the socket was full)
-/// or failed wakes the connection, which then finishes it with timed sends
-/// while its receive waits ([`Outbox::short_send`]). Replies are all out
-/// before the next input runs: a client that does not read holds at most
-/// one batch of replies, as before.
-struct Outbox<'a> {
-    /// The client's socket.
-    socket: &'a Socket,
-    /// The client's id (its CLIENT LIST entry).
-    client_id: u64,
-    /// `--client-output-timeout`, if any.
-    timeout: Option<Duration>,
-    /// Encoded replies not yet written.
-    output: BytesMut,
-    /// The last replies' send, not settled yet.
-    sending: Option<Op>,
-    /// An empty buffer for the next replies while a send owns `output`'s
-    /// previous one.
-    spare: BytesMut,
-    /// CLIENT LIST figures gathered since the last flush.
-    activity: Activity,
-}
-
-impl Outbox<'_> {
-    /// Starts writing every pending reply, after settling the previous
-    /// write ([`Outbox::settle`]).
-    async fn write_out(&mut self, shard: &Shard) -> std::io::Result<()> {
-        if self.output.is_empty() {
-            return Ok(());
-        }
-        self.settle().await?;
-        bump(&shard.stats.net_out, self.output.len() as u64);
-        self.activity.net_out += self.output.len() as u64;
-        let output = std::mem::replace(&mut self.output, std::mem::take(&mut self.spare));
-        let len = output.len();
-        let sending = self.socket.try_send(output, 0);
-        sending.quiet_unless_short(len);
-        self.sending = Some(sending);
-        Ok(())
-    }
-
-    /// Resolves with the replies' send once it fell short or failed (a
-    /// send that took everything never wakes this), for
-    /// [`Outbox::finish`]. Pending for ever when nothing is being sent.
-    /// Nothing is lost if it is dropped unresolved.
-    async fn short_send(&mut self) -> (std::io::Result<usize>, BytesMut) {
-        match &mut self.sending {
-            Some(sending) => {
-                let done = sending.await;
-                self.sending = None;
-                done
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Waits until the replies being written are all out. A client that
-    /// accepts no byte of them for `timeout` (`--client-output-timeout`)
-    /// fails the write; the caller then drops the connection.
-    async fn settle(&mut self) -> std::io::Result<()> {
-        let Some(sending) = self.sending.take() else {
-            return Ok(());
-        };
-        sending.wake_always();
-        let (result, buf) = sending.await;
-        self.finish(result, buf).await
-    }
-
-    /// Sends what the replies' first send left, if it left anything, and
-    /// keeps the buffer for the next replies.
-    async fn finish(
-        &mut self,
-        result: std::io::Result<usize>,
-        buf: BytesMut,
-    ) -> std::io::Result<()> {
-        let (result, mut buf) = match result {
-            Ok(n) if n == buf.len() => (Ok(()), buf),
-            Ok(0) => (Err(std::io::ErrorKind::WriteZero.into()), buf),
-            Ok(n) => self.socket.send_rest(buf, n, self.timeout).await,
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                self.socket.send_rest(buf, 0, self.timeout).await
-            }
-            Err(e) => (Err(e), buf),
-        };
-        if let Err(error) = &result
-            && error.kind() == std::io::ErrorKind::TimedOut
-        {
-            tracing::info!(
-                client_id = self.client_id,
-                pending = buf.len(),
-                "client did not read its replies within --client-output-timeout, disconnecting"
-            );
-        }
-        buf.clear();
-        if buf.capacity() > 4 * READ_CHUNK {
-            buf = BytesMut::with_capacity(16 * 1024);
-        }
-        self.spare = buf;
-        result
-    }
-}
-
-/// The commands collected so far, before they run. One per connection,
-/// emptied by [`run_batch`] and reused: its vectors are not allocated again
-/// per batch.
-struct Batch {
-    /// The connection it belongs to (for the slow log).
-    client_id: u64,
-    /// The commands, grouped per shard; added to only through
-    /// [`Batch::push_ready`] and [`Batch::push_keyed`], which keep
-    /// `commands` aligned with it.
-    groups: Groups,
-    /// The command of each slot, for per-command stats.
-    commands: BatchCommands,
-    /// Each shard's replies to its group, while they are gathered.
-    results: Vec<Vec<Reply>>,
-}
-
-impl Batch {
-    fn new(nr_shards: usize, client_id: u64) -> Batch {
-        Batch {
-            client_id,
-            groups: Groups::new(nr_shards, FIRST_BATCH),
-            commands: BatchCommands::with_capacity(FIRST_BATCH),
-            results: (0..nr_shards).map(|_| Vec::new()).collect(),
-        }
-    }
-
-    /// Adds a known reply of `command_index`'s command (`None`: a request
-    /// that did not parse).
-    fn push_ready(&mut self, command_index: Option<usize>, reply: Reply) {
-        self.commands.push(command_index);
-        self.groups.push_ready(reply);
-    }
-
-    /// Adds the reply of a request refused before it ran (or that made no
-    /// command), counted as `counted` says.
-    fn push_refused(&mut self, counted: Counted, reply: Reply) {
-        self.commands.push_counted(counted);
-        self.groups.push_ready(reply);
-    }
-
-    /// Adds a keyed command to its shard's group (or its parts); gives it
-    /// back when it must run latched.
-    fn push_keyed(
-        &mut self,
-        command_index: Option<usize>,
-        command: Command,
-    ) -> Result<(), Command> {
-        self.groups.push_keyed(command)?;
-        self.commands.push(command_index);
-        Ok(())
-    }
-}
 
 /// What the connection does after a batch.
 #[derive(PartialEq, Eq)]
@@ -497,40 +303,6 @@ async fn flush_batch(
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
 
-/// Sizes batches so that one batch's replies stay near the output limit:
-/// after each batch, the cap becomes the number of replies of the size just
-/// seen that fit in the limit (at least one, at most [`MAX_BATCH`]). It
-/// starts at [`FIRST_BATCH`] and at most doubles per batch, so a client's
-/// first pipeline of big replies cannot overshoot before anything was seen.
-struct BatchSizer {
-    /// `--client-output-limit`.
-    limit: u64,
-    /// Most commands the next batch may hold.
-    cap: usize,
-}
-
-/// The batch cap of a new connection.
-const FIRST_BATCH: usize = 16;
-
-impl BatchSizer {
-    fn new(limit: u64) -> BatchSizer {
-        BatchSizer {
-            limit: limit.max(1),
-            cap: FIRST_BATCH,
-        }
-    }
-
-    /// Learns from a batch of `nr_commands` whose replies took `bytes`.
-    fn observe(&mut self, bytes: usize, nr_commands: usize) {
-        if nr_commands == 0 {
-            return;
-        }
-        let per_reply = (bytes as u64 / nr_commands as u64).max(1);
-        let fits = (self.limit / per_reply).clamp(1, MAX_BATCH as u64) as usize;
-        self.cap = fits.min(self.cap.saturating_mul(2));
-    }
-}
-
 /// Adds one request to the batch, or answers it at once. Barrier commands
 /// run the batch first and write their reply straight to `output`.
 /// `monitored`: whether anyone runs MONITOR (looked at once per batch).
@@ -725,99 +497,6 @@ async fn barrier(
             After::Continue
         }
         None => After::Close,
-    }
-}
-
-/// Sends each shard its group (the own shard's runs inline), then encodes
-/// every reply in request order, leaving the batch empty.
-async fn run_batch(
-    shard: &Rc<Shard>,
-    batch: &mut Batch,
-    output: &mut BytesMut,
-    started: Instant,
-    protocol: Protocol,
-) {
-    if batch.groups.is_empty() {
-        return;
-    }
-    let nr_commands = batch.groups.len() as u64;
-    let mut local = false;
-    let mut remote = Vec::new();
-    for target in 0..shard.nr_shards {
-        if batch.groups.group_mut(target).is_empty() {
-            continue;
-        }
-        if target == shard.id {
-            local = true;
-        } else {
-            let commands = batch.groups.take_group(target);
-            bump(&shard.stats.fwd_out, commands.len() as u64);
-            remote.push((target, commands));
-        }
-    }
-    if !local && remote.len() == 1 {
-        // One peer and nothing local: no need for a separate task.
-        let (target, commands) = remote.pop().expect("one remote group");
-        batch.results[target] =
-            replies_of(shard.mesh.call(target, ShardRequest::Batch(commands)).await);
-    } else {
-        let tasks: Vec<_> = remote
-            .into_iter()
-            .map(|(target, commands)| {
-                let me = shard.clone();
-                let task = glommio::spawn_local(async move {
-                    me.mesh.call(target, ShardRequest::Batch(commands)).await
-                });
-                (target, task)
-            })
-            .collect();
-        if local {
-            let commands = batch.groups.group_mut(shard.id);
-            shard
-                .execute_batch_into(commands, &mut batch.results[shard.id])
-                .await;
-        }
-        for (target, task) in tasks {
-            batch.results[target] = replies_of(task.await);
-        }
-    }
-    let commands = &batch.commands;
-    batch.groups.gather(&mut batch.results, |position, reply| {
-        commands.replied(&shard.stats.commands, position, &reply);
-        reply.encode(output, protocol);
-    });
-    let elapsed = started.elapsed();
-    shard.stats.record_latency(elapsed, nr_commands);
-    let elapsed_us = latency_us(elapsed);
-    batch.commands.finish(&shard.stats.commands, elapsed_us);
-    if shard.introspection.is_slow(elapsed_us) {
-        shard.note_slow(batch.client_id, &batch.commands, elapsed_us);
-    }
-    batch.commands.clear();
-}
-
-/// Records one command answered outside a batch (a barrier, HELLO).
-fn record_one(
-    shard: &Shard,
-    client_id: u64,
-    index: Option<usize>,
-    started: Instant,
-    reply: &Reply,
-) {
-    let mut one = BatchCommands::default();
-    one.push(index);
-    one.replied(&shard.stats.commands, 0, reply);
-    let elapsed_us = latency_us(started.elapsed());
-    one.finish(&shard.stats.commands, elapsed_us);
-    if shard.introspection.is_slow(elapsed_us) {
-        shard.note_slow(client_id, &one, elapsed_us);
-    }
-}
-
-fn replies_of(response: Option<ShardResponse>) -> Vec<Reply> {
-    match response {
-        Some(ShardResponse::Replies(replies)) => replies,
-        _ => Vec::new(),
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! - [`connection`]: one client's loop: receive ([`crate::net`]), parse every
 //!   complete request ([`crate::protocol`]), plan the batch, run it, send the
-//!   replies in request order.
+//!   replies in request order; its batch (`batch`: collected, run, gathered,
+//!   sized) and its way out (`outbox`: replies sent without waiting, settled
+//!   before the next input runs).
 //! - [`session`]: per-connection state (HELLO's protocol, MULTI's queue,
 //!   WATCH); [`transaction`] runs EXEC under per-key latches.
 //! - [`plan`]: which shard(s) a keyed command goes to, split into per-shard
@@ -21,6 +23,7 @@
 //! [`crate::shard`] serves them. Nothing below imports the pipeline.
 
 pub mod admin;
+mod batch;
 pub mod blocked;
 pub mod cluster_cmd;
 pub mod computed;
@@ -30,6 +33,7 @@ pub mod groups;
 pub mod introspect;
 pub mod migrate;
 pub mod monitor;
+mod outbox;
 pub mod plan;
 pub mod selfcheck;
 pub mod session;

@@ -5,6 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::IntoRawFd;
 
 use super::*;
+use crate::net::Socket;
 
 /// Runs `test` on a glommio executor with a ring and its driver.
 fn with_ring<F, Fut>(test: F)
