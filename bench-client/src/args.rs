@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+pub use crate::keys::Distribution;
+
 /// Command line of `shardcask-bench`.
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -124,18 +126,6 @@ pub struct Args {
 /// A list of CPU ids, parsed from `0,2-3`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuList(pub Vec<usize>);
-
-/// How keys are drawn from the key space.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Distribution {
-    /// Every key equally likely.
-    Uniform,
-    /// Zipf with exponent `s`: key 0 is the hottest.
-    Zipf(f64),
-    /// Each connection walks the key space in order, interleaved with the
-    /// other connections, so all of them together cover it key by key.
-    Sequential,
-}
 
 /// Inclusive range of value sizes in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use crate::args::{Config, Distribution};
 use crate::cluster::{SlotMap, moved_target};
+use crate::ctx::{InFlight, ThreadCtx, version};
 use crate::judge::{follow_moved, judge_reply};
 use crate::keys::{KeyChooser, Rng, write_key};
 use crate::poll::{Poller, Ready};
 use crate::resp::{self, Reply, ReplyParser};
 use crate::schedule::{RatePlan, SendSchedule, Slot};
 use crate::stats::{Op, ThreadStats};
-use crate::value::{self, Pattern};
+use crate::value;
 
 /// Bytes read per `recv`.
 const READ_BUFFER_SIZE: usize = 64 * 1024;
@@ -38,29 +39,6 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 /// Longest wait for one connect (blocking: on loopback a connect completes
 /// or fails at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What one client thread shares between its connections.
-#[derive(Debug)]
-pub struct ThreadCtx {
-    /// Run settings.
-    pub config: Arc<Config>,
-    /// This thread's index.
-    pub thread_id: usize,
-    /// Counters of the current phase.
-    pub stats: ThreadStats,
-    /// Filler bytes values are cut from.
-    pub pattern: Pattern,
-    /// Counter behind the versions of verified values.
-    pub next_version: u64,
-}
-
-impl ThreadCtx {
-    /// A unique version for a verified SET: a per-thread counter with the
-    /// thread id in the low 16 bits, so threads never collide.
-    pub fn take_version(&mut self) -> u64 {
-        version(&mut self.next_version, self.thread_id)
-    }
-}
 
 /// Request mix: DEL share, then SET:GET weights.
 #[derive(Debug, Clone, Copy)]
@@ -128,19 +106,6 @@ impl Phase {
     fn over(&self, now: Instant, budget: u64) -> bool {
         self.deadline.is_some_and(|d| now >= d) || budget == 0
     }
-}
-
-/// A request sent (or queued to send) and not yet answered.
-#[derive(Debug, Clone, Copy)]
-pub struct InFlight {
-    /// When it was meant to be sent; latency is measured from here.
-    pub intended: Instant,
-    /// Its kind.
-    pub op: Op,
-    /// Its key.
-    pub key_index: u64,
-    /// Value bytes of a SET.
-    pub value_len: usize,
 }
 
 /// Where a connection is in its phase.
@@ -694,11 +659,4 @@ impl Conn {
         }
         Ok(())
     }
-}
-
-/// A unique version for a verified SET: a per-thread counter with the
-/// thread id in the low 16 bits, so threads never collide.
-fn version(next_version: &mut u64, thread_id: usize) -> u64 {
-    *next_version += 1;
-    (*next_version << 16) | thread_id as u64
 }

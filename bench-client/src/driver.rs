@@ -14,7 +14,8 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, Phase, State, ThreadCtx};
+use crate::conn::{Conn, Phase, State};
+use crate::ctx::ThreadCtx;
 use crate::poll::Poller;
 use crate::stats::ThreadStats;
 

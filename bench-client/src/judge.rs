@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
 use crate::args::Config;
-use crate::conn::{InFlight, ThreadCtx};
+use crate::ctx::{InFlight, ThreadCtx};
 use crate::keys::write_key;
 use crate::resp::{self, Reply, ReplyParser};
 use crate::stats::{Op, ThreadStats};

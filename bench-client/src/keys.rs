@@ -1,8 +1,6 @@
 //! Key generation: a small fast PRNG, the key distributions, and key
 //! formatting straight into a caller's buffer (no allocation).
 
-use crate::args::Distribution;
-
 /// wyrand: a tiny, fast, statistically good 64-bit generator. One per
 /// connection, so nothing is shared.
 #[derive(Debug, Clone)]
@@ -113,6 +111,18 @@ fn ln1p_over_x(x: f64) -> f64 {
     } else {
         1.0 - x * (0.5 - x * (1.0 / 3.0 - x * 0.25))
     }
+}
+
+/// How keys are drawn from the key space.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Distribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with exponent `s`: key 0 is the hottest.
+    Zipf(f64),
+    /// Each connection walks the key space in order, interleaved with the
+    /// other connections, so all of them together cover it key by key.
+    Sequential,
 }
 
 /// Draws key indexes in `0..nr_keys` for one connection.

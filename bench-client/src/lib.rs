@@ -9,6 +9,8 @@
 //!   epoll wait per turn ([`poll`]), timers for sends and reconnects;
 //! - [`conn`]: one connection: window, rate, reads, writes, reconnects;
 //! - [`judge`]: what each reply means for its request; `-MOVED` followed;
+//! - [`ctx`]: what a thread's connections and the judge share, and the
+//!   record of a request in flight;
 //! - [`schedule`]: `--rate`: each connection's intended send times;
 //! - [`cluster`]: `--cluster`: the slot map (CLUSTER SLOTS), keys per
 //!   primary, MOVED targets;
@@ -29,6 +31,7 @@
 pub mod args;
 pub mod cluster;
 pub mod conn;
+pub mod ctx;
 pub mod driver;
 pub mod hdrlog;
 pub mod info;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 
 use crate::args::{Config, Distribution, StopAt};
-use crate::conn::{Conn, OpMix, Phase, ThreadCtx};
+use crate::conn::{Conn, OpMix, Phase};
+use crate::ctx::ThreadCtx;
 use crate::driver;
 use crate::info::{self, InfoDelta};
 use crate::poll::Poller;
