@@ -35,8 +35,12 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// connections do not hold [`READ_CHUNK`] each; the room doubles up to
 /// [`READ_CHUNK`] whenever a read fills it.
 const FIRST_READ: usize = 4 * 1024;
-/// Below this much room the buffer is refilled before reading (so reads do
-/// not shrink to a trickle), unless the request at hand fits anyway.
+/// Below half this much room (or half an ordinary read, if smaller) the
+/// buffer is refilled before reading, so reads do not shrink to a trickle.
+/// Half, not all: a refill moves the allocation's bookkeeping around (about
+/// 250 instructions), and at pipeline 1, where every read takes one small
+/// request, refilling whenever the room fell below a whole read did it on
+/// every request; at half, once per a few dozen.
 const MIN_ROOM: usize = 16 * 1024;
 /// An allocation may be at most this many times the bytes received of the
 /// request it is made for.
@@ -191,7 +195,7 @@ impl InputBuffer {
         // the next big request fits without moving.
         let rewind = keep == 0 && big_allocation && self.room.capacity() < self.allocated / 2;
         self.read_len = read_len;
-        if !shrink && !move_now && !rewind && self.room.capacity() >= read_len.min(MIN_ROOM) {
+        if !shrink && !move_now && !rewind && self.room.capacity() >= read_len.min(MIN_ROOM) / 2 {
             return;
         }
         let mut reserve = if big_request {
