@@ -9,7 +9,9 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::groups::Groups;
+use super::plan::single_key;
 use crate::commands::Command;
+use crate::keyspace::shard_for;
 use crate::metrics::bump;
 use crate::metrics::commands::{BatchCommands, Counted};
 use crate::metrics::shard::latency_us;
@@ -34,21 +36,53 @@ pub(super) struct Batch {
     pub(super) commands: BatchCommands,
     /// Each shard's replies to its group, while they are gathered.
     pub(super) results: Vec<Vec<Reply>>,
+    /// The batch's only command so far, while it is a single-key command
+    /// of this shard's: a batch of one (pipeline 1) runs it without
+    /// grouping and gathering. Moved into `groups` when another request
+    /// joins the batch.
+    single: Option<Command>,
+    /// This shard's id and the number of shards (where a key belongs).
+    shard_id: usize,
+    nr_shards: usize,
 }
 
 impl Batch {
-    pub(super) fn new(nr_shards: usize, client_id: u64) -> Batch {
+    pub(super) fn new(shard_id: usize, nr_shards: usize, client_id: u64) -> Batch {
         Batch {
             client_id,
             groups: Groups::new(nr_shards, FIRST_BATCH),
             commands: BatchCommands::with_capacity(FIRST_BATCH),
             results: (0..nr_shards).map(|_| Vec::new()).collect(),
+            single: None,
+            shard_id,
+            nr_shards,
+        }
+    }
+
+    /// Requests so far.
+    pub(super) fn len(&self) -> usize {
+        self.groups.len() + usize::from(self.single.is_some())
+    }
+
+    /// True before the first request.
+    pub(super) fn is_empty(&self) -> bool {
+        self.single.is_none() && self.groups.is_empty()
+    }
+
+    /// Moves the single command into the groups, before another request
+    /// joins the batch.
+    fn group_single(&mut self) {
+        if let Some(command) = self.single.take() {
+            // A single-key command always goes whole to one shard.
+            let grouped = self.groups.push_keyed(command);
+            debug_assert!(grouped.is_ok(), "a single-key command is never latched");
         }
     }
 
     /// Adds a known reply of `command_index`'s command (`None`: a request
     /// that did not parse).
     pub(super) fn push_ready(&mut self, command_index: Option<usize>, reply: Reply) {
+        self.group_single();
         self.commands.push(command_index);
         self.groups.push_ready(reply);
     }
@@ -56,6 +90,7 @@ impl Batch {
     /// Adds the reply of a request refused before it ran (or that made no
     /// command), counted as `counted` says.
     pub(super) fn push_refused(&mut self, counted: Counted, reply: Reply) {
+        self.group_single();
         self.commands.push_counted(counted);
         self.groups.push_ready(reply);
     }
@@ -67,6 +102,15 @@ impl Batch {
         command_index: Option<usize>,
         command: Command,
     ) -> Result<(), Command> {
+        if self.is_empty()
+            && let Some(key) = single_key(&command)
+            && (self.nr_shards == 1 || shard_for(key, self.nr_shards) == self.shard_id)
+        {
+            self.single = Some(command);
+            self.commands.push(command_index);
+            return Ok(());
+        }
+        self.group_single();
         self.groups.push_keyed(command)?;
         self.commands.push(command_index);
         Ok(())
@@ -116,6 +160,12 @@ pub(super) async fn run_batch(
     started: Instant,
     protocol: Protocol,
 ) {
+    if let Some(command) = batch.single.take() {
+        let reply = shard.execute_one(command).await;
+        batch.commands.replied(&shard.stats.commands, 0, &reply);
+        reply.encode(output, protocol);
+        return finish(shard, batch, started, 1);
+    }
     if batch.groups.is_empty() {
         return;
     }
@@ -134,7 +184,12 @@ pub(super) async fn run_batch(
             remote.push((target, commands));
         }
     }
-    if !local && remote.len() == 1 {
+    if remote.is_empty() {
+        let commands = batch.groups.group_mut(shard.id);
+        shard
+            .execute_batch_into(commands, &mut batch.results[shard.id])
+            .await;
+    } else if !local && remote.len() == 1 {
         // One peer and nothing local: no need for a separate task.
         let (target, commands) = remote.pop().expect("one remote group");
         batch.results[target] =
@@ -165,6 +220,12 @@ pub(super) async fn run_batch(
         commands.replied(&shard.stats.commands, position, &reply);
         reply.encode(output, protocol);
     });
+    finish(shard, batch, started, nr_commands);
+}
+
+/// Records a batch's latency and per-command figures once its replies
+/// are encoded, and empties its list of commands.
+fn finish(shard: &Shard, batch: &mut Batch, started: Instant, nr_commands: u64) {
     let elapsed = started.elapsed();
     shard.stats.record_latency(elapsed, nr_commands);
     let elapsed_us = latency_us(elapsed);

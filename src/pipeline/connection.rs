@@ -105,7 +105,7 @@ pub async fn serve(
         activity: Activity::default(),
     };
     let mut session = Session::new();
-    let mut batch = Batch::new(shard.nr_shards, client_id);
+    let mut batch = Batch::new(shard.id, shard.nr_shards, client_id);
     // The arguments of the request at hand, the vector kept from one
     // request to the next.
     let mut args = Vec::new();
@@ -210,8 +210,7 @@ pub async fn serve(
                         after = After::Close;
                         break;
                     }
-                    if (batch.groups.len() >= sizer.cap
-                        || outbox.output.len() as u64 >= sizer.limit)
+                    if (batch.len() >= sizer.cap || outbox.output.len() as u64 >= sizer.limit)
                         && flush_and_write(
                             &shard,
                             &mut session,
@@ -298,7 +297,7 @@ async fn flush_batch(
     sizer: &mut BatchSizer,
 ) {
     let before = output.len();
-    let nr_commands = batch.groups.len();
+    let nr_commands = batch.len();
     run_batch(shard, batch, output, started, session.protocol).await;
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }

@@ -305,6 +305,48 @@ impl Shard {
         self.execute_unlatched_into(commands, replies).await;
     }
 
+    /// One command, as [`Shard::execute_batch_into`] runs a group of one,
+    /// without a group's vectors: a connection's batch of a single command
+    /// of this shard's (pipeline 1).
+    pub async fn execute_one(&self, command: Command) -> Reply {
+        if !self.latched.borrow().is_empty() {
+            self.wait_for_latches(std::slice::from_ref(&command)).await;
+        }
+        let mut ctx = ExecCtx {
+            now_ms: now_ms(),
+            max_value_size: self.config.max_value_size,
+            ticket: None,
+        };
+        let is_write = command.is_write();
+        match &command {
+            Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
+            _ if is_write => bump(&self.stats.sets, 1),
+            _ => bump(&self.stats.others, 1),
+        }
+        let reply = if is_write {
+            execute(&self.store, command, &mut ctx).await
+        } else {
+            let read = match execute_resident(&self.store, &command, None, &ctx) {
+                Resolved::Reply(reply) => return reply,
+                Resolved::OnDisk(entry) => match command {
+                    Command::Get(key) => Read::Disk(key, entry),
+                    command => Read::Command(command),
+                },
+                Resolved::Execute => Read::Command(command),
+            };
+            read.run(&self.store, &mut ctx).await
+        };
+        if let Some(ticket) = ctx.ticket
+            && let Err(e) = self.store.wait_durable(ticket).await
+            && is_write
+            && !reply.is_error()
+        {
+            // The store rolled this write back: it is not acknowledged.
+            return storage_error(&e);
+        }
+        reply
+    }
+
     async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(commands.len());
         self.execute_unlatched_into(&mut commands, &mut replies)
