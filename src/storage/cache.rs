@@ -62,30 +62,28 @@ enum Stored {
 }
 
 impl Stored {
-    fn new(value: Bytes) -> Stored {
-        if value.len() <= INLINE_LEN {
-            let mut bytes = [0; INLINE_LEN];
-            bytes[..value.len()].copy_from_slice(&value);
-            Stored::Inline {
-                len: value.len() as u8,
-                bytes,
-            }
-        } else {
-            Stored::Shared(value)
+    /// An empty inline value (what a free node holds).
+    fn empty() -> Stored {
+        Stored::Inline {
+            len: 0,
+            bytes: [0; INLINE_LEN],
         }
     }
 
-    /// A copy of a borrowed value: inline when small.
-    fn copied(value: &[u8]) -> Stored {
-        if value.len() <= INLINE_LEN {
-            let mut bytes = [0; INLINE_LEN];
+    /// Replaces the value with a copy of `value`: a small one is written
+    /// over the inline bytes where they stand (a write's cache insert
+    /// builds no temporary node or value to move in).
+    fn set_copied(&mut self, value: &[u8]) {
+        if value.len() > INLINE_LEN {
+            *self = Stored::Shared(Bytes::copy_from_slice(value));
+            return;
+        }
+        if let Stored::Shared(_) = self {
+            *self = Stored::empty();
+        }
+        if let Stored::Inline { len, bytes } = self {
             bytes[..value.len()].copy_from_slice(value);
-            Stored::Inline {
-                len: value.len() as u8,
-                bytes,
-            }
-        } else {
-            Stored::Shared(Bytes::copy_from_slice(value))
+            *len = value.len() as u8;
         }
     }
 
@@ -253,7 +251,7 @@ impl Cache {
     /// Frees node `index`; returns the value it held.
     fn drop_node(&mut self, index: usize) -> Stored {
         self.unlink(index);
-        let value = std::mem::replace(&mut self.nodes[index].value, Stored::Shared(Bytes::new()));
+        let value = std::mem::replace(&mut self.nodes[index].value, Stored::empty());
         self.nodes[index].segment = FREE;
         self.len -= 1;
         self.free.push(index);
@@ -306,50 +304,70 @@ impl Cache {
     /// when the value is too big to be cached. The caller makes sure no
     /// other node holds `version` (see [`Cache::holds`]).
     pub fn insert(&mut self, version: u64, value: Bytes) -> Option<u32> {
-        self.insert_stored(version, Stored::new(value))
+        let small = value.len() <= INLINE_LEN;
+        if !self.fits_charge(if small { 0 } else { value.len() as u64 }) {
+            return None;
+        }
+        let index = self.take_node(version)?;
+        let node = &mut self.nodes[index];
+        if small {
+            node.value.set_copied(&value);
+        } else {
+            node.value = Stored::Shared(value);
+        }
+        self.link_new(index, version)
     }
 
-    /// [`Cache::insert`] from a borrowed value (copied only if it fits).
+    /// [`Cache::insert`] from a borrowed value (copied only if it fits),
+    /// written straight into its node.
     pub fn insert_from(&mut self, version: u64, value: &[u8]) -> Option<u32> {
         if !self.fits(value.len()) {
             return None;
         }
-        let stored = Stored::copied(value);
-        self.insert_stored(version, stored)
+        let index = self.take_node(version)?;
+        self.nodes[index].value.set_copied(value);
+        self.link_new(index, version)
     }
 
     /// True when a value of `len` bytes may be cached.
     fn fits(&self, len: usize) -> bool {
-        let outside = if len <= INLINE_LEN { 0 } else { len as u64 };
+        self.fits_charge(if len <= INLINE_LEN { 0 } else { len as u64 })
+    }
+
+    /// True when a value holding `outside` bytes beside its node may be
+    /// cached.
+    fn fits_charge(&self, outside: u64) -> bool {
         self.budget != 0 && outside + ENTRY_OVERHEAD <= self.budget / MAX_ENTRY_FRACTION
     }
 
-    fn insert_stored(&mut self, version: u64, value: Stored) -> Option<u32> {
-        let charge = value.outside() + ENTRY_OVERHEAD;
-        if self.budget == 0
-            || charge > self.budget / MAX_ENTRY_FRACTION
-            || (self.free.is_empty() && self.nodes.len() >= NIL as usize)
-        {
-            return None;
-        }
-        let node = Node {
-            value,
-            version,
-            prev: NIL,
-            next: NIL,
-            segment: PROBATION,
-            referenced: false,
-        };
+    /// A node for the value of the record at `version`, not yet linked,
+    /// holding an empty or stale value for the caller to set: a free one,
+    /// or a new one (`None` when no more nodes can be made).
+    fn take_node(&mut self, version: u64) -> Option<usize> {
         let index = match self.free.pop() {
-            Some(index) => {
-                self.nodes[index] = node;
-                index
-            }
+            Some(index) => index,
+            None if self.nodes.len() >= NIL as usize => return None,
             None => {
-                self.nodes.push(node);
+                self.nodes.push(Node {
+                    version,
+                    prev: NIL,
+                    next: NIL,
+                    segment: FREE,
+                    referenced: false,
+                    value: Stored::empty(),
+                });
                 self.nodes.len() - 1
             }
         };
+        let node = &mut self.nodes[index];
+        node.version = version;
+        node.referenced = false;
+        Some(index)
+    }
+
+    /// Links node `index` (from [`Cache::take_node`], its value set) into
+    /// probation; returns its slot unless balancing evicted it.
+    fn link_new(&mut self, index: usize, version: u64) -> Option<u32> {
         self.len += 1;
         self.push_front(index, PROBATION);
         self.balance();
@@ -381,7 +399,7 @@ impl Cache {
         }
         let segment = self.nodes[index].segment;
         self.lists[segment as usize].bytes -= self.nodes[index].charge();
-        self.nodes[index].value = Stored::copied(value);
+        self.nodes[index].value.set_copied(value);
         self.nodes[index].version = to;
         self.lists[segment as usize].bytes += self.nodes[index].charge();
         self.balance();
