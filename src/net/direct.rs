@@ -46,6 +46,11 @@ pub struct AlignedBuf {
     cap: usize,
 }
 
+// SAFETY: an `AlignedBuf` owns its allocation alone, like a `Box<[u8]>`;
+// dropped on another thread, a pooled one joins that thread's pool (the
+// allocator is global).
+unsafe impl Send for AlignedBuf {}
+
 impl AlignedBuf {
     /// A buffer of at least `len` bytes (from this thread's pool when small).
     pub fn with_capacity(len: usize) -> AlignedBuf {

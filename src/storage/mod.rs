@@ -86,6 +86,11 @@ use crate::net::direct::DirectReader;
 /// bandwidth, where a small one pays a whole random read's latency for a few
 /// bytes. 4 KiB is one filesystem block.
 pub const WRITE_CACHE_MAX: usize = 4096;
+/// Values read from disk at least this long are kept in the buffer the
+/// read filled (see [`io::ReadBuf::into_bytes`]) instead of copied out of it:
+/// the buffer is at most a few KiB longer than the record, a small share
+/// of a value this long (shorter ones are copied into reused allocations).
+const READ_IN_PLACE_MIN: usize = 64 << 10;
 
 /// One shard's store.
 ///
@@ -368,15 +373,22 @@ impl Store {
                 "record does not hold this key".into(),
             ));
         }
-        let value = record::value_of(&header, &read);
-        // Into the allocation of the value the last insert evicted, if any.
-        let spare = self.inner.cache.borrow_mut().take_spare(value.len());
-        let data = match spare {
-            Some(mut buf) => {
-                buf.extend_from_slice(value);
-                buf.freeze()
+        let value_len = record::value_of(&header, &read).len();
+        let data = if value_len >= READ_IN_PLACE_MIN {
+            // Served from the read's own buffer, not copied out of it.
+            let start = record::HEADER_LEN + header.key_len as usize;
+            read.into_bytes(start..start + value_len)
+        } else {
+            let value = record::value_of(&header, &read);
+            // Into the allocation of the value the last insert evicted, if any.
+            let spare = self.inner.cache.borrow_mut().take_spare(value.len());
+            match spare {
+                Some(mut buf) => {
+                    buf.extend_from_slice(value);
+                    buf.freeze()
+                }
+                None => Bytes::copy_from_slice(value),
             }
-            None => Bytes::copy_from_slice(value),
         };
         // The key may have moved on during the read; then its old value is
         // not worth a place. A concurrent read of the same record may have
