@@ -7,6 +7,8 @@ use std::cell::{Cell, RefCell};
 
 use hdrhistogram::Histogram;
 
+use super::histogram::LatencyHistogram;
+
 use crate::commands::{COMMANDS, Command, CommandSpec};
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -115,8 +117,8 @@ const MAX_US: u64 = 60_000_000;
 
 /// A per-command latency histogram: two significant digits (about 20 KiB
 /// each, made on a command's first use), enough for p50/p99/p99.9.
-fn command_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds")
+fn command_histogram() -> LatencyHistogram {
+    LatencyHistogram::new(Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds"))
 }
 
 /// The live per-command counters of one shard (its connections' commands).
@@ -134,7 +136,7 @@ pub struct CommandStats {
     /// Sum of latencies, µs.
     usec: Vec<Cell<u64>>,
     /// Latency histograms, µs; `None` until the command is first used.
-    latency: RefCell<Vec<Option<Histogram<u64>>>>,
+    latency: RefCell<Vec<Option<LatencyHistogram>>>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...); few
     /// distinct ones, so a short list.
     errors: RefCell<Vec<(String, u64)>>,
@@ -170,7 +172,7 @@ impl CommandStats {
         add(&self.calls[index], count);
         add(&self.usec[index], us.saturating_mul(count));
         let mut latency = self.latency.borrow_mut();
-        let _ = latency[index]
+        latency[index]
             .get_or_insert_with(command_histogram)
             .record_n(us, count);
     }
@@ -211,7 +213,7 @@ impl CommandStats {
 
     /// A `Send` copy.
     pub fn snapshot(&self) -> CommandSnapshot {
-        let latency = self.latency.borrow();
+        let mut latency = self.latency.borrow_mut();
         CommandSnapshot {
             commands: (0..self.calls.len())
                 .map(|i| CommandFigures {
@@ -219,7 +221,7 @@ impl CommandStats {
                     failed: self.failed[i].get(),
                     rejected: self.rejected_calls[i].get(),
                     usec: self.usec[i].get(),
-                    latency_us: latency[i].clone(),
+                    latency_us: latency[i].as_mut().map(|h| h.histogram().clone()),
                 })
                 .collect(),
             errors: self.errors.borrow().clone(),

@@ -1,7 +1,8 @@
 //! Metrics: every per-shard figure declared once ([`table`]), the live
 //! counters each shard bumps ([`shard`]) and their snapshots
 //! ([`snapshot`]), per-command
-//! figures ([`commands`]), the slow log and latency events ([`slowlog`]),
+//! figures ([`commands`]), latency histograms cheap to record into
+//! ([`histogram`]), the slow log and latency events ([`slowlog`]),
 //! and the views generated from the list: the
 //! periodic table and INFO sections ([`render`]) and the Prometheus text
 //! exposition ([`prometheus`]).
@@ -10,6 +11,7 @@
 //! counters and the command type, and nothing below it imports it.
 
 pub mod commands;
+pub mod histogram;
 pub mod prometheus;
 pub mod render;
 pub mod shard;

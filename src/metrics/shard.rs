@@ -9,6 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::commands::CommandStats;
+use super::histogram::LatencyHistogram;
 
 /// Highest latency the histograms track, in microseconds (60 s).
 pub const MAX_LATENCY_US: u64 = 60_000_000;
@@ -43,7 +44,7 @@ pub struct ShardStats {
     pub protocol_errors: Cell<u64>,
     /// Per-command latency in µs, from parse to reply ready, for commands
     /// arriving on this shard's connections.
-    pub latency_us: RefCell<Histogram<u64>>,
+    pub latency_us: RefCell<LatencyHistogram>,
     /// Calls, errors and latency by command, for commands arriving on this
     /// shard's connections.
     pub commands: CommandStats,
@@ -63,7 +64,7 @@ impl Default for ShardStats {
             net_in: Cell::new(0),
             net_out: Cell::new(0),
             protocol_errors: Cell::new(0),
-            latency_us: RefCell::new(new_histogram()),
+            latency_us: RefCell::new(LatencyHistogram::new(new_histogram())),
             commands: CommandStats::default(),
         }
     }
@@ -82,8 +83,7 @@ pub fn latency_us(latency: Duration) -> u64 {
 impl ShardStats {
     /// Records `count` commands that each took `latency`.
     pub fn record_latency(&self, latency: Duration, count: u64) {
-        let _ = self
-            .latency_us
+        self.latency_us
             .borrow_mut()
             .record_n(latency_us(latency), count);
     }

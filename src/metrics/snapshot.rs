@@ -24,7 +24,7 @@ impl ShardStats {
             shard_id,
             cpu,
             values: METRICS.iter().map(|def| (def.read)(self, store)).collect(),
-            latency_us: self.latency_us.borrow().clone(),
+            latency_us: self.latency_us.borrow_mut().histogram().clone(),
             commands: self.commands.snapshot(),
         }
     }

@@ -34,7 +34,8 @@ pub(super) struct Inbox {
     pub(super) cancelled: bool,
     /// The multishot receive is being cancelled.
     pub(super) stopping: bool,
-    /// The task of the waiting receive.
+    /// The task of the waiting receive (kept after it completes, for the
+    /// next one; see [`Inbox::wake`]).
     pub(super) waker: Option<Waker>,
 }
 
@@ -69,10 +70,14 @@ impl Inbox {
         }
     }
 
-    /// Wakes the waiting receive's task.
+    /// Wakes the waiting receive's task, if a receive waits. The waker is
+    /// kept (woken by reference): the connection's next receive is polled
+    /// by the same task, so it is neither cloned nor dropped per request.
     pub(super) fn wake(&mut self) {
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
+        if self.room.is_some()
+            && let Some(waker) = &self.waker
+        {
+            waker.wake_by_ref();
         }
     }
 }

@@ -33,6 +33,9 @@ impl Drop for Socket {
         // The multishot receive holds the socket open: end it (its last
         // bytes are dropped with the inbox).
         if let Some(inbox) = &self.inbox {
+            // Its task is done with it: no reference to the task outlives
+            // the socket in the inbox (which the ring may hold a while).
+            inbox.borrow_mut().waker = None;
             let multi = inbox.borrow().multi;
             if let Some(user_data) = multi {
                 let index = user_data as u32;
@@ -365,6 +368,61 @@ fn to_result(result: i32) -> io::Result<usize> {
     }
 }
 
+impl Op {
+    /// A receive waiting on its connection's inbox.
+    fn poll_inbox(&mut self, cx: &mut Context<'_>) -> Option<Poll<(io::Result<usize>, BytesMut)>> {
+        let waiting = self.inbox.as_ref()?;
+        let mut inbox = waiting.inbox.borrow_mut();
+        inbox.drain_stash();
+        let got = inbox.room.as_ref().map_or(0, BytesMut::len) - inbox.room_from;
+        let result = if got > 0 {
+            Some(got as i32)
+        } else if let Some(end) = inbox.end {
+            Some(end)
+        } else if inbox.cancelled || self.ring.is_shut_down() {
+            Some(-libc::ECANCELED)
+        } else {
+            None
+        };
+        if let Some(result) = result {
+            let buf = inbox.room.take().expect("a waiting receive has its room");
+            drop(inbox);
+            self.inbox = None;
+            return Some(Poll::Ready((to_result(result), buf)));
+        }
+        if inbox.multi.is_none() && waiting.direct {
+            drop(inbox);
+            return Some(self.receive_directly(cx));
+        }
+        match &inbox.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => inbox.waker = Some(cx.waker().clone()),
+        }
+        // A multishot receive that ended (no buffer was free, or it was
+        // stopped) is armed again.
+        let rearm = inbox.multi.is_none() && inbox.stash.len() <= STASH_MAX;
+        drop(inbox);
+        if rearm {
+            arm_multi(&self.ring, waiting.fd, &waiting.inbox);
+        }
+        Some(Poll::Pending)
+    }
+
+    /// Nothing came before the multishot receive ended, and the room is
+    /// for a big request: receives straight into it.
+    #[cold]
+    fn receive_directly(&mut self, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, BytesMut)> {
+        let waiting = self.inbox.take().expect("a waiting receive");
+        let room = {
+            let mut inbox = waiting.inbox.borrow_mut();
+            inbox.waker = None;
+            inbox.room.take().expect("a waiting receive has its room")
+        };
+        *self = recv_direct(&self.ring, waiting.fd, room);
+        Pin::new(self).poll(cx)
+    }
+}
+
 impl Future for Op {
     type Output = (io::Result<usize>, BytesMut);
 
@@ -372,48 +430,8 @@ impl Future for Op {
         if let Some((result, buf)) = self.ready.take() {
             return Poll::Ready((to_result(result), buf));
         }
-        if let Some(waiting) = &self.inbox {
-            let mut inbox = waiting.inbox.borrow_mut();
-            inbox.drain_stash();
-            let got = inbox.room.as_ref().map_or(0, BytesMut::len) - inbox.room_from;
-            let result = if got > 0 {
-                Some(got as i32)
-            } else if let Some(end) = inbox.end {
-                Some(end)
-            } else if inbox.cancelled || self.ring.is_shut_down() {
-                Some(-libc::ECANCELED)
-            } else {
-                None
-            };
-            if let Some(result) = result {
-                let buf = inbox.room.take().expect("a waiting receive has its room");
-                inbox.waker = None;
-                drop(inbox);
-                self.inbox = None;
-                return Poll::Ready((to_result(result), buf));
-            }
-            if inbox.multi.is_none() && waiting.direct {
-                // Nothing came before the multishot receive ended.
-                let room = inbox.room.take().expect("a waiting receive has its room");
-                inbox.waker = None;
-                drop(inbox);
-                let fd = waiting.fd;
-                self.inbox = None;
-                *self = recv_direct(&self.ring, fd, room);
-                return self.poll(cx);
-            }
-            match &inbox.waker {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => inbox.waker = Some(cx.waker().clone()),
-            }
-            // A multishot receive that ended (no buffer was free, or it was
-            // stopped) is armed again.
-            let rearm = inbox.multi.is_none() && inbox.stash.len() <= STASH_MAX;
-            drop(inbox);
-            if rearm {
-                arm_multi(&self.ring, waiting.fd, &waiting.inbox);
-            }
-            return Poll::Pending;
+        if let Some(polled) = self.poll_inbox(cx) {
+            return polled;
         }
         let index = self.index.expect("Op polled after it completed");
         let mut slots = self.ring.slots.borrow_mut();
