@@ -145,6 +145,12 @@ pub struct Keydir {
     /// of the next record to visit in that slot (kept on the same record when
     /// the slot is compacted).
     reap_cursor: (usize, usize),
+    /// Keys with an expiry, across all slots.
+    expiring: usize,
+    /// One bit per slot, set when the slot holds a key with an expiry: the
+    /// reaper visits only those slots (a keydir without TTLs costs it
+    /// nothing, however many slots hold keys).
+    expiring_slots: Box<[u64]>,
 }
 
 impl Default for Keydir {
@@ -166,6 +172,8 @@ impl Keydir {
             len: 0,
             hasher,
             reap_cursor: (0, 0),
+            expiring: 0,
+            expiring_slots: vec![0; NR_SLOTS as usize / 64].into_boxed_slice(),
         }
     }
 
@@ -177,6 +185,45 @@ impl Keydir {
     /// True when there are no keys.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Updates the count of keys with an expiry and `slot`'s bit after a
+    /// change to its table, which held `before` such keys.
+    fn note_expiring(&mut self, slot: usize, before: u32) {
+        let after = self.slots[slot].expiring();
+        if after == before {
+            return;
+        }
+        self.expiring = self.expiring + after as usize - before as usize;
+        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+        if after == 0 {
+            self.expiring_slots[word] &= !bit;
+        } else {
+            self.expiring_slots[word] |= bit;
+        }
+    }
+
+    /// The first slot from `from` on (wrapping around) that holds a key
+    /// with an expiry.
+    fn next_expiring_slot(&self, from: usize) -> Option<usize> {
+        let words = &self.expiring_slots;
+        let (first, shift) = (from / 64, from % 64);
+        let here = words[first] & (!0u64 << shift);
+        if here != 0 {
+            return Some(first * 64 + here.trailing_zeros() as usize);
+        }
+        for step in 1..=words.len() {
+            let word = (first + step) % words.len();
+            let mut bits = words[word];
+            if step == words.len() {
+                // Back at the first word: the bits below `from`.
+                bits &= !(!0u64 << shift);
+            }
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+        }
+        None
     }
 
     /// Runs upkeep on `slot` after a change, keeping the reap cursor on its
@@ -253,7 +300,9 @@ impl Keydir {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;
         let hash = self.hasher.hash_one(key);
+        let expiring = self.slots[slot].expiring();
         let previous = self.slots[slot].insert(key, hash, &entry, cache, &self.hasher);
+        self.note_expiring(slot, expiring);
         match previous {
             None => self.len += 1,
             // A replaced record of another shape leaves a dead one behind.
@@ -277,8 +326,10 @@ impl Keydir {
     pub(super) fn remove_in_slot(&mut self, slot: u16, key: &[u8]) -> Option<(Entry, u32)> {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;
+        let expiring = self.slots[slot].expiring();
         let removed = self.slots[slot].remove(key, self.hasher.hash_one(key), &self.hasher);
         if removed.is_some() {
+            self.note_expiring(slot, expiring);
             self.len -= 1;
             self.maintain(slot);
         }
@@ -373,39 +424,51 @@ impl Keydir {
     /// resuming where the previous call stopped. Calls `on_removed` with each
     /// removed entry and its cache slot; returns how many were removed.
     ///
-    /// A slot is walked in insertion order, which removals and compaction
-    /// preserve, and the cursor follows its record through compaction, so a
-    /// full cycle of calls visits every key that stays put. A key rewritten
-    /// with another shape (expiry added or dropped) moves to its slot's end;
-    /// then it is visited twice or later, which only delays reaping.
+    /// Only slots that hold a key with an expiry are walked (all of their
+    /// keys), so the cost follows the keys that can expire, not the size of
+    /// the keydir. A slot is walked in insertion order, which removals and
+    /// compaction preserve, and the cursor follows its record through
+    /// compaction, so a full cycle of calls visits every key with an expiry
+    /// that stays put. A key rewritten with another shape (expiry added or
+    /// dropped) moves to its slot's end; then it is visited twice or later,
+    /// which only delays reaping.
     pub fn reap_expired(
         &mut self,
         now_ms: u64,
         budget: usize,
         on_removed: &mut dyn FnMut(&[u8], &Entry, u32),
     ) -> usize {
-        if self.len == 0 {
-            // Nothing to visit; walking 16,384 empty slot tables every tick
-            // took ~6.6% of a shard serving GETs on an empty store.
-            return 0;
-        }
+        let nr_slots = self.slots.len();
         let mut visited = 0usize;
         let mut removed = 0usize;
-        let mut slots_done = 0usize;
+        // Slots passed since the cursor: one lap at most per call.
+        let mut walked = 0usize;
         let (mut slot, mut at) = self.reap_cursor;
-        while visited < budget && slots_done < self.slots.len() {
+        while visited < budget {
+            let Some(next) = self.next_expiring_slot(slot) else {
+                break;
+            };
+            if next != slot {
+                walked += (next + nr_slots - slot) % nr_slots;
+                (slot, at) = (next, 0);
+                if walked >= nr_slots {
+                    break;
+                }
+            }
             let table = &mut self.slots[slot];
-            let before = table.len();
+            let (before, expiring) = (table.len(), table.expiring());
             let (next, complete) =
                 table.reap(at, now_ms, budget, &mut visited, &self.hasher, on_removed);
             removed += before - table.len();
             at = next;
             table.maintain(&self.hasher, Some(&mut at));
-            if complete {
-                slot = (slot + 1) % self.slots.len();
-                at = 0;
-                slots_done += 1;
-            } else {
+            self.note_expiring(slot, expiring);
+            if !complete {
+                break;
+            }
+            (slot, at) = ((slot + 1) % nr_slots, 0);
+            walked += 1;
+            if walked >= nr_slots {
                 break;
             }
         }
@@ -418,11 +481,16 @@ impl Keydir {
     #[cfg(test)]
     fn check(&self) {
         let mut len = 0;
-        for table in &self.slots {
+        let mut expiring = 0;
+        for (slot, table) in self.slots.iter().enumerate() {
             table.check(&self.hasher);
             len += table.len();
+            expiring += table.expiring() as usize;
+            let bit = self.expiring_slots[slot / 64] >> (slot % 64) & 1;
+            assert_eq!(bit == 1, table.expiring() > 0, "slot {slot}'s expiry bit");
         }
         assert_eq!(len, self.len);
+        assert_eq!(expiring, self.expiring);
     }
 }
 

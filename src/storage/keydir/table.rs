@@ -27,8 +27,8 @@
 //! the whole slot.
 
 use super::packed::{
-    FLAG_CACHE, FLAG_DEAD, Layout, MIN_ARENA_GROWTH, NO_CACHE, append, cache_of, entry_of,
-    flags_for, layout, max_record_size, read_u64, set_cache, write_fields,
+    FLAG_CACHE, FLAG_DEAD, FLAG_EXPIRY, Layout, MIN_ARENA_GROWTH, NO_CACHE, append, cache_of,
+    entry_of, flags_for, layout, max_record_size, read_u64, set_cache, write_fields,
 };
 use super::{Entry, prefetch_line};
 
@@ -166,7 +166,9 @@ pub(super) struct SlotTable {
     /// (empty when none): still searched, never inserted into.
     old: Box<[Bucket]>,
     /// Buckets of `old` already moved (`old[..drained]` holds no live key).
-    drained: usize,
+    drained: u32,
+    /// Live keys with an expiry (the reaper skips slots without any).
+    expiring: u32,
     /// Live keys.
     live: usize,
     /// Buckets of `buckets` that are not empty (live plus deleted).
@@ -184,6 +186,11 @@ impl SlotTable {
     /// Live keys in this slot.
     pub fn len(&self) -> usize {
         self.live
+    }
+
+    /// Live keys in this slot that have an expiry.
+    pub fn expiring(&self) -> u32 {
+        self.expiring
     }
 
     /// Parses the record at `at`.
@@ -252,8 +259,8 @@ impl SlotTable {
         if self.old.is_empty() {
             return;
         }
-        let end = (self.drained + DRAIN_STEP).min(self.old.len());
-        for index in self.drained..end {
+        let end = (self.drained as usize + DRAIN_STEP).min(self.old.len());
+        for index in self.drained as usize..end {
             if self.old[index].tag < 2 {
                 continue;
             }
@@ -277,7 +284,7 @@ impl SlotTable {
             };
             self.old[index].tag = TAG_DELETED;
         }
-        self.drained = end;
+        self.drained = end as u32;
         if end == self.old.len() {
             self.old = Box::default();
             self.drained = 0;
@@ -476,6 +483,7 @@ impl SlotTable {
                 let at = append(&mut self.arena, key, entry, flags, cache);
                 self.buckets[bucket].offset = at.to_le_bytes();
                 self.live += 1;
+                self.expiring += (flags & FLAG_EXPIRY != 0) as u32;
                 None
             }
             found => {
@@ -484,6 +492,8 @@ impl SlotTable {
                 let previous = self.entry_of(&layout);
                 let cache = cache(Some((&previous, cache_of(&self.arena, &layout))));
                 let flags = flags_with(cache);
+                self.expiring = self.expiring + (flags & FLAG_EXPIRY != 0) as u32
+                    - (layout.flags & FLAG_EXPIRY != 0) as u32;
                 if layout.flags == flags | (layout.flags & FLAG_CACHE) {
                     write_fields(&mut self.arena, &layout, entry, cache);
                 } else {
@@ -511,6 +521,7 @@ impl SlotTable {
         self.kill_record(&layout, at);
         self.free_bucket(found);
         self.live -= 1;
+        self.expiring -= (layout.flags & FLAG_EXPIRY != 0) as u32;
         Some((previous, cache))
     }
 
@@ -646,6 +657,7 @@ impl SlotTable {
                 self.kill_record(&layout, at);
                 self.free_bucket(found);
                 self.live -= 1;
+                self.expiring -= 1;
             }
             at = layout.end;
         }
@@ -668,12 +680,14 @@ impl SlotTable {
     #[cfg(test)]
     pub fn check(&self, hasher: &Hasher) {
         let mut live = 0;
+        let mut expiring = 0;
         let mut dead = 0;
         let mut at = 0;
         while at < self.arena.len() {
             let layout = self.layout(at);
             if layout.flags & FLAG_DEAD == 0 {
                 live += 1;
+                expiring += (layout.flags & FLAG_EXPIRY != 0) as u32;
                 let key = self.key_of(&layout);
                 let found = self.find(key, hasher.hash_one(key));
                 assert!(!matches!(found, Found::Absent(_)), "indexed");
@@ -690,11 +704,12 @@ impl SlotTable {
         }
         assert_eq!(at, self.arena.len());
         assert_eq!(live, self.live);
+        assert_eq!(expiring, self.expiring);
         assert_eq!(dead, self.dead_bytes);
         let tagged = self.buckets.iter().filter(|bucket| bucket.tag >= 2).count()
             + self.old.iter().filter(|bucket| bucket.tag >= 2).count();
         assert!(
-            self.old[..self.drained.min(self.old.len())]
+            self.old[..(self.drained as usize).min(self.old.len())]
                 .iter()
                 .all(|bucket| bucket.tag < 2)
         );

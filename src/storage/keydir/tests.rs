@@ -111,6 +111,62 @@ fn reap_respects_budget_and_finishes() {
     assert_eq!(keydir.len(), 500);
 }
 
+/// Keys without an expiry cost the reaper nothing: with 20,000 such keys
+/// spread over every slot and a few keys with an expiry in a few slots, a
+/// small budget visits only those slots (all their keys), wrapping around
+/// from the cursor, and finds every expired key; once none has an expiry,
+/// a call visits nothing.
+#[test]
+fn reap_visits_only_slots_with_expiring_keys() {
+    let mut keydir = Keydir::new();
+    for index in 0..20_000u64 {
+        keydir.insert(format!("plain:{index}").as_bytes(), entry(index, 0));
+    }
+    // Three hash tags: three slots, one of them below the others.
+    let tagged = ["{a}", "{b}", "{c}"];
+    let slots: Vec<u16> = tagged.iter().map(|tag| key_slot(tag.as_bytes())).collect();
+    for (index, tag) in tagged.iter().cycle().take(30).enumerate() {
+        let key = format!("{tag}:{index}");
+        let expire = if index % 3 == 0 { 5 } else { 50 };
+        keydir.insert(key.as_bytes(), entry(100_000 + index as u64, expire));
+    }
+    keydir.check();
+    // The keys sharing those slots that have no expiry are walked too.
+    let budget: usize = slots
+        .iter()
+        .map(|&slot| keydir.iter_slot(slot).count())
+        .sum();
+    let mut seen = Vec::new();
+    let removed = keydir.reap_expired(10, budget, &mut |key, _, _| seen.push(key.to_vec()));
+    assert_eq!(removed, 10, "every key of those slots with an expiry at 5");
+    assert_eq!(seen.len(), 10);
+    assert_eq!(keydir.len(), 20_020);
+    keydir.check();
+    // Past 50 the other twenty go; the cursor starts past the first slot
+    // and wraps around to it.
+    let mut total = 0;
+    for _ in 0..3 {
+        total += keydir.reap_expired(60, budget, &mut |_, _, _| {});
+    }
+    assert_eq!(total, 20);
+    assert_eq!(keydir.len(), 20_000);
+    keydir.check();
+    assert_eq!(
+        keydir.reap_expired(u64::MAX, usize::MAX, &mut |_, _, _| {}),
+        0
+    );
+    assert_eq!(keydir.len(), 20_000, "no key has an expiry");
+    // Dropping an expiry by a rewrite clears the slot's mark as well.
+    keydir.insert(b"{a}:x", entry(1, 5));
+    keydir.insert(b"{a}:x", entry(2, 0));
+    keydir.check();
+    assert_eq!(
+        keydir.reap_expired(u64::MAX, usize::MAX, &mut |_, _, _| {}),
+        0
+    );
+    assert_eq!(keydir.get(b"{a}:x"), Some(entry(2, 0)));
+}
+
 /// An entry whose value length follows from its record length.
 fn implied(key: &[u8], location: u64, value_len: u32, expire_at_ms: u64) -> Entry {
     Entry {
