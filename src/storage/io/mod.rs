@@ -159,6 +159,62 @@ impl LogFile {
         }
     }
 
+    /// Writes `bufs` back to back from `pos` with blocking system calls on
+    /// this thread (one `pwritev` per [`libc::UIO_MAXIOV`] buffers for a
+    /// real file); returns the bytes written, fewer than asked only when a
+    /// write fell short. For the flusher's small rounds (see
+    /// `flusher::writes_blocking`).
+    pub fn write_blocking(&self, pos: u64, bufs: &[&SharedBuf]) -> std::io::Result<usize> {
+        let mut written = 0;
+        match self {
+            LogFile::Dma(file) => {
+                for group in bufs.chunks(libc::UIO_MAXIOV as usize) {
+                    let iovecs: Vec<libc::iovec> = group
+                        .iter()
+                        .map(|buf| libc::iovec {
+                            iov_base: buf.as_bytes().as_ptr() as *mut libc::c_void,
+                            iov_len: buf.len(),
+                        })
+                        .collect();
+                    let want: usize = group.iter().map(|buf| buf.len()).sum();
+                    let done = loop {
+                        // SAFETY: every iovec points into a buffer `bufs`
+                        // borrows for the whole call.
+                        let rc = unsafe {
+                            libc::pwritev(
+                                file.as_raw_fd(),
+                                iovecs.as_ptr(),
+                                iovecs.len() as libc::c_int,
+                                (pos + written as u64) as libc::off_t,
+                            )
+                        };
+                        if rc >= 0 {
+                            break rc as usize;
+                        }
+                        let error = std::io::Error::last_os_error();
+                        if error.kind() != std::io::ErrorKind::Interrupted {
+                            return Err(error);
+                        }
+                    };
+                    written += done;
+                    if done < want {
+                        break;
+                    }
+                }
+            }
+            LogFile::Sim(file) => {
+                for buf in bufs {
+                    let done = file.write_at(buf.as_bytes(), pos + written as u64)?;
+                    written += done;
+                    if done < buf.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(written)
+    }
+
     /// Makes every completed write durable.
     pub async fn fdatasync(&self) -> std::io::Result<()> {
         match self {

@@ -274,6 +274,39 @@ fn group_commit_batches_concurrent_writers() {
     });
 }
 
+/// A small round whose records run from the tail block into the next
+/// block goes to the device as one write (one request), not one per
+/// chunk of the write buffer.
+#[test]
+fn a_small_round_across_a_block_boundary_is_one_write() {
+    let dir = temp_dir();
+    let opts = options(dir.path(), 64 << 20, SyncMode::Always);
+    run(move || async move {
+        let store = Store::open(opts.clone()).await.unwrap();
+        // 3,000-byte records one round each: most rounds rewrite the tail
+        // block and carry on into the next one.
+        for index in 0..8u64 {
+            let key = format!("r{index}");
+            let ticket = store
+                .put(key.as_bytes(), &value_for(index, 3000), 0)
+                .unwrap();
+            store.wait_durable(ticket).await.unwrap();
+        }
+        let stats = store.stats();
+        assert_eq!(stats.records_flushed, 8);
+        assert_eq!(stats.syncs, 8, "one round per record");
+        assert_eq!(stats.writes, stats.syncs, "one write per round");
+        let store = reopen(store, &opts).await;
+        for index in 0..8u64 {
+            let key = format!("r{index}");
+            assert_eq!(
+                must_get(&store, key.as_bytes(), NOW).await,
+                value_for(index, 3000)
+            );
+        }
+    });
+}
+
 #[test]
 fn expired_keys_are_invisible_and_stay_expired() {
     let dir = temp_dir();
