@@ -369,6 +369,27 @@ fn to_result(result: i32) -> io::Result<usize> {
 }
 
 impl Op {
+    /// The operation's outcome if it has completed, without polling it (a
+    /// send whose completion woke no one); `None` while it is in flight,
+    /// and for a receive from the inbox.
+    pub fn try_take(&mut self) -> Option<(io::Result<usize>, BytesMut)> {
+        let index = self.index?;
+        let mut slots = self.ring.slots.borrow_mut();
+        let State::Done(result) = slots.slots[index as usize].state else {
+            return None;
+        };
+        let recv = slots.slots[index as usize].recv;
+        let mut buf = slots.release(index).unwrap_or_default();
+        if recv && result > 0 {
+            // SAFETY: the kernel wrote `result` bytes (at most the spare
+            // capacity it was given) right after the length.
+            unsafe { buf.set_len(buf.len() + result as usize) };
+        }
+        drop(slots);
+        self.index = None;
+        Some((to_result(result), buf))
+    }
+
     /// A receive waiting on its connection's inbox.
     fn poll_inbox(&mut self, cx: &mut Context<'_>) -> Option<Poll<(io::Result<usize>, BytesMut)>> {
         let waiting = self.inbox.as_ref()?;
@@ -434,21 +455,12 @@ impl Future for Op {
             return polled;
         }
         let index = self.index.expect("Op polled after it completed");
+        if let Some(done) = self.try_take() {
+            return Poll::Ready(done);
+        }
         let mut slots = self.ring.slots.borrow_mut();
         match &mut slots.slots[index as usize].state {
-            State::Done(result) => {
-                let result = *result;
-                let recv = slots.slots[index as usize].recv;
-                let mut buf = slots.release(index).unwrap_or_default();
-                if recv && result > 0 {
-                    // SAFETY: the kernel wrote `result` bytes (at most the
-                    // spare capacity it was given) right after the length.
-                    unsafe { buf.set_len(buf.len() + result as usize) };
-                }
-                drop(slots);
-                self.index = None;
-                Poll::Ready((to_result(result), buf))
-            }
+            State::Done(_) => unreachable!("taken above"),
             State::InFlight(waker) => {
                 match waker {
                     Some(waker) if waker.will_wake(cx.waker()) => {}

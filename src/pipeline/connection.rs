@@ -19,7 +19,10 @@
 //! - a client whose socket accepts no byte of its pending replies for
 //!   `--client-output-timeout` seconds is disconnected.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
@@ -39,7 +42,7 @@ use crate::metrics::shard::latency_us;
 use crate::net::Socket;
 use crate::protocol::input::BIG_BUFFER;
 use crate::protocol::{InputBuffer, ParseLimits, Parsed, Protocol, Reply, parse_request_into};
-use crate::shard::{ClientInfo, Shard};
+use crate::shard::{ClientActivity, ClientInfo, Shard};
 
 /// A request with more arguments than this gives its argument vector back
 /// afterwards instead of keeping it for the next request.
@@ -67,6 +70,7 @@ pub async fn serve(
     shard_port: Option<usize>,
 ) {
     let now = Instant::now();
+    let activity = Rc::new(ClientActivity::new(now));
     shard.clients.borrow_mut().insert(
         client_id,
         ClientInfo {
@@ -76,12 +80,8 @@ pub async fn serve(
             lib_name: Default::default(),
             lib_ver: Default::default(),
             since: now,
-            last_active: now,
-            last_cmd: "NULL",
             protocol: Protocol::Resp2,
-            tot_cmds: 0,
-            tot_net_in: 0,
-            tot_net_out: 0,
+            activity: activity.clone(),
             fd: socket.raw_fd(),
         },
     );
@@ -101,8 +101,9 @@ pub async fn serve(
         timeout,
         output: BytesMut::with_capacity(16 * 1024),
         sending: None,
+        done: None,
         spare: BytesMut::with_capacity(16 * 1024),
-        activity: Activity::default(),
+        activity: Activity::new(activity),
     };
     let mut session = Session::new();
     let mut batch = Batch::new(shard.id, shard.nr_shards, client_id);
@@ -122,8 +123,11 @@ pub async fn serve(
         // awaited (a send that took them all does not wake this).
         let mut early = None;
         if outbox.sending.is_some() {
-            let waited = futures_lite::future::or(async { Ok((&mut recv).await) }, async {
-                Err(outbox.short_send().await)
+            let waited = std::future::poll_fn(|cx| {
+                if let Poll::Ready(done) = Pin::new(&mut recv).poll(cx) {
+                    return Poll::Ready(Ok(done));
+                }
+                outbox.poll_short_send(cx).map(Err)
             })
             .await;
             match waited {
@@ -178,7 +182,7 @@ pub async fn serve(
             break;
         }
         // The last replies are out before this input runs.
-        if outbox.settle().await.is_err() {
+        if !outbox.try_settle() && outbox.settle().await.is_err() {
             break;
         }
         bump(&shard.stats.net_in, n as u64);
@@ -259,7 +263,7 @@ pub async fn serve(
         {
             break;
         }
-        outbox.activity.flush(&shard, client_id, started);
+        outbox.activity.flush(started);
     }
     // The last replies (QUIT's, a protocol error's) go out before the close.
     let _ = outbox.settle().await;
@@ -381,7 +385,7 @@ async fn plan(
     if !matches!(command.spec().route, Route::Keyed(_)) {
         // What is not keyed may look at this client (CLIENT LIST, INFO): its
         // figures are brought up to date first (keyed ones once per batch).
-        activity.flush(shard, client_id, Instant::now());
+        activity.flush(Instant::now());
     }
     // Cluster hook: CLUSTER's answers depend on the port asked.
     if let Command::Cluster(sub) = command {

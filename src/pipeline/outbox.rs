@@ -1,6 +1,9 @@
 //! A connection's way out: the replies of a batch, sent without waiting,
 //! settled before the next input runs, and the client's CLIENT LIST figures.
 
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -8,12 +11,13 @@ use bytes::BytesMut;
 use crate::metrics::bump;
 use crate::net::{Op, Socket};
 use crate::protocol::input::READ_CHUNK;
-use crate::shard::Shard;
+use crate::shard::{ClientActivity, Shard};
 
-/// A client's CLIENT LIST figures gathered over a batch, written with one
-/// lookup in the shard's client map per batch instead of one per command.
-#[derive(Default)]
+/// A client's CLIENT LIST figures gathered over a batch, added to its
+/// entry's shared figures once per batch.
 pub(super) struct Activity {
+    /// The client's figures, shared with its entry in the client map.
+    pub(super) shared: Rc<ClientActivity>,
     /// The latest command (`cmd`), if any since the last flush.
     pub(super) last_cmd: Option<&'static str>,
     /// Commands since the last flush (`tot-cmds`).
@@ -25,19 +29,28 @@ pub(super) struct Activity {
 }
 
 impl Activity {
-    /// Adds what was gathered to the client's entry; `now` becomes its last
-    /// activity if it ran a command.
-    pub(super) fn flush(&mut self, shard: &Shard, client_id: u64, now: Instant) {
-        if let Some(client) = shard.clients.borrow_mut().get_mut(&client_id) {
-            client.tot_net_in += self.net_in;
-            client.tot_net_out += self.net_out;
-            client.tot_cmds += self.nr_cmds;
-            if let Some(last_cmd) = self.last_cmd {
-                client.last_cmd = last_cmd;
-                client.last_active = now;
-            }
+    /// Nothing gathered yet, for the client whose figures are `shared`.
+    pub(super) fn new(shared: Rc<ClientActivity>) -> Activity {
+        Activity {
+            shared,
+            last_cmd: None,
+            nr_cmds: 0,
+            net_in: 0,
+            net_out: 0,
         }
-        *self = Activity::default();
+    }
+
+    /// Adds what was gathered to the client's figures; `now` becomes its
+    /// last activity if it ran a command.
+    pub(super) fn flush(&mut self, now: Instant) {
+        let shared = &self.shared;
+        bump(&shared.tot_net_in, std::mem::take(&mut self.net_in));
+        bump(&shared.tot_net_out, std::mem::take(&mut self.net_out));
+        bump(&shared.tot_cmds, std::mem::take(&mut self.nr_cmds));
+        if let Some(last_cmd) = self.last_cmd.take() {
+            shared.last_cmd.set(last_cmd);
+            shared.last_active.set(now);
+        }
     }
 }
 
@@ -64,6 +77,9 @@ pub(super) struct Outbox<'a> {
     pub(super) output: BytesMut,
     /// The last replies' send, not settled yet.
     pub(super) sending: Option<Op>,
+    /// That send's outcome, taken by [`Outbox::try_settle`] but left for
+    /// [`Outbox::settle`] to finish (it fell short or failed).
+    pub(super) done: Option<(std::io::Result<usize>, BytesMut)>,
     /// An empty buffer for the next replies while a send owns `output`'s
     /// previous one.
     pub(super) spare: BytesMut,
@@ -78,7 +94,9 @@ impl Outbox<'_> {
         if self.output.is_empty() {
             return Ok(());
         }
-        self.settle().await?;
+        if !self.try_settle() {
+            self.settle().await?;
+        }
         bump(&shard.stats.net_out, self.output.len() as u64);
         self.activity.net_out += self.output.len() as u64;
         let output = std::mem::replace(&mut self.output, std::mem::take(&mut self.spare));
@@ -89,18 +107,43 @@ impl Outbox<'_> {
         Ok(())
     }
 
-    /// Resolves with the replies' send once it fell short or failed (a
-    /// send that took everything never wakes this), for
-    /// [`Outbox::finish`]. Pending for ever when nothing is being sent.
-    /// Nothing is lost if it is dropped unresolved.
-    pub(super) async fn short_send(&mut self) -> (std::io::Result<usize>, BytesMut) {
-        match &mut self.sending {
-            Some(sending) => {
-                let done = sending.await;
-                self.sending = None;
-                done
+    /// Ready with the replies' send once it fell short or failed (a send
+    /// that took everything never wakes this), for [`Outbox::finish`].
+    /// Pending for ever when nothing is being sent.
+    pub(super) fn poll_short_send(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<(std::io::Result<usize>, BytesMut)> {
+        let Some(sending) = &mut self.sending else {
+            return Poll::Pending;
+        };
+        let done = std::task::ready!(Pin::new(sending).poll(cx));
+        self.sending = None;
+        Poll::Ready(done)
+    }
+
+    /// Settles the replies' send without waiting if it is done and took
+    /// everything (the common case: by the time the client's next request
+    /// came, its replies were out): `true` when nothing is left to settle,
+    /// `false` when [`Outbox::settle`] must wait or finish it.
+    pub(super) fn try_settle(&mut self) -> bool {
+        let Some(sending) = &mut self.sending else {
+            return true;
+        };
+        let Some((result, buf)) = sending.try_take() else {
+            return false;
+        };
+        self.sending = None;
+        match result {
+            Ok(n) if n == buf.len() => {
+                self.recycle(buf);
+                true
             }
-            None => std::future::pending().await,
+            // Put back as done, for `settle` to finish.
+            result => {
+                self.done = Some((result, buf));
+                false
+            }
         }
     }
 
@@ -108,6 +151,9 @@ impl Outbox<'_> {
     /// accepts no byte of them for `timeout` (`--client-output-timeout`)
     /// fails the write; the caller then drops the connection.
     pub(super) async fn settle(&mut self) -> std::io::Result<()> {
+        if let Some((result, buf)) = self.done.take() {
+            return self.finish(result, buf).await;
+        }
         let Some(sending) = self.sending.take() else {
             return Ok(());
         };
@@ -123,7 +169,7 @@ impl Outbox<'_> {
         result: std::io::Result<usize>,
         buf: BytesMut,
     ) -> std::io::Result<()> {
-        let (result, mut buf) = match result {
+        let (result, buf) = match result {
             Ok(n) if n == buf.len() => (Ok(()), buf),
             Ok(0) => (Err(std::io::ErrorKind::WriteZero.into()), buf),
             Ok(n) => self.socket.send_rest(buf, n, self.timeout).await,
@@ -141,11 +187,16 @@ impl Outbox<'_> {
                 "client did not read its replies within --client-output-timeout, disconnecting"
             );
         }
+        self.recycle(buf);
+        result
+    }
+
+    /// Keeps a sent buffer for the next replies.
+    fn recycle(&mut self, mut buf: BytesMut) {
         buf.clear();
         if buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(16 * 1024);
         }
         self.spare = buf;
-        result
     }
 }

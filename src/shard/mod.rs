@@ -58,21 +58,43 @@ pub struct ClientInfo {
     pub lib_ver: Bytes,
     /// When the connection was accepted.
     pub since: Instant,
-    /// When it last sent a command.
-    pub last_active: Instant,
-    /// Name of the last command.
-    pub last_cmd: &'static str,
     /// The protocol it speaks (HELLO).
     pub protocol: crate::protocol::Protocol,
-    /// Commands it sent.
-    pub tot_cmds: u64,
-    /// Bytes read from it.
-    pub tot_net_in: u64,
-    /// Bytes written to it.
-    pub tot_net_out: u64,
+    /// What its connection updates as it runs, shared with it (no lookup
+    /// in the client map per batch).
+    pub activity: Rc<ClientActivity>,
     /// Its socket, which CLIENT KILL shuts down (valid while this entry
     /// exists: the connection removes it right after closing the socket).
     pub fd: std::os::fd::RawFd,
+}
+
+/// A connection's running figures in CLIENT LIST, updated by the
+/// connection itself through its share.
+#[derive(Debug)]
+pub struct ClientActivity {
+    /// When it last sent a command.
+    pub last_active: Cell<Instant>,
+    /// Name of the last command.
+    pub last_cmd: Cell<&'static str>,
+    /// Commands it sent.
+    pub tot_cmds: Cell<u64>,
+    /// Bytes read from it.
+    pub tot_net_in: Cell<u64>,
+    /// Bytes written to it.
+    pub tot_net_out: Cell<u64>,
+}
+
+impl ClientActivity {
+    /// A connection accepted at `now` that has done nothing yet.
+    pub fn new(now: Instant) -> ClientActivity {
+        ClientActivity {
+            last_active: Cell::new(now),
+            last_cmd: Cell::new("NULL"),
+            tot_cmds: Cell::new(0),
+            tot_net_in: Cell::new(0),
+            tot_net_out: Cell::new(0),
+        }
+    }
 }
 
 /// The state one executor owns.
@@ -551,14 +573,14 @@ impl Shard {
                     c.laddr,
                     String::from_utf8_lossy(&c.name),
                     now.duration_since(c.since).as_secs(),
-                    now.duration_since(c.last_active).as_secs(),
-                    c.last_cmd,
+                    now.duration_since(c.activity.last_active.get()).as_secs(),
+                    c.activity.last_cmd.get(),
                     c.protocol.version(),
                     String::from_utf8_lossy(&c.lib_name),
                     String::from_utf8_lossy(&c.lib_ver),
-                    c.tot_net_in,
-                    c.tot_net_out,
-                    c.tot_cmds,
+                    c.activity.tot_net_in.get(),
+                    c.activity.tot_net_out.get(),
+                    c.activity.tot_cmds.get(),
                     self.id
                 )
             })
