@@ -300,13 +300,17 @@ impl Keydir {
         debug_assert_eq!(slot, key_slot(key));
         let slot = slot as usize;
         let hash = self.hasher.hash_one(key);
-        let expiring = self.slots[slot].expiring();
-        let previous = self.slots[slot].insert(key, hash, &entry, cache, &self.hasher);
+        let table = &mut self.slots[slot];
+        let (expiring, dead_bytes) = (table.expiring(), table.dead_bytes());
+        let previous = table.insert(key, hash, &entry, cache, &self.hasher);
+        let reshaped = table.dead_bytes() != dead_bytes;
         self.note_expiring(slot, expiring);
         match previous {
             None => self.len += 1,
-            // A replaced record of another shape leaves a dead one behind.
-            Some(_) => self.maintain(slot),
+            // A replaced record of another shape leaves a dead one behind;
+            // one overwritten in place leaves nothing to weigh.
+            Some(_) if reshaped => self.maintain(slot),
+            Some(_) => {}
         }
         previous
     }

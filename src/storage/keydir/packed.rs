@@ -189,6 +189,9 @@ pub(super) const MIN_ARENA_GROWTH: usize = 128;
 
 /// Appends a record of shape `flags` to `arena`; returns its offset.
 ///
+/// The fields are laid out in a small buffer first, so the arena takes
+/// two copies (fields, key) behind one capacity check.
+///
 /// Panics when the arena would pass 4 GiB; writers check room first.
 pub(super) fn append(
     arena: &mut Vec<u8>,
@@ -197,30 +200,33 @@ pub(super) fn append(
     flags: u64,
     cache: u32,
 ) -> u32 {
+    // Varint (10 bytes at most), then the fixed and optional fields.
+    let mut fields = [0u8; 10 + FIXED_LEN + 4 + 8 + 4];
     let mut header = ((key.len() as u64) << FLAG_BITS) | flags;
-    let mut varint = [0u8; 10];
-    let mut varint_len = 0;
-    loop {
-        let byte = (header & 0x7f) as u8;
+    let mut len = 0;
+    while header >= 0x80 {
+        fields[len] = (header & 0x7f) as u8 | 0x80;
         header >>= 7;
-        if header == 0 {
-            varint[varint_len] = byte;
-            varint_len += 1;
-            break;
-        }
-        varint[varint_len] = byte | 0x80;
-        varint_len += 1;
+        len += 1;
     }
-    let mut record_len = varint_len + FIXED_LEN + key.len();
+    fields[len] = header as u8;
+    len += 1;
+    let mut put = |bytes: &[u8]| {
+        fields[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    put(&entry.location.to_le_bytes());
+    put(&entry.record_len.to_le_bytes());
     if flags & FLAG_VALUE_LEN != 0 {
-        record_len += 4;
+        put(&entry.value_len.to_le_bytes());
     }
     if flags & FLAG_EXPIRY != 0 {
-        record_len += 8;
+        put(&entry.expire_at_ms.to_le_bytes());
     }
     if flags & FLAG_CACHE != 0 {
-        record_len += 4;
+        put(&cache.to_le_bytes());
     }
+    let record_len = len + key.len();
     let offset = arena.len();
     assert!(
         offset + record_len <= u32::MAX as usize,
@@ -231,18 +237,7 @@ pub(super) fn append(
         let step = record_len.max(MIN_ARENA_GROWTH).max(offset / 4);
         arena.reserve_exact(step);
     }
-    arena.extend_from_slice(&varint[..varint_len]);
-    arena.extend_from_slice(&entry.location.to_le_bytes());
-    arena.extend_from_slice(&entry.record_len.to_le_bytes());
-    if flags & FLAG_VALUE_LEN != 0 {
-        arena.extend_from_slice(&entry.value_len.to_le_bytes());
-    }
-    if flags & FLAG_EXPIRY != 0 {
-        arena.extend_from_slice(&entry.expire_at_ms.to_le_bytes());
-    }
-    if flags & FLAG_CACHE != 0 {
-        arena.extend_from_slice(&cache.to_le_bytes());
-    }
+    arena.extend_from_slice(&fields[..len]);
     arena.extend_from_slice(key);
     offset as u32
 }

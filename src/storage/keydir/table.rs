@@ -188,6 +188,12 @@ impl SlotTable {
         self.live
     }
 
+    /// Arena bytes of dead records (a change tells that a record was
+    /// reshaped or dropped, so [`SlotTable::maintain`] has work to weigh).
+    pub fn dead_bytes(&self) -> usize {
+        self.dead_bytes
+    }
+
     /// Live keys in this slot that have an expiry.
     pub fn expiring(&self) -> u32 {
         self.expiring
@@ -254,11 +260,18 @@ impl SlotTable {
         }
     }
 
-    /// Moves up to [`DRAIN_STEP`] buckets of `old` into `buckets`.
+    /// Moves up to [`DRAIN_STEP`] buckets of `old` into `buckets`, if an
+    /// incremental grow is under way (the check inline: every write makes it).
+    #[inline(always)]
     fn drain_step(&mut self, hasher: &Hasher) {
-        if self.old.is_empty() {
-            return;
+        if !self.old.is_empty() {
+            self.drain_more(hasher);
         }
+    }
+
+    /// [`SlotTable::drain_step`] once `old` is known to hold buckets.
+    #[inline(never)]
+    fn drain_more(&mut self, hasher: &Hasher) {
         let end = (self.drained as usize + DRAIN_STEP).min(self.old.len());
         for index in self.drained as usize..end {
             if self.old[index].tag < 2 {
