@@ -35,7 +35,7 @@ use super::outbox::{Activity, Outbox};
 use super::plan::{keys_of, single_key};
 use super::session::Session;
 use super::{admin, cluster_cmd, monitor};
-use crate::commands::{Command, Route};
+use crate::commands::{ClusterSub, Command, CommandSpec, Route};
 use crate::metrics::bump;
 use crate::metrics::commands::Counted;
 use crate::metrics::shard::latency_us;
@@ -197,16 +197,21 @@ pub async fn serve(
         loop {
             match parse_request_into(input.pending(), &limits, &mut args) {
                 Ok(Parsed::Command(())) => {
-                    let planned = plan(
+                    let planned = match plan(
                         &shard,
                         shard_port,
                         monitored,
                         &mut session,
                         &args,
                         &mut batch,
-                        &mut outbox,
-                    )
-                    .await;
+                        &mut outbox.activity,
+                    ) {
+                        Planned::Done(after) => after,
+                        Planned::Later(later) => {
+                            plan_later(&shard, later, &mut session, &mut batch, &mut outbox.output)
+                                .await
+                        }
+                    };
                     if args.capacity() > MAX_KEPT_ARGS {
                         args = Vec::new();
                     }
@@ -306,28 +311,51 @@ async fn flush_batch(
     sizer.observe(output.len().saturating_sub(before), nr_commands);
 }
 
-/// Adds one request to the batch, or answers it at once. Barrier commands
-/// run the batch first and write their reply straight to `output`.
-/// `monitored`: whether anyone runs MONITOR (looked at once per batch).
-async fn plan(
+/// What [`plan`] left to do that waits: run the batch so far, then this.
+enum Later {
+    /// Inside MULTI, a command with bad arguments (its row, its error):
+    /// queued to fail at EXEC.
+    QueueFailed(&'static CommandSpec, Reply),
+    /// The session answers it (HELLO, MULTI/EXEC, WATCH, queued commands).
+    Session(Option<usize>, Command),
+    /// CLUSTER, asking every shard.
+    Cluster(ClusterSub),
+    /// DBSIZE, KEYS or SCAN on a shard port: that shard's keys only.
+    ShardScoped(usize, Option<usize>, Command),
+    /// Everything batched so far runs first, then this.
+    Barrier(Command),
+}
+
+/// What [`plan`] did with a request.
+enum Planned {
+    /// Batched or answered; what the connection does next.
+    Done(After),
+    /// Left for [`plan_later`].
+    Later(Later),
+}
+
+/// Adds one request to the batch, or answers it at once; what must wait
+/// (barrier commands, the session's) is handed back for [`plan_later`].
+/// Synchronous, so the common request (a keyed command joining the batch)
+/// builds no future. `monitored`: whether anyone runs MONITOR (looked at
+/// once per batch).
+fn plan(
     shard: &Rc<Shard>,
     shard_port: Option<usize>,
     monitored: bool,
     session: &mut Session,
     args: &[bytes::Bytes],
     batch: &mut Batch,
-    outbox: &mut Outbox<'_>,
-) -> After {
-    let client_id = outbox.client_id;
-    let output = &mut outbox.output;
-    let activity = &mut outbox.activity;
+    activity: &mut Activity,
+) -> Planned {
+    let client_id = batch.client_id;
     if monitored
         && let Some(refused) =
             monitor::on_request(shard, client_id, shard_port, session.for_monitor(), args)
     {
         let refused_call = Counted::rejected(&shard.stats.commands, args);
         batch.push_refused(refused_call, refused);
-        return After::Continue;
+        return Planned::Done(After::Continue);
     }
     let (spec, command) = match Command::check(args).map(|spec| (spec, (spec.parse)(args))) {
         Ok((spec, Ok(command))) => (spec, command),
@@ -335,17 +363,13 @@ async fn plan(
         // EXEC; an unknown sub-command or a sub-command's wrong arity fails
         // the transaction at once, as Redis looks sub-commands up first.
         Ok((spec, Err(reply))) if session.in_multi() && !is_lookup_error(&reply) => {
-            run_batch(shard, batch, output, Instant::now(), session.protocol).await;
-            let index = shard.stats.commands.index.of_spec(spec);
-            session.queued_calls.queued(index);
-            session.queue_failed(reply).encode(output, session.protocol);
-            return After::Continue;
+            return Planned::Later(Later::QueueFailed(spec, reply));
         }
         Ok((_, Err(reply))) | Err(reply) => {
             session.reject();
             let counted = Counted::of_refusal(&shard.stats.commands, args, &reply);
             batch.push_refused(counted, reply);
-            return After::Continue;
+            return Planned::Done(After::Continue);
         }
     };
     // Counted under the name asked for (INCR, DECR and INCRBY are one
@@ -358,31 +382,18 @@ async fn plan(
         session.reject();
         let refused_call = Counted::rejected(&shard.stats.commands, args);
         batch.push_refused(refused_call, reply);
-        return After::Continue;
+        return Planned::Done(After::Continue);
     }
     // The session's hook (HELLO, MULTI/EXEC, WATCH, and everything queued
     // inside MULTI): the commands before it run first, in the protocol they
     // were asked in.
     if session.wants(&command) {
-        run_batch(shard, batch, output, Instant::now(), session.protocol).await;
-        let started = Instant::now();
-        let was_queuing = session.in_multi();
-        let reply = session.answer(shard, client_id, command).await;
-        let queuing = (was_queuing, session.in_multi());
-        let elapsed_us = latency_us(started.elapsed());
-        if !session
-            .queued_calls
-            .answered(&shard.stats.commands, index, queuing, &reply, elapsed_us)
-        {
-            record_one(shard, client_id, index, started, &reply);
-        }
-        reply.encode(output, session.protocol);
-        return After::Continue;
+        return Planned::Later(Later::Session(index, command));
     }
-    let protocol = session.protocol;
+    let route = command.spec().route;
     activity.last_cmd = Some(command.name());
     activity.nr_cmds += 1;
-    if !matches!(command.spec().route, Route::Keyed(_)) {
+    if !matches!(route, Route::Keyed(_)) {
         // What is not keyed may look at this client (CLIENT LIST, INFO): its
         // figures are brought up to date first (keyed ones once per batch).
         activity.flush(Instant::now());
@@ -392,13 +403,9 @@ async fn plan(
         bump(&shard.stats.others, 1);
         if let Some(reply) = cluster_cmd::immediate(shard, shard_port, &sub) {
             batch.push_ready(index, reply);
-            return After::Continue;
+            return Planned::Done(After::Continue);
         }
-        run_batch(shard, batch, output, Instant::now(), protocol).await;
-        cluster_cmd::with_shards(shard, sub)
-            .await
-            .encode(output, protocol);
-        return After::Continue;
+        return Planned::Later(Later::Cluster(sub));
     }
     // Cluster hook: on a shard port DBSIZE, KEYS and SCAN see that shard's
     // keys only, as a Redis Cluster primary sees its own (a cluster client
@@ -406,29 +413,24 @@ async fn plan(
     if let Some(own) = shard_port
         && cluster_cmd::is_shard_scoped(&command)
     {
-        run_batch(shard, batch, output, Instant::now(), protocol).await;
-        let started = Instant::now();
-        let reply = cluster_cmd::shard_scoped(shard, own, command).await;
-        record_one(shard, client_id, index, started, &reply);
-        reply.encode(output, protocol);
-        return After::Continue;
+        return Planned::Later(Later::ShardScoped(own, index, command));
     }
-    match command.spec().route {
-        Route::Keyed(_) => plan_keyed(shard, index, command, batch, output, protocol).await,
+    match route {
+        Route::Keyed(_) => plan_keyed(shard, index, command, batch),
         Route::Here => match admin::immediate(shard, client_id, &command) {
             Some(reply) => {
                 batch.push_ready(index, reply);
                 bump(&shard.stats.others, 1);
                 if command == Command::Quit {
-                    After::Close
+                    Planned::Done(After::Close)
                 } else {
-                    After::Continue
+                    Planned::Done(After::Continue)
                 }
             }
             // CLIENT LIST: a container answered here whose sub-command asks every shard.
-            None => barrier(shard, command, batch, output, protocol).await,
+            None => Planned::Later(Later::Barrier(command)),
         },
-        Route::Everywhere => barrier(shard, command, batch, output, protocol).await,
+        Route::Everywhere => Planned::Later(Later::Barrier(command)),
         Route::Session => {
             batch.push_ready(
                 index,
@@ -437,21 +439,71 @@ async fn plan(
                     command.name()
                 )),
             );
-            After::Continue
+            Planned::Done(After::Continue)
         }
     }
 }
 
-/// Adds a keyed command to the batch: whole to its shard, split in parts, or
-/// (latched across shards) run as a barrier.
-async fn plan_keyed(
+/// Does what [`plan`] left: runs the batch so far, then answers the
+/// request, writing its reply straight to the output.
+async fn plan_later(
     shard: &Rc<Shard>,
-    index: Option<usize>,
-    command: Command,
+    later: Later,
+    session: &mut Session,
     batch: &mut Batch,
     output: &mut BytesMut,
-    protocol: Protocol,
 ) -> After {
+    let client_id = batch.client_id;
+    let protocol = session.protocol;
+    match later {
+        Later::QueueFailed(spec, reply) => {
+            run_batch(shard, batch, output, Instant::now(), protocol).await;
+            let index = shard.stats.commands.index.of_spec(spec);
+            session.queued_calls.queued(index);
+            session.queue_failed(reply).encode(output, protocol);
+            After::Continue
+        }
+        Later::Session(index, command) => {
+            run_batch(shard, batch, output, Instant::now(), protocol).await;
+            let started = Instant::now();
+            let was_queuing = session.in_multi();
+            let reply = session.answer(shard, client_id, command).await;
+            let queuing = (was_queuing, session.in_multi());
+            let elapsed_us = latency_us(started.elapsed());
+            if !session.queued_calls.answered(
+                &shard.stats.commands,
+                index,
+                queuing,
+                &reply,
+                elapsed_us,
+            ) {
+                record_one(shard, client_id, index, started, &reply);
+            }
+            reply.encode(output, session.protocol);
+            After::Continue
+        }
+        Later::Cluster(sub) => {
+            run_batch(shard, batch, output, Instant::now(), protocol).await;
+            cluster_cmd::with_shards(shard, sub)
+                .await
+                .encode(output, protocol);
+            After::Continue
+        }
+        Later::ShardScoped(own, index, command) => {
+            run_batch(shard, batch, output, Instant::now(), protocol).await;
+            let started = Instant::now();
+            let reply = cluster_cmd::shard_scoped(shard, own, command).await;
+            record_one(shard, client_id, index, started, &reply);
+            reply.encode(output, protocol);
+            After::Continue
+        }
+        Later::Barrier(command) => barrier(shard, command, batch, output, protocol).await,
+    }
+}
+
+/// Adds a keyed command to the batch: whole to its shard, or split in
+/// parts; one latched across shards is handed back to run as a barrier.
+fn plan_keyed(shard: &Shard, index: Option<usize>, command: Command, batch: &mut Batch) -> Planned {
     let max_key = shard.config.max_key_size as usize;
     let too_long = match single_key(&command) {
         Some(key) => key.len() > max_key,
@@ -464,11 +516,11 @@ async fn plan_keyed(
                 "ERR key is too large (the limit is {max_key} bytes, --max-key-size)"
             )),
         );
-        return After::Continue;
+        return Planned::Done(After::Continue);
     }
     match batch.push_keyed(index, command) {
-        Ok(()) => After::Continue,
-        Err(command) => barrier(shard, command, batch, output, protocol).await,
+        Ok(()) => Planned::Done(After::Continue),
+        Err(command) => Planned::Later(Later::Barrier(command)),
     }
 }
 
