@@ -126,12 +126,17 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
             }
             Job::Flush => {
                 if writes_blocking(&inner, pending_bytes(&inner)) {
-                    // Tasks that are ready (the socket ring's driver with
-                    // the last round's replies to submit, above all) run
-                    // before the shard blocks. Not between `reserve_ahead`
-                    // and the round: appends meanwhile could reach past
-                    // the zeros it let go on.
-                    futures_lite::future::yield_now().await;
+                    // The last round's replies go out before the shard
+                    // blocks: the writers it woke run first (they queue
+                    // their sends, waking the socket ring's driver behind
+                    // this task), then the driver, which submits them.
+                    // Without this the sends waited for the write (seen in
+                    // a trace). Not between `reserve_ahead` and the round:
+                    // appends meanwhile could reach past the zeros it let
+                    // go on.
+                    for _ in 0..2 {
+                        futures_lite::future::yield_now().await;
+                    }
                 }
                 reserve_ahead(&inner, &mut zeroing).await;
                 if let Err(error) = flush_front(&inner).await {
