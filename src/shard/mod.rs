@@ -384,15 +384,17 @@ impl Shard {
         };
         replies.clear();
         replies.reserve(commands.len());
-        // What every GET's lookup reads is fetched into the CPU cache
-        // before the first is looked at; the lookups reuse the keys' hashes.
+        // What every GET's lookup and every SET's keydir and cache update
+        // read is fetched into the CPU cache before the first is looked at
+        // (a pipeline of SETs over a large keydir otherwise waits on each
+        // key's misses in turn); the GET lookups reuse the keys' hashes.
         let mut hashes = Vec::new();
         if commands.len() > 1 {
             hashes = self.key_hashes.take();
             hashes.clear();
             self.store.prefetch(
                 commands.iter().filter_map(|command| match command {
-                    Command::Get(key) => Some(&key[..]),
+                    Command::Get(key) | Command::Set { key, .. } => Some(&key[..]),
                     _ => None,
                 }),
                 &mut hashes,
@@ -418,6 +420,10 @@ impl Shard {
                         .await;
                 }
                 writes.mark(replies.len());
+                if let Command::Set { .. } = command {
+                    // Its hash was only for the prefetch.
+                    next_hash.next();
+                }
                 replies.push(execute(&self.store, command, &mut ctx).await);
             } else {
                 let at = match command {
