@@ -1,4 +1,5 @@
-//! Disk reads of the GET path on a ring the store does not own.
+//! Disk reads of the GET path, and the log's writes, on a ring the store
+//! does not own.
 //!
 //! glommio's `DmaFile::read_at` costs a disk GET about twice what the read
 //! costs fio: glommio's ring has neither `COOP_TASKRUN` nor
@@ -125,8 +126,11 @@ impl Drop for AlignedBuf {
 /// error) and the buffer back.
 pub type DirectRead<'a> = Pin<Box<dyn Future<Output = (std::io::Result<usize>, AlignedBuf)> + 'a>>;
 
-/// Reads files opened with `O_DIRECT` on a ring outside glommio (see the
-/// module doc).
+/// The completion of a [`DirectReader::write`]: the bytes written, or the error.
+pub type DirectWrite<'a> = Pin<Box<dyn Future<Output = std::io::Result<usize>> + 'a>>;
+
+/// Reads (and writes) files opened with `O_DIRECT` on a ring outside
+/// glommio (see the module doc).
 pub trait DirectReader {
     /// Reads up to `len` bytes (`len <= buf.capacity()`, aligned like
     /// `pos` to the file's DMA alignment) at `pos` of `fd` into `buf`.
@@ -143,6 +147,25 @@ pub trait DirectReader {
         len: usize,
         pos: u64,
     ) -> DirectRead<'_>;
+
+    /// Writes the `len` bytes at `bytes` (aligned, like `pos`, to the
+    /// file's DMA alignment) at `pos` of `fd`. The write is queued when
+    /// this is called, so writes made one after another go out together.
+    /// `keep` holds both the descriptor and the bytes: the reader keeps it
+    /// until the kernel is done with the write, even if the future is
+    /// dropped first.
+    ///
+    /// # Safety
+    /// `bytes..bytes + len` stays valid and unchanged for as long as
+    /// `keep` lives.
+    unsafe fn write(
+        &self,
+        fd: RawFd,
+        keep: Rc<dyn Any>,
+        bytes: *const u8,
+        len: usize,
+        pos: u64,
+    ) -> DirectWrite<'_>;
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use io_uring::{opcode, types};
 
-use super::direct::{AlignedBuf, DirectRead, DirectReader};
+use super::direct::{AlignedBuf, DirectRead, DirectReader, DirectWrite};
 use super::ring::{Ring, State};
 
 /// `user_data` bit of file reads (the low half is the slot index).
@@ -21,8 +21,10 @@ pub(super) const FILE: u64 = 1 << 62;
 
 struct Slot {
     state: State,
+    /// A read's buffer (none for a write).
     buf: Option<AlignedBuf>,
-    /// What keeps the read's descriptor open until the kernel is done.
+    /// What keeps the descriptor (and a write's bytes) alive until the
+    /// kernel is done.
     file: Option<Rc<dyn Any>>,
 }
 
@@ -40,10 +42,10 @@ impl ReadSlots {
         self.in_flight
     }
 
-    fn take(&mut self, buf: AlignedBuf, file: Rc<dyn Any>) -> u32 {
+    fn take(&mut self, buf: Option<AlignedBuf>, file: Rc<dyn Any>) -> u32 {
         let slot = Slot {
             state: State::InFlight(None),
-            buf: Some(buf),
+            buf,
             file: Some(file),
         };
         self.in_flight += 1;
@@ -99,26 +101,54 @@ impl DirectReader for Ring {
     ) -> DirectRead<'_> {
         let len = len.min(buf.capacity()).min(u32::MAX as usize) as u32;
         let ptr = buf.as_mut_ptr();
-        let index = self.reads.borrow_mut().take(buf, file);
+        let index = self.reads.borrow_mut().take(Some(buf), file);
         self.push(&[opcode::Read::new(types::Fd(fd), ptr, len)
             .offset(pos)
             .build()
             .user_data(FILE | u64::from(index))]);
-        Box::pin(FileRead {
+        // Made before the future, so dropping the future unpolled still
+        // leaves the buffer to the ring until the read is done.
+        let read = FileRead {
             ring: self,
             index: Some(index),
+        };
+        Box::pin(async move {
+            let (result, buf) = read.await;
+            (result, buf.expect("a read's slot holds its buffer"))
         })
+    }
+
+    unsafe fn write(
+        &self,
+        fd: RawFd,
+        keep: Rc<dyn Any>,
+        bytes: *const u8,
+        len: usize,
+        pos: u64,
+    ) -> DirectWrite<'_> {
+        let len = len.min(u32::MAX as usize) as u32;
+        let index = self.reads.borrow_mut().take(None, keep);
+        self.push(&[opcode::Write::new(types::Fd(fd), bytes, len)
+            .offset(pos)
+            .build()
+            .user_data(FILE | u64::from(index))]);
+        let write = FileRead {
+            ring: self,
+            index: Some(index),
+        };
+        Box::pin(async move { write.await.0 })
     }
 }
 
-/// A read in flight on the ring.
+/// A read (or write) in flight on the ring.
 struct FileRead<'a> {
     ring: &'a Ring,
     index: Option<u32>,
 }
 
 impl Future for FileRead<'_> {
-    type Output = (std::io::Result<usize>, AlignedBuf);
+    /// The result, and a read's buffer back (`None` for a write).
+    type Output = (std::io::Result<usize>, Option<AlignedBuf>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let index = self.index.expect("FileRead polled after it completed");
@@ -126,9 +156,7 @@ impl Future for FileRead<'_> {
         match &mut reads.slots[index as usize].state {
             State::Done(result) => {
                 let result = *result;
-                let buf = reads
-                    .release(index)
-                    .expect("a read's slot holds its buffer");
+                let buf = reads.release(index);
                 drop(reads);
                 self.index = None;
                 let result = if result < 0 {
@@ -259,5 +287,59 @@ mod tests {
             .expect("executor")
             .join()
             .expect("test finishes without panicking");
+    }
+
+    #[test]
+    fn direct_writes_land_where_asked_and_hold_their_bytes_until_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        std::fs::write(&path, vec![0u8; 16384]).unwrap();
+        let check = path.clone();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .spawn(move || async move {
+                let ring = Ring::new().expect("a ring");
+                glommio::spawn_local(Rc::clone(&ring).drive()).detach();
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_DIRECT)
+                    .open(&path)
+                    .unwrap();
+                let fd = file.as_raw_fd();
+                let block = |fill: u8| {
+                    let mut buf = AlignedBuf::with_capacity(4096);
+                    // SAFETY: the buffer holds at least 4096 bytes.
+                    unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                    let ptr = buf.as_mut_ptr().cast_const();
+                    (Rc::new(buf), ptr)
+                };
+                // Two writes queued together, then awaited; the second is
+                // dropped at once and still lands, its bytes kept alive.
+                let ((first, at_first), (second, at_second)) = (block(0xA1), block(0xB2));
+                // SAFETY (each write): `keep` is the buffer itself, never changed.
+                let one = unsafe { ring.write(fd, first.clone(), at_first, 4096, 4096) };
+                let two = unsafe { ring.write(fd, second.clone(), at_second, 4096, 12288) };
+                drop(two);
+                drop(second);
+                assert_eq!(one.await.expect("the write succeeds"), 4096);
+                // A bad descriptor fails the write, not the ring.
+                let (bad, at_bad) = block(0);
+                let result = unsafe { ring.write(-1, bad, at_bad, 4096, 0) }.await;
+                assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+                // The dropped write is done once the ring let go of its buffer.
+                while ring.reads.borrow().in_flight() > 0 {
+                    glommio::yield_if_needed().await;
+                    glommio::executor().yield_task_queue_now().await;
+                }
+                drop(file);
+            })
+            .expect("executor")
+            .join()
+            .expect("test finishes without panicking");
+        let bytes = std::fs::read(check).unwrap();
+        assert!(bytes[..4096].iter().all(|&b| b == 0));
+        assert!(bytes[4096..8192].iter().all(|&b| b == 0xA1));
+        assert!(bytes[8192..12288].iter().all(|&b| b == 0));
+        assert!(bytes[12288..].iter().all(|&b| b == 0xB2));
     }
 }

@@ -99,8 +99,6 @@ const READ_IN_PLACE_MIN: usize = 64 << 10;
 pub struct Store {
     /// Shared with the flusher and syncer tasks.
     inner: Rc<Inner>,
-    /// Where GET misses read, when not through glommio (see [`direct`]).
-    reader: RefCell<Option<Rc<dyn DirectReader>>>,
 }
 
 impl Drop for Store {
@@ -182,6 +180,7 @@ impl Store {
             batch_dirty: Cell::new(false),
             shutdown: Cell::new(false),
             report: recovered.report,
+            direct: RefCell::new(None),
         });
         glommio::spawn_local(flusher::run_flusher(inner.clone())).detach();
         if let SyncMode::Batch { .. } = opts.sync {
@@ -193,10 +192,7 @@ impl Store {
         )
         .map_err(|error| OpenError::Executor(error.to_string()))?
         .detach();
-        Ok(Rc::new(Store {
-            inner,
-            reader: RefCell::new(None),
-        }))
+        Ok(Rc::new(Store { inner }))
     }
 
     /// What recovery found when this store was opened.
@@ -208,7 +204,7 @@ impl Store {
     /// shard's socket ring) instead of glommio; `None` goes back to glommio.
     /// Reads already in flight finish where they started.
     pub fn set_direct_reader(&self, reader: Option<Rc<dyn DirectReader>>) {
-        *self.reader.borrow_mut() = reader;
+        *self.inner.direct.borrow_mut() = reader;
     }
 
     /// Changes the value cache's budget (bytes; 0 turns it off), evicting
@@ -355,7 +351,7 @@ impl Store {
         let Some(file) = file else {
             return Err(corrupt(path(), offset, "log file is not open".into()));
         };
-        let reader = self.reader.borrow().clone();
+        let reader = self.inner.direct.borrow().clone();
         let read = match reader {
             Some(reader) => file.read_direct(&*reader, offset, len as usize).await,
             None => file.read_at(offset, len as usize).await,

@@ -2,12 +2,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use super::cache::Cache;
 use super::io::Backend;
 use super::keydir::Keydir;
 use super::log::{LogState, Notify, Waiters};
 use super::{MergePolicy, RecoveryReport, SyncMode};
+use crate::net::direct::DirectReader;
 
 /// Byte and I/O counters of a store (single-threaded, hence `Cell`s).
 #[derive(Default)]
@@ -95,4 +97,7 @@ pub(super) struct Inner {
     pub(super) shutdown: Cell<bool>,
     /// What recovery found.
     pub(super) report: RecoveryReport,
+    /// Where GET misses read and the flusher writes, when not through
+    /// glommio (see [`crate::net::direct`]).
+    pub(super) direct: RefCell<Option<Rc<dyn DirectReader>>>,
 }

@@ -25,7 +25,7 @@ use std::rc::Rc;
 use glommio::io::{DmaFile, OpenOptions};
 
 use super::StorageError;
-use crate::net::direct::{AlignedBuf, DirectReader};
+use crate::net::direct::{AlignedBuf, DirectReader, DirectWrite};
 use sim::stale;
 
 /// Which I/O backend a store runs on.
@@ -213,6 +213,33 @@ impl LogFile {
             }
         }
         Ok(written)
+    }
+
+    /// [`LogFile::write_shared_at`] through `writer` (see
+    /// [`crate::net::direct`]) for a real file, queued at once (writes made
+    /// one after another go out in one kernel entry); a simulated file is
+    /// written at once, as ever.
+    pub fn write_shared_direct<'a>(
+        self: &Rc<Self>,
+        writer: &'a dyn DirectReader,
+        buffer: &SharedBuf,
+        pos: u64,
+    ) -> DirectWrite<'a> {
+        match (&**self, buffer) {
+            (LogFile::Dma(file), SharedBuf::Dma(dma)) => {
+                let (bytes, len) = (dma.as_ptr(), dma.len());
+                let keep: Rc<dyn std::any::Any> = Rc::new((self.clone(), dma.clone()));
+                // SAFETY: `keep` holds the buffer, which nothing changes
+                // once shared.
+                unsafe { writer.write(file.as_raw_fd(), keep, bytes, len, pos) }
+            }
+            (LogFile::Sim(file), SharedBuf::Mem(bytes)) => {
+                Box::pin(std::future::ready(file.write_at(bytes, pos)))
+            }
+            _ => Box::pin(std::future::ready(Err(std::io::Error::other(
+                "buffer of another backend",
+            )))),
+        }
     }
 
     /// Makes every completed write durable.
