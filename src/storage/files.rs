@@ -123,28 +123,35 @@ const PROBE_FILE: &str = ".dma-probe";
 ///
 /// glommio decides this once per thread and device, when the first DMA file
 /// on that device is opened, by reading the file's first block through the
-/// poll ring. On an *empty* file that read ends at EOF without reaching the
-/// device, the probe wrongly concludes that polling works, and every later
-/// read on a device without poll queues fails with `EOPNOTSUPP`. A new shard
-/// starts with an empty log file, so before opening any log file we open a
-/// scratch file holding one real block — unless the first log file, which
-/// recovery opens first, already has data. A failure here (say, a full disk)
-/// is logged, never fatal: a full disk must not stop a shard from starting.
+/// poll ring. On an *empty* file (or one whose first block was allocated
+/// and never written) that read ends without reaching the device, the probe
+/// wrongly concludes that polling works, and every later read on a device
+/// without poll queues fails with `EOPNOTSUPP`. A new shard starts with an
+/// empty log file, and recovery opens the hint files (which a kill can
+/// leave empty) before any log file, so before opening anything we open a
+/// scratch file holding one real block. Only if that cannot be written (say,
+/// a full disk) does the first log file stand in, when it holds a block. A
+/// failure here is logged, never fatal: a full disk must not stop a shard
+/// from starting.
 pub async fn probe_device(backend: &Backend, dir: &Path, first_file: Option<&Path>) {
     if !backend.is_dma() {
         return;
     }
-    if first_file.is_some_and(|first| std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096))
-    {
-        return;
-    }
     let path = dir.join(PROBE_FILE);
-    let result = match std::fs::write(&path, [0xA5u8; 4096]) {
-        Ok(()) => match glommio::io::DmaFile::open(&path).await {
+    let probe = |path: PathBuf| async move {
+        match glommio::io::DmaFile::open(&path).await {
             Ok(file) => file.close().await.map_err(io_err),
             Err(error) => Err(io_err(error)),
+        }
+    };
+    let result = match std::fs::write(&path, [0xA5u8; 4096]) {
+        Ok(()) => probe(path.clone()).await,
+        Err(error) => match first_file
+            .filter(|first| std::fs::metadata(first).is_ok_and(|meta| meta.len() >= 4096))
+        {
+            Some(first) => probe(first.to_path_buf()).await,
+            None => Err(error.into()),
         },
-        Err(error) => Err(error.into()),
     };
     let _ = std::fs::remove_file(&path);
     if let Err(error) = result {

@@ -294,3 +294,39 @@ fn disk_full_fails_writes_and_keeps_acknowledged_data() {
         }
     });
 }
+
+/// A kill during a hint file's write leaves it empty. Recovery reads hint
+/// files before any log file, so glommio's one-time polled-I/O probe must
+/// not fall on it: a probe read that ends at EOF says polling works, and
+/// every later read then fails with EOPNOTSUPP on a device without poll
+/// queues (the crash test met this after a kill -9).
+#[test]
+fn an_empty_hint_file_does_not_break_the_reads_after_it() {
+    let dir = temp_dir();
+    let opts = options(dir.path(), 64 << 20, SyncMode::Always);
+    let reopen = opts.clone();
+    run(move || async move {
+        let store = Store::open(opts).await.unwrap();
+        for index in 0..KEYS {
+            let key = format!("key{index}");
+            store
+                .put(key.as_bytes(), &value_for(index, 1000), 0)
+                .unwrap();
+        }
+        store.close().await.unwrap();
+    });
+    let files = data_files(dir.path());
+    assert!(std::fs::metadata(&files[0]).unwrap().len() >= 4096);
+    std::fs::write(files[0].with_extension("hint"), b"").unwrap();
+    run(move || async move {
+        let store = Store::open(reopen).await.unwrap();
+        for index in 0..KEYS {
+            let key = format!("key{index}");
+            assert_eq!(
+                must_get(&store, key.as_bytes(), NOW).await,
+                value_for(index, 1000)
+            );
+        }
+        store.close().await.unwrap();
+    });
+}
