@@ -74,6 +74,7 @@ pub enum Resolved {
 /// per command when a pipeline of GETs hits memory, and a GET that misses
 /// keeps its keydir entry so the read looks nothing up again. `at`: the
 /// GET's key hash when [`Store::prefetch`] computed it.
+#[inline]
 pub fn execute_resident(
     store: &Store,
     cmd: &Command,

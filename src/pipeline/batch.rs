@@ -151,6 +151,32 @@ impl BatchSizer {
     }
 }
 
+/// Runs the batch if that needs no wait, leaving it empty: an empty batch,
+/// or a single command of this shard's that memory answers (a GET at
+/// pipeline 1). `false` (the batch untouched) when [`run_batch`] must.
+pub(super) fn run_batch_now(
+    shard: &Shard,
+    batch: &mut Batch,
+    output: &mut BytesMut,
+    started: Instant,
+    protocol: Protocol,
+) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    if !batch.groups.is_empty() {
+        return false;
+    }
+    let Some(reply) = batch.single.as_ref().and_then(|c| shard.execute_now(c)) else {
+        return false;
+    };
+    batch.single = None;
+    batch.commands.replied(&shard.stats.commands, 0, &reply);
+    reply.encode(output, protocol);
+    finish(shard, batch, started, 1);
+    true
+}
+
 /// Sends each shard its group (the own shard's runs inline), then encodes
 /// every reply in request order, leaving the batch empty.
 pub(super) async fn run_batch(

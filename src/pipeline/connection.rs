@@ -30,7 +30,7 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 pub use super::batch::MAX_BATCH;
-use super::batch::{Batch, BatchSizer, record_one, run_batch};
+use super::batch::{Batch, BatchSizer, record_one, run_batch, run_batch_now};
 use super::outbox::{Activity, Outbox};
 use super::plan::{keys_of, single_key};
 use super::session::Session;
@@ -254,7 +254,14 @@ pub async fn serve(
                 }
             }
         }
-        if flush_and_write(
+        let written = flush_and_write_now(
+            &shard,
+            &session,
+            &mut batch,
+            &mut outbox,
+            started,
+            &mut sizer,
+        ) || flush_and_write(
             &shard,
             &mut session,
             &mut batch,
@@ -263,9 +270,8 @@ pub async fn serve(
             &mut sizer,
         )
         .await
-        .is_err()
-            || after == After::Close
-        {
+        .is_ok();
+        if !written || after == After::Close {
             break;
         }
         outbox.activity.flush(started);
@@ -276,6 +282,29 @@ pub async fn serve(
     drop(socket);
     monitor::leave(&shard, &mut session.monitor);
     shard.clients.borrow_mut().remove(&client_id);
+}
+
+/// [`flush_and_write`] when nothing has to wait (a GET at pipeline 1
+/// whose last replies are out): `false`, with nothing run or sent, when
+/// `flush_and_write` must do it.
+fn flush_and_write_now(
+    shard: &Shard,
+    session: &Session,
+    batch: &mut Batch,
+    outbox: &mut Outbox<'_>,
+    started: Instant,
+    sizer: &mut BatchSizer,
+) -> bool {
+    if session.monitor.has_lines() || !outbox.try_settle() {
+        return false;
+    }
+    let before = outbox.output.len();
+    let nr_commands = batch.len();
+    if !run_batch_now(shard, batch, &mut outbox.output, started, session.protocol) {
+        return false;
+    }
+    sizer.observe(outbox.output.len().saturating_sub(before), nr_commands);
+    outbox.write_out_now(shard)
 }
 
 /// Runs the batch collected so far, hands MONITOR the lines it made, and

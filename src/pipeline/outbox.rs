@@ -97,6 +97,26 @@ impl Outbox<'_> {
         if !self.try_settle() {
             self.settle().await?;
         }
+        self.start_send(shard);
+        Ok(())
+    }
+
+    /// Starts writing every pending reply if the previous write is settled
+    /// without waiting ([`Outbox::try_settle`]); `false` (nothing done)
+    /// when [`Outbox::write_out`] must wait for it.
+    pub(super) fn write_out_now(&mut self, shard: &Shard) -> bool {
+        if self.output.is_empty() {
+            return true;
+        }
+        if !self.try_settle() {
+            return false;
+        }
+        self.start_send(shard);
+        true
+    }
+
+    /// Sends the pending replies (the previous write settled).
+    fn start_send(&mut self, shard: &Shard) {
         bump(&shard.stats.net_out, self.output.len() as u64);
         self.activity.net_out += self.output.len() as u64;
         let output = std::mem::replace(&mut self.output, std::mem::take(&mut self.spare));
@@ -104,7 +124,6 @@ impl Outbox<'_> {
         let sending = self.socket.try_send(output, 0);
         sending.quiet_unless_short(len);
         self.sending = Some(sending);
-        Ok(())
     }
 
     /// Ready with the replies' send once it fell short or failed (a send
@@ -127,6 +146,9 @@ impl Outbox<'_> {
     /// came, its replies were out): `true` when nothing is left to settle,
     /// `false` when [`Outbox::settle`] must wait or finish it.
     pub(super) fn try_settle(&mut self) -> bool {
+        if self.done.is_some() {
+            return false;
+        }
         let Some(sending) = &mut self.sending else {
             return true;
         };

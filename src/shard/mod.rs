@@ -369,6 +369,27 @@ impl Shard {
         reply
     }
 
+    /// [`Shard::execute_one`]'s reply when nothing has to wait: a GET
+    /// answered from memory while no key is latched (the only command
+    /// [`execute_resident`] answers). `None` for anything else (a write, a
+    /// read from disk, a latch): then `execute_one` runs it (a GET from disk
+    /// is looked up once more: a probe beside a disk read).
+    pub fn execute_now(&self, command: &Command) -> Option<Reply> {
+        if !matches!(command, Command::Get(_)) || !self.latched.borrow().is_empty() {
+            return None;
+        }
+        let ctx = ExecCtx {
+            now_ms: now_ms(),
+            max_value_size: self.config.max_value_size,
+            ticket: None,
+        };
+        let Resolved::Reply(reply) = execute_resident(&self.store, command, None, &ctx) else {
+            return None;
+        };
+        bump(&self.stats.gets, 1);
+        Some(reply)
+    }
+
     async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(commands.len());
         self.execute_unlatched_into(&mut commands, &mut replies)
