@@ -40,6 +40,10 @@ pub struct ExecCtx {
     /// The highest ticket of any write this batch made; the caller waits for
     /// it to be durable before replying.
     pub ticket: Option<Ticket>,
+    /// The [`KeyHash`] of the key of the SET about to run, when the batch's
+    /// prefetch computed it: its write takes it instead of hashing again.
+    /// The caller sets it for that one command and clears it after.
+    pub key_hash: Option<KeyHash>,
 }
 
 impl ExecCtx {
@@ -271,7 +275,8 @@ fn write(
             ctx.wrote(ticket);
         }
     } else {
-        ctx.wrote(store.put(key, value, expire_at_ms)?);
+        let ticket = store.put_at(key, ctx.key_hash.take(), value, expire_at_ms)?;
+        ctx.wrote(ticket);
     }
     Ok(())
 }

@@ -338,6 +338,7 @@ impl Shard {
             now_ms: now_ms(),
             max_value_size: self.config.max_value_size,
             ticket: None,
+            key_hash: None,
         };
         let is_write = command.is_write();
         match &command {
@@ -382,6 +383,7 @@ impl Shard {
             now_ms: now_ms(),
             max_value_size: self.config.max_value_size,
             ticket: None,
+            key_hash: None,
         };
         let Resolved::Reply(reply) = execute_resident(&self.store, command, None, &ctx) else {
             return None;
@@ -402,6 +404,7 @@ impl Shard {
             now_ms: now_ms(),
             max_value_size: self.config.max_value_size,
             ticket: None,
+            key_hash: None,
         };
         replies.clear();
         replies.reserve(commands.len());
@@ -442,10 +445,11 @@ impl Shard {
                 }
                 writes.mark(replies.len());
                 if let Command::Set { .. } = command {
-                    // Its hash was only for the prefetch.
-                    next_hash.next();
+                    // The prefetch's hash of the key, for the SET's write.
+                    ctx.key_hash = next_hash.next();
                 }
                 replies.push(execute(&self.store, command, &mut ctx).await);
+                ctx.key_hash = None;
             } else {
                 let at = match command {
                     Command::Get(_) => next_hash.next(),
@@ -620,6 +624,7 @@ impl Shard {
             now_ms: now_ms(),
             max_value_size: self.config.max_value_size,
             ticket: None,
+            key_hash: None,
         };
         bump(&self.stats.sets, writes.len() as u64);
         if let Err(e) = crate::commands::exec::write_raw(&self.store, &writes, &mut ctx) {

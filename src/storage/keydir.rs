@@ -133,6 +133,13 @@ pub struct KeyHash {
     hash: u64,
 }
 
+impl KeyHash {
+    /// The key's hash slot.
+    pub fn slot(&self) -> u16 {
+        self.slot
+    }
+}
+
 /// The per-slot keydir.
 pub struct Keydir {
     /// One compact table per hash slot.
@@ -298,8 +305,20 @@ impl Keydir {
         cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
     ) -> Option<Entry> {
         debug_assert_eq!(slot, key_slot(key));
-        let slot = slot as usize;
         let hash = self.hasher.hash_one(key);
+        self.insert_at(KeyHash { slot, hash }, key, entry, cache)
+    }
+
+    /// [`Keydir::insert_in_slot`] for a key whose [`KeyHash`] is known.
+    pub(super) fn insert_at(
+        &mut self,
+        at: KeyHash,
+        key: &[u8],
+        entry: Entry,
+        cache: impl FnOnce(Option<(&Entry, u32)>) -> u32,
+    ) -> Option<Entry> {
+        debug_assert_eq!(at, self.key_hash(key));
+        let (slot, hash) = (at.slot as usize, at.hash);
         let table = &mut self.slots[slot];
         let (expiring, dead_bytes) = (table.expiring(), table.dead_bytes());
         let previous = table.insert(key, hash, &entry, cache, &self.hasher);

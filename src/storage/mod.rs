@@ -429,11 +429,23 @@ impl Store {
     /// take the log files past `max_disk`; [`WriteError::SlotFull`] when the
     /// key's slot is full.
     pub fn put(&self, key: &[u8], value: &[u8], expire_at_ms: u64) -> Result<Ticket, WriteError> {
+        self.put_at(key, None, value, expire_at_ms)
+    }
+
+    /// [`Store::put`] for a key whose [`KeyHash`] may be known (from
+    /// [`Store::prefetch`]): then it is not hashed again.
+    pub fn put_at(
+        &self,
+        key: &[u8],
+        at: Option<KeyHash>,
+        value: &[u8],
+        expire_at_ms: u64,
+    ) -> Result<Ticket, WriteError> {
         let mut log = self.inner.log.borrow_mut();
         self.check_disk_limit(&log, record::encoded_len(key, value))?;
-        // The key's slot, hashed once for the room check and the insert.
-        let slot = crate::keyspace::key_slot(key);
-        if !self.inner.keydir.borrow().has_room_in_slot(slot, key) {
+        // The key's slot and hash, computed once for the room check and the insert.
+        let at = at.unwrap_or_else(|| self.inner.keydir.borrow().key_hash(key));
+        if !self.inner.keydir.borrow().has_room_in_slot(at.slot(), key) {
             return Err(WriteError::SlotFull);
         }
         let appended = log.append_live(expire_at_ms, key, value)?;
@@ -447,24 +459,24 @@ impl Store {
         // An overwrite of a cached key reuses the old value's cache node,
         // found from the keydir in the same probe that replaces the entry.
         let mut cache = self.inner.cache.borrow_mut();
-        let previous =
-            self.inner
-                .keydir
-                .borrow_mut()
-                .insert_in_slot(slot, key, entry, |previous| {
-                    let slot = match previous {
-                        Some((previous, slot)) if value.len() > WRITE_CACHE_MAX => {
-                            cache.remove_at(slot, previous.location);
-                            None
-                        }
-                        Some((previous, slot)) => {
-                            cache.rewrite(slot, previous.location, appended.location, value)
-                        }
-                        None if value.len() > WRITE_CACHE_MAX => None,
-                        None => cache.insert_from(appended.location, value),
-                    };
-                    slot.unwrap_or(keydir::NO_CACHE)
-                });
+        let previous = self
+            .inner
+            .keydir
+            .borrow_mut()
+            .insert_at(at, key, entry, |previous| {
+                let slot = match previous {
+                    Some((previous, slot)) if value.len() > WRITE_CACHE_MAX => {
+                        cache.remove_at(slot, previous.location);
+                        None
+                    }
+                    Some((previous, slot)) => {
+                        cache.rewrite(slot, previous.location, appended.location, value)
+                    }
+                    None if value.len() > WRITE_CACHE_MAX => None,
+                    None => cache.insert_from(appended.location, value),
+                };
+                slot.unwrap_or(keydir::NO_CACHE)
+            });
         drop(cache);
         self.superseded(&mut log, key, previous, false, &appended);
         drop(log);

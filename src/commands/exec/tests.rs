@@ -75,6 +75,7 @@ where
                 now_ms: START_MS,
                 max_value_size: 64,
                 ticket: None,
+                key_hash: None,
             };
             test(Shard { store, ctx }).await;
         })
@@ -486,6 +487,7 @@ fn concurrent_read_modify_writes_are_atomic() {
                     now_ms: START_MS,
                     max_value_size: 1 << 20,
                     ticket: None,
+                    key_hash: None,
                 };
                 for round in 0..10 {
                     let incr = Command::parse(args("INCR n")).unwrap();
