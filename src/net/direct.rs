@@ -166,6 +166,28 @@ pub trait DirectReader {
         len: usize,
         pos: u64,
     ) -> DirectWrite<'_>;
+
+    /// Writes the `nr` buffers `iovecs` describes (aligned, like `pos`)
+    /// at `pos` of `fd`, then makes the file's writes durable
+    /// (fdatasync): one linked pair queued together, so the sync starts
+    /// only once the write is done, without the caller waking in between.
+    /// Resolves when the sync is done, to the bytes written; a short write
+    /// is returned as such (its sync was not made, the caller must fail
+    /// the round), a failed write or sync as its error. `keep` holds the
+    /// descriptor, the iovecs and the bytes they point at until the kernel
+    /// is done with both.
+    ///
+    /// # Safety
+    /// `iovecs[..nr]` and every byte range they describe stay valid and
+    /// unchanged for as long as `keep` lives.
+    unsafe fn write_and_sync(
+        &self,
+        fd: RawFd,
+        keep: Rc<dyn Any>,
+        iovecs: *const libc::iovec,
+        nr: usize,
+        pos: u64,
+    ) -> DirectWrite<'_>;
 }
 
 #[cfg(test)]

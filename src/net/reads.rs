@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use io_uring::{opcode, types};
+use io_uring::{opcode, squeue, types};
 
 use super::direct::{AlignedBuf, DirectRead, DirectReader, DirectWrite};
 use super::ring::{Ring, State};
@@ -137,6 +137,63 @@ impl DirectReader for Ring {
             index: Some(index),
         };
         Box::pin(async move { write.await.0 })
+    }
+
+    unsafe fn write_and_sync(
+        &self,
+        fd: RawFd,
+        keep: Rc<dyn Any>,
+        iovecs: *const libc::iovec,
+        nr: usize,
+        pos: u64,
+    ) -> DirectWrite<'_> {
+        // SAFETY: the caller keeps `iovecs[..nr]` valid.
+        let want: usize = unsafe { std::slice::from_raw_parts(iovecs, nr) }
+            .iter()
+            .map(|iovec| iovec.iov_len)
+            .sum();
+        let (write_index, sync_index) = {
+            let mut slots = self.reads.borrow_mut();
+            (slots.take(None, Rc::clone(&keep)), slots.take(None, keep))
+        };
+        // One push: a link must not be cut by a submission between the
+        // two entries, or the sync could run before the write.
+        self.push(&[
+            opcode::Writev::new(types::Fd(fd), iovecs, nr.min(u32::MAX as usize) as u32)
+                .offset(pos)
+                .build()
+                .flags(squeue::Flags::IO_LINK)
+                .user_data(FILE | u64::from(write_index)),
+            opcode::Fsync::new(types::Fd(fd))
+                .flags(types::FsyncFlags::DATASYNC)
+                .build()
+                .user_data(FILE | u64::from(sync_index)),
+        ]);
+        let write = FileRead {
+            ring: self,
+            index: Some(write_index),
+        };
+        let sync = FileRead {
+            ring: self,
+            index: Some(sync_index),
+        };
+        Box::pin(async move {
+            // The sync completes last: awaiting it first wakes the task
+            // once, and the write's result is then already there.
+            let (synced, _) = sync.await;
+            let (written, _) = write.await;
+            let written = written?;
+            match synced {
+                Ok(_) => Ok(written),
+                // A short write breaks the link: the caller sees it short
+                // and fails the round. A whole write whose sync was
+                // cancelled is not durable: that is the sync's error.
+                Err(error) if written < want && error.raw_os_error() == Some(libc::ECANCELED) => {
+                    Ok(written)
+                }
+                Err(error) => Err(error),
+            }
+        })
     }
 }
 
@@ -341,5 +398,56 @@ mod tests {
         assert!(bytes[4096..8192].iter().all(|&b| b == 0xA1));
         assert!(bytes[8192..12288].iter().all(|&b| b == 0));
         assert!(bytes[12288..].iter().all(|&b| b == 0xB2));
+    }
+
+    #[test]
+    fn a_write_linked_to_its_sync_lands_whole_and_fails_as_the_write_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        std::fs::write(&path, vec![0u8; 16384]).unwrap();
+        let check = path.clone();
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .spawn(move || async move {
+                let ring = Ring::new().expect("a ring");
+                glommio::spawn_local(Rc::clone(&ring).drive()).detach();
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_DIRECT)
+                    .open(&path)
+                    .unwrap();
+                let fd = file.as_raw_fd();
+                let mut bufs = Vec::new();
+                let mut iovecs = Vec::new();
+                for fill in [0xC3u8, 0xD4] {
+                    let mut buf = AlignedBuf::with_capacity(4096);
+                    // SAFETY: the buffer holds at least 4096 bytes.
+                    unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                    iovecs.push(libc::iovec {
+                        iov_base: buf.as_mut_ptr().cast(),
+                        iov_len: 4096,
+                    });
+                    bufs.push(buf);
+                }
+                let (ptr, nr) = (iovecs.as_ptr(), iovecs.len());
+                let keep: Rc<dyn Any> = Rc::new((bufs, iovecs));
+                // SAFETY: `keep` holds the iovecs and their buffers, unchanged.
+                let written = unsafe { ring.write_and_sync(fd, Rc::clone(&keep), ptr, nr, 4096) };
+                assert_eq!(written.await.expect("write and sync succeed"), 8192);
+                // A failed write is the error, not its cancelled sync's.
+                // SAFETY: as above.
+                let failed = unsafe { ring.write_and_sync(-1, keep, ptr, nr, 0) }.await;
+                assert_eq!(failed.unwrap_err().raw_os_error(), Some(libc::EBADF));
+                assert_eq!(ring.reads.borrow().in_flight(), 0, "both slots released");
+                drop(file);
+            })
+            .expect("executor")
+            .join()
+            .expect("test finishes without panicking");
+        let bytes = std::fs::read(check).unwrap();
+        assert!(bytes[..4096].iter().all(|&b| b == 0));
+        assert!(bytes[4096..8192].iter().all(|&b| b == 0xC3));
+        assert!(bytes[8192..12288].iter().all(|&b| b == 0xD4));
+        assert!(bytes[12288..].iter().all(|&b| b == 0));
     }
 }

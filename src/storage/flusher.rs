@@ -6,8 +6,8 @@
 //! into, from the tail block's aligned offset on; issue their writes together and, under
 //! `SyncMode::Always`, one `fdatasync`; then advance the acknowledged
 //! position and wake every waiter. A small round under `SyncMode::Always`
-//! is written with one blocking `pwritev` instead (see [`writes_blocking`]);
-//! its sync still goes through io_uring. Appends that arrive while a write is in
+//! goes out as one write linked to its sync instead (see [`linked_round`]).
+//! Appends that arrive while a write is in
 //! flight simply land in the buffer and go out together in the next round:
 //! that is the group commit, and the busier the shard, the bigger the
 //! batches.
@@ -67,9 +67,9 @@ const ALLOCATE_STEP: u64 = 32 << 20;
 const ZERO_MAX_BACKLOG: u64 = 64 << 10;
 /// Largest write of zeros over what a failed flush left.
 const MAX_ZERO_WRITE: u64 = 1 << 20;
-/// Rounds up to this size are written with one blocking call (see
-/// [`writes_blocking`]): the small-writes regime of [`ZERO_MAX_BACKLOG`].
-const BLOCKING_ROUND_MAX: u64 = ZERO_MAX_BACKLOG;
+/// Rounds up to this size are one write linked to its sync (see
+/// [`linked_round`]): the small-writes regime of [`ZERO_MAX_BACKLOG`].
+const LINKED_ROUND_MAX: u64 = ZERO_MAX_BACKLOG;
 /// Pause after a failed flush so a full disk does not turn into a busy loop.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -127,19 +127,6 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
                 }
             }
             Job::Flush => {
-                if writes_blocking(&inner, pending_bytes(&inner)) {
-                    // The last round's replies go out before the shard
-                    // blocks: the writers it woke run first (they queue
-                    // their sends, waking the socket ring's driver behind
-                    // this task), then the driver, which submits them.
-                    // Without this the sends waited for the write (seen in
-                    // a trace). Not between `reserve_ahead` and the round:
-                    // appends meanwhile could reach past the zeros it let
-                    // go on.
-                    for _ in 0..2 {
-                        futures_lite::future::yield_now().await;
-                    }
-                }
                 reserve_ahead(&inner, &mut zeroing).await;
                 if let Err(error) = flush_front(&inner).await {
                     fail_pending(&inner, &error);
@@ -426,15 +413,32 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
         }
         (file, file_id, flush_end, disk_end, pieces)
     };
-    let bytes = pieces.iter().map(|(_, buffer)| buffer.len() as u64).sum();
-    if writes_blocking(inner, bytes) {
-        write_blocking(inner, &file, &pieces)?;
-    } else {
-        write_in_flight(inner, &file, pieces).await?;
-    }
-    if inner.sync == SyncMode::Always {
-        file.fdatasync().await.map_err(os_err)?;
-        add(&inner.counters.syncs, 1);
+    let direct = inner.direct.borrow().clone();
+    match direct.filter(|_| linked_round(inner, &pieces)) {
+        Some(writer) => {
+            let start = pieces[0].0;
+            let bufs: Vec<SharedBuf> = pieces.into_iter().map(|(_, buffer)| buffer).collect();
+            let want: u64 = bufs.iter().map(|buffer| buffer.len() as u64).sum();
+            let written = file
+                .write_and_sync_direct(&*writer, &bufs, start)
+                .await
+                .map_err(os_err)?;
+            inner.counters.writes.set(inner.counters.writes.get() + 1);
+            add(&inner.counters.bytes_written, written as u64);
+            if (written as u64) < want {
+                return Err(StorageError::WriteFailed(format!(
+                    "short write: {written} of {want} bytes"
+                )));
+            }
+            add(&inner.counters.syncs, 1);
+        }
+        None => {
+            write_in_flight(inner, &file, pieces).await?;
+            if inner.sync == SyncMode::Always {
+                file.fdatasync().await.map_err(os_err)?;
+                add(&inner.counters.syncs, 1);
+            }
+        }
     }
     complete_flush(inner, file_id, flush_end, disk_end);
     Ok(())
@@ -490,66 +494,30 @@ async fn write_in_flight(
     }
 }
 
-/// Bytes of log not yet written, from the block of the written end.
-fn pending_bytes(inner: &Inner) -> u64 {
-    let log = inner.log.borrow();
-    let front = &log.segments[0];
-    front.end() - (front.written - front.written % log.alignment)
-}
-
-/// Whether a round of `bytes` is written with a blocking system call on
-/// the shard's thread rather than through io_uring: under
-/// `SyncMode::Always`, rounds of at most [`BLOCKING_ROUND_MAX`].
+/// Whether a round goes out as one write linked to its sync on the
+/// shard's socket ring ([`LogFile::write_and_sync_direct`]): under
+/// `SyncMode::Always`, rounds of at most [`LINKED_ROUND_MAX`] whose pieces
+/// are contiguous (the tail block, the chunk after it, any zeros).
 ///
-/// Every writer of such a round waits for it and a small write's device
-/// time is mostly latency, so the shard has little to overlap with it;
-/// through io_uring the round cost an operation per chunk (the tail block
-/// and the chunk after it: 1.9 device writes per round at SET P1), a park
-/// and a wake of the executor (a dozen system calls) and a completion
-/// delivered as task work (an IPI when the shard was busy). One `pwritev`
-/// carries all of the round's chunks in one device request. The sync stays
-/// on io_uring (an io-wq worker): making it blocking as well, like Redis's
-/// `fdatasync`, cut system calls further but halved req/s whenever another
-/// task shared the shard's CPU, as each of the sync's device waits then
-/// waited for the CPU too. SET P1, 50 connections, one shard, medians of
-/// 4 rounds alternating with Redis on a busy host (load 7): server CPU
-/// 24.9 -> 20.2 us per request (task-clock; Redis 22.3), device requests
-/// 0.088 -> 0.058 and syscalls 1.21 -> 0.79 per request, 11.3k req/s
-/// against 8.6k (Redis 4.3k).
-fn writes_blocking(inner: &Inner, bytes: u64) -> bool {
-    inner.sync == SyncMode::Always && bytes <= BLOCKING_ROUND_MAX
-}
-
-/// Writes a round's pieces with blocking calls, one per run of contiguous
-/// pieces (a round's pieces are contiguous: one call, one device request).
-fn write_blocking(
-    inner: &Inner,
-    file: &LogFile,
-    pieces: &[(u64, SharedBuf)],
-) -> Result<(), StorageError> {
-    let mut at = 0;
-    while at < pieces.len() {
-        let start = pieces[at].0;
-        let mut end = start;
-        let mut run = Vec::new();
-        while let Some((pos, buffer)) = pieces.get(at)
-            && *pos == end
-        {
-            run.push(buffer);
-            end += buffer.len() as u64;
-            at += 1;
-        }
-        let written = file.write_blocking(start, &run).map_err(os_err)?;
-        inner.counters.writes.set(inner.counters.writes.get() + 1);
-        add(&inner.counters.bytes_written, written as u64);
-        if (written as u64) < end - start {
-            return Err(StorageError::WriteFailed(format!(
-                "short write: {written} of {} bytes",
-                end - start
-            )));
-        }
-    }
-    Ok(())
+/// Every writer of such a round waits for it. Written piece by piece and
+/// then synced, a round cost an operation per piece (1.9 device writes per
+/// round at SET P1), a wake-up of this task per write and per sync (each a
+/// park and wake of the executor when idle: a dozen system calls) and
+/// completions delivered by glommio's ring as task work (an IPI when the
+/// shard was busy). Linked, it is one device write and one wake-up, and
+/// the shard never waits for the device itself: a blocking `pwritev` saved
+/// as much CPU but held every other connection of the shard for the
+/// device's write latency (fio psync 8 KiB O_DIRECT writes here: 124 us
+/// mean, 1.8 ms p99), which a mixed GET/SET workload's p99 paid.
+fn linked_round(inner: &Inner, pieces: &[(u64, SharedBuf)]) -> bool {
+    let bytes: u64 = pieces.iter().map(|(_, buffer)| buffer.len() as u64).sum();
+    inner.sync == SyncMode::Always
+        && bytes <= LINKED_ROUND_MAX
+        && !pieces.is_empty()
+        && pieces.len() <= libc::UIO_MAXIOV as usize
+        && pieces
+            .windows(2)
+            .all(|pair| pair[0].0 + pair[0].1.len() as u64 == pair[1].0)
 }
 
 /// Advances the acknowledged position after a successful flush.

@@ -159,60 +159,59 @@ impl LogFile {
         }
     }
 
-    /// Writes `bufs` back to back from `pos` with blocking system calls on
-    /// this thread (one `pwritev` per [`libc::UIO_MAXIOV`] buffers for a
-    /// real file); returns the bytes written, fewer than asked only when a
-    /// write fell short. For the flusher's small rounds (see
-    /// `flusher::writes_blocking`).
-    pub fn write_blocking(&self, pos: u64, bufs: &[&SharedBuf]) -> std::io::Result<usize> {
-        let mut written = 0;
-        match self {
+    /// Writes `bufs` back to back from `pos` and then makes the file's
+    /// writes durable, through `writer` as one linked pair (see
+    /// [`DirectReader::write_and_sync`]) for a real file: one submission,
+    /// one device write, one wake-up when both are done. Returns the bytes
+    /// written, fewer than asked only when the write fell short (then
+    /// nothing was synced). A simulated file is written and synced at once.
+    /// At most [`libc::UIO_MAXIOV`] buffers (the flusher's small rounds).
+    pub fn write_and_sync_direct<'a>(
+        self: &Rc<Self>,
+        writer: &'a dyn DirectReader,
+        bufs: &[SharedBuf],
+        pos: u64,
+    ) -> DirectWrite<'a> {
+        assert!(bufs.len() <= libc::UIO_MAXIOV as usize, "one writev");
+        match &**self {
             LogFile::Dma(file) => {
-                for group in bufs.chunks(libc::UIO_MAXIOV as usize) {
-                    let iovecs: Vec<libc::iovec> = group
-                        .iter()
-                        .map(|buf| libc::iovec {
-                            iov_base: buf.as_bytes().as_ptr() as *mut libc::c_void,
-                            iov_len: buf.len(),
-                        })
-                        .collect();
-                    let want: usize = group.iter().map(|buf| buf.len()).sum();
-                    let done = loop {
-                        // SAFETY: every iovec points into a buffer `bufs`
-                        // borrows for the whole call.
-                        let rc = unsafe {
-                            libc::pwritev(
-                                file.as_raw_fd(),
-                                iovecs.as_ptr(),
-                                iovecs.len() as libc::c_int,
-                                (pos + written as u64) as libc::off_t,
-                            )
-                        };
-                        if rc >= 0 {
-                            break rc as usize;
-                        }
-                        let error = std::io::Error::last_os_error();
-                        if error.kind() != std::io::ErrorKind::Interrupted {
-                            return Err(error);
-                        }
+                let mut held = Vec::with_capacity(bufs.len());
+                let mut iovecs = Vec::with_capacity(bufs.len());
+                for buf in bufs {
+                    let SharedBuf::Dma(dma) = buf else {
+                        return Box::pin(std::future::ready(Err(std::io::Error::other(
+                            "buffer of another backend",
+                        ))));
                     };
-                    written += done;
-                    if done < want {
-                        break;
-                    }
+                    iovecs.push(libc::iovec {
+                        iov_base: dma.as_ptr() as *mut libc::c_void,
+                        iov_len: dma.len(),
+                    });
+                    held.push(dma.clone());
                 }
+                let (ptr, nr) = (iovecs.as_ptr(), iovecs.len());
+                // The iovecs' heap storage does not move with the Vec.
+                let keep: Rc<dyn std::any::Any> = Rc::new((self.clone(), held, iovecs));
+                // SAFETY: `keep` holds the iovecs and the buffers they
+                // point into, which nothing changes once shared.
+                unsafe { writer.write_and_sync(file.as_raw_fd(), keep, ptr, nr, pos) }
             }
             LogFile::Sim(file) => {
-                for buf in bufs {
-                    let done = file.write_at(buf.as_bytes(), pos + written as u64)?;
-                    written += done;
-                    if done < buf.len() {
-                        break;
+                let result = (|| {
+                    let mut written = 0;
+                    for buf in bufs {
+                        let done = file.write_at(buf.as_bytes(), pos + written as u64)?;
+                        written += done;
+                        if done < buf.len() {
+                            return Ok(written);
+                        }
                     }
-                }
+                    file.fdatasync()?;
+                    Ok(written)
+                })();
+                Box::pin(std::future::ready(result))
             }
         }
-        Ok(written)
     }
 
     /// [`LogFile::write_shared_at`] through `writer` (see
