@@ -327,6 +327,25 @@ impl Shard {
         self.execute_unlatched_into(commands, replies).await;
     }
 
+    /// The context commands run in: the clock now, no write yet.
+    fn exec_ctx(&self) -> ExecCtx {
+        ExecCtx {
+            now_ms: now_ms(),
+            max_value_size: self.config.max_value_size,
+            ticket: None,
+            key_hash: None,
+        }
+    }
+
+    /// Counts a command in the shard's GET / SET / other figures.
+    fn count(&self, command: &Command, is_write: bool) {
+        match command {
+            Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
+            _ if is_write => bump(&self.stats.sets, 1),
+            _ => bump(&self.stats.others, 1),
+        }
+    }
+
     /// One command, as [`Shard::execute_batch_into`] runs a group of one,
     /// without a group's vectors: a connection's batch of a single command
     /// of this shard's (pipeline 1).
@@ -334,30 +353,16 @@ impl Shard {
         if !self.latched.borrow().is_empty() {
             self.wait_for_latches(std::slice::from_ref(&command)).await;
         }
-        let mut ctx = ExecCtx {
-            now_ms: now_ms(),
-            max_value_size: self.config.max_value_size,
-            ticket: None,
-            key_hash: None,
-        };
+        let mut ctx = self.exec_ctx();
         let is_write = command.is_write();
-        match &command {
-            Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
-            _ if is_write => bump(&self.stats.sets, 1),
-            _ => bump(&self.stats.others, 1),
-        }
+        self.count(&command, is_write);
         let reply = if is_write {
             execute(&self.store, command, &mut ctx).await
         } else {
-            let read = match execute_resident(&self.store, &command, None, &ctx) {
-                Resolved::Reply(reply) => return reply,
-                Resolved::OnDisk(entry) => match command {
-                    Command::Get(key) => Read::Disk(key, entry),
-                    command => Read::Command(command),
-                },
-                Resolved::Execute => Read::Command(command),
-            };
-            read.run(&self.store, &mut ctx).await
+            match resolve(&self.store, command, None, &ctx) {
+                Ok(reply) => return reply,
+                Err(read) => read.run(&self.store, &mut ctx).await,
+            }
         };
         if let Some(ticket) = ctx.ticket
             && let Err(e) = self.store.wait_durable(ticket).await
@@ -379,12 +384,7 @@ impl Shard {
         if !matches!(command, Command::Get(_)) || !self.latched.borrow().is_empty() {
             return None;
         }
-        let ctx = ExecCtx {
-            now_ms: now_ms(),
-            max_value_size: self.config.max_value_size,
-            ticket: None,
-            key_hash: None,
-        };
+        let ctx = self.exec_ctx();
         let Resolved::Reply(reply) = execute_resident(&self.store, command, None, &ctx) else {
             return None;
         };
@@ -400,12 +400,7 @@ impl Shard {
     }
 
     async fn execute_unlatched_into(&self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
-        let mut ctx = ExecCtx {
-            now_ms: now_ms(),
-            max_value_size: self.config.max_value_size,
-            ticket: None,
-            key_hash: None,
-        };
+        let mut ctx = self.exec_ctx();
         replies.clear();
         replies.reserve(commands.len());
         // What every GET's lookup and every SET's keydir and cache update
@@ -433,11 +428,7 @@ impl Shard {
         let mut reads: Vec<(usize, Read)> = Vec::new();
         for command in commands.drain(..) {
             let is_write = command.is_write();
-            match &command {
-                Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
-                _ if is_write => bump(&self.stats.sets, 1),
-                _ => bump(&self.stats.others, 1),
-            }
+            self.count(&command, is_write);
             if is_write {
                 if !reads.is_empty() {
                     self.run_reads(std::mem::take(&mut reads), replies, &mut ctx)
@@ -455,19 +446,13 @@ impl Shard {
                     Command::Get(_) => next_hash.next(),
                     _ => None,
                 };
-                let read = match execute_resident(&self.store, &command, at, &ctx) {
-                    Resolved::Reply(reply) => {
-                        replies.push(reply);
-                        continue;
+                match resolve(&self.store, command, at, &ctx) {
+                    Ok(reply) => replies.push(reply),
+                    Err(read) => {
+                        reads.push((replies.len(), read));
+                        replies.push(Reply::Nil);
                     }
-                    Resolved::OnDisk(entry) => match command {
-                        Command::Get(key) => Read::Disk(key, entry),
-                        command => Read::Command(command),
-                    },
-                    Resolved::Execute => Read::Command(command),
-                };
-                reads.push((replies.len(), read));
-                replies.push(Reply::Nil);
+                }
             }
         }
         drop(next_hash);
@@ -620,12 +605,7 @@ impl Shard {
 
     /// Writes or deletes latched keys, then waits until that is durable.
     async fn write_raw(&self, writes: Vec<(Bytes, Option<(Bytes, u64)>)>) -> Reply {
-        let mut ctx = ExecCtx {
-            now_ms: now_ms(),
-            max_value_size: self.config.max_value_size,
-            ticket: None,
-            key_hash: None,
-        };
+        let mut ctx = self.exec_ctx();
         bump(&self.stats.sets, writes.len() as u64);
         if let Err(e) = crate::commands::exec::write_raw(&self.store, &writes, &mut ctx) {
             return storage_error(&e);
@@ -713,6 +693,25 @@ impl Shard {
             let released = self.latch_released.borrow().wait();
             released.await;
         }
+    }
+}
+
+/// A read-only command answered from memory (`Ok`), or what is left to
+/// run for it (`Err`): a GET's record to read from disk, or the command.
+/// `at` is the key's hash where the batch's prefetch computed it.
+fn resolve(
+    store: &Store,
+    command: Command,
+    at: Option<crate::storage::KeyHash>,
+    ctx: &ExecCtx,
+) -> Result<Reply, Read> {
+    match execute_resident(store, &command, at, ctx) {
+        Resolved::Reply(reply) => Ok(reply),
+        Resolved::OnDisk(entry) => Err(match command {
+            Command::Get(key) => Read::Disk(key, entry),
+            command => Read::Command(command),
+        }),
+        Resolved::Execute => Err(Read::Command(command)),
     }
 }
 
