@@ -21,19 +21,22 @@
 //!   eventfd registered with the ring, read through glommio, so an idle shard
 //!   sleeps in glommio's own wait like any other.
 //!
-//! The store's GET reads go on the same ring (`reads`, behind the
-//! [`direct::DirectReader`] interface the store reads through), so one enter
-//! carries them too.
+//! The store's GET reads and log writes go on the same ring (`reads`,
+//! behind the [`direct::DirectReader`] interface the store uses; their
+//! slots in `file_slots`), so one enter carries them too. An operation's
+//! state (`state`) sits below the ring, the sockets and the file slots.
 //!
 //! Bytes go in and out of `BytesMut` buffers the operation owns while the
 //! kernel may touch them, so no buffer is freed or reused under the kernel.
 
 mod bufring;
 pub mod direct;
+mod file_slots;
 mod inbox;
 mod reads;
 mod ring;
 mod socket;
+mod state;
 
 pub use ring::Ring;
 pub use socket::{Op, Socket};

@@ -17,8 +17,9 @@ use glommio::io::BufferedFile;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
+use super::file_slots::{FILE, ReadSlots};
 use super::inbox::{Inbox, STASH_MAX};
-use super::reads::{FILE, ReadSlots};
+use super::state::State;
 
 /// Submission queue entries; a full queue is submitted early, so this only
 /// bounds how many operations one enter carries.
@@ -36,20 +37,6 @@ pub(super) const RECVSEND_POLL_FIRST: u16 = 1;
 /// turn after turn and glommio would look at its I/O only when its
 /// preemption timer fires.
 const TURNS_PER_POLL: u32 = 4;
-
-/// Where an operation (a socket's, or a file read's) is.
-pub(super) enum State {
-    /// Submitted or queued; the waker of the task awaiting it.
-    InFlight(Option<Waker>),
-    /// Completed with this result (bytes, or a negative errno).
-    Done(i32),
-    /// Its [`Op`](super::Op) (or the store's file read) was dropped before it
-    /// completed: the slot (and the buffer the kernel may still write) is
-    /// freed by its completion.
-    Orphan,
-    /// Unused.
-    Free,
-}
 
 /// One operation's state and the buffer it lends the kernel.
 pub(super) struct Slot {

@@ -15,7 +15,8 @@ use io_uring::{opcode, squeue, types};
 
 use super::bufring;
 use super::inbox::{DIRECT_ROOM, Inbox, STASH_MAX};
-use super::ring::{AUX, RECVSEND_POLL_FIRST, Ring, State};
+use super::ring::{AUX, RECVSEND_POLL_FIRST, Ring};
+use super::state::State;
 
 /// A client socket whose I/O goes through its shard's [`Ring`]. Closed when
 /// dropped (with a multishot receive armed, once the driver's next turn has
