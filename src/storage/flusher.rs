@@ -38,6 +38,7 @@ use super::files::{data_file_path, open_active, os_err, sync_dir};
 use super::io::{LogFile, SharedBuf};
 use super::state::add;
 use super::{Inner, StorageError, SyncMode};
+use crate::net::direct::DirectReader;
 
 /// Largest single flush; a bigger backlog goes out in several writes.
 pub const MAX_FLUSH_BYTES: u64 = 8 << 20;
@@ -414,26 +415,22 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
         (file, file_id, flush_end, disk_end, pieces)
     };
     let direct = inner.direct.borrow().clone();
-    match direct.filter(|_| linked_round(inner, &pieces)) {
+    match direct.as_deref().filter(|_| linked_round(inner, &pieces)) {
         Some(writer) => {
             let start = pieces[0].0;
             let bufs: Vec<SharedBuf> = pieces.into_iter().map(|(_, buffer)| buffer).collect();
-            let want: u64 = bufs.iter().map(|buffer| buffer.len() as u64).sum();
+            let want = bufs.iter().map(SharedBuf::len).sum();
             let written = file
-                .write_and_sync_direct(&*writer, &bufs, start)
+                .write_and_sync_direct(writer, &bufs, start)
                 .await
                 .map_err(os_err)?;
-            inner.counters.writes.set(inner.counters.writes.get() + 1);
-            add(&inner.counters.bytes_written, written as u64);
-            if (written as u64) < want {
-                return Err(StorageError::WriteFailed(format!(
-                    "short write: {written} of {want} bytes"
-                )));
+            if let Some(error) = count_write(inner, written, want) {
+                return Err(error);
             }
             add(&inner.counters.syncs, 1);
         }
         None => {
-            write_in_flight(inner, &file, pieces).await?;
+            write_in_flight(inner, direct.as_deref(), &file, pieces).await?;
             if inner.sync == SyncMode::Always {
                 file.fdatasync().await.map_err(os_err)?;
                 add(&inner.counters.syncs, 1);
@@ -445,21 +442,21 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
 }
 
 /// Writes a round's pieces all in flight together through io_uring.
-async fn write_in_flight(
+async fn write_in_flight<'a>(
     inner: &Inner,
-    file: &Rc<LogFile>,
+    direct: Option<&'a dyn DirectReader>,
+    file: &'a Rc<LogFile>,
     pieces: Vec<(u64, SharedBuf)>,
 ) -> Result<(), StorageError> {
     // On the shard's socket ring when it has one: no task per write, and
     // completions wait for the ring's next enter instead of interrupting
     // the shard (glommio's ring raises an IPI per completion).
-    let direct = inner.direct.borrow().clone();
     let writes: Vec<(Pin<Box<dyn Future<Output = _> + '_>>, usize)> = pieces
         .into_iter()
         .map(|(pos, buffer)| {
             let len = buffer.len();
-            let write: Pin<Box<dyn Future<Output = _>>> = match &direct {
-                Some(writer) => file.write_shared_direct(&**writer, &buffer, pos),
+            let write: Pin<Box<dyn Future<Output = _>>> = match direct {
+                Some(writer) => file.write_shared_direct(writer, &buffer, pos),
                 None => {
                     let file = file.clone();
                     Box::pin(glommio::spawn_local(async move {
@@ -475,12 +472,8 @@ async fn write_in_flight(
         let result = write.await;
         match result {
             Ok(written) => {
-                inner.counters.writes.set(inner.counters.writes.get() + 1);
-                add(&inner.counters.bytes_written, written as u64);
-                if written < len && failure.is_none() {
-                    failure = Some(StorageError::WriteFailed(format!(
-                        "short write: {written} of {len} bytes"
-                    )));
+                if let Some(error) = count_write(inner, written, len) {
+                    failure.get_or_insert(error);
                 }
             }
             Err(error) => {
@@ -492,6 +485,15 @@ async fn write_in_flight(
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// Counts a completed write of `written` bytes out of `len` in the
+/// store's figures; a short one is the round's error.
+fn count_write(inner: &Inner, written: usize, len: usize) -> Option<StorageError> {
+    inner.counters.writes.set(inner.counters.writes.get() + 1);
+    add(&inner.counters.bytes_written, written as u64);
+    (written < len)
+        .then(|| StorageError::WriteFailed(format!("short write: {written} of {len} bytes")))
 }
 
 /// Whether a round goes out as one write linked to its sync on the
