@@ -184,102 +184,13 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn direct_reads_come_back_whole_short_at_the_end_and_survive_a_dropped_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data");
-        let data: Vec<u8> = (0..40_000u32).map(|i| ((i * 7) ^ (i >> 9)) as u8).collect();
-        std::fs::write(&path, &data).unwrap();
-        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .spawn(move || async move {
-                let ring = Ring::new().expect("a ring");
-                glommio::spawn_local(Rc::clone(&ring).drive()).detach();
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_DIRECT)
-                    .open(&path)
-                    .unwrap();
-                let fd = file.as_raw_fd();
-                let keep: Rc<dyn Any> = Rc::new(());
-                let read = |pos: u64, len: usize| {
-                    let ring = Rc::clone(&ring);
-                    let keep = Rc::clone(&keep);
-                    async move {
-                        let buf = AlignedBuf::with_capacity(len);
-                        let (result, buf) = ring.read(fd, keep, buf, len, pos).await;
-                        let n = result.expect("the read succeeds");
-                        // SAFETY: the read wrote `n` bytes.
-                        unsafe { buf.filled(n) }.to_vec()
-                    }
-                };
-                // Pooled and unpooled buffers; the last read ends past the
-                // end of the file and is short.
-                for (pos, len) in [(0, 4096), (512 * 5, 512), (8192, 16384), (36_864, 8192)] {
-                    let got = read(pos, len).await;
-                    let end = (pos as usize + len).min(data.len());
-                    assert_eq!(got.len(), end - pos as usize, "read at {pos}");
-                    assert!(got == data[pos as usize..end], "bytes of the read at {pos}");
-                }
-                // Many at once, as a pipelined batch submits them: each is
-                // queued when made, and one enter carries them all.
-                let reads: Vec<_> = (0..9u64)
-                    .map(|i| {
-                        ring.read(
-                            fd,
-                            Rc::clone(&keep),
-                            AlignedBuf::with_capacity(4096),
-                            4096,
-                            i * 4096,
-                        )
-                    })
-                    .collect();
-                for (i, pending) in reads.into_iter().enumerate() {
-                    let (result, buf) = pending.await;
-                    let n = result.expect("the read succeeds");
-                    let from = i * 4096;
-                    // SAFETY: the read wrote `n` bytes.
-                    assert!(unsafe { buf.filled(n) } == &data[from..(from + 4096).min(data.len())]);
-                }
-                // A read dropped before it completes keeps its buffer until
-                // the kernel is done; the ring goes on.
-                // It also holds what keeps its descriptor open until then.
-                let file_kept = Rc::new(());
-                drop(ring.read(
-                    fd,
-                    file_kept.clone(),
-                    AlignedBuf::with_capacity(4096),
-                    4096,
-                    0,
-                ));
-                assert_eq!(
-                    Rc::strong_count(&file_kept),
-                    2,
-                    "held while the read is queued"
-                );
-                assert!(read(4096, 4096).await == data[4096..8192]);
-                while Rc::strong_count(&file_kept) > 1 {
-                    glommio::yield_if_needed().await;
-                    glommio::executor().yield_task_queue_now().await;
-                }
-                // A bad descriptor fails the read, not the ring.
-                let (result, _) = ring
-                    .read(-1, Rc::clone(&keep), AlignedBuf::with_capacity(512), 512, 0)
-                    .await;
-                assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-                assert!(read(0, 512).await == data[..512]);
-                drop(file);
-            })
-            .expect("executor")
-            .join()
-            .expect("test finishes without panicking");
-    }
-
-    #[test]
-    fn direct_writes_land_where_asked_and_hold_their_bytes_until_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data");
-        std::fs::write(&path, vec![0u8; 16384]).unwrap();
-        let check = path.clone();
+    /// Runs `body` on an executor of its own with a driven ring and the
+    /// file at `path` opened with `O_DIRECT` for reading and writing.
+    fn on_ring<F, Fut>(path: std::path::PathBuf, body: F)
+    where
+        F: FnOnce(Rc<Ring>, std::fs::File) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
         glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .spawn(move || async move {
                 let ring = Ring::new().expect("a ring");
@@ -290,37 +201,127 @@ mod tests {
                     .custom_flags(libc::O_DIRECT)
                     .open(&path)
                     .unwrap();
-                let fd = file.as_raw_fd();
-                let block = |fill: u8| {
-                    let mut buf = AlignedBuf::with_capacity(4096);
-                    // SAFETY: the buffer holds at least 4096 bytes.
-                    unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
-                    let ptr = buf.as_mut_ptr().cast_const();
-                    (Rc::new(buf), ptr)
-                };
-                // Two writes queued together, then awaited; the second is
-                // dropped at once and still lands, its bytes kept alive.
-                let ((first, at_first), (second, at_second)) = (block(0xA1), block(0xB2));
-                // SAFETY (each write): `keep` is the buffer itself, never changed.
-                let one = unsafe { ring.write(fd, first.clone(), at_first, 4096, 4096) };
-                let two = unsafe { ring.write(fd, second.clone(), at_second, 4096, 12288) };
-                drop(two);
-                drop(second);
-                assert_eq!(one.await.expect("the write succeeds"), 4096);
-                // A bad descriptor fails the write, not the ring.
-                let (bad, at_bad) = block(0);
-                let result = unsafe { ring.write(-1, bad, at_bad, 4096, 0) }.await;
-                assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-                // The dropped write is done once the ring let go of its buffer.
-                while ring.reads.borrow().in_flight() > 0 {
-                    glommio::yield_if_needed().await;
-                    glommio::executor().yield_task_queue_now().await;
-                }
-                drop(file);
+                body(ring, file).await;
             })
             .expect("executor")
             .join()
             .expect("test finishes without panicking");
+    }
+
+    #[test]
+    fn direct_reads_come_back_whole_short_at_the_end_and_survive_a_dropped_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let data: Vec<u8> = (0..40_000u32).map(|i| ((i * 7) ^ (i >> 9)) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        on_ring(path, move |ring, file| async move {
+            let fd = file.as_raw_fd();
+            let keep: Rc<dyn Any> = Rc::new(());
+            let read = |pos: u64, len: usize| {
+                let ring = Rc::clone(&ring);
+                let keep = Rc::clone(&keep);
+                async move {
+                    let buf = AlignedBuf::with_capacity(len);
+                    let (result, buf) = ring.read(fd, keep, buf, len, pos).await;
+                    let n = result.expect("the read succeeds");
+                    // SAFETY: the read wrote `n` bytes.
+                    unsafe { buf.filled(n) }.to_vec()
+                }
+            };
+            // Pooled and unpooled buffers; the last read ends past the
+            // end of the file and is short.
+            for (pos, len) in [(0, 4096), (512 * 5, 512), (8192, 16384), (36_864, 8192)] {
+                let got = read(pos, len).await;
+                let end = (pos as usize + len).min(data.len());
+                assert_eq!(got.len(), end - pos as usize, "read at {pos}");
+                assert!(got == data[pos as usize..end], "bytes of the read at {pos}");
+            }
+            // Many at once, as a pipelined batch submits them: each is
+            // queued when made, and one enter carries them all.
+            let reads: Vec<_> = (0..9u64)
+                .map(|i| {
+                    ring.read(
+                        fd,
+                        Rc::clone(&keep),
+                        AlignedBuf::with_capacity(4096),
+                        4096,
+                        i * 4096,
+                    )
+                })
+                .collect();
+            for (i, pending) in reads.into_iter().enumerate() {
+                let (result, buf) = pending.await;
+                let n = result.expect("the read succeeds");
+                let from = i * 4096;
+                // SAFETY: the read wrote `n` bytes.
+                assert!(unsafe { buf.filled(n) } == &data[from..(from + 4096).min(data.len())]);
+            }
+            // A read dropped before it completes keeps its buffer until
+            // the kernel is done; the ring goes on.
+            // It also holds what keeps its descriptor open until then.
+            let file_kept = Rc::new(());
+            drop(ring.read(
+                fd,
+                file_kept.clone(),
+                AlignedBuf::with_capacity(4096),
+                4096,
+                0,
+            ));
+            assert_eq!(
+                Rc::strong_count(&file_kept),
+                2,
+                "held while the read is queued"
+            );
+            assert!(read(4096, 4096).await == data[4096..8192]);
+            while Rc::strong_count(&file_kept) > 1 {
+                glommio::yield_if_needed().await;
+                glommio::executor().yield_task_queue_now().await;
+            }
+            // A bad descriptor fails the read, not the ring.
+            let (result, _) = ring
+                .read(-1, Rc::clone(&keep), AlignedBuf::with_capacity(512), 512, 0)
+                .await;
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            assert!(read(0, 512).await == data[..512]);
+            drop(file);
+        });
+    }
+
+    #[test]
+    fn direct_writes_land_where_asked_and_hold_their_bytes_until_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        std::fs::write(&path, vec![0u8; 16384]).unwrap();
+        let check = path.clone();
+        on_ring(path, move |ring, file| async move {
+            let fd = file.as_raw_fd();
+            let block = |fill: u8| {
+                let mut buf = AlignedBuf::with_capacity(4096);
+                // SAFETY: the buffer holds at least 4096 bytes.
+                unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                let ptr = buf.as_mut_ptr().cast_const();
+                (Rc::new(buf), ptr)
+            };
+            // Two writes queued together, then awaited; the second is
+            // dropped at once and still lands, its bytes kept alive.
+            let ((first, at_first), (second, at_second)) = (block(0xA1), block(0xB2));
+            // SAFETY (each write): `keep` is the buffer itself, never changed.
+            let one = unsafe { ring.write(fd, first.clone(), at_first, 4096, 4096) };
+            let two = unsafe { ring.write(fd, second.clone(), at_second, 4096, 12288) };
+            drop(two);
+            drop(second);
+            assert_eq!(one.await.expect("the write succeeds"), 4096);
+            // A bad descriptor fails the write, not the ring.
+            let (bad, at_bad) = block(0);
+            let result = unsafe { ring.write(-1, bad, at_bad, 4096, 0) }.await;
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            // The dropped write is done once the ring let go of its buffer.
+            while ring.reads.borrow().in_flight() > 0 {
+                glommio::yield_if_needed().await;
+                glommio::executor().yield_task_queue_now().await;
+            }
+            drop(file);
+        });
         let bytes = std::fs::read(check).unwrap();
         assert!(bytes[..4096].iter().all(|&b| b == 0));
         assert!(bytes[4096..8192].iter().all(|&b| b == 0xA1));
@@ -334,44 +335,32 @@ mod tests {
         let path = dir.path().join("data");
         std::fs::write(&path, vec![0u8; 16384]).unwrap();
         let check = path.clone();
-        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .spawn(move || async move {
-                let ring = Ring::new().expect("a ring");
-                glommio::spawn_local(Rc::clone(&ring).drive()).detach();
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_DIRECT)
-                    .open(&path)
-                    .unwrap();
-                let fd = file.as_raw_fd();
-                let mut bufs = Vec::new();
-                let mut iovecs = Vec::new();
-                for fill in [0xC3u8, 0xD4] {
-                    let mut buf = AlignedBuf::with_capacity(4096);
-                    // SAFETY: the buffer holds at least 4096 bytes.
-                    unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
-                    iovecs.push(libc::iovec {
-                        iov_base: buf.as_mut_ptr().cast(),
-                        iov_len: 4096,
-                    });
-                    bufs.push(buf);
-                }
-                let (ptr, nr) = (iovecs.as_ptr(), iovecs.len());
-                let keep: Rc<dyn Any> = Rc::new((bufs, iovecs));
-                // SAFETY: `keep` holds the iovecs and their buffers, unchanged.
-                let written = unsafe { ring.write_and_sync(fd, Rc::clone(&keep), ptr, nr, 4096) };
-                assert_eq!(written.await.expect("write and sync succeed"), 8192);
-                // A failed write is the error, not its cancelled sync's.
-                // SAFETY: as above.
-                let failed = unsafe { ring.write_and_sync(-1, keep, ptr, nr, 0) }.await;
-                assert_eq!(failed.unwrap_err().raw_os_error(), Some(libc::EBADF));
-                assert_eq!(ring.reads.borrow().in_flight(), 0, "both slots released");
-                drop(file);
-            })
-            .expect("executor")
-            .join()
-            .expect("test finishes without panicking");
+        on_ring(path, move |ring, file| async move {
+            let fd = file.as_raw_fd();
+            let mut bufs = Vec::new();
+            let mut iovecs = Vec::new();
+            for fill in [0xC3u8, 0xD4] {
+                let mut buf = AlignedBuf::with_capacity(4096);
+                // SAFETY: the buffer holds at least 4096 bytes.
+                unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                iovecs.push(libc::iovec {
+                    iov_base: buf.as_mut_ptr().cast(),
+                    iov_len: 4096,
+                });
+                bufs.push(buf);
+            }
+            let (ptr, nr) = (iovecs.as_ptr(), iovecs.len());
+            let keep: Rc<dyn Any> = Rc::new((bufs, iovecs));
+            // SAFETY: `keep` holds the iovecs and their buffers, unchanged.
+            let written = unsafe { ring.write_and_sync(fd, Rc::clone(&keep), ptr, nr, 4096) };
+            assert_eq!(written.await.expect("write and sync succeed"), 8192);
+            // A failed write is the error, not its cancelled sync's.
+            // SAFETY: as above.
+            let failed = unsafe { ring.write_and_sync(-1, keep, ptr, nr, 0) }.await;
+            assert_eq!(failed.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            assert_eq!(ring.reads.borrow().in_flight(), 0, "both slots released");
+            drop(file);
+        });
         let bytes = std::fs::read(check).unwrap();
         assert!(bytes[..4096].iter().all(|&b| b == 0));
         assert!(bytes[4096..8192].iter().all(|&b| b == 0xC3));
