@@ -3,27 +3,24 @@
 //! (through the pipeline) or from peers (through the mesh). Below it:
 //! [`crate::commands::exec`] and [`crate::storage`].
 
+mod clients;
+mod execute;
 pub mod monitor;
 pub mod settings;
 mod shared;
 
+pub use clients::{ClientActivity, ClientInfo};
+pub use execute::storage_error;
 pub use shared::{POLL, Shared};
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashSet;
 use bytes::Bytes;
 
-use crate::commands::ClientKillFilter;
-use crate::commands::exec::{
-    ErrorReply, ExecCtx, Resolved, execute, execute_resident, read_on_disk,
-};
 use crate::commands::{Command, glob_match};
 use crate::config::Config;
 use crate::keyspace::{NR_SLOTS, slot_range};
@@ -41,60 +38,6 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// What CLIENT LIST shows about one connection.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    /// Remote address.
-    pub addr: String,
-    /// Local address.
-    pub laddr: String,
-    /// CLIENT SETNAME name.
-    pub name: Bytes,
-    /// CLIENT SETINFO lib-name.
-    pub lib_name: Bytes,
-    /// CLIENT SETINFO lib-ver.
-    pub lib_ver: Bytes,
-    /// When the connection was accepted.
-    pub since: Instant,
-    /// The protocol it speaks (HELLO).
-    pub protocol: crate::protocol::Protocol,
-    /// What its connection updates as it runs, shared with it (no lookup
-    /// in the client map per batch).
-    pub activity: Rc<ClientActivity>,
-    /// Its socket, which CLIENT KILL shuts down (valid while this entry
-    /// exists: the connection removes it right after closing the socket).
-    pub fd: std::os::fd::RawFd,
-}
-
-/// A connection's running figures in CLIENT LIST, updated by the
-/// connection itself through its share.
-#[derive(Debug)]
-pub struct ClientActivity {
-    /// When it last sent a command.
-    pub last_active: Cell<Instant>,
-    /// Name of the last command.
-    pub last_cmd: Cell<&'static str>,
-    /// Commands it sent.
-    pub tot_cmds: Cell<u64>,
-    /// Bytes read from it.
-    pub tot_net_in: Cell<u64>,
-    /// Bytes written to it.
-    pub tot_net_out: Cell<u64>,
-}
-
-impl ClientActivity {
-    /// A connection accepted at `now` that has done nothing yet.
-    pub fn new(now: Instant) -> ClientActivity {
-        ClientActivity {
-            last_active: Cell::new(now),
-            last_cmd: Cell::new("NULL"),
-            tot_cmds: Cell::new(0),
-            tot_net_in: Cell::new(0),
-            tot_net_out: Cell::new(0),
-        }
-    }
 }
 
 /// The state one executor owns.
@@ -309,199 +252,6 @@ impl Shard {
         self.stats.snapshot(self.id, self.cpu, &self.store.stats())
     }
 
-    /// Executes keyed commands in order; replies once every write among
-    /// them is durable (one wait for the whole batch: group commit).
-    pub async fn execute_batch(&self, mut commands: Vec<Command>) -> Vec<Reply> {
-        let mut replies = Vec::with_capacity(commands.len());
-        self.execute_batch_into(&mut commands, &mut replies).await;
-        replies
-    }
-
-    /// [`Shard::execute_batch`] into vectors the caller keeps between
-    /// batches: drains `commands`, and `replies` (emptied first) gets one
-    /// reply per command.
-    pub async fn execute_batch_into(&self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
-        if !self.latched.borrow().is_empty() {
-            self.wait_for_latches(commands).await;
-        }
-        self.execute_unlatched_into(commands, replies).await;
-    }
-
-    /// The context commands run in: the clock now, no write yet.
-    fn exec_ctx(&self) -> ExecCtx {
-        ExecCtx {
-            now_ms: now_ms(),
-            max_value_size: self.config.max_value_size,
-            ticket: None,
-            key_hash: None,
-        }
-    }
-
-    /// Counts a command in the shard's GET / SET / other figures.
-    fn count(&self, command: &Command, is_write: bool) {
-        match command {
-            Command::Get(_) | Command::MGet(_) => bump(&self.stats.gets, 1),
-            _ if is_write => bump(&self.stats.sets, 1),
-            _ => bump(&self.stats.others, 1),
-        }
-    }
-
-    /// One command, as [`Shard::execute_batch_into`] runs a group of one,
-    /// without a group's vectors: a connection's batch of a single command
-    /// of this shard's (pipeline 1).
-    pub async fn execute_one(&self, command: Command) -> Reply {
-        if !self.latched.borrow().is_empty() {
-            self.wait_for_latches(std::slice::from_ref(&command)).await;
-        }
-        let mut ctx = self.exec_ctx();
-        let is_write = command.is_write();
-        self.count(&command, is_write);
-        let reply = if is_write {
-            execute(&self.store, command, &mut ctx).await
-        } else {
-            match resolve(&self.store, command, None, &ctx) {
-                Ok(reply) => return reply,
-                Err(read) => read.run(&self.store, &mut ctx).await,
-            }
-        };
-        if let Some(ticket) = ctx.ticket
-            && let Err(e) = self.store.wait_durable(ticket).await
-            && is_write
-            && !reply.is_error()
-        {
-            // The store rolled this write back: it is not acknowledged.
-            return storage_error(&e);
-        }
-        reply
-    }
-
-    /// [`Shard::execute_one`]'s reply when nothing has to wait: a GET
-    /// answered from memory while no key is latched (the only command
-    /// [`execute_resident`] answers). `None` for anything else (a write, a
-    /// read from disk, a latch): then `execute_one` runs it (a GET from disk
-    /// is looked up once more: a probe beside a disk read).
-    pub fn execute_now(&self, command: &Command) -> Option<Reply> {
-        if !matches!(command, Command::Get(_)) || !self.latched.borrow().is_empty() {
-            return None;
-        }
-        let ctx = self.exec_ctx();
-        let Resolved::Reply(reply) = execute_resident(&self.store, command, None, &ctx) else {
-            return None;
-        };
-        bump(&self.stats.gets, 1);
-        Some(reply)
-    }
-
-    async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
-        let mut replies = Vec::with_capacity(commands.len());
-        self.execute_unlatched_into(&mut commands, &mut replies)
-            .await;
-        replies
-    }
-
-    async fn execute_unlatched_into(&self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
-        let mut ctx = self.exec_ctx();
-        replies.clear();
-        replies.reserve(commands.len());
-        // What every GET's lookup and every SET's keydir and cache update
-        // read is fetched into the CPU cache before the first is looked at
-        // (a pipeline of SETs over a large keydir otherwise waits on each
-        // key's misses in turn); the GET lookups reuse the keys' hashes.
-        let mut hashes = Vec::new();
-        if commands.len() > 1 {
-            hashes = self.key_hashes.take();
-            hashes.clear();
-            self.store.prefetch(
-                commands.iter().filter_map(|command| match command {
-                    Command::Get(key) | Command::Set { key, .. } => Some(&key[..]),
-                    _ => None,
-                }),
-                &mut hashes,
-            );
-        }
-        let mut next_hash = hashes.iter().copied();
-        let mut writes = Positions::default();
-        // A read answered from memory is answered in place. The others
-        // between two writes run concurrently: no write of this batch lies
-        // between them, so their order is not observable, and a pipeline of
-        // GETs that miss memory keeps many disk reads in flight.
-        let mut reads: Vec<(usize, Read)> = Vec::new();
-        for command in commands.drain(..) {
-            let is_write = command.is_write();
-            self.count(&command, is_write);
-            if is_write {
-                if !reads.is_empty() {
-                    self.run_reads(std::mem::take(&mut reads), replies, &mut ctx)
-                        .await;
-                }
-                writes.mark(replies.len());
-                if let Command::Set { .. } = command {
-                    // The prefetch's hash of the key, for the SET's write.
-                    ctx.key_hash = next_hash.next();
-                }
-                replies.push(execute(&self.store, command, &mut ctx).await);
-                ctx.key_hash = None;
-            } else {
-                let at = match command {
-                    Command::Get(_) => next_hash.next(),
-                    _ => None,
-                };
-                match resolve(&self.store, command, at, &ctx) {
-                    Ok(reply) => replies.push(reply),
-                    Err(read) => {
-                        reads.push((replies.len(), read));
-                        replies.push(Reply::Nil);
-                    }
-                }
-            }
-        }
-        drop(next_hash);
-        if hashes.capacity() > 0 {
-            self.key_hashes.set(hashes);
-        }
-        if !reads.is_empty() {
-            self.run_reads(reads, replies, &mut ctx).await;
-        }
-        if let Some(ticket) = ctx.ticket
-            && let Err(e) = self.store.wait_durable(ticket).await
-        {
-            // The store rolled these writes back: none is acknowledged.
-            let reply = storage_error(&e);
-            for index in writes.iter() {
-                if !replies[index].is_error() {
-                    replies[index] = reply.clone();
-                }
-            }
-        }
-    }
-
-    /// Runs read-only commands that memory could not answer, concurrently,
-    /// and puts their replies at their positions.
-    async fn run_reads(&self, reads: Vec<(usize, Read)>, replies: &mut [Reply], ctx: &mut ExecCtx) {
-        if reads.len() <= 1 {
-            for (position, read) in reads {
-                replies[position] = read.run(&self.store, ctx).await;
-            }
-            return;
-        }
-        let store = &self.store;
-        let template = ctx.clone();
-        let results = join_all(reads.into_iter().map(|(position, read)| {
-            let mut read_ctx = template.clone();
-            async move {
-                let reply = read.run(store, &mut read_ctx).await;
-                (position, reply, read_ctx.ticket)
-            }
-        }))
-        .await;
-        for (position, reply, ticket) in results {
-            replies[position] = reply;
-            if let Some(ticket) = ticket {
-                ctx.wrote(ticket);
-            }
-        }
-    }
-
     /// Keys of slots `start_slot..` within this shard's range, until `count`
     /// keys were collected; returns them and the next slot to visit.
     fn scan_page(
@@ -549,73 +299,6 @@ impl Shard {
                 .map_or_else(Default::default, |c| (c.addr.clone(), c.name.clone()));
             (commands.describe(), addr, name)
         });
-    }
-
-    /// Fires the kill switch of every connection matching `filter`.
-    fn kill_clients(&self, filter: &ClientKillFilter, requester: u64) -> u64 {
-        let clients = self.clients.borrow();
-        let mut killed = 0;
-        for (id, client) in clients.iter() {
-            let matches = filter.id.is_none_or(|wanted| wanted == *id)
-                && filter
-                    .addr
-                    .as_ref()
-                    .is_none_or(|addr| addr[..] == *client.addr.as_bytes())
-                && filter
-                    .laddr
-                    .as_ref()
-                    .is_none_or(|laddr| laddr[..] == *client.laddr.as_bytes())
-                && !(filter.skip_me && *id == requester);
-            if matches {
-                // The pending receive completes with end of file and the
-                // connection closes after its current batch.
-                // SAFETY: shutdown(2) on a descriptor the connection owns.
-                unsafe { libc::shutdown(client.fd, libc::SHUT_RDWR) };
-                killed += 1;
-            }
-        }
-        killed
-    }
-
-    fn client_lines(&self) -> Vec<String> {
-        let now = Instant::now();
-        self.clients
-            .borrow()
-            .iter()
-            .map(|(id, c)| {
-                format!(
-                    "id={id} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
-                    c.addr,
-                    c.laddr,
-                    String::from_utf8_lossy(&c.name),
-                    now.duration_since(c.since).as_secs(),
-                    now.duration_since(c.activity.last_active.get()).as_secs(),
-                    c.activity.last_cmd.get(),
-                    c.protocol.version(),
-                    String::from_utf8_lossy(&c.lib_name),
-                    String::from_utf8_lossy(&c.lib_ver),
-                    c.activity.tot_net_in.get(),
-                    c.activity.tot_net_out.get(),
-                    c.activity.tot_cmds.get(),
-                    self.id
-                )
-            })
-            .collect()
-    }
-
-    /// Writes or deletes latched keys, then waits until that is durable.
-    async fn write_raw(&self, writes: Vec<(Bytes, Option<(Bytes, u64)>)>) -> Reply {
-        let mut ctx = self.exec_ctx();
-        bump(&self.stats.sets, writes.len() as u64);
-        if let Err(e) = crate::commands::exec::write_raw(&self.store, &writes, &mut ctx) {
-            return storage_error(&e);
-        }
-        if let Some(ticket) = ctx.ticket
-            && let Err(e) = self.store.wait_durable(ticket).await
-        {
-            return storage_error(&e);
-        }
-        Reply::OK
     }
 
     /// A key of this shard from a slot picked by `seed` (the first key at or
@@ -694,97 +377,4 @@ impl Shard {
             released.await;
         }
     }
-}
-
-/// A read-only command answered from memory (`Ok`), or what is left to
-/// run for it (`Err`): a GET's record to read from disk, or the command.
-/// `at` is the key's hash where the batch's prefetch computed it.
-fn resolve(
-    store: &Store,
-    command: Command,
-    at: Option<crate::storage::KeyHash>,
-    ctx: &ExecCtx,
-) -> Result<Reply, Read> {
-    match execute_resident(store, &command, at, ctx) {
-        Resolved::Reply(reply) => Ok(reply),
-        Resolved::OnDisk(entry) => Err(match command {
-            Command::Get(key) => Read::Disk(key, entry),
-            command => Read::Command(command),
-        }),
-        Resolved::Execute => Err(Read::Command(command)),
-    }
-}
-
-/// A read-only command of a batch that memory could not answer.
-enum Read {
-    /// A GET whose record is on disk at this keydir entry (looked up in
-    /// the same synchronous stretch that starts the read).
-    Disk(Bytes, crate::storage::Entry),
-    /// Anything else.
-    Command(Command),
-}
-
-impl Read {
-    async fn run(self, store: &Store, ctx: &mut ExecCtx) -> Reply {
-        match self {
-            Read::Disk(key, entry) => read_on_disk(store, &key, entry).await,
-            Read::Command(command) => execute(store, command, ctx).await,
-        }
-    }
-}
-
-/// Polls every future until all are done; outputs in input order.
-async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => done = false,
-                }
-            }
-        }
-        if done { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
-    outputs
-        .into_iter()
-        .map(|o| o.expect("every future completed"))
-        .collect()
-}
-
-/// The positions of a batch's writes among its replies, so a failed
-/// flush can turn each into an error. The first 64 fit in a bit mask: a
-/// batch of a few writes (a SET at pipeline 1) allocates nothing.
-#[derive(Default)]
-struct Positions {
-    /// Bit `i` set: reply `i` is a write's.
-    low: u64,
-    /// Positions from 64 on.
-    high: Vec<usize>,
-}
-
-impl Positions {
-    fn mark(&mut self, index: usize) {
-        if index < 64 {
-            self.low |= 1 << index;
-        } else {
-            self.high.push(index);
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..64)
-            .filter(|bit| self.low & (1 << bit) != 0)
-            .chain(self.high.iter().copied())
-    }
-}
-
-/// The error reply for a storage failure (read, write or merge); the
-/// mapping itself lives in `commands::exec::errors`.
-pub fn storage_error(error: &impl ErrorReply) -> Reply {
-    error.reply()
 }
