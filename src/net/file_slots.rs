@@ -27,6 +27,12 @@ pub(super) struct ReadSlots {
     pub(super) slots: Vec<Slot>,
     free: Vec<u32>,
     in_flight: usize,
+    /// The buffer region registered with the ring for `READ_FIXED`
+    /// ([`super::direct::fixed_region`]): `None` until the first read
+    /// tries, `Some(None)` where registering failed.
+    pub(super) fixed: Option<Option<(*mut u8, usize)>>,
+    /// Reads made into the registered region (for tests).
+    pub(super) fixed_reads: u64,
 }
 
 impl ReadSlots {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use io_uring::{opcode, squeue, types};
 
-use super::direct::{AlignedBuf, DirectRead, DirectReader, DirectWrite};
+use super::direct::{self, AlignedBuf, DirectRead, DirectReader, DirectWrite};
 use super::file_slots::FILE;
 use super::ring::Ring;
 use super::state::State;
@@ -29,21 +29,38 @@ impl DirectReader for Ring {
     ) -> DirectRead<'_> {
         let len = len.min(buf.capacity()).min(u32::MAX as usize) as u32;
         let ptr = buf.as_mut_ptr();
-        let index = self.reads.borrow_mut().take(Some(buf), file);
-        self.push(&[opcode::Read::new(types::Fd(fd), ptr, len)
-            .offset(pos)
-            .build()
-            .user_data(FILE | u64::from(index))]);
-        // Made before the future, so dropping the future unpolled still
-        // leaves the buffer to the ring until the read is done.
-        let read = FileRead {
-            ring: self,
-            index: Some(index),
+        let fixed = self
+            .fixed_region()
+            .is_some_and(|region| buf.in_region(region));
+        let index = {
+            let mut reads = self.reads.borrow_mut();
+            reads.fixed_reads += u64::from(fixed);
+            reads.take(Some(buf), file)
         };
-        Box::pin(async move {
-            let (result, buf) = read.await;
-            (result, buf.expect("a read's slot holds its buffer"))
-        })
+        let entry = if fixed {
+            opcode::ReadFixed::new(types::Fd(fd), ptr, len, 0)
+                .offset(pos)
+                .build()
+        } else {
+            opcode::Read::new(types::Fd(fd), ptr, len)
+                .offset(pos)
+                .build()
+        };
+        self.push(&[entry.user_data(FILE | u64::from(index))]);
+        DirectRead::new(self, index)
+    }
+
+    fn poll_read(
+        &self,
+        slot: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<(std::io::Result<usize>, AlignedBuf)> {
+        poll_slot(self, slot, cx)
+            .map(|(result, buf)| (result, buf.expect("a read's slot holds its buffer")))
+    }
+
+    fn forget_read(&self, slot: u32) {
+        forget_slot(self, slot);
     }
 
     unsafe fn write(
@@ -125,6 +142,27 @@ impl DirectReader for Ring {
     }
 }
 
+impl Ring {
+    /// The thread's slab of read buffers ([`direct::fixed_region`]), as
+    /// registered with this ring on its first read; `None` where the
+    /// kernel refused it (reads then pin their pages each time).
+    fn fixed_region(&self) -> Option<(*mut u8, usize)> {
+        if let Some(fixed) = self.reads.borrow().fixed {
+            return fixed;
+        }
+        let region = direct::fixed_region();
+        let fixed = match self.register_buffer(region) {
+            Ok(()) => Some(region),
+            Err(error) => {
+                tracing::debug!(%error, "socket ring: no registered read buffers");
+                None
+            }
+        };
+        self.reads.borrow_mut().fixed = Some(fixed);
+        fixed
+    }
+}
+
 /// A read (or write) in flight on the ring.
 struct FileRead<'a> {
     ring: &'a Ring,
@@ -137,43 +175,61 @@ impl Future for FileRead<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let index = self.index.expect("FileRead polled after it completed");
-        let mut reads = self.ring.reads.borrow_mut();
-        match &mut reads.slots[index as usize].state {
-            State::Done(result) => {
-                let result = *result;
-                let buf = reads.release(index);
-                drop(reads);
-                self.index = None;
-                let result = if result < 0 {
-                    Err(std::io::Error::from_raw_os_error(-result))
-                } else {
-                    Ok(result as usize)
-                };
-                Poll::Ready((result, buf))
-            }
-            State::InFlight(waker) => {
-                match waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            State::Orphan | State::Free => unreachable!("an awaited read's slot is in flight"),
+        let done = poll_slot(self.ring, index, cx);
+        if done.is_ready() {
+            self.index = None;
         }
+        done
     }
 }
 
 impl Drop for FileRead<'_> {
     fn drop(&mut self) {
-        let Some(index) = self.index else { return };
-        let mut reads = self.ring.reads.borrow_mut();
-        if let State::Done(_) = reads.slots[index as usize].state {
-            reads.release(index);
-        } else {
-            // Not cancelled: a disk read ends soon, and its buffer is
-            // freed by its completion.
-            reads.slots[index as usize].state = State::Orphan;
+        if let Some(index) = self.index {
+            forget_slot(self.ring, index);
         }
+    }
+}
+
+/// The result of the file operation in slot `index` (and a read's buffer
+/// back), freeing the slot, or `Pending` with the task's waker kept.
+fn poll_slot(
+    ring: &Ring,
+    index: u32,
+    cx: &mut Context<'_>,
+) -> Poll<(std::io::Result<usize>, Option<AlignedBuf>)> {
+    let mut reads = ring.reads.borrow_mut();
+    match &mut reads.slots[index as usize].state {
+        State::Done(result) => {
+            let result = *result;
+            let buf = reads.release(index);
+            let result = if result < 0 {
+                Err(std::io::Error::from_raw_os_error(-result))
+            } else {
+                Ok(result as usize)
+            };
+            Poll::Ready((result, buf))
+        }
+        State::InFlight(waker) => {
+            match waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => *waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        }
+        State::Orphan | State::Free => unreachable!("an awaited read's slot is in flight"),
+    }
+}
+
+/// The future of slot `index` was dropped before taking its result.
+fn forget_slot(ring: &Ring, index: u32) {
+    let mut reads = ring.reads.borrow_mut();
+    if let State::Done(_) = reads.slots[index as usize].state {
+        reads.release(index);
+    } else {
+        // Not cancelled: a disk read ends soon, and its buffer is freed
+        // by its completion.
+        reads.slots[index as usize].state = State::Orphan;
     }
 }
 
@@ -236,6 +292,13 @@ mod tests {
                 assert_eq!(got.len(), end - pos as usize, "read at {pos}");
                 assert!(got == data[pos as usize..end], "bytes of the read at {pos}");
             }
+            // From the second read on, small reads go into the slab the
+            // ring registered: READ_FIXED, no pages pinned per read.
+            assert_eq!(
+                ring.reads.borrow().fixed_reads,
+                2,
+                "the 512 B and 8 KiB reads"
+            );
             // Many at once, as a pipelined batch submits them: each is
             // queued when made, and one enter carries them all.
             let reads: Vec<_> = (0..9u64)
@@ -256,6 +319,7 @@ mod tests {
                 // SAFETY: the read wrote `n` bytes.
                 assert!(unsafe { buf.filled(n) } == &data[from..(from + 4096).min(data.len())]);
             }
+            assert_eq!(ring.reads.borrow().fixed_reads, 11, "nine more in the slab");
             // A read dropped before it completes keeps its buffer until
             // the kernel is done; the ring goes on.
             // It also holds what keeps its descriptor open until then.

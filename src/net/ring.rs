@@ -236,6 +236,18 @@ impl Ring {
         Ok(Rc::new(ring))
     }
 
+    /// Registers `region` (address, length) as the ring's buffer 0, which
+    /// `READ_FIXED` reads into without pinning pages per read.
+    pub(super) fn register_buffer(&self, region: (*mut u8, usize)) -> io::Result<()> {
+        let iovec = libc::iovec {
+            iov_base: region.0.cast(),
+            iov_len: region.1,
+        };
+        // SAFETY: the kernel pins the region's pages itself; the ring
+        // writes into it only for reads whose buffer the caller placed there.
+        unsafe { self.uring.borrow().submitter().register_buffers(&[iovec]) }
+    }
+
     /// Kernel entries made so far by the driver.
     pub fn enters(&self) -> u64 {
         self.enters.get()

@@ -265,16 +265,25 @@ impl Read {
     }
 }
 
-/// Polls every future until all are done; outputs in input order.
+/// Polls every future until all are done; outputs in input order. The
+/// futures share one vector and are pinned where they lie in it (it is
+/// never grown, and moved only once all are done): no allocation per
+/// future, where a box each was a malloc and a free per disk read.
 async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    enum Slot<F: Future> {
+        Running(F),
+        Done(F::Output),
+    }
+    let mut slots: Vec<Slot<F>> = futures.into_iter().map(Slot::Running).collect();
     std::future::poll_fn(|cx| {
         let mut done = true;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
+        for slot in slots.iter_mut() {
+            if let Slot::Running(future) = slot {
+                // SAFETY: the future is not moved until it is dropped in
+                // place (replaced below, or with the vector): the vector
+                // is not resized, and not moved while any future runs.
+                match unsafe { Pin::new_unchecked(future) }.poll(cx) {
+                    Poll::Ready(value) => *slot = Slot::Done(value),
                     Poll::Pending => done = false,
                 }
             }
@@ -282,9 +291,12 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
         if done { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
-    outputs
+    slots
         .into_iter()
-        .map(|o| o.expect("every future completed"))
+        .map(|slot| match slot {
+            Slot::Done(output) => output,
+            Slot::Running(_) => unreachable!("every future completed"),
+        })
         .collect()
 }
 
