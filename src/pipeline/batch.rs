@@ -17,7 +17,7 @@ use crate::metrics::commands::{BatchCommands, Counted};
 use crate::metrics::shard::latency_us;
 use crate::protocol::{Protocol, Reply};
 use crate::router::{ShardRequest, ShardResponse};
-use crate::shard::Shard;
+use crate::shard::{Now, OnDisk, Shard};
 
 /// Most commands run as one batch before replies are written.
 pub const MAX_BATCH: usize = 512;
@@ -41,6 +41,9 @@ pub(super) struct Batch {
     /// grouping and gathering. Moved into `groups` when another request
     /// joins the batch.
     single: Option<Command>,
+    /// Where [`run_batch_now`] found the single GET's record on disk, for
+    /// [`run_batch`] right after (in the same synchronous stretch).
+    on_disk: Option<OnDisk>,
     /// This shard's id and the number of shards (where a key belongs).
     shard_id: usize,
     nr_shards: usize,
@@ -54,6 +57,7 @@ impl Batch {
             commands: BatchCommands::with_capacity(FIRST_BATCH),
             results: (0..nr_shards).map(|_| Vec::new()).collect(),
             single: None,
+            on_disk: None,
             shard_id,
             nr_shards,
         }
@@ -72,6 +76,7 @@ impl Batch {
     /// Moves the single command into the groups, before another request
     /// joins the batch.
     fn group_single(&mut self) {
+        self.on_disk = None;
         if let Some(command) = self.single.take() {
             // A single-key command always goes whole to one shard.
             let grouped = self.groups.push_keyed(command);
@@ -153,7 +158,9 @@ impl BatchSizer {
 
 /// Runs the batch if that needs no wait, leaving it empty: an empty batch,
 /// or a single command of this shard's that memory answers (a GET at
-/// pipeline 1). `false` (the batch untouched) when [`run_batch`] must.
+/// pipeline 1). `false` when [`run_batch`] must, the batch untouched but
+/// for where a single GET's record was found on disk (`run_batch` reads
+/// it without a second lookup: call it in the same synchronous stretch).
 pub(super) fn run_batch_now(
     shard: &Shard,
     batch: &mut Batch,
@@ -167,8 +174,17 @@ pub(super) fn run_batch_now(
     if !batch.groups.is_empty() {
         return false;
     }
-    let Some(reply) = batch.single.as_ref().and_then(|c| shard.execute_now(c)) else {
+    let Some(command) = batch.single.as_ref() else {
         return false;
+    };
+    let reply = match shard.execute_now(command) {
+        Now::Reply(reply) => reply,
+        Now::OnDisk(on_disk) => {
+            // Read by `run_batch` without a second lookup.
+            batch.on_disk = Some(on_disk);
+            return false;
+        }
+        Now::Later => return false,
     };
     batch.single = None;
     batch.commands.replied(&shard.stats.commands, 0, &reply);
@@ -187,7 +203,10 @@ pub(super) async fn run_batch(
     protocol: Protocol,
 ) {
     if let Some(command) = batch.single.take() {
-        let reply = shard.execute_one(command).await;
+        let reply = match batch.on_disk.take() {
+            Some(on_disk) => shard.read_one(command, on_disk).await,
+            None => shard.execute_one(command).await,
+        };
         batch.commands.replied(&shard.stats.commands, 0, &reply);
         reply.encode(output, protocol);
         return finish(shard, batch, started, 1);

@@ -16,7 +16,7 @@ use crate::commands::exec::{
 };
 use crate::metrics::bump;
 use crate::protocol::Reply;
-use crate::storage::Store;
+use crate::storage::{Entry, Store};
 
 impl Shard {
     /// Executes keyed commands in order; replies once every write among
@@ -85,21 +85,40 @@ impl Shard {
         reply
     }
 
-    /// [`Shard::execute_one`]'s reply when nothing has to wait: a GET
-    /// answered from memory while no key is latched (the only command
-    /// [`execute_resident`] answers). `None` for anything else (a write, a
-    /// read from disk, a latch): then `execute_one` runs it (a GET from disk
-    /// is looked up once more: a probe beside a disk read).
-    pub fn execute_now(&self, command: &Command) -> Option<Reply> {
+    /// What [`Shard::execute_one`] would do first, when that needs no
+    /// wait: the reply of a GET answered from memory while no key is
+    /// latched (the only command [`execute_resident`] answers), or where
+    /// its record is on disk, for [`Shard::read_one`] in the same
+    /// synchronous stretch; [`Now::Later`] for anything else (a write, a
+    /// latch): then `execute_one` runs it.
+    pub fn execute_now(&self, command: &Command) -> Now {
         if !matches!(command, Command::Get(_)) || !self.latched.borrow().is_empty() {
-            return None;
+            return Now::Later;
         }
         let ctx = self.exec_ctx();
-        let Resolved::Reply(reply) = execute_resident(&self.store, command, None, &ctx) else {
-            return None;
-        };
-        bump(&self.stats.gets, 1);
-        Some(reply)
+        match execute_resident(&self.store, command, None, &ctx) {
+            Resolved::Reply(reply) => {
+                bump(&self.stats.gets, 1);
+                Now::Reply(reply)
+            }
+            Resolved::OnDisk(entry) => Now::OnDisk(OnDisk(entry)),
+            Resolved::Execute => Now::Later,
+        }
+    }
+
+    /// [`Shard::execute_one`] for the GET that [`Shard::execute_now`]
+    /// found `on_disk` in the same synchronous stretch (nothing else ran
+    /// on the shard since): reads that record without looking the key up
+    /// a second time. A key latched meanwhile (never, in that stretch)
+    /// sends it the long way.
+    pub async fn read_one(&self, command: Command, on_disk: OnDisk) -> Reply {
+        match command {
+            Command::Get(key) if self.latched.borrow().is_empty() => {
+                bump(&self.stats.gets, 1);
+                read_on_disk(&self.store, &key, on_disk.0).await
+            }
+            command => self.execute_one(command).await,
+        }
     }
 
     pub(super) async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
@@ -227,6 +246,21 @@ impl Shard {
         Reply::OK
     }
 }
+
+/// What [`Shard::execute_now`] found.
+pub enum Now {
+    /// The reply (a GET answered from memory).
+    Reply(Reply),
+    /// A GET whose record is on disk: [`Shard::read_one`] reads it.
+    OnDisk(OnDisk),
+    /// Anything else: [`Shard::execute_one`] runs it.
+    Later,
+}
+
+/// Where [`Shard::execute_now`] found a GET's record on disk; good only in
+/// the synchronous stretch of that lookup (a write or a merge after it
+/// may move the key on).
+pub struct OnDisk(Entry);
 
 /// A read-only command answered from memory (`Ok`), or what is left to
 /// run for it (`Err`): a GET's record to read from disk, or the command.

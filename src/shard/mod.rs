@@ -10,7 +10,7 @@ pub mod settings;
 mod shared;
 
 pub use clients::{ClientActivity, ClientInfo};
-pub use execute::storage_error;
+pub use execute::{Now, OnDisk, storage_error};
 pub use shared::{POLL, Shared};
 
 use std::cell::{Cell, RefCell};
