@@ -15,7 +15,11 @@
 //!   followed by timed ones only while the socket is full ([`Socket`]);
 //! - a driver task enters the kernel once per busy turn, submitting every
 //!   queued request and reaping every completion, and wakes the connection
-//!   tasks whose operations completed;
+//!   tasks whose operations completed; before waking them it shows the
+//!   bytes a turn received to a hook the shard sets
+//!   ([`Ring::set_receive_hook`]), which starts those requests' lookups at
+//!   once (at pipeline 1 a turn's requests are as many connections' and run
+//!   one after another);
 //! - completions wait for that enter (`DEFER_TASKRUN`) instead of
 //!   interrupting the shard; when it has nothing to do the driver parks on an
 //!   eventfd registered with the ring, read through glommio, so an idle shard
@@ -38,5 +42,5 @@ mod ring;
 mod socket;
 mod state;
 
-pub use ring::Ring;
+pub use ring::{ReceiveHook, Ring};
 pub use socket::{Op, Socket};

@@ -37,6 +37,16 @@ pub(super) const RECVSEND_POLL_FIRST: u16 = 1;
 /// turn after turn and glommio would look at its I/O only when its
 /// preemption timer fires.
 const TURNS_PER_POLL: u32 = 4;
+/// A turn shows the receive hook at most this many receives (the first
+/// ones): about as many lookups as a core overlaps.
+const HOOK_MAX: usize = 16;
+/// A receive bigger than this is not shown to the hook: it carries a
+/// pipeline (whose batch prefetches its own keys) or a big value.
+const HOOK_MAX_LEN: usize = 512;
+
+/// What a turn shows [`Ring::set_receive_hook`]'s hook: the bytes each
+/// multishot receive brought in that turn (at least two receives).
+pub type ReceiveHook = Box<dyn Fn(&mut dyn Iterator<Item = &[u8]>)>;
 
 /// One operation's state and the buffer it lends the kernel.
 pub(super) struct Slot {
@@ -142,6 +152,8 @@ pub struct Ring {
     pub(super) poll_first: bool,
     /// The store's disk reads (see `reads`).
     pub(super) reads: RefCell<ReadSlots>,
+    /// Shown the bytes a turn received, before their connections run.
+    hook: RefCell<Option<ReceiveHook>>,
 }
 
 impl Drop for Ring {
@@ -230,6 +242,7 @@ impl Ring {
             enters: Cell::new(0),
             poll_first,
             reads: RefCell::default(),
+            hook: RefCell::new(None),
         };
         // Notified only while the driver parks.
         ring.uring.borrow_mut().completion().disable_eventfd();
@@ -246,6 +259,16 @@ impl Ring {
         // SAFETY: the kernel pins the region's pages itself; the ring
         // writes into it only for reads whose buffer the caller placed there.
         unsafe { self.uring.borrow().submitter().register_buffers(&[iovec]) }
+    }
+
+    /// Sets the hook each turn that reaps two or more small receives calls
+    /// with their bytes (a prefix of them), before it wakes their
+    /// connections: at pipeline 1 a turn's receives are the requests of as
+    /// many connections, run one after another, so the hook can start what
+    /// they will wait for (their lookups' cache misses) all at once. The
+    /// hook must not use the ring.
+    pub fn set_receive_hook(&self, hook: Option<ReceiveHook>) {
+        *self.hook.borrow_mut() = hook;
     }
 
     /// Kernel entries made so far by the driver.
@@ -341,14 +364,41 @@ impl Ring {
         let mut reads = self.reads.borrow_mut();
         let mut bufs = self.bufs.as_ref().map(|bufs| bufs.borrow_mut());
         let mut recycled = false;
+        let hook = self.hook.borrow();
+        // The provided buffers (id, length) received this turn, for the
+        // hook: still ours until published below.
+        let mut received = [(0u16, 0u32); HOOK_MAX];
+        let mut nr_received = 0;
         for cqe in uring.completion() {
             completed = true;
             if cqe.user_data() & (AUX | FILE) == FILE {
                 reads.complete(cqe.user_data(), cqe.result());
             } else {
-                recycled |= complete(&mut slots, bufs.as_deref_mut(), &cqe);
+                let bid = complete(&mut slots, bufs.as_deref_mut(), &cqe);
+                if let Some(bid) = bid {
+                    recycled = true;
+                    let len = cqe.result();
+                    if hook.is_some()
+                        && nr_received < HOOK_MAX
+                        && len > 0
+                        && len as usize <= HOOK_MAX_LEN
+                    {
+                        received[nr_received] = (bid, len as u32);
+                        nr_received += 1;
+                    }
+                }
             }
         }
+        if let (Some(hook), Some(bufs)) = (hook.as_ref(), &bufs)
+            && nr_received >= 2
+        {
+            hook(
+                &mut received[..nr_received]
+                    .iter()
+                    .map(|&(bid, len)| bufs.data(bid, len as usize)),
+            );
+        }
+        drop(hook);
         if recycled && let Some(bufs) = &bufs {
             bufs.publish();
         }
@@ -429,12 +479,12 @@ impl Ring {
     }
 }
 
-/// Records one completion and wakes the task awaiting it. Returns whether a
-/// provided buffer was given back (to be published).
-fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) -> bool {
+/// Records one completion and wakes the task awaiting it. Returns the
+/// provided buffer given back (to be published), if any.
+fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) -> Option<u16> {
     let user_data = cqe.user_data();
     if user_data & AUX != 0 {
-        return false;
+        return None;
     }
     let index = user_data as u32;
     debug_assert_eq!(slots.slots[index as usize].user_data, user_data);
@@ -442,14 +492,14 @@ fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) 
     if let Some(inbox) = slot.inbox.clone() {
         let flags = cqe.flags();
         let result = cqe.result();
-        let mut recycled = false;
+        let mut recycled = None;
         let mut inbox = inbox.borrow_mut();
         if let (Some(bid), Some(bufs)) = (cqueue::buffer_select(flags), bufs) {
             if result > 0 && !matches!(slot.state, State::Orphan) {
                 inbox.take_in(bufs.data(bid, result as usize));
             }
             bufs.push(bid);
-            recycled = true;
+            recycled = Some(bid);
         }
         if !cqueue::more(flags) {
             // The multishot receive ended: the peer closed (0), an error,
@@ -485,7 +535,7 @@ fn complete(slots: &mut Slots, bufs: Option<&mut BufRing>, cqe: &cqueue::Entry) 
             debug_assert!(false, "completion of a slot not in flight");
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]

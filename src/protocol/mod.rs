@@ -6,6 +6,7 @@ pub mod reply;
 
 pub use input::InputBuffer;
 pub use parse::{
-    ParseLimits, Parsed, ProtocolError, parse_request, parse_request_into, pending_request_len,
+    ParseLimits, Parsed, ProtocolError, leading_key, parse_request, parse_request_into,
+    pending_request_len,
 };
 pub use reply::{Protocol, Reply};

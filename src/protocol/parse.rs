@@ -143,6 +143,30 @@ pub fn pending_request_len(buf: &[u8], limits: &ParseLimits) -> Option<usize> {
     }
 }
 
+/// The key of the GET or SET that `buf` begins with, if it begins with a
+/// whole multibulk GET or SET header and key (the rest may be missing): a
+/// hint for prefetching the key's lookup before the request is parsed, so
+/// anything else, or anything odd, is simply `None`.
+pub fn leading_key(buf: &[u8]) -> Option<&[u8]> {
+    if buf.first() != Some(&b'*') {
+        return None;
+    }
+    let (_, pos) = plain_number(buf, 1)?;
+    let name = buf.get(pos..pos + 9)?;
+    if name[..4] != *b"$3\r\n"
+        || !(name[4..7].eq_ignore_ascii_case(b"GET") || name[4..7].eq_ignore_ascii_case(b"SET"))
+        || name[7..] != *b"\r\n"
+    {
+        return None;
+    }
+    let pos = pos + 9;
+    if buf.get(pos) != Some(&b'$') {
+        return None;
+    }
+    let (len, pos) = plain_number(buf, pos + 1)?;
+    buf.get(pos..pos.checked_add(usize::try_from(len).ok()?)?)
+}
+
 /// Finds `\r\n` starting at `from`; returns the index of `\r`.
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
@@ -480,6 +504,38 @@ fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_key_finds_the_key_of_a_get_or_set_and_nothing_else() {
+        assert_eq!(
+            leading_key(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"),
+            Some(&b"foo"[..])
+        );
+        assert_eq!(
+            leading_key(b"*3\r\n$3\r\nset\r\n$4\r\nkey1\r\n$5\r\nva"),
+            Some(&b"key1"[..]),
+            "the value may still be missing"
+        );
+        assert_eq!(leading_key(b"*2\r\n$3\r\nGET\r\n$0\r\n"), Some(&b""[..]));
+        for other in [
+            &b"*2\r\n$3\r\nGET\r\n$3\r\nfo"[..],
+            b"*2\r\n$3\r\nDEL\r\n$3\r\nfoo\r\n",
+            b"*2\r\n$4\r\nGETX\r\n$3\r\nfoo\r\n",
+            b"*2\r\n$3\r\nGET\r\n+3\r\nfoo\r\n",
+            b"*2\r\n$3\r\nGET\r\n$-1\r\n",
+            b"*2\r\n$3\r\nGET\r\n$99999999999999999\r\nfoo",
+            b"GET foo\r\n",
+            b"*2\r\n",
+            b"",
+        ] {
+            assert_eq!(
+                leading_key(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 
     proptest::proptest! {
         /// The one-pass header read agrees with the general one wherever it

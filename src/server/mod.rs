@@ -592,6 +592,15 @@ async fn run_shard(
         }
     };
     glommio::spawn_local(ring.clone().drive()).detach();
+    // A turn's receives show the shard their keys before their connections
+    // run: at pipeline 1 the lookups of a turn's requests overlap. (Weak:
+    // the shard's store holds the ring.)
+    let hook_shard = Rc::downgrade(&shard);
+    ring.set_receive_hook(Some(Box::new(move |received| {
+        if let Some(shard) = hook_shard.upgrade() {
+            shard.prefetch_received(received);
+        }
+    })));
     // GETs that miss memory read on it too: one kernel entry per turn
     // carries replies, receives and disk reads alike.
     shard.store.set_direct_reader(Some(ring.clone()));

@@ -121,6 +121,21 @@ impl Shard {
         }
     }
 
+    /// Brings the lookups of the GETs and SETs that `received` (what one
+    /// turn of the socket ring received, one connection's bytes each)
+    /// begin with into the CPU cache, their misses overlapping: at pipeline
+    /// 1 these are as many connections' requests, which then run one after
+    /// another, each waiting on its own misses otherwise. Changes nothing.
+    pub fn prefetch_received(&self, received: &mut dyn Iterator<Item = &[u8]>) {
+        let mut hashes = self.key_hashes.take();
+        hashes.clear();
+        self.store.prefetch(
+            received.filter_map(crate::protocol::leading_key),
+            &mut hashes,
+        );
+        self.key_hashes.set(hashes);
+    }
+
     pub(super) async fn execute_unlatched(&self, mut commands: Vec<Command>) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(commands.len());
         self.execute_unlatched_into(&mut commands, &mut replies)

@@ -273,3 +273,64 @@ fn a_peer_that_reads_nothing_times_the_send_out() {
         drop(peer);
     });
 }
+
+#[test]
+fn the_receive_hook_sees_a_turns_receives_together_before_their_connections() {
+    with_ring(|ring| async move {
+        let seen: Rc<RefCell<Vec<Vec<Vec<u8>>>>> = Rc::default();
+        let hook_seen = seen.clone();
+        ring.set_receive_hook(Some(Box::new(move |received| {
+            hook_seen
+                .borrow_mut()
+                .push(received.map(<[u8]>::to_vec).collect());
+        })));
+        let (one, mut peer_one) = pair(&ring);
+        let (two, mut peer_two) = pair(&ring);
+        let (lone, mut peer_lone) = pair(&ring);
+        // Both requests wait in their sockets before either receive is
+        // armed: the two multishot receives go out in one enter and take
+        // them at once, so one turn reaps both.
+        peer_one
+            .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n")
+            .unwrap();
+        peer_two
+            .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nb\r\n")
+            .unwrap();
+        for socket in [&one, &two] {
+            let mut poll = libc::pollfd {
+                fd: socket.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            assert_eq!(
+                unsafe { libc::poll(&mut poll, 1, 10_000) },
+                1,
+                "the request arrived"
+            );
+        }
+        let (first, second) = (one.recv(room(64)), two.recv(room(64)));
+        let ((n1, b1), (n2, b2)) = futures_lite::future::zip(first, second).await;
+        assert_eq!(&b1[..n1.unwrap()], b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
+        assert_eq!(&b2[..n2.unwrap()], b"*2\r\n$3\r\nGET\r\n$1\r\nb\r\n");
+        {
+            let mut seen = seen.borrow_mut();
+            assert_eq!(seen.len(), 1, "one call for the turn");
+            seen[0].sort();
+            assert_eq!(
+                seen[0],
+                [
+                    b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n".to_vec(),
+                    b"*2\r\n$3\r\nGET\r\n$1\r\nb\r\n".to_vec()
+                ]
+            );
+        }
+        // A turn that reaps one receive does not call it: nothing would
+        // overlap.
+        peer_lone.write_all(b"x").unwrap();
+        let (n, _) = lone.recv(room(64)).await;
+        assert_eq!(n.unwrap(), 1);
+        assert_eq!(seen.borrow().len(), 1);
+        ring.set_receive_hook(None);
+    });
+}
