@@ -266,14 +266,24 @@ impl Keydir {
         self.slots[key_slot(key) as usize].get_cached(key, self.hasher.hash_one(key))
     }
 
-    /// Records that the value of `key`'s record at `location` is in cache
-    /// slot `cache`; nothing happens when `key` has moved on. True if set.
-    pub fn set_cache(&mut self, key: &[u8], location: u64, cache: u32) -> bool {
+    /// Names a cache slot in `key`'s record if it is still at `location`,
+    /// with one probe for the check and the change: `place` gets the slot
+    /// the record names now ([`NO_CACHE`] when none; a hint the cache checks
+    /// against the location) and returns the slot to name, or `None` to
+    /// leave it. Returns the slot named and whether the record holds it
+    /// (false: no room to give it the field); `None` when `key` has moved
+    /// on or `place` declined.
+    pub fn place_cache(
+        &mut self,
+        key: &[u8],
+        location: u64,
+        place: impl FnOnce(u32) -> Option<u32>,
+    ) -> Option<(u32, bool)> {
         let slot = key_slot(key) as usize;
-        let set = self.slots[slot].set_cache(key, self.hasher.hash_one(key), location, cache);
+        let placed = self.slots[slot].place_cache(key, self.hasher.hash_one(key), location, place);
         // A record given the field leaves a dead one behind.
         self.maintain(slot);
-        set
+        placed
     }
 
     /// True when `key`'s hash slot `slot` can take one more record (a

@@ -388,25 +388,26 @@ impl Store {
         };
         // The key may have moved on during the read; then its old value is
         // not worth a place. A concurrent read of the same record may have
-        // cached it already: one node per record.
-        let current = self.inner.keydir.borrow().get_cached(key);
-        if let Some((now, slot)) = current
-            && now.location == entry.location
-        {
-            let mut cache = self.inner.cache.borrow_mut();
-            if !cache.holds(slot, entry.location)
-                && let Some(slot) = cache.insert(entry.location, data.clone())
-                && !self
-                    .inner
-                    .keydir
-                    .borrow_mut()
-                    .set_cache(key, entry.location, slot)
-            {
-                // No room in the key's slot to name the node: a node the
-                // keydir does not name would only take up space.
-                cache.remove_at(slot, entry.location);
-            }
+        // cached it already: one node per record. One keydir probe checks
+        // the record and names the new node.
+        let mut cache = self.inner.cache.borrow_mut();
+        let placed = self
+            .inner
+            .keydir
+            .borrow_mut()
+            .place_cache(key, entry.location, |now| {
+                if cache.holds(now, entry.location) {
+                    None
+                } else {
+                    cache.insert(entry.location, data.clone())
+                }
+            });
+        if let Some((slot, false)) = placed {
+            // No room in the key's slot to name the node: a node the
+            // keydir does not name would only take up space.
+            cache.remove_at(slot, entry.location);
         }
+        drop(cache);
         Ok(Some(Value { data, meta }))
     }
 

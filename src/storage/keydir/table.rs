@@ -379,18 +379,27 @@ impl SlotTable {
         Some((self.entry_of(&layout), cache_of(&self.arena, &layout)))
     }
 
-    /// Sets the cache slot of `key` if its record is still at `location`;
-    /// true if it was. A record without the field is rewritten with it
-    /// (leaving a dead one behind) unless `cache` is [`NO_CACHE`].
-    pub fn set_cache(&mut self, key: &[u8], hash: u64, location: u64, cache: u32) -> bool {
+    /// Names a cache slot in `key`'s record if it is still at `location`,
+    /// in one probe: `place` gets the slot the record names now
+    /// ([`NO_CACHE`] when none) and returns the slot to name, or `None` to
+    /// leave it. Returns the slot named and whether the record holds it
+    /// (a record without the field is rewritten with it, leaving a dead
+    /// one behind, when the table has room); `None` when the key has moved
+    /// on or `place` declined.
+    pub fn place_cache(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        location: u64,
+        place: impl FnOnce(u32) -> Option<u32>,
+    ) -> Option<(u32, bool)> {
         let found = self.find(key, hash);
-        let Some(at) = self.record_at_found(found) else {
-            return false;
-        };
+        let at = self.record_at_found(found)?;
         let layout = self.layout(at);
         if read_u64(&self.arena, layout.fields) != location {
-            return false;
+            return None;
         }
+        let cache = place(cache_of(&self.arena, &layout))?;
         if layout.flags & FLAG_CACHE != 0 {
             set_cache(&mut self.arena, &layout, cache);
         } else if cache != NO_CACHE && self.has_room(key.len()) {
@@ -404,8 +413,10 @@ impl SlotTable {
                 cache,
             );
             self.bucket_mut(found).offset = moved.to_le_bytes();
+        } else {
+            return Some((cache, cache == NO_CACHE));
         }
-        true
+        Some((cache, true))
     }
 
     fn record_at_found(&self, found: Found) -> Option<usize> {

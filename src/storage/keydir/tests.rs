@@ -56,9 +56,29 @@ fn cache_slots_ride_with_the_entry() {
         keydir.get_cached(key),
         Some((implied(key, 1, 5, 0), NO_CACHE))
     );
-    assert!(!keydir.set_cache(key, 2, 7), "the key is elsewhere");
-    assert!(keydir.set_cache(key, 1, 7));
+    let mut asked = false;
+    let elsewhere = keydir.place_cache(key, 2, |_| {
+        asked = true;
+        Some(7)
+    });
+    assert_eq!(elsewhere, None, "the key is elsewhere");
+    assert!(!asked, "nothing placed for a record that moved on");
+    assert_eq!(keydir.place_cache(key, 1, |_| None), None, "declined");
+    assert_eq!(
+        keydir.place_cache(key, 1, |now| {
+            assert_eq!(now, NO_CACHE);
+            Some(7)
+        }),
+        Some((7, true))
+    );
     assert_eq!(keydir.get_cached(key), Some((implied(key, 1, 5, 0), 7)));
+    assert_eq!(
+        keydir.place_cache(key, 1, |now| (now != 7).then_some(0)),
+        None
+    );
+    assert_eq!(keydir.place_cache(key, 1, |_| Some(9)), Some((9, true)));
+    assert_eq!(keydir.get_cached(key).unwrap().1, 9, "in place");
+    keydir.place_cache(key, 1, |_| Some(7));
     // Rewritten: the field stays (in place), with the new slot or none.
     keydir.insert_cached(key, implied(key, 2, 6, 0), 8);
     assert_eq!(keydir.get_cached(key).unwrap().1, 8);
@@ -70,7 +90,7 @@ fn cache_slots_ride_with_the_entry() {
     keydir.insert_cached(b"new", implied(b"new", 4, 1, 0), 0);
     assert_eq!(keydir.get_cached(b"new").unwrap().1, 0);
     keydir.check();
-    assert!(!keydir.set_cache(b"absent", 1, 1));
+    assert_eq!(keydir.place_cache(b"absent", 1, |_| Some(1)), None);
 }
 
 #[test]
