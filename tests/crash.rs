@@ -73,13 +73,16 @@ fn key_name(writer: usize, index: usize) -> String {
 
 /// The value of write `n` to `key`: self-describing so a restart can tell a
 /// whole value from a torn, mixed-up or stale one. Sizes are mixed: mostly
-/// small, some around a block, some up to 64 KiB.
+/// small, some around a block, some up to 64 KiB, and one in twenty up to
+/// 256 KiB (big records start at a block, and two flush rounds can be in
+/// flight).
 fn value_for(key: &str, n: u64) -> Vec<u8> {
     let mut rng = Rng::new(n ^ hash(key.as_bytes()));
     let len = match rng.below(20) {
         0..=11 => 8 + rng.below(200),
         12..=16 => 1000 + rng.below(8 * 1024),
-        _ => 16 * 1024 + rng.below(48 * 1024),
+        17..=18 => 16 * 1024 + rng.below(48 * 1024),
+        _ => 64 * 1024 + rng.below(192 * 1024),
     } as usize;
     let mut value = format!("{key}|{n}|{len}|").into_bytes();
     while value.len() < len {

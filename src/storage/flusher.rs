@@ -10,7 +10,8 @@
 //! Appends that arrive while a write is in
 //! flight simply land in the buffer and go out together in the next round:
 //! that is the group commit, and the busier the shard, the bigger the
-//! batches.
+//! batches. Big appends that share no block with the round in flight go
+//! out at once as a second round (see [`flush_rounds`]).
 //!
 //! Log space is reserved ahead of the tail ([`reserve_ahead`]): while the
 //! writes are small, the file is written with zeros ahead of them, so each
@@ -32,6 +33,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use super::files::{data_file_path, open_active, os_err, sync_dir};
@@ -42,11 +44,12 @@ use crate::net::direct::DirectReader;
 
 /// Largest single flush; a bigger backlog goes out in several writes.
 pub const MAX_FLUSH_BYTES: u64 = 8 << 20;
-/// Bytes of log the writes in flight can span, at most: one round at a
-/// time (its writes cover disjoint blocks), starting at the block of the
-/// acknowledged end, carrying at most [`MAX_FLUSH_BYTES`] of data.
-/// Recovery's torn-tail rule rests on this.
-pub(super) const IN_FLIGHT_SPAN: u64 = MAX_FLUSH_BYTES;
+/// Bytes of log the writes in flight can span, at most: two rounds (see
+/// [`flush_rounds`]), the first starting at the block of the acknowledged
+/// end, the second at the block the first ends in, each carrying at most
+/// [`MAX_FLUSH_BYTES`] of data. Recovery's torn-tail rule rests on this.
+pub(super) const IN_FLIGHT_SPAN: u64 = 2 * MAX_FLUSH_BYTES;
+
 /// Zeros written ahead of the log's tail at a time (see [`reserve_ahead`]);
 /// a new step starts when less than half of one is left. They are given
 /// back (truncated) when the file is sealed, and at open.
@@ -128,8 +131,7 @@ pub(super) async fn run_flusher(inner: Rc<Inner>) {
                 }
             }
             Job::Flush => {
-                reserve_ahead(&inner, &mut zeroing).await;
-                if let Err(error) = flush_front(&inner).await {
+                if let Err(error) = flush_rounds(&inner, &mut zeroing).await {
                     fail_pending(&inner, &error);
                     // The store is gone: nobody can wait for a retry.
                     if inner.shutdown.get() {
@@ -226,7 +228,7 @@ async fn reserve_ahead(inner: &Inner, zeroing: &mut Option<Zeroing>) {
         let front = &log.segments[0];
         let needed = front
             .end()
-            .min(front.written - front.written % log.alignment + MAX_FLUSH_BYTES)
+            .min(front.written - front.written % log.alignment + IN_FLIGHT_SPAN)
             .next_multiple_of(log.alignment)
             .max(front.dirty_end);
         let limit = log.max_file_size.next_multiple_of(log.alignment);
@@ -369,9 +371,21 @@ async fn finish_zeroing(inner: &Inner, zeroing: &mut Option<Zeroing>) {
     }
 }
 
-/// One group-commit round on the front segment.
+/// Where a round in flight writes (see [`Round`]).
+#[derive(Clone, Copy)]
+struct Span {
+    /// End of the data it carries.
+    flush_end: u64,
+    /// `flush_end` padded to the block.
+    padded_end: u64,
+    /// End of everything it writes: zeros over what an earlier failed
+    /// write left may reach past `padded_end`.
+    disk_end: u64,
+}
+
+/// A group-commit round on the front segment, its writes issued.
 ///
-/// The round writes the segment's unwritten chunks (see `log.rs`'s
+/// A round writes the segment's unwritten chunks (see `log.rs`'s
 /// `Chunk`), up to [`MAX_FLUSH_BYTES`], each from its own buffer, all in
 /// flight together: each is at most 1 MiB, and the device serves several
 /// writes in parallel where one big write is one request at a time (fio,
@@ -379,14 +393,125 @@ async fn finish_zeroing(inner: &Inner, zeroing: &mut Option<Zeroing>) {
 /// file: 2.6-3.0 GB/s against 1.3 GB/s on this machine). The last one is
 /// sealed padded with zeros to its block. They cover disjoint blocks, so
 /// their order does not matter; the round is acknowledged when all are
-/// written (and synced).
-async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
-    let (file, file_id, flush_end, disk_end, pieces) = {
+/// written (and synced), and after the round before it.
+///
+/// Two rounds may be in flight (see [`flush_rounds`]); they share no
+/// block.
+struct Round<'a> {
+    file: Rc<LogFile>,
+    file_id: u32,
+    span: Span,
+    /// The writes issued, with the bytes each must write.
+    writes: Vec<(Write<'a>, usize)>,
+    /// One write linked to its sync (see [`linked_round`]): synced once written.
+    linked: bool,
+}
+
+/// A log write in flight.
+type Write<'a> = Pin<Box<dyn Future<Output = std::io::Result<usize>> + 'a>>;
+
+/// Group-commit rounds on the front segment until nothing is left to
+/// write, with up to two rounds in flight.
+///
+/// While round k is in flight, appends that start at a block round k does
+/// not write (a big record after round k is padded to the next block, see
+/// `log.rs`) start round k+1 at once instead of waiting for round k: at
+/// 1 MiB SETs from 4 connections, one round at a time left the device with
+/// no log write in flight 6-16% of the time and one 17-30%. (Holding back
+/// only round k+1's rewrite of round k's tail block gained nothing: that
+/// small write took another device round trip, ~1 ms here, after round k.)
+/// Appends that would rewrite round k's tail block wait for it. Rounds are
+/// acknowledged in order; when round k fails, round k+1's writes are
+/// awaited before everything unacknowledged is rolled back, and
+/// `dirty_end` covers both rounds so the next round overwrites whatever
+/// they left with zeros. Every write in flight thus lies within two
+/// rounds of the acknowledged end's block: recovery's [`IN_FLIGHT_SPAN`].
+async fn flush_rounds(inner: &Inner, zeroing: &mut Option<Zeroing>) -> Result<(), StorageError> {
+    let direct = inner.direct.borrow().clone();
+    let writer = direct.as_deref();
+    reserve_ahead(inner, zeroing).await;
+    let Some(mut current) = start_round(inner, writer, None) else {
+        return Ok(());
+    };
+    loop {
+        let (span, file_id) = (current.span, current.file_id);
+        let mut next: Option<Round<'_>> = None;
+        let mut finish = std::pin::pin!(finish_round(inner, current));
+        let result = loop {
+            if next.is_none() && can_overlap(inner, &span) {
+                reserve_ahead(inner, zeroing).await;
+                next = start_round(inner, writer, Some(&span));
+            }
+            // The round, or (with no next round yet) new appends.
+            let done = futures_lite::future::poll_fn(|cx| {
+                if let Poll::Ready(result) = finish.as_mut().poll(cx) {
+                    return Poll::Ready(Some(result));
+                }
+                if next.is_none() && inner.flusher.poll_wait(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            })
+            .await;
+            if let Some(result) = done {
+                break result;
+            }
+        };
+        if let Err(error) = result {
+            if let Some(next) = next {
+                // Its writes may still land: wait, so the rollback's zeros
+                // (up to `dirty_end`) go out after them.
+                let _ = await_writes(inner, next.writes).await;
+            }
+            return Err(error);
+        }
+        complete_flush(
+            inner,
+            file_id,
+            &span,
+            next.as_ref().map(|next| next.span.disk_end),
+        );
+        current = match next {
+            Some(next) => next,
+            None => {
+                reserve_ahead(inner, zeroing).await;
+                match start_round(inner, writer, None) {
+                    Some(round) => round,
+                    None => return Ok(()),
+                }
+            }
+        };
+    }
+}
+
+/// Whether round k+1 may start while `before` (round k) is in flight:
+/// appends wait past it, the first of them in a block after every block
+/// round k writes.
+fn can_overlap(inner: &Inner, before: &Span) -> bool {
+    let log = inner.log.borrow();
+    let front = &log.segments[0];
+    front.end() > before.padded_end
+        && front
+            .chunks
+            .iter()
+            .find(|chunk| !chunk.is_sealed() && chunk.len > 0)
+            .is_some_and(|chunk| chunk.start >= before.disk_end)
+}
+
+/// Takes the front segment's unwritten chunks (and zeros up to its
+/// `dirty_end`) into a round and issues its writes; `before` is the round
+/// still in flight, if any. `None` when there is nothing to write.
+fn start_round<'a>(
+    inner: &Inner,
+    writer: Option<&'a dyn DirectReader>,
+    before: Option<&Span>,
+) -> Option<Round<'a>> {
+    let (file, file_id, span, pieces) = {
         let mut log = inner.log.borrow_mut();
         let alignment = log.alignment;
         let front = &mut log.segments[0];
         let mut pieces = Vec::new();
-        let mut flush_end = front.written;
+        let mut flush_end = before.map_or(front.written, |before| before.flush_end);
         let mut bytes = 0u64;
         let unwritten = front.chunks.iter_mut();
         for chunk in unwritten.filter(|chunk| !chunk.is_sealed() && chunk.len > 0) {
@@ -412,65 +537,83 @@ async fn flush_front(inner: &Inner) -> Result<(), StorageError> {
             pieces.push((at, zeros.share()));
             at += len;
         }
-        (file, file_id, flush_end, disk_end, pieces)
+        let span = Span {
+            flush_end,
+            padded_end,
+            disk_end,
+        };
+        (file, file_id, span, pieces)
     };
-    let direct = inner.direct.borrow().clone();
-    match direct.as_deref().filter(|_| linked_round(inner, &pieces)) {
-        Some(writer) => {
+    if pieces.is_empty() {
+        return None;
+    }
+    let mut round = Round {
+        file,
+        file_id,
+        span,
+        writes: Vec::new(),
+        linked: false,
+    };
+    match (before, writer) {
+        (None, Some(writer)) if linked_round(inner, &pieces) => {
             let start = pieces[0].0;
             let bufs: Vec<SharedBuf> = pieces.into_iter().map(|(_, buffer)| buffer).collect();
             let want = bufs.iter().map(SharedBuf::len).sum();
-            let written = file
-                .write_and_sync_direct(writer, &bufs, start)
-                .await
-                .map_err(os_err)?;
-            if let Some(error) = count_write(inner, written, want) {
-                return Err(error);
-            }
-            add(&inner.counters.syncs, 1);
+            round
+                .writes
+                .push((round.file.write_and_sync_direct(writer, &bufs, start), want));
+            round.linked = true;
         }
-        None => {
-            write_in_flight(inner, direct.as_deref(), &file, pieces).await?;
-            if inner.sync == SyncMode::Always {
-                file.fdatasync().await.map_err(os_err)?;
-                add(&inner.counters.syncs, 1);
+        _ => {
+            for (pos, buffer) in pieces {
+                let len = buffer.len();
+                round
+                    .writes
+                    .push((issue_write(writer, &round.file, pos, buffer), len));
             }
         }
     }
-    complete_flush(inner, file_id, flush_end, disk_end);
-    Ok(())
+    Some(round)
 }
 
-/// Writes a round's pieces all in flight together through io_uring.
-async fn write_in_flight<'a>(
-    inner: &Inner,
-    direct: Option<&'a dyn DirectReader>,
-    file: &'a Rc<LogFile>,
-    pieces: Vec<(u64, SharedBuf)>,
-) -> Result<(), StorageError> {
+/// Issues one write of a round.
+fn issue_write<'a>(
+    writer: Option<&'a dyn DirectReader>,
+    file: &Rc<LogFile>,
+    pos: u64,
+    buffer: SharedBuf,
+) -> Write<'a> {
     // On the shard's socket ring when it has one: no task per write, and
     // completions wait for the ring's next enter instead of interrupting
     // the shard (glommio's ring raises an IPI per completion).
-    let writes: Vec<(Pin<Box<dyn Future<Output = _> + '_>>, usize)> = pieces
-        .into_iter()
-        .map(|(pos, buffer)| {
-            let len = buffer.len();
-            let write: Pin<Box<dyn Future<Output = _>>> = match direct {
-                Some(writer) => file.write_shared_direct(writer, &buffer, pos),
-                None => {
-                    let file = file.clone();
-                    Box::pin(glommio::spawn_local(async move {
-                        file.write_shared_at(&buffer, pos).await
-                    }))
-                }
-            };
-            (write, len)
-        })
-        .collect();
+    match writer {
+        Some(writer) => file.write_shared_direct(writer, &buffer, pos),
+        None => {
+            let file = file.clone();
+            Box::pin(glommio::spawn_local(async move {
+                file.write_shared_at(&buffer, pos).await
+            }))
+        }
+    }
+}
+
+/// Waits for a round's writes, then syncs them (`SyncMode::Always`).
+async fn finish_round(inner: &Inner, round: Round<'_>) -> Result<(), StorageError> {
+    await_writes(inner, round.writes).await?;
+    if round.linked {
+        add(&inner.counters.syncs, 1);
+    } else if inner.sync == SyncMode::Always {
+        round.file.fdatasync().await.map_err(os_err)?;
+        add(&inner.counters.syncs, 1);
+    }
+    Ok(())
+}
+
+/// Waits for every write; the first failure (or short write) is the error.
+async fn await_writes(inner: &Inner, writes: Vec<(Write<'_>, usize)>) -> Result<(), StorageError> {
     let mut failure = None;
     for (write, len) in writes {
-        let result = write.await;
-        match result {
+        match write.await {
             Ok(written) => {
                 if let Some(error) = count_write(inner, written, len) {
                     failure.get_or_insert(error);
@@ -522,14 +665,18 @@ fn linked_round(inner: &Inner, pieces: &[(u64, SharedBuf)]) -> bool {
             .all(|pair| pair[0].0 + pair[0].1.len() as u64 == pair[1].0)
 }
 
-/// Advances the acknowledged position after a successful flush.
-fn complete_flush(inner: &Inner, file_id: u32, flush_end: u64, disk_end: u64) {
+/// Advances the acknowledged position after a successful round; `ahead`
+/// is the end of the next round's writes when one is in flight.
+fn complete_flush(inner: &Inner, file_id: u32, span: &Span, ahead: Option<u64>) {
+    let (flush_end, disk_end) = (span.flush_end, span.disk_end);
     let mut log = inner.log.borrow_mut();
     let alignment = log.alignment;
     let front = &mut log.segments[0];
     front.written = flush_end;
     front.acked = flush_end;
-    front.dirty_end = flush_end.next_multiple_of(alignment);
+    front.dirty_end = flush_end
+        .next_multiple_of(alignment)
+        .max(ahead.unwrap_or(0));
     let ticket = front.ticket_at(flush_end);
     // Keep only the tail block; it is rewritten by the next flush.
     front.consume(flush_end - flush_end % alignment);
@@ -577,6 +724,7 @@ pub(super) fn fail_pending(inner: &Inner, error: &StorageError) {
     let front = &mut log.segments[0];
     front.written = front.acked;
     front.end_ticket = next_ticket;
+    front.may_pad = false;
     while let Some(undo) = log.undo.pop_back() {
         log.undo(undo, &mut keydir);
     }

@@ -28,6 +28,22 @@
 //! the bytes of records that were already durable are the same in both, so
 //! they are not lost.
 //!
+//! # Padding
+//!
+//! A record of at least [`PAD_MIN_RECORD`] bytes appended after a flush took
+//! the data up to inside a block starts at the next block instead: the
+//! zeros the flush padded that block with stay in the file. Its round then
+//! shares no block with the one before, so it can be written while that
+//! one is still in flight (see the flusher's `flush_rounds`) instead of
+//! waiting to rewrite the tail block. Readers step over the zeros when
+//! the record after them carries the next sequence number (see
+//! `Window::after_padding`): padding is never followed by anything else,
+//! as sequence numbers grow by one per append, and after a rollback (whose
+//! records took numbers) or a reopen nothing is padded until a record is
+//! appended. Padding counts in the
+//! tickets (they stay file offsets shifted by a constant within a
+//! segment), not in the file's bytes of records.
+//!
 //! # Tickets
 //!
 //! A ticket is a position in a byte counter that grows by each record's
@@ -57,6 +73,10 @@ use super::keydir::{Entry, Keydir, OwnedKey, pack_location};
 use super::record::{MAX_RECORD_LEN, encode_to_slice, encoded_len, header_for};
 
 pub use self::segment::Segment;
+
+/// A record at least this long starts at the next block when the data
+/// ends inside a block a flush has taken (see "Padding" above).
+pub const PAD_MIN_RECORD: u64 = 64 << 10;
 pub use self::wake::{Notify, Waiters};
 
 mod segment;
@@ -198,10 +218,19 @@ impl LogState {
         }
         let last = self.segments.back().expect("segments never empty");
         let end = last.end();
-        if end > 0 && end + record_len > self.max_file_size {
+        let padding = if record_len >= PAD_MIN_RECORD {
+            last.padding(self.alignment)
+        } else {
+            0
+        };
+        if end > 0 && end + padding + record_len > self.max_file_size {
             self.roll_over(0)?;
         }
         let segment = self.segments.back_mut().expect("segments never empty");
+        if padding > 0 && segment.end() == end {
+            segment.pad(padding);
+            self.next_ticket += padding;
+        }
         let offset = segment.end();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -213,6 +242,7 @@ impl LogState {
         }
         self.next_ticket += record_len;
         segment.end_ticket = self.next_ticket;
+        segment.may_pad = true;
         let file_id = segment.file_id;
         let stat = self.stat(file_id);
         stat.total += record_len;

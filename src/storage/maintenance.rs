@@ -114,6 +114,10 @@ async fn build_hint(
             pacer.io_turn(inner).await;
         }
         let Some(header) = found else {
+            if let Some(next) = window.after_padding(offset, file_seq).await? {
+                offset = next;
+                continue;
+            }
             let (next_good, all_zero) = window.resync(offset, file_seq).await?;
             if next_good.is_none() && all_zero {
                 break;

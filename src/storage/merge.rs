@@ -258,6 +258,10 @@ impl Run<'_> {
                 self.pacer.io_turn(self.inner).await;
             }
             let Some(header) = found else {
+                if let Some(next) = window.after_padding(offset, file_seq).await? {
+                    offset = next;
+                    continue;
+                }
                 let (next_good, all_zero) = window.resync(offset, file_seq).await?;
                 match next_good {
                     None if all_zero => break,

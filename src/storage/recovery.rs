@@ -26,8 +26,12 @@
 //!   In a sealed file, nothing is ever appended again; the bytes are left in
 //!   place and reported as corruption.
 //!
+//! Zeros from the end of a record up to a sector boundary where a record
+//! with the next sequence number starts are padding (a big record starts
+//! at a block, see "Padding" in `log.rs`), stepped over.
+//!
 //! One bad region with intact records after it is a torn tail too: the
-//! flusher has one round of writes in flight at a time, starting at the
+//! flusher has at most two rounds of writes in flight, starting at the
 //! block of the acknowledged end and at most [`IN_FLIGHT_SPAN`] long, and
 //! writes are not atomic nor ordered among themselves: a power cut (or a
 //! kill mid-write) can land later sectors without earlier ones, leaving
@@ -245,6 +249,10 @@ async fn scan_file(
             push_scanned(replay, file_id, offset, &header, window.slice(offset, len));
             offset += len;
             total += len;
+            continue;
+        }
+        if let Some(next) = window.after_padding(offset, replay.file_seq).await? {
+            offset = next;
             continue;
         }
         let (next_good, all_zero) = window.resync(offset, replay.file_seq).await?;

@@ -20,6 +20,11 @@ pub const SCAN_CHUNK: u64 = 1 << 20;
 /// Values at least this long are not read back by a hint build (see
 /// [`Window::large_record_head`]): half of a background scan's read.
 pub(super) const LARGE_VALUE: u64 = 64 << 10;
+/// Longest run of zeros [`Window::after_padding`] steps over: more than any
+/// block a log file is padded to.
+const MAX_PADDING: u64 = 64 << 10;
+/// Padding ends at a multiple of this (every log alignment is one).
+const PADDING_UNIT: u64 = 512;
 
 /// A sliding window of one file's bytes, filled by aligned DMA reads.
 ///
@@ -274,6 +279,47 @@ impl Window {
             return Ok(None);
         }
         Ok(Some(header))
+    }
+
+    /// Where the next record starts when `offset`, just past the record
+    /// with sequence number `last_seq`, begins the zeros that the log's
+    /// writer left before a big record (see "Padding" in `log.rs`): zeros
+    /// up to a multiple of [`PADDING_UNIT`] within [`MAX_PADDING`], where a
+    /// record header carries `last_seq + 1`. `None` otherwise. Only the
+    /// header is checked; the caller reads the record there as any other.
+    ///
+    /// The sequence number makes this safe against a torn write: zeros
+    /// left by a write that did not land cover at least one record, so the
+    /// record after them carries a later number.
+    pub(super) async fn after_padding(
+        &mut self,
+        offset: u64,
+        last_seq: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let header_len = HEADER_LEN as u64;
+        let len = (self.file_len - offset).min(MAX_PADDING + header_len);
+        if last_seq == 0 || len <= header_len || !self.ensure(offset, len).await? {
+            return Ok(None);
+        }
+        let bytes = self.slice(offset, len);
+        let zeros = bytes
+            .iter()
+            .position(|&byte| byte != 0)
+            .unwrap_or(bytes.len()) as u64;
+        // A header may start with zero bytes: every boundary up to the first
+        // non-zero byte is a candidate.
+        let mut next = (offset + 1).next_multiple_of(PADDING_UNIT);
+        while next <= offset + zeros.min(MAX_PADDING) && next + header_len <= offset + len {
+            let at = (next - offset) as usize;
+            let header = &bytes[at..at + HEADER_LEN];
+            if record::decode_header(header, self.file_len - next)
+                .is_ok_and(|header| header.seq == last_seq + 1)
+            {
+                return Ok(Some(next));
+            }
+            next += PADDING_UNIT;
+        }
+        Ok(None)
     }
 
     /// Searches `(from, file_len)` for the next good record; returns its

@@ -120,6 +120,11 @@ pub struct Segment {
     /// (see the flusher's `reserve_ahead`), so appends overwrite laid-out
     /// blocks; `u64::MAX` once reserving failed.
     pub reserved: u64,
+    /// The next record may be padded (see [`Segment::padding`]): the last
+    /// record appended carries the sequence number before the next one.
+    /// Not after a rollback (the failed records took numbers) nor right
+    /// after a reopen.
+    pub may_pad: bool,
 }
 
 impl Segment {
@@ -136,6 +141,7 @@ impl Segment {
             end_ticket,
             dirty_end: 0,
             reserved: 0,
+            may_pad: false,
         }
     }
 
@@ -159,6 +165,7 @@ impl Segment {
             end_ticket: 0,
             dirty_end,
             reserved: 0,
+            may_pad: false,
         };
         segment.push(&[tail], 1, backend);
         segment
@@ -215,6 +222,24 @@ impl Segment {
                 left -= len;
             }
         }
+    }
+
+    /// Zero bytes that put the next record at the next multiple of
+    /// `alignment` when the data ends inside a block a flush has taken (see
+    /// the parent module's notes on padding); 0 otherwise.
+    pub(super) fn padding(&self, alignment: u64) -> u64 {
+        let sealed = self.chunks.back().is_some_and(Chunk::is_sealed);
+        if sealed && self.may_pad {
+            self.end.next_multiple_of(alignment) - self.end
+        } else {
+            0
+        }
+    }
+
+    /// Skips `len` bytes of padding (see [`Segment::padding`]): the sealed
+    /// chunk holds them as the zeros it was padded with.
+    pub(super) fn pad(&mut self, len: u64) {
+        self.end += len;
     }
 
     /// Starts a chunk at the end of the data, for `want` more bytes: at

@@ -66,20 +66,49 @@ fn chunks_hold_records_across_seals_consumes_and_truncates() {
             (chunk.len as u64).next_multiple_of(512)
         );
     }
-    // The next append starts a one-block chunk holding the tail's bytes.
+    // A big record next starts at the next block (the sealed chunk's zeros
+    // pad the one the data ends in): its round shares no block with the
+    // flush before, and the tickets count the padding.
+    let ticket_before = log.next_ticket;
     let appended = log.append(0, 0, b"x", &value(5)).unwrap();
-    at.push((
-        appended.location & crate::storage::keydir::MAX_OFFSET,
-        appended.record_len as u64,
-    ));
+    let offset = appended.location & crate::storage::keydir::MAX_OFFSET;
+    assert_eq!(offset, end.next_multiple_of(512));
+    assert_eq!(
+        appended.ticket - ticket_before,
+        offset - end + appended.record_len as u64
+    );
+    at.push((offset, appended.record_len as u64));
     let segment = &log.segments[0];
-    let tail = segment
+    assert_eq!(
+        segment.ticket_at(offset),
+        appended.ticket - appended.record_len as u64
+    );
+    let fresh = segment
+        .chunks
+        .iter()
+        .find(|chunk| !chunk.is_sealed())
+        .unwrap();
+    assert_eq!(fresh.start, offset);
+    for index in 0..6 {
+        check(&log, &at, index);
+    }
+    // A small record after the next flush starts a one-block chunk holding
+    // the tail's bytes instead.
+    let segment = &mut log.segments[0];
+    let end = segment.end();
+    assert_ne!(end % 512, 0);
+    for chunk in segment.chunks.iter_mut() {
+        chunk.seal(512);
+    }
+    let small = log.append(0, 0, b"s", b"small").unwrap();
+    assert_eq!(small.location & crate::storage::keydir::MAX_OFFSET, end);
+    let tail = log.segments[0]
         .chunks
         .iter()
         .find(|chunk| !chunk.is_sealed())
         .unwrap();
     assert_eq!(tail.start, end - end % 512);
-    assert_eq!(tail.len, 512);
+    assert_eq!(tail.len as u64, end % 512 + small.record_len as u64);
     for index in 0..6 {
         check(&log, &at, index);
     }

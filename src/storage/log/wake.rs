@@ -24,15 +24,17 @@ impl Notify {
 
     /// Resolves once the flag is set (consuming it).
     pub async fn wait(&self) {
-        futures_lite::future::poll_fn(|cx: &mut Context<'_>| {
-            if self.pending.replace(false) {
-                Poll::Ready(())
-            } else {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        futures_lite::future::poll_fn(|cx: &mut Context<'_>| self.poll_wait(cx)).await
+    }
+
+    /// Ready when the flag is set (consuming it); otherwise parks `cx`'s task.
+    pub fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.pending.replace(false) {
+            Poll::Ready(())
+        } else {
+            *self.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
     }
 }
 

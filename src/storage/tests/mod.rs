@@ -8,6 +8,7 @@ mod crash;
 mod log_order;
 mod merge;
 mod model;
+mod padding;
 mod sim_model;
 mod torn_hole;
 mod zero_ahead;

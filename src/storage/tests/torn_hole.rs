@@ -114,7 +114,7 @@ fn hole_then_intact_records_at_the_tail_is_a_torn_tail() {
     let count = 300;
     let (original, name, records) = write_log(source.path(), count);
     // Holes near the end, in the middle, and well before it: all within
-    // the one write that can be in flight (about 300 KiB here).
+    // the one round that can be in flight (about 300 KiB here).
     for at in [count - 20, count / 2, 3] {
         let mut bytes = original.clone();
         let hole = damage(&mut bytes, &records, at, 0);
@@ -132,11 +132,30 @@ fn hole_then_intact_records_at_the_tail_is_a_torn_tail() {
 }
 
 #[test]
+fn hole_with_records_up_to_two_rounds_after_it_is_a_torn_tail() {
+    let source = temp_dir();
+    // About 9 MiB of records: a hole near the start has more than one round
+    // (8 MiB) of intact records after it, but less than the two rounds that
+    // can be in flight together (16 MiB): the second round landed, the
+    // first in part. None of it was acknowledged.
+    let count = 9000;
+    let (mut bytes, name, records) = write_log(source.path(), count);
+    let hole = damage(&mut bytes, &records, 100, 0);
+    let (first, _) = touched(&records, hole);
+    assert!(records[count - 1].0 - hole.0 > 8 << 20);
+    let file_len = bytes.len() as u64;
+    let (report, path) = reopen(bytes, name, count, move |index| index < first);
+    let cut_at = records[first].0;
+    assert_eq!(report.torn_tail, Some((path, cut_at, file_len - cut_at)));
+    assert!(report.corruptions.is_empty(), "{report:?}");
+}
+
+#[test]
 fn damage_before_the_in_flight_span_or_not_zeros_stays_loud() {
     let source = temp_dir();
-    // About 9 MiB of records: a hole near the start has more than a write
-    // in flight (8 MiB) of intact records after it.
-    let count = 9000;
+    // About 18 MiB of records: a hole near the start has more than two
+    // rounds in flight (16 MiB) of intact records after it.
+    let count = 18000;
     let (original, name, records) = write_log(source.path(), count);
     let cases = [(100, 0u8), (count - 20, 0xA5)];
     for (at, fill) in cases {
