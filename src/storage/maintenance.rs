@@ -105,6 +105,17 @@ async fn build_hint(
     while offset < file_len {
         let reads_before = window.reads;
         let head = window.large_record_head(offset, file_seq, large).await?;
+        // A big record may follow padding: looked for with short reads.
+        if head.is_none()
+            && large
+            && let Some(next) = window.after_padding(offset, file_seq).await?
+        {
+            if window.reads != reads_before {
+                pacer.io_turn(inner).await;
+            }
+            offset = next;
+            continue;
+        }
         large = head.is_some();
         let found = match head {
             Some(header) => Some(header),

@@ -296,23 +296,27 @@ impl Window {
         offset: u64,
         last_seq: u64,
     ) -> Result<Option<u64>, StorageError> {
-        let header_len = HEADER_LEN as u64;
-        let len = (self.file_len - offset).min(MAX_PADDING + header_len);
-        if last_seq == 0 || len <= header_len || !self.ensure(offset, len).await? {
+        if last_seq == 0 {
             return Ok(None);
         }
-        let bytes = self.slice(offset, len);
-        let zeros = bytes
-            .iter()
-            .position(|&byte| byte != 0)
-            .unwrap_or(bytes.len()) as u64;
-        // A header may start with zero bytes: every boundary up to the first
-        // non-zero byte is a candidate.
+        let header_len = HEADER_LEN as u64;
         let mut next = (offset + 1).next_multiple_of(PADDING_UNIT);
-        while next <= offset + zeros.min(MAX_PADDING) && next + header_len <= offset + len {
+        let mut zeros_to = offset;
+        while next - offset <= MAX_PADDING {
+            // Short reads: a hint build reads only headers of big records.
+            if !self.fill(offset, next + header_len - offset, 0).await? {
+                return Ok(None);
+            }
+            let bytes = self.slice(offset, next + header_len - offset);
             let at = (next - offset) as usize;
-            let header = &bytes[at..at + HEADER_LEN];
-            if record::decode_header(header, self.file_len - next)
+            if bytes[(zeros_to - offset) as usize..at]
+                .iter()
+                .any(|&byte| byte != 0)
+            {
+                return Ok(None);
+            }
+            zeros_to = next;
+            if record::decode_header(&bytes[at..], self.file_len - next)
                 .is_ok_and(|header| header.seq == last_seq + 1)
             {
                 return Ok(Some(next));
