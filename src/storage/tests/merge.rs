@@ -1,8 +1,8 @@
 //! Merge, hint files, the value cache and the disk limit, over real files.
 
-use super::super::io::{Backend, SimDisk, SimOp, Tear};
+use super::super::io::{SimDisk, SimOp, Tear};
 use super::super::{MergeMode, Store, StoreOptions, SyncMode, WriteError};
-use super::{must_get, options, reopen, run, temp_dir, value_for};
+use super::{must_get, options, reopen, run, sim_options, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
 
@@ -287,17 +287,10 @@ fn the_disk_limit_refuses_writes_but_not_deletes_and_merge_frees_space() {
     });
 }
 
-fn sim_options(disk: &SimDisk) -> StoreOptions {
-    StoreOptions {
-        backend: Backend::Sim(disk.clone()),
-        ..options(std::path::Path::new("/sim/shard-0"), 2048, SyncMode::Always)
-    }
-}
-
 #[test]
 fn a_merge_that_fails_changes_nothing_and_a_crash_after_one_loses_nothing() {
     let disk = SimDisk::new(512);
-    let opts = sim_options(&disk);
+    let opts = sim_options(&disk, 2048);
     run(move || async move {
         let store = Store::open(opts.clone()).await.unwrap();
         let mut ticket = None;
@@ -350,7 +343,7 @@ fn a_merge_that_fails_changes_nothing_and_a_crash_after_one_loses_nothing() {
 fn a_reaped_key_does_not_come_back_through_a_hint_or_a_merge() {
     for merge in [false, true] {
         let disk = SimDisk::new(512);
-        let opts = sim_options(&disk);
+        let opts = sim_options(&disk, 2048);
         run(move || async move {
             // An hour ahead of the system clock, as the reaper's caller may be.
             let now = std::time::SystemTime::now()

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use super::io::{Backend, SimDisk};
 use super::{Store, StoreOptions, SyncMode};
 
 /// Runs `make_future()` to completion in a fresh, unpinned executor.
@@ -52,6 +53,14 @@ pub(super) fn options(dir: &Path, max_file_size: u64, sync: SyncMode) -> StoreOp
             ..Default::default()
         },
         ..Default::default()
+    }
+}
+
+/// Store options for tests on a simulated disk (`--sync always`).
+pub(super) fn sim_options(disk: &SimDisk, max_file_size: u64) -> StoreOptions {
+    StoreOptions {
+        backend: Backend::Sim(disk.clone()),
+        ..options(Path::new("/sim/shard-0"), max_file_size, SyncMode::Always)
     }
 }
 

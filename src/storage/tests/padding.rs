@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::super::io::{Backend, SimDisk, SimOp, Tear};
-use super::super::{MergeMode, Store, StoreOptions, SyncMode};
-use super::{data_files, must_get, options, reopen, run, temp_dir, value_for};
+use super::super::io::{SimDisk, SimOp, Tear};
+use super::super::{MergeMode, Store, SyncMode};
+use super::{data_files, must_get, options, reopen, run, sim_options, temp_dir, value_for};
 
 const NOW: u64 = 1_000;
 /// Above the padding threshold (`log::PAD_MIN_RECORD`).
@@ -133,14 +133,7 @@ fn zeros_over_a_record_before_padding_stay_a_torn_tail() {
 #[test]
 fn a_failed_round_with_the_next_one_in_flight_rolls_both_back() {
     let disk = SimDisk::new(512);
-    let opts = StoreOptions {
-        backend: Backend::Sim(disk.clone()),
-        ..options(
-            std::path::Path::new("/sim/shard-0"),
-            64 << 20,
-            SyncMode::Always,
-        )
-    };
+    let opts = sim_options(&disk, 64 << 20);
     run(move || async move {
         let store = Store::open(opts.clone()).await.unwrap();
         let kept = store.put(b"kept", b"before", 0).unwrap();
@@ -187,14 +180,7 @@ fn a_failed_round_with_the_next_one_in_flight_rolls_both_back() {
 #[test]
 fn no_padding_after_a_rollback_took_sequence_numbers() {
     let disk = SimDisk::new(512);
-    let opts = StoreOptions {
-        backend: Backend::Sim(disk.clone()),
-        ..options(
-            std::path::Path::new("/sim/shard-0"),
-            64 << 20,
-            SyncMode::Always,
-        )
-    };
+    let opts = sim_options(&disk, 64 << 20);
     run(move || async move {
         let store = Store::open(opts.clone()).await.unwrap();
         let first = store.put(&key(0), &value_for(0, BIG), 0).unwrap();

@@ -15,9 +15,9 @@ use std::rc::Rc;
 
 use proptest::prelude::*;
 
-use super::super::io::{Backend, SimDisk, SimOp, Tear};
-use super::super::{MergeMode, Store, StoreOptions, SyncMode};
-use super::{options, run, value_for};
+use super::super::io::{SimDisk, SimOp, Tear};
+use super::super::{MergeMode, Store};
+use super::{run, sim_options, value_for};
 
 const NR_KEYS: u8 = 8;
 
@@ -235,14 +235,7 @@ fn run_case(ops: Vec<Op>) {
 /// [`run_case`] with log files of up to `max_file_size` bytes.
 fn run_case_with(ops: Vec<Op>, max_file_size: u64) {
     let disk = SimDisk::new(512);
-    let opts = StoreOptions {
-        backend: Backend::Sim(disk.clone()),
-        ..options(
-            std::path::Path::new("/sim/shard-0"),
-            max_file_size,
-            SyncMode::Always,
-        )
-    };
+    let opts = sim_options(&disk, max_file_size);
     run(move || async move {
         // The store judges expiry by the system clock where no clock is
         // passed in (recovery at open, hint builds). The model's clock runs
