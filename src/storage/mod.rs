@@ -288,7 +288,7 @@ impl Store {
     pub async fn get(&self, key: &[u8], now_ms: u64) -> Result<Option<Value>, ReadError> {
         match self.get_resident(key, now_ms) {
             Resident::Found(value) => Ok(value),
-            Resident::OnDisk(entry) => self.read_value(key, entry).await,
+            Resident::OnDisk(entry) => self.read_on_disk(key, entry).await,
         }
     }
 
@@ -298,7 +298,73 @@ impl Store {
     /// started the read in the same synchronous stretch as the lookup gets
     /// the answer `get` would have given then, without a second lookup.
     pub async fn read_on_disk(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, ReadError> {
-        self.read_value(key, entry).await
+        let meta = meta_of(&entry);
+        let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
+        // The `Rc` keeps the file open even if a merge deletes it meanwhile.
+        let file = self.inner.log.borrow().files.get(&file_id).cloned();
+        add(&self.inner.counters.cache_misses, 1);
+        // Only an error names the file: no path built per read.
+        let path = || files::data_file_path(&self.inner.dir, file_id);
+        let Some(file) = file else {
+            return Err(corrupt(path(), offset, "log file is not open".into()));
+        };
+        let reader = self.inner.direct.borrow().clone();
+        let read = match reader {
+            Some(reader) => file.read_direct(&*reader, offset, len as usize).await,
+            None => file.read_at(offset, len as usize).await,
+        }
+        .map_err(ReadError::Io)?;
+        let counters = &self.inner.counters;
+        add(&counters.reads, 1);
+        add(&counters.bytes_read, read.len() as u64);
+        let header = record::decode(&read)
+            .map_err(|error| corrupt(path(), offset, error.reason().into()))?;
+        if header.is_tombstone() || header.is_flush_all() || record::key_of(&header, &read) != key {
+            return Err(corrupt(
+                path(),
+                offset,
+                "record does not hold this key".into(),
+            ));
+        }
+        let value = record::value_range(&header, read.len());
+        let data = if value.len() >= READ_IN_PLACE_MIN {
+            // Served from the read's own buffer, not copied out of it.
+            read.into_bytes(value)
+        } else {
+            let value = &read[value];
+            // Into the allocation of the value the last insert evicted, if any.
+            let spare = self.inner.cache.borrow_mut().take_spare(value.len());
+            match spare {
+                Some(mut buf) => {
+                    buf.extend_from_slice(value);
+                    buf.freeze()
+                }
+                None => Bytes::copy_from_slice(value),
+            }
+        };
+        // The key may have moved on during the read; then its old value is
+        // not worth a place. A concurrent read of the same record may have
+        // cached it already: one node per record. One keydir probe checks
+        // the record and names the new node.
+        let mut cache = self.inner.cache.borrow_mut();
+        let placed = self
+            .inner
+            .keydir
+            .borrow_mut()
+            .place_cache(key, entry.location, |now| {
+                if cache.holds(now, entry.location) {
+                    None
+                } else {
+                    cache.insert(entry.location, data.clone())
+                }
+            });
+        if let Some((slot, false)) = placed {
+            // No room in the key's slot to name the node: a node the
+            // keydir does not name would only take up space.
+            cache.remove_at(slot, entry.location);
+        }
+        drop(cache);
+        Ok(Some(Value { data, meta }))
     }
 
     /// [`Store::get`] without waiting: the answer when it is in memory (the
@@ -337,78 +403,6 @@ impl Store {
             }));
         }
         Resident::OnDisk(entry)
-    }
-
-    /// Reads `key`'s record at `entry` from disk and caches its value.
-    async fn read_value(&self, key: &[u8], entry: Entry) -> Result<Option<Value>, ReadError> {
-        let meta = meta_of(&entry);
-        let (file_id, offset, len) = (entry.file_id(), entry.offset(), entry.record_len as u64);
-        // The `Rc` keeps the file open even if a merge deletes it meanwhile.
-        let file = self.inner.log.borrow().files.get(&file_id).cloned();
-        add(&self.inner.counters.cache_misses, 1);
-        // Only an error names the file: no path built per read.
-        let path = || files::data_file_path(&self.inner.dir, file_id);
-        let Some(file) = file else {
-            return Err(corrupt(path(), offset, "log file is not open".into()));
-        };
-        let reader = self.inner.direct.borrow().clone();
-        let read = match reader {
-            Some(reader) => file.read_direct(&*reader, offset, len as usize).await,
-            None => file.read_at(offset, len as usize).await,
-        }
-        .map_err(ReadError::Io)?;
-        let counters = &self.inner.counters;
-        add(&counters.reads, 1);
-        add(&counters.bytes_read, read.len() as u64);
-        let header = record::decode(&read)
-            .map_err(|error| corrupt(path(), offset, error.reason().into()))?;
-        if header.is_tombstone() || header.is_flush_all() || record::key_of(&header, &read) != key {
-            return Err(corrupt(
-                path(),
-                offset,
-                "record does not hold this key".into(),
-            ));
-        }
-        let value_len = record::value_of(&header, &read).len();
-        let data = if value_len >= READ_IN_PLACE_MIN {
-            // Served from the read's own buffer, not copied out of it.
-            let start = record::HEADER_LEN + header.key_len as usize;
-            read.into_bytes(start..start + value_len)
-        } else {
-            let value = record::value_of(&header, &read);
-            // Into the allocation of the value the last insert evicted, if any.
-            let spare = self.inner.cache.borrow_mut().take_spare(value.len());
-            match spare {
-                Some(mut buf) => {
-                    buf.extend_from_slice(value);
-                    buf.freeze()
-                }
-                None => Bytes::copy_from_slice(value),
-            }
-        };
-        // The key may have moved on during the read; then its old value is
-        // not worth a place. A concurrent read of the same record may have
-        // cached it already: one node per record. One keydir probe checks
-        // the record and names the new node.
-        let mut cache = self.inner.cache.borrow_mut();
-        let placed = self
-            .inner
-            .keydir
-            .borrow_mut()
-            .place_cache(key, entry.location, |now| {
-                if cache.holds(now, entry.location) {
-                    None
-                } else {
-                    cache.insert(entry.location, data.clone())
-                }
-            });
-        if let Some((slot, false)) = placed {
-            // No room in the key's slot to name the node: a node the
-            // keydir does not name would only take up space.
-            cache.remove_at(slot, entry.location);
-        }
-        drop(cache);
-        Ok(Some(Value { data, meta }))
     }
 
     /// Refuses a write of `record_len` bytes that would pass `max_disk`.

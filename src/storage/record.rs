@@ -211,9 +211,14 @@ pub fn key_of<'a>(header: &Header, record: &'a [u8]) -> &'a [u8] {
     &record[HEADER_LEN..HEADER_LEN + header.key_len as usize]
 }
 
+/// Where the value lies in a verified record of `record_len` bytes.
+pub fn value_range(header: &Header, record_len: usize) -> std::ops::Range<usize> {
+    HEADER_LEN + header.key_len as usize..record_len
+}
+
 /// The value of a verified record.
 pub fn value_of<'a>(header: &Header, record: &'a [u8]) -> &'a [u8] {
-    &record[HEADER_LEN + header.key_len as usize..]
+    &record[value_range(header, record.len())]
 }
 
 /// Whether the record with `header` has expired at `now_ms` (an
