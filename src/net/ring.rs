@@ -475,6 +475,8 @@ impl Ring {
             })
             .await;
             self.parked.set(false);
+            // glommio polled its rings while this driver was parked.
+            polled = Instant::now();
             self.driver.borrow_mut().take();
             self.uring.borrow_mut().completion().disable_eventfd();
             if fired {
