@@ -77,11 +77,10 @@ impl DirectReader for Ring {
             .offset(pos)
             .build()
             .user_data(FILE | u64::from(index))]);
-        let write = FileRead {
+        Box::pin(FileWrite {
             ring: self,
             index: Some(index),
-        };
-        Box::pin(async move { write.await.0 })
+        })
     }
 
     unsafe fn write_and_sync(
@@ -114,20 +113,19 @@ impl DirectReader for Ring {
                 .build()
                 .user_data(FILE | u64::from(sync_index)),
         ]);
-        let write = FileRead {
+        let write = FileWrite {
             ring: self,
             index: Some(write_index),
         };
-        let sync = FileRead {
+        let sync = FileWrite {
             ring: self,
             index: Some(sync_index),
         };
         Box::pin(async move {
             // The sync completes last: awaiting it first wakes the task
             // once, and the write's result is then already there.
-            let (synced, _) = sync.await;
-            let (written, _) = write.await;
-            let written = written?;
+            let synced = sync.await;
+            let written = write.await?;
             match synced {
                 Ok(_) => Ok(written),
                 // A short write breaks the link: the caller sees it short
@@ -163,27 +161,27 @@ impl Ring {
     }
 }
 
-/// A read (or write) in flight on the ring.
-struct FileRead<'a> {
+/// A write (or a sync) in flight on the ring; reads are
+/// [`DirectRead`]s, completed through the same slot calls.
+struct FileWrite<'a> {
     ring: &'a Ring,
     index: Option<u32>,
 }
 
-impl Future for FileRead<'_> {
-    /// The result, and a read's buffer back (`None` for a write).
-    type Output = (std::io::Result<usize>, Option<AlignedBuf>);
+impl Future for FileWrite<'_> {
+    type Output = std::io::Result<usize>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let index = self.index.expect("FileRead polled after it completed");
+        let index = self.index.expect("FileWrite polled after it completed");
         let done = poll_slot(self.ring, index, cx);
         if done.is_ready() {
             self.index = None;
         }
-        done
+        done.map(|(result, _)| result)
     }
 }
 
-impl Drop for FileRead<'_> {
+impl Drop for FileWrite<'_> {
     fn drop(&mut self) {
         if let Some(index) = self.index {
             forget_slot(self.ring, index);
