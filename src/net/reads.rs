@@ -238,6 +238,14 @@ mod tests {
 
     use super::*;
 
+    /// A 4 KiB aligned buffer of `fill` bytes.
+    fn block_of(fill: u8) -> AlignedBuf {
+        let mut buf = AlignedBuf::with_capacity(4096);
+        // SAFETY: the buffer holds at least 4096 bytes.
+        unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+        buf
+    }
+
     /// Runs `body` on an executor of its own with a driven ring and the
     /// file at `path` opened with `O_DIRECT` for reading and writing.
     fn on_ring<F, Fut>(path: std::path::PathBuf, body: F)
@@ -358,9 +366,7 @@ mod tests {
         on_ring(path, move |ring, file| async move {
             let fd = file.as_raw_fd();
             let block = |fill: u8| {
-                let mut buf = AlignedBuf::with_capacity(4096);
-                // SAFETY: the buffer holds at least 4096 bytes.
-                unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                let mut buf = block_of(fill);
                 let ptr = buf.as_mut_ptr().cast_const();
                 (Rc::new(buf), ptr)
             };
@@ -402,9 +408,7 @@ mod tests {
             let mut bufs = Vec::new();
             let mut iovecs = Vec::new();
             for fill in [0xC3u8, 0xD4] {
-                let mut buf = AlignedBuf::with_capacity(4096);
-                // SAFETY: the buffer holds at least 4096 bytes.
-                unsafe { std::ptr::write_bytes(buf.as_mut_ptr(), fill, 4096) };
+                let mut buf = block_of(fill);
                 iovecs.push(libc::iovec {
                     iov_base: buf.as_mut_ptr().cast(),
                     iov_len: 4096,
